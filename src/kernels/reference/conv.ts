@@ -76,7 +76,9 @@ export function convNd(
   const outSp = kernel.map((k, i) => Math.floor((x.spatial[i]! + 2 * padding[i]! - dilation[i]! * (k - 1) - 1) / stride[i]!) + 1);
   checkOutput(op, outSp, x.spatial, kernel);
 
-  const g: Geometry = { img: to3(x.spatial, 1), pos: to3(outSp, 1), k: to3(kernel, 1), s: to3(stride, 1), p: to3(padding, 0), d: to3(dilation, 1) };
+  const g: Geometry = {
+    img: to3(x.spatial, 1), pos: to3(outSp, 1), k: to3(kernel, 1), s: to3(stride, 1), p: to3(padding, 0), d: to3(dilation, 1),
+  };
   const inVol = prod(x.spatial);
   const L = prod(outSp);
   const kvol = prod(kernel);
@@ -101,7 +103,7 @@ export function convNd(
       } else {
         for (let l0 = 0; l0 < L; l0 += chunk) {
           const cols = Math.min(chunk, L - l0);
-          im2col(input, inOff, Cg, g, l0, cols, colBuf);
+          columns('im2col', input, inOff, Cg, g, l0, cols, colBuf);
           sgemm(false, false, Og, cols, Kdim, 1, weight, wOff, Kdim, colBuf, 0, cols, beta, out, outOff + l0, L);
         }
       }
@@ -140,13 +142,17 @@ export function convTransposeNd(
   const outPad = spatialParam(op, 'outputPadding', opts.outputPadding, nSp, 0);
   outPad.forEach((v, i) => {
     if (v >= stride[i]! && v >= dilation[i]!) {
-      throw new RangeError(`${op}: outputPadding [${outPad.join(', ')}] must be smaller than either stride [${stride.join(', ')}] or dilation [${dilation.join(', ')}] in each dim`);
+      throw new RangeError(
+        `${op}: outputPadding ${fmt(outPad)} must be smaller than either stride ${fmt(stride)} or dilation ${fmt(dilation)} in each dim`,
+      );
     }
   });
   const outSp = kernel.map((k, i) => (x.spatial[i]! - 1) * stride[i]! - 2 * padding[i]! + dilation[i]! * (k - 1) + outPad[i]! + 1);
   checkOutput(op, outSp, x.spatial, kernel);
 
-  const g: Geometry = { img: to3(outSp, 1), pos: to3(x.spatial, 1), k: to3(kernel, 1), s: to3(stride, 1), p: to3(padding, 0), d: to3(dilation, 1) };
+  const g: Geometry = {
+    img: to3(outSp, 1), pos: to3(x.spatial, 1), k: to3(kernel, 1), s: to3(stride, 1), p: to3(padding, 0), d: to3(dilation, 1),
+  };
   const L = prod(x.spatial);
   const outVol = prod(outSp);
   const Cig = Cin / groups;
@@ -164,7 +170,7 @@ export function convTransposeNd(
         const cols = Math.min(chunk, L - l0);
         // columns[rows, cols] = W_g^T [rows, Cig] * X_g[Cig, l0:l0+cols]
         sgemm(true, false, rows, cols, Cig, 1, weight, grp * Cig * rows, rows, input, inOff + l0, L, 0, colBuf, 0, cols);
-        col2im(colBuf, Cog, g, l0, cols, out, outOff);
+        columns('col2im', out, outOff, Cog, g, l0, cols, colBuf);
       }
     }
   }
@@ -181,14 +187,21 @@ function endInside(off: number, s: number, size: number): number {
   return Math.ceil((size - off) / s);
 }
 
-/** Unfolds image channels [C, img] into columns [C*kvol, cols] for positions l0..l0+cols. */
-function im2col(src: Float32Array, srcOff: number, C: number, g: Geometry, l0: number, cols: number, col: Float32Array): void {
+/**
+ * Moves data between image channels [C, img] (at `imgOff`) and columns [C*kvol, cols] for positions
+ * l0..l0+cols: 'im2col' fills the columns (zeros where a tap falls in padding), 'col2im' adds the
+ * columns back into the image (taps in padding are dropped).
+ */
+function columns(
+  mode: 'im2col' | 'col2im', img: Float32Array, imgOff: number, C: number, g: Geometry, l0: number, cols: number, col: Float32Array,
+): void {
   const [iD, iH, iW] = g.img;
   const [, oH, oW] = g.pos;
   const [kD, kH, kW] = g.k;
   const [sD, sH, sW] = g.s;
   const [pD, pH, pW] = g.p;
   const [dD, dH, dW] = g.d;
+  const gather = mode === 'im2col';
   const l1 = l0 + cols;
   let d = 0;
   for (let c = 0; c < C; c++) {
@@ -202,65 +215,25 @@ function im2col(src: Float32Array, srcOff: number, C: number, g: Geometry, l0: n
           let oh = ((l0 - ow) / oW) % oH;
           let od = (l0 - ow - oh * oW) / (oW * oH);
           for (let pos = l0; pos < l1;) {
-            const seg = Math.min(oW - ow, l1 - pos);
-            const id = od * sD - pD + kd * dD;
-            const ih = oh * sH - pH + kh * dH;
-            if (id < 0 || id >= iD || ih < 0 || ih >= iH) {
-              col.fill(0, d, d + seg);
-            } else {
-              const base = srcOff + ((c * iD + id) * iH + ih) * iW + offW;
-              const end = ow + seg;
-              const lo = Math.min(Math.max(loW, ow), end);
-              const hi = Math.max(Math.min(hiW, end), lo);
-              let q = d;
-              for (let t = ow; t < lo; t++) col[q++] = 0;
-              for (let t = lo; t < hi; t++) col[q++] = src[base + t * sW]!;
-              for (let t = hi; t < end; t++) col[q++] = 0;
-            }
-            d += seg;
-            pos += seg;
-            ow += seg;
-            if (ow === oW) {
-              ow = 0;
-              if (++oh === oH) { oh = 0; od++; }
-            }
-          }
-        }
-      }
-    }
-  }
-}
-
-/** Scatter-adds columns [C*kvol, cols] for positions l0..l0+cols back into image channels [C, img]. */
-function col2im(col: Float32Array, C: number, g: Geometry, l0: number, cols: number, dst: Float32Array, dstOff: number): void {
-  const [iD, iH, iW] = g.img;
-  const [, oH, oW] = g.pos;
-  const [kD, kH, kW] = g.k;
-  const [sD, sH, sW] = g.s;
-  const [pD, pH, pW] = g.p;
-  const [dD, dH, dW] = g.d;
-  const l1 = l0 + cols;
-  let d = 0;
-  for (let c = 0; c < C; c++) {
-    for (let kd = 0; kd < kD; kd++) {
-      for (let kh = 0; kh < kH; kh++) {
-        for (let kw = 0; kw < kW; kw++) {
-          const offW = kw * dW - pW;
-          const loW = firstInside(offW, sW);
-          const hiW = endInside(offW, sW, iW);
-          let ow = l0 % oW;
-          let oh = ((l0 - ow) / oW) % oH;
-          let od = (l0 - ow - oh * oW) / (oW * oH);
-          for (let pos = l0; pos < l1;) {
+            // One run of positions along the output row: same image row, consecutive ow.
             const seg = Math.min(oW - ow, l1 - pos);
             const id = od * sD - pD + kd * dD;
             const ih = oh * sH - pH + kh * dH;
             if (id >= 0 && id < iD && ih >= 0 && ih < iH) {
-              const base = dstOff + ((c * iD + id) * iH + ih) * iW + offW;
+              const base = imgOff + ((c * iD + id) * iH + ih) * iW + offW;
               const end = ow + seg;
               const lo = Math.min(Math.max(loW, ow), end);
               const hi = Math.max(Math.min(hiW, end), lo);
-              for (let t = lo, q = d + lo - ow; t < hi; t++, q++) dst[base + t * sW] += col[q]!;
+              if (gather) {
+                let q = d;
+                for (let t = ow; t < lo; t++) col[q++] = 0;
+                for (let t = lo; t < hi; t++) col[q++] = img[base + t * sW]!;
+                for (let t = hi; t < end; t++) col[q++] = 0;
+              } else {
+                for (let t = lo, q = d + lo - ow; t < hi; t++, q++) img[base + t * sW] += col[q]!;
+              }
+            } else if (gather) {
+              col.fill(0, d, d + seg);
             }
             d += seg;
             pos += seg;

@@ -27,6 +27,10 @@ function scratch(buf: Float32Array, size: number): Float32Array {
   return buf.length >= size ? buf : new Float32Array(size);
 }
 
+function checkDim(name: string, v: number): void {
+  if (!Number.isInteger(v) || v < 0) throw new RangeError(`sgemm: ${name} must be a non-negative integer, got ${v}`);
+}
+
 function checkOperand(what: string, rows: number, cols: number, arr: Float32Array, off: number, ld: number): void {
   if (!Number.isInteger(off) || off < 0) throw new RangeError(`sgemm: ${what} offset must be a non-negative integer, got ${off}`);
   if (!Number.isInteger(ld) || ld < Math.max(1, cols)) {
@@ -55,9 +59,9 @@ export function sgemm(
   B: Float32Array, bOff: number, ldb: number,
   beta: number, C: Float32Array, cOff: number, ldc: number,
 ): void {
-  for (const [name, v] of [['M', M], ['N', N], ['K', K]] as const) {
-    if (!Number.isInteger(v) || v < 0) throw new RangeError(`sgemm: ${name} must be a non-negative integer, got ${v}`);
-  }
+  checkDim('M', M);
+  checkDim('N', N);
+  checkDim('K', K);
   checkOperand(transA ? 'A (stored K x M)' : 'A (M x K)', transA ? K : M, transA ? M : K, A, aOff, lda);
   checkOperand(transB ? 'B (stored N x K)' : 'B (K x N)', transB ? N : K, transB ? K : N, B, bOff, ldb);
   checkOperand('C (M x N)', M, N, C, cOff, ldc);
