@@ -1,7 +1,9 @@
 import { Module } from '../nn/module.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { Graph, TargetResolver } from './graph.js';
+import { generateCode, toFolder } from './codegen.js';
 import { Interpreter } from './interpreter.js';
+import { loadGraphModule, saveGraphModule } from './serialize.js';
 
 /**
  * A graph plus the parameters, buffers and submodules it references (torch.fx's
@@ -22,7 +24,10 @@ export class GraphModule extends Module {
     this.#graph = graph;
     this.className = className;
     const lookup = (path: string): unknown => (root instanceof Module ? root.getAttr(path) : root[path]);
-    for (const n of graph.nodes()) {
+    // Submodules first, so a get_attr under a module path does not create an empty module there.
+    const nodes = graph.nodeList();
+    const targets = [...nodes.filter((n) => n.op === 'call_module'), ...nodes.filter((n) => n.op === 'get_attr')];
+    for (const n of targets) {
       if (n.op !== 'get_attr' && n.op !== 'call_module') continue;
       if (this.getAttr(n.target) !== undefined) continue;
       const v = lookup(n.target);
@@ -89,6 +94,31 @@ export class GraphModule extends Module {
     };
     visit(this, '');
     return removed;
+  }
+
+  /** The forward as readable TypeScript source (torch.fx's `gm.code`); see codegen.ts. */
+  get code(): string {
+    return generateCode(this);
+  }
+
+  /** The graph, called layers, parameters and buffers as `.fxgm` bytes; see serialize.ts. */
+  save(): Uint8Array {
+    return saveGraphModule(this);
+  }
+
+  /**
+   * Loads a module saved with `save()` (validated, then lint()ed); aligned weights share memory with `bytes`.
+   *
+   * @example
+   * const copy = GraphModule.load(gm.save());
+   */
+  static load(bytes: Uint8Array): GraphModule {
+    return loadGraphModule(bytes);
+  }
+
+  /** Writes `<dir>/module.ts` (a standalone class with the generated forward) and `<dir>/weights.fxgm`; returns the module path. */
+  toFolder(dir: string, className: string = this.className): string {
+    return toFolder(this, dir, className);
   }
 
   override toString(): string {

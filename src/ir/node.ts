@@ -192,9 +192,7 @@ export function mapArgument(a: Argument, fn: (n: AnyNode) => Argument): Argument
 }
 
 export function mapKwargs(k: Readonly<Record<string, Argument>>, fn: (a: Argument) => Argument): Record<string, Argument> {
-  const out: Record<string, Argument> = {};
-  for (const [key, v] of Object.entries(k)) out[key] = fn(v);
-  return out;
+  return Object.fromEntries(Object.entries(k).map(([key, v]) => [key, fn(v)]));
 }
 
 /** Collects the distinct nodes in an argument structure. */

@@ -1,22 +1,14 @@
 import { Module } from '../nn/module.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { GraphFunction } from './function.js';
+import { isBuiltinModule, registerBuiltinModule } from './builtin_modules.js';
 import { Graph } from './graph.js';
 import { GraphModule } from './graph_module.js';
 import { Slice, type AnyNode, type Argument, type NodeOp, type TargetOf } from './node.js';
 import { TraceError, TraceProxy, type TracerHooks } from './proxy.js';
 import { isPlainObject, type Kwargs } from './signature.js';
 
-/** Module classes that symbolicTrace keeps as call_module leaves by default (the built-in layers). */
-const builtinLeafClasses = new Set<Function>();
-
-/** Marks a layer class as built-in: a call_module leaf for symbolicTrace, inlined by accTrace. */
-export function registerBuiltinModule(cls: Function): void {
-  builtinLeafClasses.add(cls);
-}
-export function isBuiltinModule(m: Module): boolean {
-  return builtinLeafClasses.has(m.constructor);
-}
+export { registerBuiltinModule, isBuiltinModule };
 
 export type LeafSpec = Function | string | ((m: Module, path: string) => boolean);
 
@@ -164,7 +156,7 @@ export class Tracer implements TracerHooks {
 
   userLocation(): string {
     const stack = new Error().stack?.split('\n').slice(1) ?? [];
-    const frame = stack.find((l) => !/[\\/]src[\\/](ir|acc_ops|nn[\\/](module|functional|tensor_methods))[\\/.]|node:internal|[\\/]dist[\\/]/.test(l));
+    const frame = stack.find((l) => /[\\/]/.test(l) && !/[\\/]src[\\/](ir|acc_ops|nn[\\/](module|functional|tensor_methods))[\\/.]|node:internal|[\\/]dist[\\/]|node_modules/.test(l));
     return frame ? `at ${frame.trim().replace(/^at /, '')}` : '(location unknown)';
   }
 
