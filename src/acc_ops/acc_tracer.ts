@@ -8,7 +8,7 @@ import { Module } from '../nn/module.js';
 import { Tensor } from '../tensor/tensor.js';
 import { getMethod } from './dispatch.js';
 import { applyMapping, getMapping, type Emitter } from './mapping.js';
-import { describeValue, getAccOp, isAccOp, type AccOp } from './registry.js';
+import { checkArgs, describeValue, getAccOp, isAccOp, type AccArgSpec, type AccOp } from './registry.js';
 
 export interface AccTraceOptions extends Omit<TraceOptions, 'concreteArgs'> {
   /** Run these graph passes on the source graph before acc normalization (default: replaceMutableOps). */
@@ -133,6 +133,7 @@ export class AccTracer extends Tracer {
     const bound = bindDefaults(op, metaKw);
     let meta: ValueMeta;
     try {
+      checkArgs(op.accName, op.args as Record<string, AccArgSpec>, bound, true);
       meta = op.infer(bound);
     } catch (e) {
       throw new TraceError(`acc.${op.accName} (node '${node.name}'): ${(e as Error).message}`);

@@ -17,7 +17,7 @@ export type AccArgType =
   | 'Tensor' | 'Tensor?' | 'Tensor[]'
   | 'int' | 'int?' | 'int[]' | 'int[]?' | 'int|int[]' | 'int|int[]?'
   | 'float' | 'float?' | 'float[]?' | 'scalar' | 'scalar?' | 'Tensor|scalar'
-  | 'bool' | 'str' | 'str?' | 'dtype' | 'dtype?' | 'any';
+  | 'bool' | 'bool?' | 'str' | 'str?' | 'dtype' | 'dtype?' | 'any';
 
 export interface AccArgSpec {
   readonly type: AccArgType;
@@ -113,10 +113,10 @@ export function isAccOp(fn: GraphFunction): fn is AccOp {
 }
 
 /** Validates bound arguments against their declared types; the error names the op and argument. */
-export function checkArgs(op: string, specs: Record<string, AccArgSpec>, bound: Kwargs): void {
+export function checkArgs(op: string, specs: Record<string, AccArgSpec>, bound: Kwargs, metaMode = false): void {
   for (const [name, spec] of Object.entries(specs)) {
     const v = bound[name];
-    if (!matchesType(spec.type, v)) {
+    if (!matchesType(spec.type, v, metaMode)) {
       throw new TypeError(`acc.${op}: argument '${name}' expects ${spec.type}, got ${describeValue(v)}`);
     }
     if (spec.choices && typeof v === 'string' && !spec.choices.includes(v)) {
@@ -128,19 +128,25 @@ export function checkArgs(op: string, specs: Record<string, AccArgSpec>, bound: 
 function isInt(v: unknown): boolean { return typeof v === 'number' && Number.isInteger(v); }
 function isIntList(v: unknown): boolean { return Array.isArray(v) && v.every(isInt); }
 
-function matchesType(t: AccArgType, v: unknown): boolean {
+/** A TensorMeta stands in for a tensor when checking arguments during tracing. */
+function isTensorLike(v: unknown, metaMode: boolean): boolean {
+  if (v instanceof Tensor) return true;
+  return metaMode && v !== null && typeof v === 'object' && !Array.isArray(v) && 'shape' in v && 'dtype' in v;
+}
+
+function matchesType(t: AccArgType, v: unknown, metaMode = false): boolean {
   const optional = t.endsWith('?');
   if (optional && (v === null || v === undefined)) return true;
   const base = optional ? t.slice(0, -1) : t;
   switch (base) {
-    case 'Tensor': return v instanceof Tensor;
-    case 'Tensor[]': return Array.isArray(v) && v.every((x) => x instanceof Tensor);
+    case 'Tensor': return isTensorLike(v, metaMode);
+    case 'Tensor[]': return Array.isArray(v) && v.every((x) => isTensorLike(x, metaMode));
     case 'int': return isInt(v);
     case 'int[]': return isIntList(v);
     case 'int|int[]': return isInt(v) || isIntList(v);
     case 'float': case 'scalar': return typeof v === 'number' || typeof v === 'boolean';
     case 'float[]': return Array.isArray(v) && v.every((x) => typeof x === 'number');
-    case 'Tensor|scalar': return v instanceof Tensor || typeof v === 'number' || typeof v === 'boolean';
+    case 'Tensor|scalar': return isTensorLike(v, metaMode) || typeof v === 'number' || typeof v === 'boolean';
     case 'bool': return typeof v === 'boolean';
     case 'str': return typeof v === 'string';
     case 'dtype': return typeof v === 'string';

@@ -1,0 +1,216 @@
+/**
+ * Reference kernels of the quant family: affine quantization per tensor or per channel, and
+ * dequantization by the parameters a quantized tensor carries.
+ *
+ * Bit-exact with PyTorch on CPU (FBGEMM's `Quantize`): in float32, q = clamp(zp + nearbyint(x * (1 / scale)), qmin, qmax),
+ * rounding half to even. PyTorch multiplies by the float32 reciprocal of the scale rather than dividing
+ * (e.g. x = 0.273939937, scale = 0.00214854861 gives 127.5 -> 128, where x / scale gives 127.49999 -> 127).
+ * Dequantization is float32(scale * float32(q - zp)).
+ */
+import type { TensorMeta } from '../../ir/node.js';
+import { isFloating, isIntegral, type DType } from '../../tensor/dtype.js';
+import { formatShape, normDim, numelOf } from '../../tensor/shape.js';
+import { Tensor, type QuantParams } from '../../tensor/tensor.js';
+import { tensorMeta } from './shape.js';
+
+/** The integer types a tensor can be quantized to. */
+export type QuantDType = 'int8' | 'uint8' | 'int32';
+
+/** Representable range [qmin, qmax] of each quantized dtype. */
+export const QUANT_RANGES: Readonly<Record<QuantDType, readonly [number, number]>> = {
+  int8: [-128, 127],
+  uint8: [0, 255],
+  int32: [-2147483648, 2147483647],
+};
+
+function isQuantDType(d: DType): d is QuantDType {
+  return d === 'int8' || d === 'uint8' || d === 'int32';
+}
+
+/** 1.5 * 2^52: adding and subtracting it rounds a double of magnitude below 2^51 to an integer, ties to even. */
+const RNE_SHIFT = 6755399441055744;
+const RNE_LIMIT = 2251799813685248; // 2^51; doubles at least this large are already integers
+
+/** Round half to even (C's nearbyint in the default rounding mode); NaN and infinities pass through. */
+export function roundHalfEven(v: number): number {
+  return v < RNE_LIMIT && v > -RNE_LIMIT ? v + RNE_SHIFT - RNE_SHIFT : v;
+}
+
+/**
+ * Quantizes one float32 value with a float32 reciprocal scale, as FBGEMM does. NaN has no defined
+ * result in PyTorch (its vector and scalar paths differ); here it saturates to qmax like +inf.
+ */
+export function quantizeValue(x: number, invScale: number, zeroPoint: number, qmin: number, qmax: number): number {
+  const q = Math.fround(zeroPoint + roundHalfEven(Math.fround(x * invScale)));
+  if (q >= qmax || Number.isNaN(q)) return qmax;
+  return q <= qmin ? qmin : q;
+}
+
+/** quantizeValue over x[start..end) into `out` (kept as one loop so the engine can inline it). */
+function quantizeRun(x: Float32Array, start: number, end: number, out: Int8Array | Uint8Array | Int32Array,
+  invScale: number, zeroPoint: number, qmin: number, qmax: number): void {
+  for (let i = start; i < end; i++) {
+    const v = Math.fround(x[i]! * invScale);
+    const q = Math.fround(zeroPoint + (v < RNE_LIMIT && v > -RNE_LIMIT ? v + RNE_SHIFT - RNE_SHIFT : v));
+    out[i] = q >= qmax || q !== q ? qmax : q <= qmin ? qmin : q;
+  }
+}
+
+function checkScale(op: string, scale: number, where = ''): number {
+  const s = Math.fround(scale);
+  if (!(s > 0) || !Number.isFinite(s) || !Number.isFinite(1 / s)) {
+    throw new RangeError(`${op}: scale${where} must be a positive finite float32, got ${scale}`);
+  }
+  return s;
+}
+
+function checkZeroPoint(op: string, zp: number, dtype: QuantDType, where = ''): void {
+  const [qmin, qmax] = QUANT_RANGES[dtype];
+  if (!Number.isInteger(zp) || zp < qmin || zp > qmax) {
+    throw new RangeError(`${op}: zero_point${where} ${zp} is out of range for ${dtype} (expected ${qmin}..${qmax})`);
+  }
+}
+
+function checkFloatInput(op: string, input: TensorMeta): void {
+  if (!isFloating(input.dtype)) throw new TypeError(`${op}: input must be a floating-point tensor, got ${input.dtype}`);
+}
+
+function checkQuantDType(op: string, dtype: DType): asserts dtype is QuantDType {
+  if (!isQuantDType(dtype)) throw new TypeError(`${op}: dtype must be int8, uint8 or int32, got ${dtype}`);
+}
+
+// ---- quantize_per_tensor ----
+
+/** Output of `quantize_per_tensor`: the input's shape in `dtype`, carrying its (scale, zero_point). */
+export function quantizePerTensorMeta(input: TensorMeta, scale: number, zeroPoint: number, dtype: DType): TensorMeta {
+  const op = 'acc.quantize_per_tensor';
+  checkFloatInput(op, input);
+  checkQuantDType(op, dtype);
+  const s = checkScale(op, scale);
+  checkZeroPoint(op, zeroPoint, dtype);
+  return tensorMeta(input.shape, dtype, { scale: Float32Array.of(s), zeroPoint: Int32Array.of(zeroPoint) });
+}
+
+/**
+ * `quantize_per_tensor`: q = clamp(round_half_even(x / scale) + zero_point, qmin, qmax), the scale
+ * applied as PyTorch does (times its float32 reciprocal); the result carries its qparams.
+ * @example quantizePerTensor(Tensor.fromArray([0.5, 1.5, 300]), 1, 0, 'int8').toArray() // [0, 2, 127]
+ */
+export function quantizePerTensor(input: Tensor, scale: number, zeroPoint: number, dtype: DType): Tensor {
+  const meta = quantizePerTensorMeta(input, scale, zeroPoint, dtype);
+  const q = meta.qparams!;
+  const [qmin, qmax] = QUANT_RANGES[meta.dtype as QuantDType];
+  const inv = Math.fround(1 / q.scale[0]!);
+  const x = input.toFloat32();
+  const out = allocQuant(meta.dtype as QuantDType, x.length);
+  quantizeRun(x, 0, x.length, out, inv, zeroPoint, qmin, qmax);
+  return new Tensor(out, meta.shape, meta.dtype, q);
+}
+
+function allocQuant(dtype: QuantDType, n: number): Int8Array | Uint8Array | Int32Array {
+  return dtype === 'int8' ? new Int8Array(n) : dtype === 'uint8' ? new Uint8Array(n) : new Int32Array(n);
+}
+
+// ---- quantize_per_channel ----
+
+/** Output of `quantize_per_channel`: scales (float) and zero_points (int) are 1-d, one per slice of `axis`. */
+export function quantizePerChannelMeta(input: TensorMeta, scales: TensorMeta, zeroPoints: TensorMeta, axis: number, dtype: DType): TensorMeta {
+  const op = 'acc.quantize_per_channel';
+  checkFloatInput(op, input);
+  checkQuantDType(op, dtype);
+  if (input.shape.length === 0) throw new RangeError(`${op}: input must have at least 1 dim, got a 0-d tensor`);
+  const a = normDim(axis, input.shape.length, `${op}: axis`);
+  if (!isFloating(scales.dtype)) throw new TypeError(`${op}: scales must be a floating-point tensor, got ${scales.dtype}`);
+  if (!isIntegral(zeroPoints.dtype)) throw new TypeError(`${op}: zero_points must be an integer tensor, got ${zeroPoints.dtype}`);
+  const channels = input.shape[a]!;
+  for (const [name, t] of [['scales', scales], ['zero_points', zeroPoints]] as const) {
+    if (t.shape.length !== 1 || t.shape[0] !== channels) {
+      throw new RangeError(`${op}: ${name} must have shape [${channels}] (dim ${a} of input ${formatShape(input.shape)}), got ${formatShape(t.shape)}`);
+    }
+  }
+  return tensorMeta(input.shape, dtype);
+}
+
+/** The per-channel parameters of concrete scales and zero points, validated. */
+function channelParams(op: string, scales: Tensor, zeroPoints: Tensor, axis: number, dtype: QuantDType): QuantParams {
+  const scale = new Float32Array(scales.toFloat32());
+  const zeroPoint = new Int32Array(zeroPoints.numel);
+  const zps = zeroPoints.toFloat64();
+  for (let c = 0; c < scale.length; c++) {
+    scale[c] = checkScale(op, scale[c]!, ` of channel ${c}`);
+    checkZeroPoint(op, zps[c]!, dtype, ` of channel ${c}`);
+    zeroPoint[c] = zps[c]!;
+  }
+  return { scale, zeroPoint, axis };
+}
+
+/**
+ * `quantize_per_channel`: quantize_per_tensor with each slice along `axis` using its own scale and zero point.
+ * @example quantizePerChannel(Tensor.fromArray([[1, 2], [3, 4]]), Tensor.fromArray([1, 2]), Tensor.fromArray([0n, 0n]), 0, 'int8').toArray() // [[1, 2], [2, 2]]
+ */
+export function quantizePerChannel(input: Tensor, scales: Tensor, zeroPoints: Tensor, axis: number, dtype: DType): Tensor {
+  const op = 'acc.quantize_per_channel';
+  const meta = quantizePerChannelMeta(input, scales, zeroPoints, axis, dtype);
+  const qd = meta.dtype as QuantDType;
+  const a = normDim(axis, input.rank);
+  const q = channelParams(op, scales, zeroPoints, a, qd);
+  const [qmin, qmax] = QUANT_RANGES[qd];
+  const x = input.toFloat32();
+  const out = allocQuant(qd, x.length);
+  forEachChannelRun(input.shape, a, (c, start, len) => {
+    quantizeRun(x, start, start + len, out, Math.fround(1 / q.scale[c]!), q.zeroPoint[c]!, qmin, qmax);
+  });
+  return new Tensor(out, meta.shape, meta.dtype, q);
+}
+
+/** Calls `run(channel, start, length)` for every contiguous run of elements of one channel along `axis`. */
+function forEachChannelRun(shape: readonly number[], axis: number, run: (c: number, start: number, len: number) => void): void {
+  const channels = shape[axis]!;
+  const inner = numelOf(shape.slice(axis + 1));
+  const outer = numelOf(shape.slice(0, axis));
+  if (inner === 0) return;
+  let at = 0;
+  for (let o = 0; o < outer; o++) {
+    for (let c = 0; c < channels; c++) {
+      run(c, at, inner);
+      at += inner;
+    }
+  }
+}
+
+// ---- dequantize ----
+
+function checkQParams(op: string, input: TensorMeta, q: QuantParams): void {
+  const count = q.axis === undefined ? 1 : input.shape[q.axis];
+  if (count === undefined || q.scale.length !== count || q.zeroPoint.length !== count) {
+    const where = q.axis === undefined ? 'per-tensor' : `per-channel along dim ${q.axis}`;
+    throw new RangeError(`${op}: ${where} parameters (${q.scale.length} scales, ${q.zeroPoint.length} zero points) do not fit input ${formatShape(input.shape)}`);
+  }
+}
+
+/** Output of `dequantize`: float32 of the input's shape; the input must be a quantized integer tensor. */
+export function dequantizeMeta(input: TensorMeta): TensorMeta {
+  if (!isQuantDType(input.dtype)) throw new TypeError(`acc.dequantize: input must be a quantized int8, uint8 or int32 tensor, got ${input.dtype}`);
+  if (input.qparams) checkQParams('acc.dequantize', input, input.qparams);
+  return tensorMeta(input.shape, 'float32');
+}
+
+/**
+ * `dequantize`: (q - zero_point) * scale in float32, per tensor or per channel by the input's qparams.
+ * @example dequantize(quantizePerTensor(Tensor.fromArray([0.26]), 0.1, 3, 'uint8')).toArray() // [0.3] (as float32)
+ */
+export function dequantize(input: Tensor): Tensor {
+  const meta = dequantizeMeta(input);
+  const q = input.qparams;
+  if (q === undefined) {
+    throw new TypeError(`acc.dequantize: input (${input.dtype}${formatShape(input.shape)}) carries no quantization parameters; produce it with quantize_per_tensor or quantize_per_channel`);
+  }
+  const src = input.data as Int8Array | Uint8Array | Int32Array;
+  const out = new Float32Array(src.length);
+  const apply = (scale: number, zp: number, start: number, len: number): void => {
+    for (let i = start; i < start + len; i++) out[i] = scale * Math.fround(src[i]! - zp);
+  };
+  if (q.axis === undefined) apply(q.scale[0]!, q.zeroPoint[0]!, 0, src.length);
+  else forEachChannelRun(input.shape, q.axis, (c, start, len) => apply(q.scale[c]!, q.zeroPoint[c]!, start, len));
+  return new Tensor(out, meta.shape, 'float32');
+}
