@@ -1,0 +1,41 @@
+// The graph passes of the compiler and the default pipeline that compile runs.
+import { setDefaultAccPrepare } from '../acc_ops/acc_tracer.js';
+import { constFold } from './const_fold.js';
+import { cse } from './cse.js';
+import { eliminateDeadCode } from './dce.js';
+import { foldBatchNorm } from './fold_batch_norm.js';
+import { fusePermuteMatmul } from './fuse_permute_matmul.js';
+import type { NamedPass } from './pass_manager.js';
+import { removeNoOps } from './remove_noops.js';
+import { functionalize, replaceMutableOps } from './replace_mutable_ops.js';
+
+export { constFold, foldStaticSizes } from './const_fold.js';
+export { cse, isPureNode } from './cse.js';
+export { eliminateDeadCode } from './dce.js';
+export { foldBatchNorm } from './fold_batch_norm.js';
+export { fusePermuteMatmul, swapsLastTwoDims } from './fuse_permute_matmul.js';
+export {
+  accOpName, compareOutputs, definePass, PassError, PassManager, passNameOf, replaceUsesWith, tensorMetaOf,
+  type NamedPass, type Pass, type PassConstraint, type PassManagerOptions, type PassOptions, type PassResult,
+  type ValidateOptions,
+} from './pass_manager.js';
+export { noOpIdentities, removeNoOps } from './remove_noops.js';
+export { functionalize, functionalMethodOf, isInplaceMethod, replaceMutableOps } from './replace_mutable_ops.js';
+export { ShapeProp, valueMetaOf } from './shape_prop.js';
+export { definePatternPass, replacePattern, type Match, type PatternSource } from './subgraph_rewriter.js';
+
+// accTrace makes source graphs functional before mapping them to acc ops.
+setDefaultAccPrepare(functionalize);
+
+/**
+ * The default pass pipeline of compile: replaceMutableOps → constFold → eliminateDeadCode →
+ * cse → foldBatchNorm → fusePermuteMatmul → removeNoOps → eliminateDeadCode. The ordering
+ * constraints are declared by the passes themselves (`runsAfter`) and checked by PassManager.
+ *
+ * @example
+ * const { gm: optimized } = new PassManager(defaultPasses()).run(accTrace(model, [x]));
+ * new PassManager(defaultPasses(), { onPass: (name, gm) => console.log(name, gm.graph.toString()) }).run(gm);
+ */
+export function defaultPasses(): NamedPass[] {
+  return [replaceMutableOps, constFold, eliminateDeadCode, cse, foldBatchNorm, fusePermuteMatmul, removeNoOps, eliminateDeadCode];
+}
