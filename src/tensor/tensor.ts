@@ -215,7 +215,7 @@ export class Tensor {
   /** Converts element type; floats round to nearest even, float→int truncates toward zero. */
   castTo(dtype: DType): Tensor {
     if (dtype === this.dtype) return this;
-    // int64 values beyond 2^53 lose precision here; every other conversion is exact or correctly rounded.
+    if (this.dtype === 'int64' && !isFloating(dtype)) return new Tensor(castInt64(this.data as BigInt64Array, dtype), this.#shape, dtype);
     return Tensor.fromNumbers(this.toFloat64(), this.#shape, dtype);
   }
 
@@ -225,6 +225,19 @@ export class Tensor {
   [Symbol.for('nodejs.util.inspect.custom')](): string {
     return formatTensor(this);
   }
+}
+
+/** int64 → integer/bool casts on BigInts, exact for the whole int64 range (wrapping like a C cast). */
+function castInt64(src: BigInt64Array, dtype: DType): Storage {
+  const out = allocStorage(dtype, src.length);
+  if (dtype === 'int64') { (out as BigInt64Array).set(src); return out; }
+  const bits = dtype === 'int32' ? 32 : 8;
+  const d = out as Int32Array | Int8Array | Uint8Array;
+  for (let i = 0; i < src.length; i++) {
+    const v = src[i]!;
+    d[i] = dtype === 'bool' ? (v !== 0n ? 1 : 0) : Number(dtype === 'uint8' ? BigInt.asUintN(8, v) : BigInt.asIntN(bits, v));
+  }
+  return out;
 }
 
 /** Writes numbers into storage with the dtype's conversion: RNE for floats, truncate-and-wrap for ints. */
