@@ -1,8 +1,10 @@
 import type { DType } from '../tensor/dtype.js';
 import { Tensor } from '../tensor/tensor.js';
-import type { GraphFunction } from './function.js';
+import { getitem, type GraphFunction } from './function.js';
 import type { AnyNode, TensorMeta } from './node.js';
 import type { Kwargs } from './signature.js';
+
+const MAX_LAZY_ELEMENTS = 1024;
 
 /** Raised when traced code does something a symbolic value cannot support (control flow, data access). */
 export class TraceError extends Error {
@@ -60,6 +62,21 @@ export class TraceProxy extends Tensor {
     throw new TraceError(`the rank of traced value '${this.node.name}' is not known while tracing ${this.tracer.userLocation()}`);
   }
   override get ndim(): number { return this.rank; }
+
+  /**
+   * Destructuring a traced tuple (`const [a, b] = x.chunk(2)`) records one getitem per element taken.
+   * The length is exact when metadata is known; otherwise elements are produced lazily, and spreading
+   * a value of unknown length fails instead of looping forever.
+   */
+  *[Symbol.iterator](): IterableIterator<unknown> {
+    const m = this.node.meta.tensorMeta;
+    const known = Array.isArray(m) ? m.length : undefined;
+    const limit = known ?? MAX_LAZY_ELEMENTS;
+    for (let i = 0; i < limit; i++) yield this.tracer.onFunction(getitem, [this, i], {});
+    if (known === undefined) {
+      throw new TraceError(`iterated over more than ${MAX_LAZY_ELEMENTS} elements of traced value '${this.node.name}', whose length is unknown while tracing ${this.tracer.userLocation()}`);
+    }
+  }
 
   [Symbol.toPrimitive](hint: string): string {
     if (hint === 'string') return `Proxy(${this.node.name})`;
