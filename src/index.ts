@@ -1,0 +1,47 @@
+/**
+ * fxrt: an FX-style graph IR and lowering compiler for neural networks.
+ *
+ * @example
+ * import { Tensor, nn, F, symbolicTrace, accTrace, PassManager, defaultPasses } from 'fxrt';
+ * const gm = symbolicTrace(new nn.Linear(4, 2));
+ * const acc = accTrace(gm, [Tensor.randn([3, 4])]);
+ * const { gm: optimized } = new PassManager(defaultPasses()).run(acc);
+ */
+
+// Registration order matters: acc ops, then the source forms that map onto them.
+import './acc_ops/ops/index.js';
+import './nn/tensor_methods.js';
+
+// Tensors
+export { Tensor, formatTensor, type QuantParams, type NestedArray } from './tensor/tensor.js';
+export { DTYPES, isDType, isFloating, isIntegral, itemSize, promoteTypes, type DType } from './tensor/dtype.js';
+export { broadcastShapes, type Shape } from './tensor/shape.js';
+export { allClose, maxAbsDiff, cosineSimilarity } from './tensor/compare.js';
+
+// Module API
+export { F } from './nn/functional.js';
+export { nn, Module, Parameter, init, manualSeed, Generator, builtinModuleClasses, buildLayer } from './nn/index.js';
+export * as models from './models/index.js';
+export { modelZoo } from './models/index.js';
+
+// Graph IR
+export { Graph, LintError, type TargetResolver } from './ir/graph.js';
+export { Node, Slice, slice, isNode, mapArgument, type AnyNode, type Argument, type NodeOp, type TensorMeta, type ValueMeta } from './ir/node.js';
+export { GraphModule } from './ir/graph_module.js';
+export { Interpreter, InterpreterError } from './ir/interpreter.js';
+export { symbolicTrace, Tracer, type TraceOptions, type LeafSpec } from './ir/tracer.js';
+export { TraceError, TraceProxy } from './ir/proxy.js';
+export { registerFunction, getFunction, lookupFunction, type GraphFunction } from './ir/function.js';
+export { wrap } from './ir/wrap.js';
+export { sig, type Signature, type Param } from './ir/signature.js';
+export { generateCode, toFolder } from './ir/codegen.js';
+export { saveGraphModule, loadGraphModule, registerModuleClass, SerializationError } from './ir/serialize.js';
+
+// acc ops
+export { accTrace, AccTracer, type AccTraceOptions } from './acc_ops/acc_tracer.js';
+export { acc, callAcc } from './acc_ops/callable.js';
+export { accOps, getAccOp, defineAccOp, type AccOp, type AccOpDef, type AccOpProperty } from './acc_ops/registry.js';
+export { registerMapping, getMapping, defineSourceFunction, type Emitter, type MappingRule } from './acc_ops/mapping.js';
+
+// Passes
+export * from './passes/index.js';
