@@ -7,7 +7,7 @@
  * float16/bfloat16 compute in float32 and round the output once.
  */
 import { broadcastShapes, contiguousStrides, formatShape, numelOf } from '../../tensor/shape.js';
-import type { Tensor } from '../../tensor/tensor.js';
+import { Tensor } from '../../tensor/tensor.js';
 import { expectRank, floatDType, floatResult, sameDType, type FloatDType, type ResultInfo, type TensorInfo } from './float_io.js';
 import { batchedMatmul, sgemm } from './gemm.js';
 
@@ -97,9 +97,57 @@ function broadcastBatch(op: string, a: readonly number[], b: readonly number[], 
  */
 export function matmulMeta(input: TensorInfo, other: TensorInfo): ResultInfo {
   const op = 'acc.matmul';
-  const dtype = floatDType(op, 'input', input);
+  // Integer matmul is allowed, as in PyTorch (exact, wrapping like the integer type).
+  const dtype = INTEGER_DTYPES.has(input.dtype) ? input.dtype : floatDType(op, 'input', input);
   sameDType(op, 'other', other, 'input', dtype);
-  return { shape: matmulShape(op, input.shape, other.shape, ['input', 'other']), dtype };
+  return { shape: matmulShape(op, input.shape, other.shape, ['input', 'other']), dtype: dtype as FloatDType };
+}
+
+const INTEGER_DTYPES: ReadonlySet<string> = new Set(['int8', 'uint8', 'int32', 'int64']);
+
+/** Exact integer matmul on BigInts, wrapping to the dtype's width like PyTorch's integer kernels. */
+function integerMatmul(input: Tensor, other: Tensor, outShape: readonly number[]): Tensor {
+  const dtype = input.dtype;
+  const a = input.rank === 1 ? [1, input.shape[0]!] : input.shape;
+  const b = other.rank === 1 ? [other.shape[0]!, 1] : other.shape;
+  const [m, k] = [a[a.length - 2]!, a[a.length - 1]!];
+  const n = b[b.length - 1]!;
+  const batch = broadcastShapes(a.slice(0, -2), b.slice(0, -2));
+  const aBatch = a.slice(0, -2);
+  const bBatch = b.slice(0, -2);
+  const av = toBigInts(input);
+  const bv = toBigInts(other);
+  const bits = dtype === 'int64' ? 64 : dtype === 'int32' ? 32 : 8;
+  const out = new Float64Array(numelOf(batch) * m * n);
+  const big = dtype === 'int64' ? new BigInt64Array(out.length) : null;
+  const offsetIn = (bIdx: readonly number[], shape: readonly number[]): number => {
+    let off = 0;
+    const r = bIdx.length - shape.length;
+    for (let i = 0; i < shape.length; i++) off = off * shape[i]! + (shape[i] === 1 ? 0 : bIdx[i + r]!);
+    return off;
+  };
+  const strides = contiguousStrides(batch);
+  for (let p = 0; p < numelOf(batch); p++) {
+    const idx = strides.map((s, i) => Math.floor(p / s) % batch[i]!);
+    const ao = offsetIn(idx, aBatch) * m * k;
+    const bo = offsetIn(idx, bBatch) * k * n;
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let acc = 0n;
+        for (let t = 0; t < k; t++) acc += av[ao + i * k + t]! * bv[bo + t * n + j]!;
+        const o = (p * m + i) * n + j;
+        const w = dtype === 'uint8' ? BigInt.asUintN(8, acc) : BigInt.asIntN(bits, acc);
+        if (big) big[o] = w; else out[o] = Number(w);
+      }
+    }
+  }
+  if (big) return Tensor.fromStorage(big, outShape, 'int64');
+  return Tensor.fromNumbers(out, outShape, dtype);
+}
+
+function toBigInts(t: Tensor): bigint[] {
+  if (t.dtype === 'int64') return Array.from(t.data as BigInt64Array);
+  return Array.from(t.toFloat64(), (v) => BigInt(v));
 }
 
 /**
@@ -109,7 +157,8 @@ export function matmulMeta(input: TensorInfo, other: TensorInfo): ResultInfo {
  *   matmul(a, b).shape // [4, 5, 2]
  */
 export function matmul(input: Tensor, other: Tensor): Tensor {
-  const { dtype } = matmulMeta(input, other);
+  const { dtype, shape } = matmulMeta(input, other);
+  if (INTEGER_DTYPES.has(dtype)) return integerMatmul(input, other, shape);
   const r = batchedMatmul(input.toFloat32(), input.shape, other.toFloat32(), other.shape);
   return floatResult(r.data, r.shape, dtype);
 }
