@@ -43,6 +43,8 @@ export interface AccOpDef<A extends object = Kwargs> {
   readonly args: { readonly [K in keyof A]: AccArgSpec };
   readonly properties?: readonly AccOpProperty[];
   readonly doc?: string;
+  /** Random or side-effecting (e.g. training-mode dropout): never folded, merged or removed as dead. */
+  readonly impure?: boolean;
   /** Output metadata from input metadata; throws naming what is inconsistent. */
   infer(args: MetaArgs<A>): ValueMeta;
   /** Computes the op on concrete tensors. */
