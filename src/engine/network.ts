@@ -50,7 +50,7 @@ export interface LayerParamsMap {
   pooling: {
     readonly type: PoolingType; readonly windowSize: readonly number[]; readonly stride: readonly number[];
     readonly prePadding: readonly number[]; readonly postPadding: readonly number[]; readonly dilation: readonly number[];
-    /** ceil_mode: windows may start in the padding at the end (TensorRT's EXPLICIT_ROUND_UP). */
+    /** PyTorch's ceil_mode (TensorRT's EXPLICIT_ROUND_UP): output size rounds up, but a last window starting at or after size + prePadding is dropped. */
     readonly roundUp: boolean;
     readonly averageCountExcludesPadding: boolean; readonly divisor: number | null;
   };
@@ -59,6 +59,7 @@ export interface LayerParamsMap {
   /** TensorRT's shuffle: transpose, then reshape (0 copies a dim, -1 is inferred), then transpose. */
   shuffle: { readonly firstTranspose: readonly number[] | null; readonly reshape: readonly number[] | null; readonly secondTranspose: readonly number[] | null };
   concatenation: { readonly axis: number };
+  /** A size of -1 keeps the whole dim (start 0, stride 1). */
   slice: { readonly start: readonly number[]; readonly size: readonly number[]; readonly stride: readonly number[]; readonly mode: SliceMode; readonly fillValue: number };
   gather: { readonly axis: number; readonly mode: GatherMode };
   padding: { readonly prePadding: readonly number[]; readonly postPadding: readonly number[]; readonly value: number };
@@ -73,7 +74,7 @@ export interface LayerParamsMap {
   select: Record<string, never>;
   cast: { readonly toType: DType };
   topk: { readonly op: TopKOp; readonly k: number; readonly axis: number };
-  /** Output = round_half_even(x / scale) (+ zero point), saturated to the output type. */
+  /** Output = round_half_even(x * fround(1 / scale)) (+ zero point), saturated to the output type (PyTorch CPU's arithmetic). */
   quantize: { readonly axis: number | null; readonly toType: 'int8' | 'uint8' | 'int32' };
   dequantize: { readonly axis: number | null; readonly toType: 'float32' | 'float16' | 'bfloat16' };
   identity: Record<string, never>;

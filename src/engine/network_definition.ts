@@ -36,6 +36,8 @@ export class NetworkDefinition {
   #nextTensor = 0;
   #nextLayer = 0;
   readonly #names = new Set<string>();
+  readonly #layerSet = new Set<Layer>();
+  readonly #inputSet = new Set<NetTensor>();
 
   constructor(name = 'network') {
     this.name = name;
@@ -49,6 +51,7 @@ export class NetworkDefinition {
     if (profile) checkProfile(name, shape, profile);
     const t: NetTensor = { id: this.#nextTensor++, name, dtype, shape: [...shape], producer: null, ...(profile ? { profile } : {}) };
     this.inputs.push(t);
+    this.#inputSet.add(t);
     return t;
   }
 
@@ -73,6 +76,7 @@ export class NetworkDefinition {
       outputs.push({ id: this.#nextTensor++, name: outs.length === 1 ? `${layerName}_out` : `${layerName}_out${i}`, dtype: o.dtype, shape: [...o.shape], producer: layer as Layer });
     }
     this.layers.push(layer as Layer);
+    this.#layerSet.add(layer as Layer);
     return outputs;
   }
 
@@ -90,8 +94,23 @@ export class NetworkDefinition {
     for (const l of this.layers) yield* l.outputs;
   }
 
+  /** Removes layers none of whose outputs are used by another layer or marked as outputs; returns how many. */
+  removeDeadLayers(): number {
+    const live = new Set<NetTensor>(this.outputs);
+    const kept: Layer[] = [];
+    for (let i = this.layers.length - 1; i >= 0; i--) {
+      const l = this.layers[i]!;
+      if (!l.outputs.some((o) => live.has(o))) { this.#layerSet.delete(l); continue; }
+      kept.push(l);
+      for (const t of l.inputs) live.add(t);
+    }
+    const removed = this.layers.length - kept.length;
+    this.layers.splice(0, this.layers.length, ...kept.reverse());
+    return removed;
+  }
+
   #owns(t: NetTensor): boolean {
-    return t.producer === null ? this.inputs.includes(t) : this.layers.includes(t.producer);
+    return t.producer === null ? this.#inputSet.has(t) : this.#layerSet.has(t.producer);
   }
 
   #uniqueName(base: string): string {
