@@ -45,3 +45,26 @@ export { registerMapping, getMapping, defineSourceFunction, type Emitter, type M
 
 // Passes
 export * from './passes/index.js';
+
+// Network definition, converters, engine
+export { NetworkDefinition, NetworkError } from './engine/network_definition.js';
+export type { Layer, LayerType, LayerParamsMap, NetTensor, ShapeRange } from './engine/network.js';
+export { NetworkInterpreter, emitNetworkSource, printNetwork, registerConverter, converterSupport, type InputSpec } from './converters/index.js';
+export { Builder, BuildError, type BuilderConfig } from './engine/builder.js';
+export { Engine, registerBackend, type Backend, type LayerInfo } from './engine/engine.js';
+export { ExecutionContext, EngineInputError } from './engine/execution_context.js';
+export { serializePlan, deserializePlan, PlanFormatError, type Plan } from './engine/plan.js';
+export { formatReport, type BuildReport } from './engine/report.js';
+
+// Lowering: splitter, engines, compile
+export { compile, CompileError, defaultTolerance, type CompileOptions, type CompileStage, type CompileProgress } from './compile.js';
+export { benchmark, BenchmarkTimeoutError, type BenchmarkOptions, type BenchmarkResult } from './benchmark.js';
+export { splitModule, type SplitOptions, type SplitResult, type SplitPart } from './splitter/splitter.js';
+export { decideSupport, ENGINE_DTYPES, type OperatorSupportOptions } from './splitter/operator_support.js';
+export { SplitPreview } from './splitter/preview.js';
+export { EngineModule } from './lowering/engine_module.js';
+export { LoweredModule } from './lowering/lowered_module.js';
+export { compareWithReference, type AccuracyReport } from './lowering/accuracy.js';
+export { resolveDevice, type Device } from './lowering/device.js';
+export { InputMismatchError } from './lowering/input_check.js';
+export { SavedFormatError } from './lowering/container.js';
