@@ -1,45 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import '../src/acc_ops/ops/index.js';
 import { getAccOp, hasAccOp } from '../src/acc_ops/registry.js';
-import type { ValueMeta } from '../src/ir/node.js';
-import { bindArgs, type Kwargs } from '../src/ir/signature.js';
 import { erf, roundHalfEven } from '../src/kernels/reference/elementwise.js';
 import { resultType } from '../src/kernels/reference/broadcast.js';
-import { f32ToF16Bits, type DType } from '../src/tensor/dtype.js';
-import { Tensor, type NestedArray } from '../src/tensor/tensor.js';
+import { f32ToF16Bits } from '../src/tensor/dtype.js';
+import { Tensor } from '../src/tensor/tensor.js';
 
-const run = (name: string, kw: Kwargs): Tensor => {
-  const r = getAccOp(name).invoke([], kw);
-  if (!(r instanceof Tensor)) throw new TypeError(`acc.${name} did not return a tensor`);
-  return r;
-};
+import { check, expectClose, infer, run, t } from './acc_helpers.js';
 
-/** Shape inference the way accTrace calls it: defaults bound, tensors replaced by metadata. */
-const infer = (name: string, kw: Kwargs): ValueMeta => {
-  const op = getAccOp(name);
-  const bound = bindArgs(op.signature, [], kw, name);
-  const metas: Kwargs = {};
-  for (const [k, v] of Object.entries(bound)) metas[k] = v instanceof Tensor ? { shape: v.shape, dtype: v.dtype } : v;
-  return op.infer(metas);
-};
-
-/** Runs the op and checks its result against infer(), then returns it. */
-const check = (name: string, kw: Kwargs): Tensor => {
-  const r = run(name, kw);
-  expect(infer(name, kw)).toEqual({ shape: r.shape, dtype: r.dtype });
-  return r;
-};
-
-const t = (v: NestedArray, dtype?: DType) => Tensor.fromArray(v, dtype);
-
-function expectClose(actual: Tensor, expected: readonly number[], digits = 6): void {
-  const got = actual.toFloat64();
-  expect(got.length).toBe(expected.length);
-  expected.forEach((e, i) => {
-    if (Number.isNaN(e)) expect(got[i]).toBeNaN();
-    else expect(got[i]).toBeCloseTo(e, digits);
-  });
-}
 
 describe('catalogue', () => {
   it('defines every elementwise op of docs/ACC_OPS.md with pointwise properties', () => {

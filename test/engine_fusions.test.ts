@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { roundTo } from '../src/tensor/dtype.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import {
-  build, buildBoth, constant, conv2d, expectClose, expectFusedMatchesUnfused, layer, newNet, randn, relu, run,
+  build, buildBoth, constant, conv2d, expectFusedMatchesUnfused, layer, newNet, randn, relu, run,
 } from './engine_helpers.js';
 
 const tanh = { op: 'tanh', alpha: 0, beta: 0 } as const;

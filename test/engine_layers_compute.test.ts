@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { LayerParamsMap } from '../src/engine/network.js';
 import { groupNorm, instanceNorm } from '../src/kernels/reference/norm.js';
 import { Tensor } from '../src/tensor/tensor.js';
-import { build, constant, expectClose, layer, newNet, randn, run } from './engine_helpers.js';
+import { build, constant, expectClose, newNet, randn, run } from './engine_helpers.js';
 
 /** Runs a one-layer network on `inputs` (the first `nInputs` as network inputs, the rest as constants). */
 async function runLayer<K extends keyof LayerParamsMap>(type: K, inputs: Tensor[], params: LayerParamsMap[K], nInputs = 1): Promise<Tensor[]> {

@@ -134,7 +134,7 @@ describe('Graph: use-def links', () => {
 
 describe('Graph: erasing', () => {
   it('refuses to erase a node that still has users and names them', () => {
-    const { g, relu, neg } = chain();
+    const { g, relu } = chain();
     expect(() => g.eraseNode(relu)).toThrow("eraseNode: node 'relu' still has 1 user(s): neg");
     expect(g.length).toBe(4);
   });

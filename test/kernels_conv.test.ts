@@ -49,7 +49,7 @@ interface Cfg { stride: number[]; padding: number[]; dilation: number[]; groups:
 
 /** Direct definition of PyTorch's convNd: a gather over input channels of the group and kernel taps. */
 function naiveConv(x: Float32Array, xs: number[], w: Float32Array, ws: number[], b: Float32Array | null, c: Cfg) {
-  const [N, C] = [xs[0]!, xs[1]!];
+  const N = xs[0]!;
   const [O, Cg] = [ws[0]!, ws[1]!];
   const sp = xs.slice(2);
   const k = ws.slice(2);

@@ -4,7 +4,7 @@ import { getAccOp } from '../src/acc_ops/registry.js';
 import { getFunction } from '../src/ir/function.js';
 import { Graph } from '../src/ir/graph.js';
 import { GraphModule } from '../src/ir/graph_module.js';
-import type { AnyNode, Argument } from '../src/ir/node.js';
+import type { AnyNode } from '../src/ir/node.js';
 import { targetName } from '../src/ir/print.js';
 import { symbolicTrace } from '../src/ir/tracer.js';
 import { F } from '../src/nn/functional.js';

@@ -10,7 +10,7 @@
  */
 import { isFloating } from '../../tensor/dtype.js';
 import type { BNode, BuildGraph, BValue, PassLog } from './build_graph.js';
-import { elementwiseOf, isInternal, isScalar, otherOperand, producerOf, productFactors, removeMatched } from './matchers.js';
+import { elementwiseOf, isInternal, isScalar, producerOf, productFactors, removeMatched } from './matchers.js';
 
 const INV_SQRT2 = Math.SQRT1_2;
 const SQRT2 = Math.SQRT2;

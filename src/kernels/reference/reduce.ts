@@ -12,7 +12,7 @@ import type { Shape } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
 import {
   allocValues, int64ToTensor, planReduction, readAs, readInt64, reduceInt64, reduceValues, splitAtDim, toTensor,
-  type ReductionPlan, type Values, type Writable,
+  type ReductionPlan, type Writable,
 } from './broadcast.js';
 
 type FloatDType = 'float32' | 'float16' | 'bfloat16';
