@@ -1,8 +1,9 @@
 /**
  * Which backend a compile runs its engines on. The reference backend (TypeScript kernels on the
- * CPU) is always present; the CUDA backend is the native addon of `native/`, which this build
- * does not contain. Nothing here pretends otherwise: asking for 'cuda' without it fails.
+ * CPU) is always present; the CUDA backend needs the native addon of `native/` and a plan
+ * executor, which does not exist yet. Nothing here pretends otherwise: asking for 'cuda' fails.
  */
+import { cudaAvailable } from '../backends/cuda/index.js';
 import { getBackend } from '../engine/engine.js';
 import type { BackendName } from '../engine/plan.js';
 
@@ -39,7 +40,13 @@ export function cudaBackendAvailability(): BackendAvailability {
     getBackend('cuda');
     return { available: true };
   } catch {
-    return { available: false, reason: 'the CUDA backend (the native addon in native/) is not built or not loaded in this process' };
+    const addon = cudaAvailable();
+    if (!addon.available) return { available: false, reason: addon.reason };
+    return {
+      available: false,
+      reason: `the CUDA addon is built and found ${addon.device}, but it cannot execute engine plans yet ` +
+        '(it provides device tensors, streams, a few kernels and cuBLASLt GEMM; the plan executor is not implemented)',
+    };
   }
 }
 

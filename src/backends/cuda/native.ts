@@ -1,0 +1,135 @@
+/**
+ * The interface of the native addon (native/src, built into build/Release/fxrt_native.node) as
+ * TypeScript sees it. Handles are opaque native objects; every function checks its arguments
+ * again natively, so a wrong call throws instead of touching device memory it does not own.
+ */
+import type { DType } from '../../tensor/dtype.js';
+import type { FloatDType } from '../../kernels/reference/float_io.js';
+
+/** Version of this interface; must equal FXRT_NATIVE_ABI in native/src/abi.h. */
+export const NATIVE_ABI_VERSION = 1;
+
+/** A CUDA stream owned by the addon. */
+export interface NativeStream {
+  /** Resolves once all work enqueued so far has run (rejects on a CUDA fault); never blocks. */
+  synchronize(): Promise<void>;
+  /** Drops this handle; work already enqueued still runs. Refused for the default stream. */
+  destroy(): void;
+  readonly destroyed: boolean;
+}
+
+/** Device memory owned by the addon; freed by free() or when the handle is collected. */
+export interface NativeBuffer {
+  /** Frees after all work enqueued on the buffer's last stream (idempotent). */
+  free(): void;
+  readonly byteLength: number;
+  readonly freed: boolean;
+}
+
+/** Why CUDA can or cannot run, as the addon found it (never throws). */
+export interface NativeProbe {
+  readonly ok: boolean;
+  readonly code: 'ok' | 'no-driver' | 'old-driver' | 'no-device' | 'no-kernel-image' | 'cuda-error';
+  readonly message: string;
+  readonly driverVersion: number;
+  readonly runtimeVersion: number;
+  readonly deviceCount: number;
+  readonly deviceName?: string;
+  readonly computeCapability?: readonly [number, number];
+}
+
+/** What the addon was compiled with. */
+export interface CudaBuildInfo {
+  /** CMAKE_CUDA_ARCHITECTURES, comma-separated (e.g. '90'). */
+  readonly cudaArchitectures: string;
+  /** CUDA version compiled against ('13.0'). */
+  readonly cudaVersion: string;
+  /** Whether cuBLASLt GEMMs are compiled in. */
+  readonly cublasLt: boolean;
+  /** Whether cuDNN is compiled in. */
+  readonly cudnn: boolean;
+  /** CUDNN_VERSION of the headers compiled against (e.g. 91900), or null without cuDNN. */
+  readonly cudnnHeaderVersion: number | null;
+}
+
+/** Properties of the device the addon uses. */
+export interface CudaDeviceInfo {
+  readonly ordinal: number;
+  readonly name: string;
+  readonly computeCapability: readonly [number, number];
+  readonly multiprocessors: number;
+  readonly totalMemoryBytes: number;
+  readonly l2CacheBytes: number;
+  readonly sharedMemoryPerBlockOptin: number;
+  readonly driverVersion: string;
+  readonly runtimeVersion: string;
+  /** cudnnGetVersion() of the library loaded (e.g. 91900), or null without cuDNN. */
+  readonly cudnnVersion: number | null;
+}
+
+/** The addon's own allocations (not the device's total use). */
+export interface CudaMemoryStats {
+  /** Bytes of live buffers (DeviceTensors and other device buffers). */
+  readonly deviceBytes: number;
+  readonly deviceBuffers: number;
+  readonly peakDeviceBytes: number;
+  /** Library workspaces (one per stream that ran a GEMM). */
+  readonly workspaceBytes: number;
+  /** Pinned host staging blocks, cached or in use. */
+  readonly pinnedBytes: number;
+  readonly pinnedBlocks: number;
+  /** Promises waiting for a stream (downloads, synchronize). */
+  readonly pendingCompletions: number;
+}
+
+/** Arguments of the native GEMM: row-major out[m,n] = op(a)[m,k] · op(b)[k,n] (+ bias[n]) (relu). */
+export interface NativeGemmArgs {
+  readonly dtype: FloatDType;
+  readonly m: number;
+  readonly n: number;
+  readonly k: number;
+  readonly transA: boolean;
+  readonly transB: boolean;
+  readonly a: NativeBuffer;
+  readonly b: NativeBuffer;
+  readonly out: NativeBuffer;
+  readonly bias: NativeBuffer | null;
+  readonly relu: boolean;
+  readonly allowTf32: boolean;
+  /** undefined: the default stream. */
+  readonly stream: NativeStream | undefined;
+}
+
+/** The functions the addon exports. A missing `stream` means the default stream. */
+export interface NativeAddon {
+  readonly abiVersion: number;
+  readonly buildInfo: CudaBuildInfo;
+  probe(): NativeProbe;
+  deviceInfo(): CudaDeviceInfo;
+  memoryInUse(): CudaMemoryStats;
+  createStream(): NativeStream;
+  defaultStream(): NativeStream;
+  allocBuffer(bytes: number, stream?: NativeStream): NativeBuffer;
+  /** Copies `source` through pinned staging; `source` may be reused as soon as this returns. */
+  upload(buffer: NativeBuffer, source: ArrayBufferView, stream?: NativeStream): void;
+  /** The buffer's bytes once the copy ran; the stream defaults to the buffer's last one. */
+  download(buffer: NativeBuffer, stream?: NativeStream): Promise<ArrayBuffer>;
+  binary(op: 'add', dtype: FloatDType, a: NativeBuffer, b: NativeBuffer, out: NativeBuffer, n: number, stream?: NativeStream): void;
+  unary(op: 'relu', dtype: FloatDType, x: NativeBuffer, out: NativeBuffer, n: number, stream?: NativeStream): void;
+  cast(src: FloatDType, dst: FloatDType, x: NativeBuffer, out: NativeBuffer, n: number, stream?: NativeStream): void;
+  gemm(args: NativeGemmArgs): void;
+}
+
+/** The functions an addon must export to be used (checked when it is loaded). */
+export const NATIVE_FUNCTIONS = [
+  'probe', 'deviceInfo', 'memoryInUse', 'createStream', 'defaultStream', 'allocBuffer',
+  'upload', 'download', 'binary', 'unary', 'cast', 'gemm',
+] as const satisfies readonly (keyof NativeAddon)[];
+
+/** The dtypes the addon's kernels compute on. */
+export type { FloatDType };
+
+/** Whether `d` is one of the float dtypes the kernels take. */
+export function isFloatDType(d: DType): d is FloatDType {
+  return d === 'float32' || d === 'float16' || d === 'bfloat16';
+}
