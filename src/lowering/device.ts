@@ -45,7 +45,7 @@ export function cudaBackendAvailability(): BackendAvailability {
     return {
       available: false,
       reason: `the CUDA addon is built and found ${addon.device}, but it cannot execute engine plans yet ` +
-        '(it provides device tensors, streams, a few kernels and cuBLASLt GEMM; the plan executor is not implemented)',
+        '(it provides device tensors, streams, a few kernels and cuBLASLt GEMM; there is no plan executor yet)',
     };
   }
 }
