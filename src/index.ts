@@ -68,3 +68,14 @@ export { compareWithReference, type AccuracyReport } from './lowering/accuracy.j
 export { resolveDevice, type Device } from './lowering/device.js';
 export { InputMismatchError } from './lowering/input_check.js';
 export { SavedFormatError } from './lowering/container.js';
+
+// ONNX import
+export {
+  importOnnx, OnnxGraphModule, OnnxError, OnnxUnsupportedOpError, registerOnnxFallback, supportedOnnxOps, parseOnnxModel,
+  DEFAULT_DIM_RANGE, MIN_OPSET, MAX_OPSET, type ImportOnnxOptions, type InputShapeOptions, type OnnxInputSpec, type DimRange,
+  type ShapeRanges, type OnnxModelInfo, type OnnxWarning, type OnnxLocation, type OnnxFallbackImpl, type OnnxNodeInfo,
+} from './onnx/index.js';
+
+// CUDA backend (loads the native addon lazily; cudaAvailable() says whether and why not)
+export * as cuda from './backends/cuda/index.js';
+export { cudaAvailable } from './backends/cuda/index.js';

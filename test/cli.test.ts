@@ -87,7 +87,7 @@ describe('fxrt usage', () => {
   });
 
   it('rejects unknown commands, options and values with exit code 2', async () => {
-    expect(await runCli('train')).toMatchObject({ code: 2, err: "fxrt: unknown command 'train' (commands: demo, bench-cpu, --help)\nrun 'fxrt --help' for usage" });
+    expect(await runCli('train')).toMatchObject({ code: 2, err: "fxrt: unknown command 'train' (commands: demo, bench-cpu, bench, --help)\nrun 'fxrt --help' for usage" });
     expect((await runCli('demo', '--fast')).err).toContain('unknown option --fast');
     expect((await runCli('demo', '--precision', 'fp64')).err).toContain("--precision must be one of fp32, fp16, bf16, got 'fp64'");
     expect((await runCli('demo', '--iterations')).err).toContain('--iterations needs a value');

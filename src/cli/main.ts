@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 /**
  * The `fxrt` command (the package's bin): `demo` compiles a bundled model and reports on it,
- * `bench-cpu` times ResNet-18 on the reference backend, `--help` lists both.
+ * `bench-cpu` times ResNet-18 on the reference backend, `bench` compiles and times an ONNX file,
+ * `--help` lists them.
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { modelZoo, type ModelName } from '../models/index.js';
 import { intFlag, parseFlags, shapeFlag, stringFlag, UsageError } from './args.js';
 import { runBenchCpu } from './bench_cpu.js';
+import { benchOnnx } from './bench_onnx.js';
 import { runDemo, type Print } from './demo.js';
 
 const MODELS: readonly ModelName[] = Object.keys(modelZoo).filter((k): k is ModelName => k in modelZoo);
@@ -32,6 +34,14 @@ usage:
                           lowered and interpreted, median latency
       --shape DIMS        input shape (default 1,3,224,224)
       --iterations N      timed runs (default 5)
+  fxrt bench MODEL.onnx [options]
+                          import an ONNX file, compile it, validate it against the
+                          reference interpreter and time it
+      --precision P       fp32 | fp16 | bf16 | int8 (default fp32)
+      --batch N           batch size for a dynamic first dim (default 1)
+      --device D          ${DEVICES.join(' | ')} (default auto)
+      --dims NAME=N,...   sizes of other symbolic dims
+      --iterations N      timed runs; --warmup N untimed runs
   fxrt --help             this text
 `;
 
@@ -77,7 +87,11 @@ export async function main(argv: readonly string[], out: Print, err: Print): Pro
       await runBenchCpu({ iterations: Math.max(1, intFlag(flags, 'iterations', 5)), ...(shape ? { shape } : {}) }, out);
       return 0;
     }
-    throw new UsageError(`unknown command '${command}' (commands: demo, bench-cpu, --help)`);
+    if (command === 'bench') {
+      await benchOnnx([...rest], out);
+      return 0;
+    }
+    throw new UsageError(`unknown command '${command}' (commands: demo, bench-cpu, bench, --help)`);
   } catch (e) {
     if (e instanceof UsageError) {
       err(`fxrt: ${e.message}\nrun 'fxrt --help' for usage`);
