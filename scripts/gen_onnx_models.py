@@ -361,6 +361,25 @@ def torch_export(model, args, path, opset, input_names, output_names, dynamic_ax
         torch.onnx.export(model, args, path, dynamo=True, **kwargs)
 
 
+def gen_gather_nd(w):
+    """GatherND (opset 11; batch_dims from 12): full and partial index tuples, batch dims, negative indices,
+    constant indices (flattened at import) and runtime ones (flattened in the graph). Runtime indices draw
+    from -size..size-1 of equal-sized indexed dims, so every value is valid and negatives occur."""
+    i64 = lambda name, v: w.const(name, np.array(v, np.int64))  # noqa: E731
+    x = [f32('x', [2, 3, 4])]
+    w.model('op_GatherND_o11', [node('GatherND', ['x', 'i'], ['y'])], x, [('y', 'float32')],
+            [i64('i', [[0, 1, 2], [1, -1, -4], [1, 2, 3]])], opset=11)
+    w.model('op_GatherND_slices_o13', [node('GatherND', ['x', 'i'], ['y'])], x, [('y', 'float32')], [i64('i', [[[0, 1]], [[1, -2]]])])
+    w.model('op_GatherND_batch_o12', [node('GatherND', ['x', 'i'], ['y'], batch_dims=1)], x, [('y', 'float32')],
+            [i64('i', [[[1], [-1]], [[0], [2]]])], opset=12)
+    w.model('op_GatherND_runtime_o13', [node('GatherND', ['x', 'i'], ['y'])], [f32('x', [4, 4, 3]), ('i', 'int64', [2, 3, 2], -4, 3)],
+            [('y', 'float32')])
+    w.model('op_GatherND_runtime_batch_o18', [node('GatherND', ['x', 'i'], ['y'], batch_dims=1)],
+            [f32('x', [2, 3, 3, 2]), ('i', 'int64', [2, 5, 2], -3, 2)], [('y', 'float32')], opset=18)
+    w.model('op_GatherND_runtime_batch2_o13', [node('GatherND', ['x', 'i'], ['y'], batch_dims=2)],
+            [f32('x', [2, 3, 4]), ('i', 'int64', [2, 3, 1], -4, 3)], [('y', 'float32')])
+
+
 def gen_networks(w):
     import torch
     from torch import nn
@@ -642,7 +661,7 @@ def main():
         return
     out = args.out or FIXTURES
     w = Writer(out)
-    for gen in (gen_elementwise, gen_activation, gen_conv_pool, gen_norm_linalg, gen_shape, gen_reduce, gen_pad_resize, gen_quant, gen_networks):
+    for gen in (gen_elementwise, gen_activation, gen_conv_pool, gen_norm_linalg, gen_shape, gen_reduce, gen_pad_resize, gen_quant, gen_networks, gen_gather_nd):
         gen(w)
     w.finish()
     total = sum(os.path.getsize(os.path.join(out, e['file'])) for e in w.entries)

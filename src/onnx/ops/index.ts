@@ -6,6 +6,7 @@ import './conv_pool.js';
 import './norm.js';
 import './linalg.js';
 import './shape.js';
+import './gather_nd.js';
 import './reduce.js';
 import './pad_resize.js';
 import './quant.js';
