@@ -2,8 +2,8 @@ import { invokeFunction, invokeMethod } from '../acc_ops/dispatch.js';
 import { Module } from '../nn/module.js';
 import type { GraphFunction } from './function.js';
 import type { Graph } from './graph.js';
-import { mapArgument, Node, type AnyNode, type Argument } from './node.js';
-import { splitCallArgs, type Kwargs } from './signature.js';
+import { Node, type AnyNode, type Argument } from './node.js';
+import type { Kwargs } from './signature.js';
 
 /** An error raised while running a node; names the node, its op and target. */
 export class InterpreterError extends Error {
@@ -87,7 +87,11 @@ export class Interpreter {
   runNode(n: AnyNode): unknown {
     const [args, kwargs] = this.fetchArgs(n);
     switch (n.op) {
-      case 'placeholder': return this.#inputs[this.module.graph.placeholders.indexOf(n)];
+      case 'placeholder': {
+        // run() binds placeholders itself; this path serves subclasses that call runNode directly.
+        const i = this.module.graph.placeholders.indexOf(n);
+        return i < this.#inputs.length ? this.#inputs[i] : n.args[0];
+      }
       case 'get_attr': return this.getAttr(n, n.target);
       case 'call_function': return this.callFunction(n, n.target, args, kwargs);
       case 'call_method': return this.callMethod(n, n.target, args, kwargs);
@@ -150,10 +154,3 @@ export function lastUses(graph: Graph): Map<AnyNode, AnyNode[]> {
   }
   return out;
 }
-
-/** Splits a raw argument list at a trailing options object (for module calls). */
-export function splitModuleArgs(raw: readonly unknown[]): [unknown[], Kwargs] {
-  return splitCallArgs({ params: [] }, raw);
-}
-
-export { mapArgument };
