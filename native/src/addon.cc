@@ -4,6 +4,7 @@
 #include "abi.h"
 #include "addon_state.h"
 #include "buffer.h"
+#include "exec/executor.h"
 #include "ops.h"
 #include "probe.h"
 #include "stream.h"
@@ -26,6 +27,7 @@ const std::shared_ptr<DeviceState>& AddonState::Device(Napi::Env env) {
 
 void AddonState::OnEnvCleanup() {
   if (device_ != nullptr) cudaDeviceSynchronize();
+  completions_.Shutdown();
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -33,6 +35,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData<AddonState>(state);
   state->streamClass = Napi::Persistent(Stream::Define(env));
   state->bufferClass = Napi::Persistent(DeviceBuffer::Define(env));
+  state->execPlanClass = Napi::Persistent(exec::ExecPlan::Define(env));
+  state->execContextClass = Napi::Persistent(exec::ExecContext::Define(env));
+  state->execProgramClass = Napi::Persistent(exec::ExecProgram::Define(env));
 
   exports.Set("abiVersion", Napi::Number::New(env, FXRT_NATIVE_ABI));
   exports.Set("buildInfo", BuildInfo(env));
@@ -49,6 +54,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   fn("unary", Unary);
   fn("cast", Cast);
   fn("gemm", Gemm);
+  fn("loadPlan", exec::LoadPlan);
   return exports;
 }
 

@@ -27,6 +27,9 @@ class AddonState {
 
   Napi::FunctionReference streamClass;
   Napi::FunctionReference bufferClass;
+  Napi::FunctionReference execPlanClass;
+  Napi::FunctionReference execContextClass;
+  Napi::FunctionReference execProgramClass;
   Napi::ObjectReference defaultStream;  // the JS object wrapping the device's default stream
 
  private:

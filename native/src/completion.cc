@@ -12,25 +12,89 @@ CompletionQueue::CompletionQueue(Napi::Env env) {
   tsfn_.Unref(env);  // referenced only while completions are pending
 }
 
+CompletionQueue::~CompletionQueue() {
+  Shutdown();
+  for (cudaEvent_t e : idle_) cudaEventDestroy(e);
+}
+
 Napi::Promise CompletionQueue::Enqueue(Napi::Env env, const std::shared_ptr<StreamState>& stream, CompletionFn onDone,
                                        const char* op) {
+  cudaEvent_t event = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!idle_.empty()) {
+      event = idle_.back();
+      idle_.pop_back();
+    }
+  }
+  if (event == nullptr) FXRT_CUDA_CHECK(env, op, cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
+  cudaError_t err = cudaEventRecord(event, stream->stream());
+  if (err != cudaSuccess) {
+    cudaEventDestroy(event);
+    ThrowCuda(env, err, op, "cudaEventRecord");
+  }
+  if (!waiter_.joinable()) {
+    int device = 0;
+    cudaGetDevice(&device);
+    waiter_ = std::thread([this, device]() { Wait(device); });
+  }
   auto* item = new CompletionItem(env, this, stream, std::move(onDone), op);
   Napi::Promise promise = item->deferred.Promise();
-  cudaError_t err = cudaLaunchHostFunc(stream->stream(), &CompletionQueue::OnStreamReached, item);
-  if (err != cudaSuccess) {
-    delete item;
-    ThrowCuda(env, err, op, "cudaLaunchHostFunc");
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    waiting_.push_back(Waiting{event, item});
   }
+  cv_.notify_one();
   if (pending_++ == 0) tsfn_.Ref(env);
   return promise;
 }
 
-// Runs on a CUDA-owned thread: it must not call CUDA or touch JS values, only hand the item over.
-void CUDART_CB CompletionQueue::OnStreamReached(void* data) {
-  auto* item = static_cast<CompletionItem*>(data);
-  // napi_closing means the environment is being torn down: the item is then dropped (a small
-  // leak at exit), since freeing it here could run CUDA calls on this thread.
-  item->queue->tsfn_.NonBlockingCall(item);
+void CompletionQueue::Shutdown() noexcept {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_one();
+  if (waiter_.joinable()) waiter_.join();
+}
+
+// Runs on the waiter thread: it polls the pending events (streams finish in any order), hands the
+// items of finished ones to JS, and never touches JS values. With one event pending it blocks in
+// cudaEventSynchronize, which notices completion within microseconds.
+void CompletionQueue::Wait(int device) {
+  cudaSetDevice(device);
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    cv_.wait(lock, [this]() { return stop_ || !waiting_.empty(); });
+    if (waiting_.empty()) return;  // stopping, nothing left
+    // Only this thread removes entries; the JS thread appends: the first n stay put while unlocked.
+    const size_t n = waiting_.size();
+    std::vector<Waiting> snapshot(waiting_.begin(), waiting_.begin() + static_cast<std::ptrdiff_t>(n));
+    lock.unlock();
+    std::vector<bool> done(n, false);
+    bool any = false;
+    if (n == 1) {
+      cudaEventSynchronize(snapshot[0].event);  // an error (a fault) is reported by CallJs from the stream
+      done[0] = any = true;
+    } else {
+      for (size_t i = 0; i < n; i++) {
+        done[i] = cudaEventQuery(snapshot[i].event) != cudaErrorNotReady;
+        any = any || done[i];
+      }
+    }
+    if (!any) std::this_thread::yield();
+    for (size_t i = 0; i < n; i++) {
+      // napi_closing means the environment is being torn down: the item is then dropped (a small
+      // leak at exit), since freeing it here would touch JS handles off the JS thread.
+      if (done[i]) tsfn_.NonBlockingCall(snapshot[i].item);
+    }
+    lock.lock();
+    for (size_t i = n; i-- > 0;) {
+      if (!done[i]) continue;
+      idle_.push_back(waiting_[i].event);
+      waiting_.erase(waiting_.begin() + static_cast<std::ptrdiff_t>(i));
+    }
+  }
 }
 
 void CompletionQueue::CallJs(Napi::Env env, Napi::Function, CompletionQueue* queue, CompletionItem* raw) {

@@ -5,8 +5,11 @@
 #      carry ".gpu" in the device run;
 #   2. builds the CUDA addon with cmake-js (scripts/build_native.mjs), cuDNN headers found from
 #      the Python nvidia-cudnn wheel unless FXRT_CUDNN_INCLUDE is set;
-#   3. runs the GPU test suite (vitest.gpu.config.ts: test/gpu/**).
+#   3. runs the GPU test suite (vitest.gpu.config.ts: test/gpu/**);
+#   4. runs the benchmark against PyTorch (scripts/bench_gpu.ts), results into $OUT/bench.
 # Logs and results go to $OUT (default /tmp/fxrt-gpu/out). Extra arguments go to vitest (e.g. a test file).
+# FXRT_GPU_TESTS=0 / FXRT_GPU_BENCH=0 skip a step; FXRT_GPU_BENCH_ARGS adds benchmark arguments
+# (e.g. "--only resnet18 --iters 20" or "--compile").
 # Exit status: that of the first failing step.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -57,11 +60,27 @@ grep -E '^-- fxrt:' "$OUT/build-native.log" | tee -a "$SUMMARY" || true  # absen
 note "addon built in $(( $(date +%s) - build_start )) s"
 
 # ---- 3. GPU tests ----
-set +e
-node node_modules/vitest/vitest.mjs run --config vitest.gpu.config.ts \
-  --reporter=default --reporter=junit --outputFile.junit="$OUT/gpu-tests.junit.xml" "$@" 2>&1 | tee "$OUT/gpu-tests.log"
-status=${PIPESTATUS[0]}
-set -e
-grep -E '^ *(Test Files|Tests) ' "$OUT/gpu-tests.log" | tee -a "$SUMMARY" || true
-note "GPU tests exit status $status"
+status=0
+if [ "${FXRT_GPU_TESTS:-1}" != "0" ]; then
+  set +e
+  node node_modules/vitest/vitest.mjs run --config vitest.gpu.config.ts \
+    --reporter=default --reporter=junit --outputFile.junit="$OUT/gpu-tests.junit.xml" "$@" 2>&1 | tee "$OUT/gpu-tests.log"
+  status=${PIPESTATUS[0]}
+  set -e
+  grep -E '^ *(Test Files|Tests) ' "$OUT/gpu-tests.log" | tee -a "$SUMMARY" || true
+  note "GPU tests exit status $status"
+fi
+
+# ---- 4. benchmark ----
+if [ "${FXRT_GPU_BENCH:-1}" != "0" ]; then
+  bench_start=$(date +%s)
+  # shellcheck disable=SC2086
+  if node node_modules/vite-node/vite-node.mjs scripts/bench_gpu.ts --out "$OUT/bench" ${FXRT_GPU_BENCH_ARGS:-} > "$OUT/bench.log" 2>&1; then
+    note "benchmark done in $(( $(date +%s) - bench_start )) s: $(ls "$OUT/bench" | tr '\n' ' ')"
+  else
+    tail -n 30 "$OUT/bench.log"
+    note "benchmark FAILED (log: bench.log)"
+    [ "$status" -ne 0 ] || status=1
+  fi
+fi
 exit "$status"

@@ -1,7 +1,7 @@
 /**
  * Which backend a compile runs its engines on. The reference backend (TypeScript kernels on the
- * CPU) is always present; the CUDA backend needs the native addon of `native/` and a plan
- * executor, which does not exist yet. Nothing here pretends otherwise: asking for 'cuda' fails.
+ * CPU) is always present; the CUDA backend needs the native addon of `native/`, a driver and a
+ * GPU, and registers itself when they are there. Asking for 'cuda' without it fails, saying why.
  */
 import { cudaAvailable } from '../backends/cuda/index.js';
 import { getBackend } from '../engine/engine.js';
@@ -42,11 +42,7 @@ export function cudaBackendAvailability(): BackendAvailability {
   } catch {
     const addon = cudaAvailable();
     if (!addon.available) return { available: false, reason: addon.reason };
-    return {
-      available: false,
-      reason: `the CUDA addon is built and found ${addon.device}, but it cannot execute engine plans yet ` +
-        '(it provides device tensors, streams, a few kernels and cuBLASLt GEMM; there is no plan executor yet)',
-    };
+    return { available: false, reason: `the CUDA addon found ${addon.device}, but the 'cuda' engine backend is not registered in this process (import 'fxrt' or src/backends/cuda to register it)` };
   }
 }
 

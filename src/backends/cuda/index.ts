@@ -1,6 +1,7 @@
 /**
- * The CUDA backend (foundation): the native addon's loader, availability, streams, device
- * tensors, the backend's own kernels, cuBLASLt GEMM and memory accounting.
+ * The CUDA backend: the native addon's loader, availability, streams, device tensors, the
+ * backend's own kernels, cuBLASLt GEMM, memory accounting, and the plan executor registered with
+ * the engine runtime as 'cuda' (importing this module registers it when CUDA can run here).
  *
  * @example
  *   import { cudaAvailable, DeviceTensor, cudaGemm } from './backends/cuda/index.js';
@@ -9,6 +10,11 @@
  *     console.log((await y.download()).toArray());
  *   }
  */
+import './register.js';
+
+export { cudaBackend, CudaEngineRunner, registerCudaBackend } from './backend.js';
+export type { CudaExecutionOptions, CudaOpTactic } from './executor.js';
+export { CudaNotImplementedError, cudaTactic } from './step_support.js';
 export { defaultAddonPath, loadNativeAddon, type AddonFailureCode, type AddonLoadResult } from './addon.js';
 export {
   cudaAvailable, cudaBuildInfo, cudaDeviceInfo, loadedAddon, requireCuda, CudaUnavailableError,

@@ -5,6 +5,7 @@
  */
 import type { DType } from '../../tensor/dtype.js';
 import type { FloatDType } from '../../kernels/reference/float_io.js';
+import type { ProgramSpec } from './exec_spec.js';
 
 /** Version of this interface; must equal FXRT_NATIVE_ABI in native/src/abi.h. */
 export const NATIVE_ABI_VERSION = 1;
@@ -100,6 +101,43 @@ export interface NativeGemmArgs {
   readonly stream: NativeStream | undefined;
 }
 
+/** Constants of a loaded plan on the device (src/backends/cuda/executor). */
+export interface NativeExecPlan {
+  /** A context with its own stream and `memoryBytes` of device memory. */
+  createContext(memoryBytes: number): NativeExecContext;
+  /** Drops this handle; contexts keep the constants alive until they go. */
+  dispose(): void;
+  readonly constantBytes: number;
+}
+
+/** What one run resolves to: host outputs (null where a device buffer was filled) and, when profiled, per-step GPU ms. */
+export interface NativeRunResult {
+  readonly outputs: readonly (ArrayBuffer | null)[];
+  readonly stepMs: Float64Array | null;
+}
+
+/** An execution context: one stream, one device memory; one run at a time. */
+export interface NativeExecContext {
+  /** Builds the ops of a program (choosing library algorithms; timing them when `spec.tune`). */
+  prepare(spec: ProgramSpec): NativeExecProgram;
+  /**
+   * Enqueues a whole execution: input copies, the ops (or their CUDA graph), output copies;
+   * resolves from a completion callback. `outputs[i]` non-null: copy output i into that buffer.
+   */
+  run(program: NativeExecProgram, inputs: readonly (Uint8Array | NativeBuffer)[], outputs: readonly (NativeBuffer | null)[], profile: boolean): Promise<NativeRunResult>;
+  dispose(): void;
+  readonly memoryBytes: number;
+}
+
+/** The ops of one plan for one set of input shapes. */
+export interface NativeExecProgram {
+  /** The implementation of every op, with the plan step it belongs to (-1: plan I/O). */
+  tactics(): { readonly step: number; readonly tactic: string }[];
+  /** 'eager', 'graph', or why capturing a CUDA graph failed. */
+  readonly graphState: string;
+  dispose(): void;
+}
+
 /** The functions the addon exports. A missing `stream` means the default stream. */
 export interface NativeAddon {
   readonly abiVersion: number;
@@ -118,12 +156,14 @@ export interface NativeAddon {
   unary(op: 'relu', dtype: FloatDType, x: NativeBuffer, out: NativeBuffer, n: number, stream?: NativeStream): void;
   cast(src: FloatDType, dst: FloatDType, x: NativeBuffer, out: NativeBuffer, n: number, stream?: NativeStream): void;
   gemm(args: NativeGemmArgs): void;
+  /** Uploads a plan's device constants once. */
+  loadPlan(constants: Uint8Array): NativeExecPlan;
 }
 
 /** The functions an addon must export to be used (checked when it is loaded). */
 export const NATIVE_FUNCTIONS = [
   'probe', 'deviceInfo', 'memoryInUse', 'createStream', 'defaultStream', 'allocBuffer',
-  'upload', 'download', 'binary', 'unary', 'cast', 'gemm',
+  'upload', 'download', 'binary', 'unary', 'cast', 'gemm', 'loadPlan',
 ] as const satisfies readonly (keyof NativeAddon)[];
 
 /** The dtypes the addon's kernels compute on. */

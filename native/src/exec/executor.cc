@@ -1,0 +1,350 @@
+#include "exec/executor.h"
+
+#include <cstring>
+
+#include "addon_state.h"
+#include "args.h"
+#include "buffer.h"
+#include "cuda_check.h"
+#include "exec/op_factory.h"
+
+namespace fxrt::exec {
+
+namespace {
+
+constexpr size_t kTuneWorkspace = size_t{256} << 20;
+constexpr size_t kPrepareWorkspace = size_t{64} << 20;
+
+template <typename T>
+struct Init {
+  std::shared_ptr<T> state;
+};
+
+template <typename T>
+std::shared_ptr<T> TakeInit(const Napi::CallbackInfo& info, const char* what) {
+  if (info.Length() < 1 || !info[0].IsExternal()) ThrowType(info.Env(), what, "objects of this class are created by the addon");
+  return info[0].As<Napi::External<Init<T>>>().Data()->state;
+}
+
+struct ProgramInit {
+  std::shared_ptr<Program> program;
+  std::vector<std::string> stepNames;
+};
+
+// Releases a context for the next run when a run's completion item goes, whether it resolved,
+// rejected or was dropped at teardown.
+struct RunGuard {
+  explicit RunGuard(std::shared_ptr<ContextState> c) : ctx(std::move(c)) { ctx->busy = true; }
+  ~RunGuard() { ctx->busy = false; }
+  RunGuard(const RunGuard&) = delete;
+  RunGuard& operator=(const RunGuard&) = delete;
+  std::shared_ptr<ContextState> ctx;
+};
+
+}  // namespace
+
+// ---- ExecPlan ----
+
+Napi::Function ExecPlan::Define(Napi::Env env) {
+  return DefineClass(env, "ExecPlan", {
+    InstanceMethod<&ExecPlan::CreateContext>("createContext"),
+    InstanceMethod<&ExecPlan::Dispose>("dispose"),
+    InstanceAccessor<&ExecPlan::ByteLength>("constantBytes"),
+  });
+}
+
+ExecPlan::ExecPlan(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ExecPlan>(info) {
+  state_ = TakeInit<PlanState>(info, "ExecPlan");
+}
+
+Napi::Value ExecPlan::CreateContext(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* op = "createContext";
+  if (!state_) ThrowError(env, op, "the plan was disposed");
+  size_t bytes = ParseSize(env, info[0], op, "memoryBytes");
+  Init<ContextState> init{ContextState::Create(env, state_, bytes)};
+  return AddonState::Of(env).execContextClass.New({Napi::External<Init<ContextState>>::New(env, &init)});
+}
+
+Napi::Value ExecPlan::Dispose(const Napi::CallbackInfo& info) {
+  state_.reset();  // contexts keep the constants alive until they go too
+  return info.Env().Undefined();
+}
+
+Napi::Value ExecPlan::ByteLength(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), state_ ? static_cast<double>(state_->bytes()) : 0.0);
+}
+
+Napi::Value LoadPlan(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* op = "loadPlan";
+  if (!info[0].IsTypedArray()) ThrowType(env, op, "argument 'constants' must be a Uint8Array");
+  Napi::TypedArray src = info[0].As<Napi::TypedArray>();
+  const size_t bytes = src.ByteLength();
+  const std::shared_ptr<DeviceState>& device = AddonState::Of(env).Device(env);
+  cudaStream_t stream = device->defaultStream()->stream();
+  // At least one byte, so that every plan has a valid constants pointer.
+  char* weights = static_cast<char*>(device->Allocate(env, bytes > 0 ? bytes : 1, stream, op));
+  auto state = std::make_shared<PlanState>(device, weights, bytes > 0 ? bytes : 1);
+  if (bytes > 0) {
+    PinnedBlock* block = device->AcquireStaging(env, bytes, op);
+    std::memcpy(block->host, static_cast<const uint8_t*>(src.ArrayBuffer().Data()) + src.ByteOffset(), bytes);
+    cudaError_t err = cudaMemcpyAsync(weights, block->host, bytes, cudaMemcpyHostToDevice, stream);
+    device->ReleaseStaging(block, err == cudaSuccess ? stream : nullptr);
+    CheckCuda(env, err, op, "cudaMemcpyAsync(HostToDevice)");
+  }
+  Init<PlanState> init{state};
+  return AddonState::Of(env).execPlanClass.New({Napi::External<Init<PlanState>>::New(env, &init)});
+}
+
+// ---- ExecContext ----
+
+Napi::Function ExecContext::Define(Napi::Env env) {
+  return DefineClass(env, "ExecContext", {
+    InstanceMethod<&ExecContext::Prepare>("prepare"),
+    InstanceMethod<&ExecContext::Run>("run"),
+    InstanceMethod<&ExecContext::Dispose>("dispose"),
+    InstanceAccessor<&ExecContext::MemoryBytes>("memoryBytes"),
+  });
+}
+
+ExecContext::ExecContext(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ExecContext>(info) {
+  state_ = TakeInit<ContextState>(info, "ExecContext");
+}
+
+Napi::Value ExecContext::MemoryBytes(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), state_ ? static_cast<double>(state_->memoryBytes()) : 0.0);
+}
+
+Napi::Value ExecContext::Dispose(const Napi::CallbackInfo& info) {
+  state_.reset();  // memory is freed once programs and runs in flight let go
+  return info.Env().Undefined();
+}
+
+// prepare({ ops, inputs: [{offset, bytes}], outputs, stepNames, tune, graphs, deterministic })
+Napi::Value ExecContext::Prepare(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* op = "prepare";
+  if (!state_) ThrowError(env, op, "the context was disposed");
+  if (state_->busy) ThrowError(env, op, "a run is in flight on this context");
+  SpecReader spec(env, info[0], "program");
+  std::vector<SpecReader> opSpecs = spec.Objs("ops");
+  std::vector<std::string> stepNames;
+  Napi::Value namesValue = info[0].As<Napi::Object>().Get("stepNames");
+  if (!namesValue.IsArray()) spec.Fail("field 'stepNames' must be an array of strings");
+  Napi::Array names = namesValue.As<Napi::Array>();
+  for (uint32_t i = 0; i < names.Length(); i++) stepNames.push_back(names.Get(i).ToString().Utf8Value());
+  const bool tune = spec.Bool("tune");
+  auto program = std::make_shared<Program>(state_, spec.Bool("graphs"), static_cast<int>(stepNames.size()));
+  auto slots = [&](const char* key) {
+    std::vector<IoSlot> out;
+    for (const SpecReader& s : spec.Objs(key)) {
+      int64_t offset = s.Int("offset"), bytes = s.Int("bytes");
+      if (offset < 0 || bytes < 0) s.Fail("offset and bytes must be non-negative");
+      out.push_back(IoSlot{static_cast<size_t>(offset), static_cast<size_t>(bytes)});
+    }
+    return out;
+  };
+  program->SetIo(env, slots("inputs"), slots("outputs"));
+
+  PlanState& plan = *state_->plan();
+  const std::shared_ptr<DeviceState>& device = plan.device();
+  BuildContext ctx{env};
+  ctx.mem = Memories{state_->memory(), state_->memoryBytes(), plan.weights(), plan.bytes()};
+  ctx.stream = state_->stream()->stream();
+  ctx.tune = tune;
+  ctx.deterministic = spec.Bool("deterministic");
+  ctx.cache = &plan.cache();
+  ctx.device = device.get();
+#ifdef FXRT_HAVE_CUBLASLT
+  ctx.cublasLt = device->cublasLt();
+#endif
+#ifdef FXRT_HAVE_CUDNN
+  for (const SpecReader& s : opSpecs) {
+    if (s.Str("op") == "conv2d") {
+      ctx.cudnn = state_->Cudnn(env);
+      break;
+    }
+  }
+#endif
+  // Scratch for choosing library algorithms (cuDNN tries them on the real buffers).
+  size_t scratchBytes = tune ? kTuneWorkspace : kPrepareWorkspace;
+  try {
+    ctx.workspace = device->AllocateWorkspace(env, scratchBytes, ctx.stream, op);
+  } catch (const Napi::Error&) {
+    scratchBytes = kPrepareWorkspace / 2;
+    ctx.workspace = device->AllocateWorkspace(env, scratchBytes, ctx.stream, op);
+  }
+  ctx.workspaceBytes = scratchBytes;
+  try {
+    for (const SpecReader& s : opSpecs) {
+      int64_t step = s.Int("step");
+      program->AddOp(BuildOp(s, ctx), static_cast<int>(step));
+    }
+  } catch (...) {
+    device->FreeWorkspace(ctx.workspace, scratchBytes, ctx.stream);
+    throw;
+  }
+  device->FreeWorkspace(ctx.workspace, scratchBytes, ctx.stream);
+  state_->EnsureWorkspace(env, program->WorkspaceBytes());
+  // Timing or trial launches may have failed on purpose: leave no error behind for the runs.
+  cudaGetLastError();
+
+  ProgramInit init{program, std::move(stepNames)};
+  return AddonState::Of(env).execProgramClass.New({Napi::External<ProgramInit>::New(env, &init)});
+}
+
+// run(program, inputs: (Uint8Array | DeviceBuffer)[], outputs: (DeviceBuffer | null)[], profile)
+Napi::Value ExecContext::Run(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* op = "run";
+  if (!state_) ThrowError(env, op, "the context was disposed");
+  AddonState& addon = AddonState::Of(env);
+  if (!info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(addon.execProgramClass.Value())) {
+    ThrowType(env, op, "argument 'program' must be an ExecProgram");
+  }
+  ExecProgram* handle = ExecProgram::Unwrap(info[0].As<Napi::Object>());
+  std::shared_ptr<Program> program = handle->program();
+  if (!program) ThrowError(env, op, "the program was disposed");
+  if (program->context() != state_) ThrowError(env, op, "the program was prepared on another context");
+  if (state_->busy) ThrowError(env, op, "a run is already in flight on this context (await it first)");
+  if (!info[1].IsArray()) ThrowType(env, op, "argument 'inputs' must be an array");
+  Napi::Array inputs = info[1].As<Napi::Array>();
+  if (inputs.Length() != program->inputs().size()) {
+    ThrowRange(env, op, "expected " + std::to_string(program->inputs().size()) + " inputs, got " + std::to_string(inputs.Length()));
+  }
+  Napi::Array outputs = info[2].IsArray() ? info[2].As<Napi::Array>() : Napi::Array::New(env, 0);
+  if (outputs.Length() != 0 && outputs.Length() != program->outputs().size()) {
+    ThrowRange(env, op, "expected " + std::to_string(program->outputs().size()) + " output buffers, got " + std::to_string(outputs.Length()));
+  }
+  const bool profile = info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value();
+  const std::shared_ptr<StreamState>& stream = state_->stream();
+  cudaStream_t s = stream->stream();
+  char* memory = state_->memory();
+
+  // Check every argument before enqueueing anything.
+  std::vector<DeviceBuffer*> inBuffers(inputs.Length(), nullptr), outBuffers(program->outputs().size(), nullptr);
+  for (uint32_t i = 0; i < inputs.Length(); i++) {
+    const IoSlot& slot = program->inputs()[i];
+    Napi::Value v = inputs.Get(i);
+    const std::string arg = "inputs[" + std::to_string(i) + "]";
+    if (v.IsTypedArray()) {
+      if (v.As<Napi::TypedArray>().ByteLength() != slot.bytes) {
+        ThrowRange(env, op, arg + " has " + std::to_string(v.As<Napi::TypedArray>().ByteLength()) + " bytes, expected " + std::to_string(slot.bytes));
+      }
+    } else {
+      inBuffers[i] = DeviceBuffer::From(env, v, op, arg.c_str());
+      inBuffers[i]->RequireBytes(env, slot.bytes, op, arg.c_str());
+    }
+  }
+  for (uint32_t i = 0; i < outputs.Length(); i++) {
+    Napi::Value v = outputs.Get(i);
+    if (v.IsNull() || v.IsUndefined()) continue;
+    const std::string arg = "outputs[" + std::to_string(i) + "]";
+    outBuffers[i] = DeviceBuffer::From(env, v, op, arg.c_str());
+    outBuffers[i]->RequireBytes(env, program->outputs()[i].bytes, op, arg.c_str());
+  }
+
+  for (uint32_t i = 0; i < inputs.Length(); i++) {
+    const IoSlot& slot = program->inputs()[i];
+    if (slot.bytes == 0) continue;
+    if (inBuffers[i] != nullptr) {
+      inBuffers[i]->UseOn(env, stream, op);
+      FXRT_CUDA_CHECK(env, op, cudaMemcpyAsync(memory + slot.offset, inBuffers[i]->data(), slot.bytes, cudaMemcpyDeviceToDevice, s));
+    } else {
+      Napi::TypedArray t = inputs.Get(i).As<Napi::TypedArray>();
+      std::memcpy(program->pinnedInput(i), static_cast<const uint8_t*>(t.ArrayBuffer().Data()) + t.ByteOffset(), slot.bytes);
+      FXRT_CUDA_CHECK(env, op, cudaMemcpyAsync(memory + slot.offset, program->pinnedInput(i), slot.bytes, cudaMemcpyHostToDevice, s));
+    }
+  }
+  ExecEnv exec;
+  exec.stream = s;
+  exec.workspace = state_->workspace();
+  exec.workspaceBytes = state_->workspaceBytes();
+#ifdef FXRT_HAVE_CUBLASLT
+  exec.cublasLt = state_->plan()->device()->cublasLt();
+#endif
+#ifdef FXRT_HAVE_CUDNN
+  exec.cudnn = state_->cudnnIfCreated();
+#endif
+  std::string err = program->Enqueue(exec, profile, handle->stepNames());
+  if (!err.empty()) ThrowError(env, op, err);
+  std::vector<bool> toHost(program->outputs().size(), false);
+  for (size_t i = 0; i < program->outputs().size(); i++) {
+    const IoSlot& slot = program->outputs()[i];
+    if (outBuffers[i] != nullptr) {
+      outBuffers[i]->UseOn(env, stream, op);
+      if (slot.bytes > 0) FXRT_CUDA_CHECK(env, op, cudaMemcpyAsync(outBuffers[i]->data(), memory + slot.offset, slot.bytes, cudaMemcpyDeviceToDevice, s));
+    } else {
+      toHost[i] = true;
+      if (slot.bytes > 0) FXRT_CUDA_CHECK(env, op, cudaMemcpyAsync(program->pinnedOutput(i), memory + slot.offset, slot.bytes, cudaMemcpyDeviceToHost, s));
+    }
+  }
+  auto guard = std::make_shared<RunGuard>(state_);
+  return addon.completions().Enqueue(env, stream, [program, guard, toHost, profile](Napi::Env e) -> Napi::Value {
+    Napi::Object result = Napi::Object::New(e);
+    Napi::Array outs = Napi::Array::New(e, toHost.size());
+    for (size_t i = 0; i < toHost.size(); i++) {
+      if (!toHost[i]) {
+        outs.Set(static_cast<uint32_t>(i), e.Null());
+        continue;
+      }
+      const size_t bytes = program->outputs()[i].bytes;
+      Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(e, bytes);
+      if (bytes > 0) std::memcpy(ab.Data(), program->pinnedOutput(i), bytes);
+      outs.Set(static_cast<uint32_t>(i), ab);
+    }
+    result.Set("outputs", outs);
+    if (profile) {
+      std::vector<double> ms = program->StepTimes();
+      Napi::Float64Array times = Napi::Float64Array::New(e, ms.size());
+      for (size_t i = 0; i < ms.size(); i++) times[i] = ms[i];
+      result.Set("stepMs", times);
+    } else {
+      result.Set("stepMs", e.Null());
+    }
+    return result;
+  }, op);
+}
+
+// ---- ExecProgram ----
+
+Napi::Function ExecProgram::Define(Napi::Env env) {
+  return DefineClass(env, "ExecProgram", {
+    InstanceMethod<&ExecProgram::Tactics>("tactics"),
+    InstanceMethod<&ExecProgram::Dispose>("dispose"),
+    InstanceAccessor<&ExecProgram::GraphState>("graphState"),
+  });
+}
+
+ExecProgram::ExecProgram(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ExecProgram>(info) {
+  if (info.Length() < 1 || !info[0].IsExternal()) ThrowType(info.Env(), "ExecProgram", "programs are created by prepare()");
+  ProgramInit* init = info[0].As<Napi::External<ProgramInit>>().Data();
+  program_ = init->program;
+  stepNames_ = init->stepNames;
+}
+
+// [{ step, tactic }] per op, in order.
+Napi::Value ExecProgram::Tactics(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!program_) ThrowError(env, "tactics", "the program was disposed");
+  Napi::Array out = Napi::Array::New(env, program_->ops().size());
+  for (size_t i = 0; i < program_->ops().size(); i++) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("step", program_->opSteps()[i]);
+    o.Set("tactic", program_->ops()[i]->Tactic());
+    out.Set(static_cast<uint32_t>(i), o);
+  }
+  return out;
+}
+
+Napi::Value ExecProgram::GraphState(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), program_ ? program_->graphState() : std::string("disposed"));
+}
+
+Napi::Value ExecProgram::Dispose(const Napi::CallbackInfo& info) {
+  program_.reset();
+  return info.Env().Undefined();
+}
+
+}  // namespace fxrt::exec

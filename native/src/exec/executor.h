@@ -1,0 +1,62 @@
+// The JS face of the plan executor (src/backends/cuda/executor.ts drives it):
+//   loadPlan(constants: Uint8Array) → ExecPlan          constants uploaded once
+//   plan.createContext(memoryBytes) → ExecContext       own stream and device memory
+//   context.prepare(spec) → ExecProgram                 ops for one set of input shapes
+//   context.run(program, inputs, outputs?, profile)     one call enqueues a whole execution;
+//       → Promise<{ outputs, stepMs }>                  resolved by a completion callback
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "exec/program.h"
+
+namespace fxrt::exec {
+
+class ExecPlan : public Napi::ObjectWrap<ExecPlan> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit ExecPlan(const Napi::CallbackInfo& info);
+
+ private:
+  Napi::Value CreateContext(const Napi::CallbackInfo& info);
+  Napi::Value Dispose(const Napi::CallbackInfo& info);
+  Napi::Value ByteLength(const Napi::CallbackInfo& info);
+  std::shared_ptr<PlanState> state_;
+};
+
+class ExecContext : public Napi::ObjectWrap<ExecContext> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit ExecContext(const Napi::CallbackInfo& info);
+
+ private:
+  Napi::Value Prepare(const Napi::CallbackInfo& info);
+  Napi::Value Run(const Napi::CallbackInfo& info);
+  Napi::Value Dispose(const Napi::CallbackInfo& info);
+  Napi::Value MemoryBytes(const Napi::CallbackInfo& info);
+  std::shared_ptr<ContextState> state_;
+};
+
+class ExecProgram : public Napi::ObjectWrap<ExecProgram> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit ExecProgram(const Napi::CallbackInfo& info);
+  const std::shared_ptr<Program>& program() const { return program_; }
+  const std::vector<std::string>& stepNames() const { return stepNames_; }
+
+ private:
+  Napi::Value Tactics(const Napi::CallbackInfo& info);
+  Napi::Value GraphState(const Napi::CallbackInfo& info);
+  Napi::Value Dispose(const Napi::CallbackInfo& info);
+  std::shared_ptr<Program> program_;
+  std::vector<std::string> stepNames_;
+};
+
+// loadPlan(constants: Uint8Array): uploads the constants (once) and returns an ExecPlan.
+Napi::Value LoadPlan(const Napi::CallbackInfo& info);
+
+}  // namespace fxrt::exec

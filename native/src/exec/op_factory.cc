@@ -1,0 +1,73 @@
+#include "exec/op_factory.h"
+
+#include <string>
+
+namespace fxrt::exec {
+
+std::unique_ptr<Op> BuildOp(const SpecReader& spec, BuildContext& ctx) {
+  const std::string op = spec.Str("op");
+  if (op == "copy") return BuildCopy(spec, ctx);
+  if (op == "fill") return BuildFill(spec, ctx);
+  if (op == "pointwise") return BuildPointwise(spec, ctx);
+  if (op == "pool2d") return BuildPool2d(spec, ctx);
+  if (op == "layernorm") return BuildLayerNorm(spec, ctx);
+  if (op == "softmax") return BuildSoftmax(spec, ctx);
+  if (op == "gemm") return BuildGemm(spec, ctx);
+  if (op == "conv2d") return BuildConv2d(spec, ctx);
+  spec.Fail("unknown op '" + op + "' (expected copy, fill, pointwise, pool2d, layernorm, softmax, gemm or conv2d)");
+}
+
+namespace {
+
+// Mean ms per enqueue of `reps` enqueues replayed from a CUDA graph (pure GPU time: small ops
+// would otherwise be timed by their host launch cost); negative when capture fails.
+float TimeGraph(Op& op, const ExecEnv& env, int reps, cudaEvent_t start, cudaEvent_t stop) {
+  cudaGraph_t graph = nullptr;
+  cudaGraphExec_t exec = nullptr;
+  bool ok = cudaStreamBeginCapture(env.stream, cudaStreamCaptureModeThreadLocal) == cudaSuccess;
+  for (int i = 0; i < reps && ok; i++) ok = op.Enqueue(env).empty();
+  ok = cudaStreamEndCapture(env.stream, &graph) == cudaSuccess && ok;
+  ok = ok && cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess;
+  float ms = -1.f;
+  if (ok && cudaGraphLaunch(exec, env.stream) == cudaSuccess) {  // warm-up
+    cudaEventRecord(start, env.stream);
+    cudaGraphLaunch(exec, env.stream);
+    cudaEventRecord(stop, env.stream);
+    if (cudaEventSynchronize(stop) == cudaSuccess && cudaEventElapsedTime(&ms, start, stop) == cudaSuccess) ms /= reps;
+    else ms = -1.f;
+  }
+  if (exec != nullptr) cudaGraphExecDestroy(exec);
+  if (graph != nullptr) cudaGraphDestroy(graph);
+  cudaGetLastError();
+  return ms;
+}
+
+}  // namespace
+
+float TimeOp(Op& op, const ExecEnv& env) {
+  constexpr int kReps = 5;
+  cudaEvent_t start = nullptr, stop = nullptr;
+  if (cudaEventCreate(&start) != cudaSuccess || cudaEventCreate(&stop) != cudaSuccess) {
+    if (start != nullptr) cudaEventDestroy(start);
+    cudaGetLastError();
+    return -1.f;
+  }
+  float ms = -1.f;
+  if (op.Enqueue(env).empty()) {
+    ms = TimeGraph(op, env, kReps, start, stop);
+    if (ms < 0.f) {  // not capturable: time eager enqueues
+      cudaEventRecord(start, env.stream);
+      bool ok = true;
+      for (int i = 0; i < kReps && ok; i++) ok = op.Enqueue(env).empty();
+      cudaEventRecord(stop, env.stream);
+      if (ok && cudaEventSynchronize(stop) == cudaSuccess && cudaEventElapsedTime(&ms, start, stop) == cudaSuccess) ms /= kReps;
+      else ms = -1.f;
+    }
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  cudaGetLastError();
+  return ms;
+}
+
+}  // namespace fxrt::exec

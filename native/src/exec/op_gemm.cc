@@ -1,0 +1,241 @@
+// Batched GEMM through cuBLASLt with its epilogues: row-major
+//   out[b] = act(alpha · op(a[b]) · op(b[b]) + residual[b] + bias)
+// computed as the column-major product of the transposes (see ops_gemm.cc): cuBLASLt's A is our
+// b, its B our a, its m and n our n and m; the bias runs along cuBLASLt's rows, our columns.
+// A batch stride of 0 broadcasts an operand. At engine load (`tune`) the heuristic's candidates
+// are timed on the device and the fastest is kept in the plan's tactic cache.
+#include <string>
+#include <vector>
+
+#include "exec/op_factory.h"
+
+namespace fxrt::exec {
+
+#ifdef FXRT_HAVE_CUBLASLT
+
+namespace {
+
+constexpr size_t kGemmWorkspace = size_t{32} << 20;
+constexpr int kCandidates = 8;
+
+cudaDataType_t CudaType(DType t) {
+  switch (t) {
+    case DType::Float16: return CUDA_R_16F;
+    case DType::BFloat16: return CUDA_R_16BF;
+    default: return CUDA_R_32F;
+  }
+}
+
+uint32_t Alignment(const void* p) {
+  auto v = reinterpret_cast<uintptr_t>(p);
+  uint32_t a = 256;
+  while (a > 1 && v % a != 0) a >>= 1;
+  return a;
+}
+
+struct GemmShape {
+  DType dtype, outDtype;
+  int64_t m, n, k, batch, strideA, strideB, strideOut;
+  bool transA, transB;
+  cublasLtEpilogue_t epilogue;
+  bool residual;
+  float alpha;
+};
+
+class GemmOp : public Op {
+ public:
+  ~GemmOp() override {
+    if (layoutOut_ != nullptr) cublasLtMatrixLayoutDestroy(layoutOut_);
+    if (layoutB_ != nullptr) cublasLtMatrixLayoutDestroy(layoutB_);
+    if (layoutA_ != nullptr) cublasLtMatrixLayoutDestroy(layoutA_);
+    if (desc_ != nullptr) cublasLtMatmulDescDestroy(desc_);
+  }
+
+  std::string Enqueue(const ExecEnv& env) override {
+    const float beta = s_.residual ? 1.f : 0.f;
+    cublasStatus_t st = cublasLtMatmul(env.cublasLt, desc_, &s_.alpha, b_, layoutA_, a_, layoutB_, &beta,
+                                       s_.residual ? residual_ : out_, layoutOut_, out_, layoutOut_, &algo_,
+                                       workspaceBytes_ > 0 ? env.workspace : nullptr, workspaceBytes_, env.stream);
+    return st == CUBLAS_STATUS_SUCCESS ? "" : std::string("cublasLtMatmul failed: ") + cublasLtGetStatusString(st);
+  }
+  size_t WorkspaceBytes() const override { return workspaceBytes_; }
+  std::string Tactic() const override { return tactic_; }
+
+  // Creates descriptors and layouts; returns "" or what cuBLASLt refused.
+  std::string Init(const GemmShape& s, const void* a, const void* b, void* out, const void* bias, const void* residual) {
+    s_ = s;
+    a_ = a;
+    b_ = b;
+    out_ = out;
+    residual_ = residual;
+    const cudaDataType_t type = CudaType(s.dtype), outType = CudaType(s.outDtype);
+    std::string err;
+    auto check = [&](cublasStatus_t st, const char* call) {
+      if (st != CUBLAS_STATUS_SUCCESS && err.empty()) err = std::string(call) + " failed: " + cublasLtGetStatusString(st);
+    };
+    check(cublasLtMatmulDescCreate(&desc_, CUBLAS_COMPUTE_32F, CUDA_R_32F), "cublasLtMatmulDescCreate");
+    if (!err.empty()) return err;
+    const cublasOperation_t opA = s.transB ? CUBLAS_OP_T : CUBLAS_OP_N, opB = s.transA ? CUBLAS_OP_T : CUBLAS_OP_N;
+    check(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_TRANSA, &opA, sizeof(opA)), "set TRANSA");
+    check(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_TRANSB, &opB, sizeof(opB)), "set TRANSB");
+    check(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_EPILOGUE, &s.epilogue, sizeof(s.epilogue)), "set EPILOGUE");
+    if (bias != nullptr) check(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)), "set BIAS_POINTER");
+    const uint64_t m = s.m, n = s.n, k = s.k;
+    check(s.transB ? cublasLtMatrixLayoutCreate(&layoutA_, type, k, n, k) : cublasLtMatrixLayoutCreate(&layoutA_, type, n, k, n),
+          "cublasLtMatrixLayoutCreate(b)");
+    check(s.transA ? cublasLtMatrixLayoutCreate(&layoutB_, type, m, k, m) : cublasLtMatrixLayoutCreate(&layoutB_, type, k, m, k),
+          "cublasLtMatrixLayoutCreate(a)");
+    check(cublasLtMatrixLayoutCreate(&layoutOut_, outType, n, m, n), "cublasLtMatrixLayoutCreate(out)");
+    if (!err.empty()) return err;
+    if (s.batch > 1) {
+      const int32_t count = static_cast<int32_t>(s.batch);
+      const std::pair<cublasLtMatrixLayout_t, int64_t> layouts[] = {{layoutA_, s.strideB}, {layoutB_, s.strideA}, {layoutOut_, s.strideOut}};
+      for (const auto& [layout, stride] : layouts) {
+        check(cublasLtMatrixLayoutSetAttribute(layout, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count, sizeof(count)), "set BATCH_COUNT");
+        check(cublasLtMatrixLayoutSetAttribute(layout, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride, sizeof(stride)),
+              "set STRIDED_BATCH_OFFSET");
+      }
+    }
+    return err;
+  }
+
+  // Candidate algorithms from the heuristic, best first.
+  std::vector<cublasLtMatmulHeuristicResult_t> Candidates(cublasLtHandle_t lt, int count, std::string& err) {
+    cublasLtMatmulPreference_t pref = nullptr;
+    std::vector<cublasLtMatmulHeuristicResult_t> results(count);
+    int found = 0;
+    cublasStatus_t st = cublasLtMatmulPreferenceCreate(&pref);
+    uint64_t ws = kGemmWorkspace;
+    if (st == CUBLAS_STATUS_SUCCESS) st = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws));
+    const std::pair<cublasLtMatmulPreferenceAttributes_t, uint32_t> aligns[] = {
+        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, Alignment(b_)},
+        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, Alignment(a_)},
+        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, Alignment(s_.residual ? residual_ : out_)},
+        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, Alignment(out_)},
+    };
+    for (const auto& [attr, value] : aligns) {
+      if (st == CUBLAS_STATUS_SUCCESS) st = cublasLtMatmulPreferenceSetAttribute(pref, attr, &value, sizeof(value));
+    }
+    if (st == CUBLAS_STATUS_SUCCESS) {
+      st = cublasLtMatmulAlgoGetHeuristic(lt, desc_, layoutA_, layoutB_, layoutOut_, layoutOut_, pref, count, results.data(), &found);
+    }
+    if (pref != nullptr) cublasLtMatmulPreferenceDestroy(pref);
+    if (st != CUBLAS_STATUS_SUCCESS) {
+      err = std::string("cublasLtMatmulAlgoGetHeuristic failed: ") + cublasLtGetStatusString(st);
+      return {};
+    }
+    results.resize(found);
+    return results;
+  }
+
+  void Choose(const cublasLtMatmulAlgo_t& algo, size_t workspace, std::string tactic) {
+    algo_ = algo;
+    workspaceBytes_ = workspace;
+    tactic_ = std::move(tactic);
+  }
+
+ private:
+  GemmShape s_{};
+  const void* a_ = nullptr;
+  const void* b_ = nullptr;
+  void* out_ = nullptr;
+  const void* residual_ = nullptr;
+  cublasLtMatmulDesc_t desc_ = nullptr;
+  cublasLtMatrixLayout_t layoutA_ = nullptr, layoutB_ = nullptr, layoutOut_ = nullptr;
+  cublasLtMatmulAlgo_t algo_{};
+  size_t workspaceBytes_ = 0;
+  std::string tactic_;
+};
+
+std::string EpilogueName(cublasLtEpilogue_t e) {
+  switch (e) {
+    case CUBLASLT_EPILOGUE_BIAS: return "+bias";
+    case CUBLASLT_EPILOGUE_RELU: return "+relu";
+    case CUBLASLT_EPILOGUE_RELU_BIAS: return "+bias+relu";
+    case CUBLASLT_EPILOGUE_GELU: return "+gelu_tanh";
+    case CUBLASLT_EPILOGUE_GELU_BIAS: return "+bias+gelu_tanh";
+    default: return "";
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<Op> BuildGemm(const SpecReader& spec, BuildContext& ctx) {
+  GemmShape s{};
+  s.dtype = spec.Dtype("dtype");
+  s.outDtype = spec.Dtype("outDtype");
+  if (!IsFloating(s.dtype) || !IsFloating(s.outDtype)) spec.Fail("gemm operands must be float32, float16 or bfloat16");
+  if (s.outDtype != s.dtype && s.outDtype != DType::Float32) spec.Fail("the output dtype must be the operands' or float32");
+  s.m = spec.Int("m"); s.n = spec.Int("n"); s.k = spec.Int("k"); s.batch = spec.Int("batch");
+  s.strideA = spec.Int("strideA"); s.strideB = spec.Int("strideB"); s.strideOut = spec.Int("strideOut");
+  s.transA = spec.Bool("transA"); s.transB = spec.Bool("transB");
+  s.alpha = static_cast<float>(spec.Num("alpha"));
+  if (s.m < 1 || s.n < 1 || s.k < 1 || s.batch < 1) spec.Fail("m, n, k and batch must be positive");
+  if (s.strideA < 0 || s.strideB < 0 || (s.batch > 1 && s.strideOut < s.m * s.n)) spec.Fail("invalid batch strides");
+  const std::string act = spec.Str("act");
+  const bool hasBias = spec.Has("bias");
+  s.residual = spec.Has("residual");
+  if (act == "none") s.epilogue = hasBias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
+  else if (act == "relu") s.epilogue = hasBias ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_RELU;
+  else if (act == "gelu_tanh") s.epilogue = hasBias ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_GELU;
+  else spec.Fail("act must be none, relu or gelu_tanh, got '" + act + "'");
+  const size_t item = ItemSize(s.dtype), outItem = ItemSize(s.outDtype);
+  auto span = [](int64_t batch, int64_t stride, int64_t matrix) { return ContiguousExtent((batch - 1) * stride + matrix); };
+  const void* a = ResolveRef(spec, "a", ctx.mem, span(s.batch, s.strideA, s.m * s.k), item);
+  const void* b = ResolveRef(spec, "b", ctx.mem, span(s.batch, s.strideB, s.k * s.n), item);
+  void* out = ResolveRef(spec, "out", ctx.mem, span(s.batch, s.strideOut, s.m * s.n), outItem);
+  const void* bias = hasBias ? ResolveRef(spec, "bias", ctx.mem, ContiguousExtent(s.n), outItem) : nullptr;
+  const void* residual = s.residual ? ResolveRef(spec, "residual", ctx.mem, span(s.batch, s.strideOut, s.m * s.n), outItem) : nullptr;
+
+  auto op = std::make_unique<GemmOp>();
+  std::string err = op->Init(s, a, b, out, bias, residual);
+  if (!err.empty()) spec.Fail(err);
+  std::string key = std::string(DTypeName(s.dtype)) + ">" + DTypeName(s.outDtype) + " m" + std::to_string(s.m) + " n" +
+                    std::to_string(s.n) + " k" + std::to_string(s.k) + " b" + std::to_string(s.batch) + " sa" +
+                    std::to_string(s.strideA) + " sb" + std::to_string(s.strideB) + (s.transA ? " tA" : "") +
+                    (s.transB ? " tB" : "") + " e" + std::to_string(static_cast<int>(s.epilogue)) + (s.residual ? " res" : "") +
+                    " al" + std::to_string(Alignment(a)) + "," + std::to_string(Alignment(b)) + "," + std::to_string(Alignment(out));
+  const std::string base = std::string("cublaslt") + EpilogueName(s.epilogue) + (s.residual ? "+residual" : "");
+  auto cached = ctx.cache->gemmAlgos.find(key);
+  if (cached != ctx.cache->gemmAlgos.end() && !ctx.tune) {
+    op->Choose(cached->second, kGemmWorkspace, base + " (cached)");
+    return op;
+  }
+  std::vector<cublasLtMatmulHeuristicResult_t> candidates = op->Candidates(ctx.cublasLt, ctx.tune ? kCandidates : 1, err);
+  if (!err.empty()) spec.Fail(err);
+  if (candidates.empty()) {
+    spec.Fail(std::string("cuBLASLt has no algorithm for ") + DTypeName(s.dtype) + " " + std::to_string(s.m) + "x" +
+              std::to_string(s.n) + "x" + std::to_string(s.k) + " (batch " + std::to_string(s.batch) + ")");
+  }
+  size_t best = 0;
+  if (ctx.tune && candidates.size() > 1 && ctx.workspaceBytes >= kGemmWorkspace) {
+    ExecEnv env;
+    env.stream = ctx.stream;
+    env.workspace = ctx.workspace;
+    env.workspaceBytes = ctx.workspaceBytes;
+    env.cublasLt = ctx.cublasLt;
+    float bestMs = -1.f;
+    for (size_t i = 0; i < candidates.size(); i++) {
+      op->Choose(candidates[i].algo, candidates[i].workspaceSize, "");
+      float ms = TimeOp(*op, env);
+      if (ms >= 0.f && (bestMs < 0.f || ms < bestMs)) {
+        bestMs = ms;
+        best = i;
+      }
+    }
+  }
+  ctx.cache->gemmAlgos[key] = candidates[best].algo;
+  op->Choose(candidates[best].algo, kGemmWorkspace,
+             base + (ctx.tune ? " (timed " + std::to_string(candidates.size()) + " algos, #" + std::to_string(best) + ")" : " (heuristic)"));
+  return op;
+}
+
+#else  // !FXRT_HAVE_CUBLASLT
+
+std::unique_ptr<Op> BuildGemm(const SpecReader& spec, BuildContext&) {
+  spec.Fail("this build of the addon has no cuBLASLt (cublasLt.h or libcublasLt was not found when it was built)");
+}
+
+#endif
+
+}  // namespace fxrt::exec

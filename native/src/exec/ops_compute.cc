@@ -1,0 +1,330 @@
+// Ops on the backend's own kernels: pointwise programs, 2-D pooling, layer normalization and
+// softmax.
+#include <cuda_runtime.h>
+
+#include <string>
+
+#include "exec/op_factory.h"
+#include "kernels/norm.h"
+#include "kernels/pointwise.h"
+#include "kernels/pool.h"
+
+namespace fxrt::exec {
+
+namespace {
+
+using kernels::PwActivation;
+using kernels::PwBinary;
+using kernels::PwOp;
+using kernels::PwUnary;
+
+std::string Status(const char* what, cudaError_t err) {
+  return err == cudaSuccess ? "" : std::string(what) + ": " + cudaGetErrorString(err);
+}
+
+// Index of `name` in `names` (the enum's order), or -1.
+template <size_t N>
+int IndexOf(const char* const (&names)[N], const std::string& name) {
+  for (size_t i = 0; i < N; i++) {
+    if (name == names[i]) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+// Names in the order of kernels::PwBinary / PwUnary / PwActivation.
+const char* const kBinaryNames[] = {"sum", "prod", "sub", "div", "pow", "max", "min", "floor_div", "mod", "and", "or", "xor",
+                                    "equal", "greater", "less"};
+const char* const kUnaryNames[] = {"exp", "log", "sqrt", "recip", "abs", "neg", "sin", "cos", "tan", "sinh", "cosh", "asin",
+                                   "acos", "atan", "ceil", "floor", "erf", "not", "sign", "round", "trunc", "isnan", "rsqrt"};
+const char* const kActivationNames[] = {"relu", "sigmoid", "tanh", "leaky_relu", "elu", "selu", "softsign", "softplus",
+                                        "clip", "hard_sigmoid", "gelu_erf", "gelu_tanh", "silu"};
+
+class PointwiseOp : public Op {
+ public:
+  PointwiseOp(const kernels::PwParams& p, bool wide, std::string tactic) : p_(p), wide_(wide), tactic_(std::move(tactic)) {}
+  std::string Enqueue(const ExecEnv& env) override { return Status("pointwise", kernels::LaunchPointwise(p_, wide_, env.stream)); }
+  std::string Tactic() const override { return tactic_; }
+
+ private:
+  kernels::PwParams p_;
+  bool wide_;
+  std::string tactic_;
+};
+
+kernels::StridedView ViewOf(const std::vector<int64_t>& shape, const std::vector<int64_t>& strides) {
+  kernels::StridedView v;
+  v.rank = static_cast<int>(shape.size());
+  for (size_t d = 0; d < shape.size(); d++) {
+    v.size[d] = shape[d];
+    v.stride[d] = strides[d];
+  }
+  return v;
+}
+
+kernels::PwInstr ParseInstr(const SpecReader& s, int index, int nIn) {
+  kernels::PwInstr ins{};
+  const std::string op = s.Str("op");
+  std::vector<int64_t> args = s.Ints("args");
+  size_t arity = 1;
+  if (op == "elementwise") {
+    ins.op = PwOp::Elementwise;
+    int fn = IndexOf(kBinaryNames, s.Str("fn"));
+    if (fn < 0) s.Fail("unknown elementwise function '" + s.Str("fn") + "'");
+    ins.fn = static_cast<uint8_t>(fn);
+    ins.intMath = s.Bool("intMath") ? 1 : 0;
+    arity = 2;
+  } else if (op == "unary") {
+    ins.op = PwOp::Unary;
+    int fn = IndexOf(kUnaryNames, s.Str("fn"));
+    if (fn < 0) s.Fail("unknown unary function '" + s.Str("fn") + "'");
+    ins.fn = static_cast<uint8_t>(fn);
+  } else if (op == "activation") {
+    ins.op = PwOp::Activation;
+    int fn = IndexOf(kActivationNames, s.Str("fn"));
+    if (fn < 0) s.Fail("unknown activation '" + s.Str("fn") + "'");
+    ins.fn = static_cast<uint8_t>(fn);
+    ins.alpha = static_cast<float>(s.Num("alpha"));
+    ins.beta = static_cast<float>(s.Num("beta"));
+  } else if (op == "cast") {
+    ins.op = PwOp::Cast;
+  } else if (op == "select") {
+    ins.op = PwOp::Select;
+    arity = 3;
+  } else if (op == "prelu") {
+    ins.op = PwOp::Prelu;
+    arity = 2;
+  } else {
+    s.Fail("unknown instruction '" + op + "'");
+  }
+  if (args.size() != arity) s.Fail(op + " takes " + std::to_string(arity) + " registers, got " + std::to_string(args.size()));
+  for (int64_t a : args) {
+    if (a < 0 || a >= nIn + index) s.Fail("reads register " + std::to_string(a) + ", which is not defined before it");
+  }
+  ins.a = static_cast<uint8_t>(args[0]);
+  ins.b = static_cast<uint8_t>(arity > 1 ? args[1] : 0);
+  ins.c = static_cast<uint8_t>(arity > 2 ? args[2] : 0);
+  ins.dtype = s.Dtype("dtype");
+  return ins;
+}
+
+class Pool2dOp : public Op {
+ public:
+  explicit Pool2dOp(const kernels::PoolParams& p) : p_(p) {}
+  std::string Enqueue(const ExecEnv& env) override { return Status("pool2d", kernels::LaunchPool2d(p_, env.stream)); }
+  std::string Tactic() const override { return p_.isMax ? "max_pool2d" : "avg_pool2d"; }
+
+ private:
+  kernels::PoolParams p_;
+};
+
+class LayerNormOp : public Op {
+ public:
+  explicit LayerNormOp(const kernels::LayerNormParams& p) : p_(p) {}
+  std::string Enqueue(const ExecEnv& env) override { return Status("layernorm", kernels::LaunchLayerNorm(p_, env.stream)); }
+  std::string Tactic() const override { return "layernorm_rows"; }
+
+ private:
+  kernels::LayerNormParams p_;
+};
+
+class SoftmaxOp : public Op {
+ public:
+  explicit SoftmaxOp(const kernels::SoftmaxParams& p) : p_(p) {}
+  std::string Enqueue(const ExecEnv& env) override { return Status("softmax", kernels::LaunchSoftmax(p_, env.stream)); }
+  std::string Tactic() const override { return p_.mask != nullptr || p_.causalRows > 0 ? "softmax_rows_masked" : "softmax_rows"; }
+
+ private:
+  kernels::SoftmaxParams p_;
+};
+
+DType FloatDtype(const SpecReader& s, const char* key) {
+  DType t = s.Dtype(key);
+  if (!IsFloating(t)) s.Fail(std::string(key) + " must be float32, float16 or bfloat16, got " + DTypeName(t));
+  return t;
+}
+
+}  // namespace
+
+std::unique_ptr<Op> BuildPointwise(const SpecReader& spec, BuildContext& ctx) {
+  kernels::PwParams p{};
+  std::vector<int64_t> shape = spec.Ints("shape");
+  if (shape.size() > static_cast<size_t>(kernels::kMaxRank)) spec.Fail("more than 8 iteration dims");
+  p.rank = static_cast<int>(shape.size());
+  for (size_t d = 0; d < shape.size(); d++) {
+    if (shape[d] < 0) spec.Fail("negative iteration dim");
+    p.size[d] = shape[d];
+  }
+  std::vector<SpecReader> inputs = spec.Objs("inputs");
+  if (inputs.size() > static_cast<size_t>(kernels::kMaxPwInputs)) spec.Fail("more than 8 inputs");
+  p.nIn = static_cast<int>(inputs.size());
+  for (size_t j = 0; j < inputs.size(); j++) {
+    std::vector<int64_t> strides = inputs[j].Ints("strides");
+    if (strides.size() != shape.size()) inputs[j].Fail("needs one stride per iteration dim");
+    p.in[j].dtype = inputs[j].Dtype("dtype");
+    p.in[j].ptr = ResolveRef(inputs[j], "ref", ctx.mem, ExtentOf(ViewOf(shape, strides)), ItemSize(p.in[j].dtype));
+    for (size_t d = 0; d < strides.size(); d++) p.in[j].stride[d] = strides[d];
+  }
+  SpecReader out = spec.Obj("out");
+  std::vector<int64_t> outStrides = out.Ints("strides");
+  if (outStrides.size() != shape.size()) out.Fail("needs one stride per iteration dim");
+  p.outDtype = out.Dtype("dtype");
+  p.out = ResolveRef(out, "ref", ctx.mem, ExtentOf(ViewOf(shape, outStrides)), ItemSize(p.outDtype));
+  for (size_t d = 0; d < outStrides.size(); d++) p.outStride[d] = outStrides[d];
+  std::vector<SpecReader> instrs = spec.Objs("instrs");
+  if (instrs.empty() || instrs.size() > static_cast<size_t>(kernels::kMaxPwInstrs)) {
+    spec.Fail("a program needs 1 to " + std::to_string(kernels::kMaxPwInstrs) + " instructions, got " + std::to_string(instrs.size()));
+  }
+  p.nInstr = static_cast<int>(instrs.size());
+  for (size_t k = 0; k < instrs.size(); k++) p.instr[k] = ParseInstr(instrs[k], static_cast<int>(k), p.nIn);
+  const bool wide = spec.Bool("wide");
+  return std::make_unique<PointwiseOp>(p, wide, std::string(wide ? "pointwise_f64" : "pointwise_f32") + "[" +
+                                                    std::to_string(p.nInstr) + " instr]");
+}
+
+std::unique_ptr<Op> BuildPool2d(const SpecReader& spec, BuildContext& ctx) {
+  kernels::PoolParams p{};
+  p.dtype = FloatDtype(spec, "dtype");
+  std::vector<int64_t> in = spec.Ints("inShape"), out = spec.Ints("outShape");
+  std::vector<int64_t> xs = spec.Ints("xStrides"), ys = spec.Ints("yStrides");
+  std::vector<int64_t> window = spec.Ints("window"), stride = spec.Ints("stride"), pre = spec.Ints("prePadding"),
+                       post = spec.Ints("postPadding"), dil = spec.Ints("dilation");
+  for (const auto* v : {&in, &out, &xs, &ys}) {
+    if (v->size() != 4) spec.Fail("shapes and strides must have 4 entries (N, C, H, W)");
+  }
+  for (const auto* v : {&window, &stride, &pre, &post, &dil}) {
+    if (v->size() != 2) spec.Fail("window parameters must have 2 entries (H, W)");
+  }
+  if (in[0] != out[0] || in[1] != out[1]) spec.Fail("input and output must share N and C");
+  p.n = in[0]; p.c = in[1]; p.h = in[2]; p.w = in[3]; p.oh = out[2]; p.ow = out[3];
+  p.kh = static_cast<int>(window[0]); p.kw = static_cast<int>(window[1]);
+  p.sh = static_cast<int>(stride[0]); p.sw = static_cast<int>(stride[1]);
+  p.ph = static_cast<int>(pre[0]); p.pw = static_cast<int>(pre[1]);
+  p.postH = static_cast<int>(post[0]); p.postW = static_cast<int>(post[1]);
+  p.dh = static_cast<int>(dil[0]); p.dw = static_cast<int>(dil[1]);
+  if (p.kh < 1 || p.kw < 1 || p.sh < 1 || p.sw < 1 || p.dh < 1 || p.dw < 1) spec.Fail("window, stride and dilation must be positive");
+  p.isMax = spec.Str("type") == "max";
+  p.excludePadding = spec.Bool("excludePadding");
+  p.divisor = static_cast<float>(spec.Num("divisor"));
+  p.channelsLast = spec.Bool("channelsLast");
+  for (int d = 0; d < 4; d++) {
+    p.xStride[d] = xs[d];
+    p.yStride[d] = ys[d];
+  }
+  kernels::StridedView xv, yv;
+  xv.rank = yv.rank = 4;
+  for (int d = 0; d < 4; d++) {
+    xv.size[d] = in[d]; xv.stride[d] = xs[d];
+    yv.size[d] = out[d]; yv.stride[d] = ys[d];
+  }
+  p.x = ResolveRef(spec, "x", ctx.mem, ExtentOf(xv), ItemSize(p.dtype));
+  p.y = ResolveRef(spec, "y", ctx.mem, ExtentOf(yv), ItemSize(p.dtype));
+  return std::make_unique<Pool2dOp>(p);
+}
+
+std::unique_ptr<Op> BuildLayerNorm(const SpecReader& spec, BuildContext& ctx) {
+  kernels::LayerNormParams p{};
+  p.dtype = FloatDtype(spec, "dtype");
+  p.affineDtype = FloatDtype(spec, "affineDtype");
+  p.rows = spec.Int("rows");
+  p.cols = spec.Int("cols");
+  if (p.rows < 0 || p.cols < 0) spec.Fail("rows and cols must be non-negative");
+  p.eps = static_cast<float>(spec.Num("eps"));
+  p.scaleView = spec.View("scaleView");
+  p.biasView = spec.View("biasView");
+  const int64_t n = p.rows * p.cols;
+  for (const auto* v : {&p.scaleView, &p.biasView}) {
+    int64_t m = 1;
+    for (int d = 0; d < v->rank; d++) m *= v->size[d];
+    if (m != n) spec.Fail("scaleView and biasView must cover rows * cols elements");
+  }
+  auto perColumn = [&](const kernels::StridedView& v) {
+    return (v.rank == 2 && v.size[0] == p.rows && v.size[1] == p.cols && v.stride[0] == 0 && v.stride[1] == 1) ||
+           (v.rank == 1 && v.size[0] == p.cols && v.stride[0] == 1);
+  };
+  p.affinePerColumn = perColumn(p.scaleView) && perColumn(p.biasView);
+  p.x = ResolveRef(spec, "x", ctx.mem, ContiguousExtent(n), ItemSize(p.dtype));
+  p.y = ResolveRef(spec, "y", ctx.mem, ContiguousExtent(n), ItemSize(p.dtype));
+  p.scale = ResolveRef(spec, "scale", ctx.mem, ExtentOf(p.scaleView), ItemSize(p.affineDtype));
+  p.bias = ResolveRef(spec, "bias", ctx.mem, ExtentOf(p.biasView), ItemSize(p.affineDtype));
+  return std::make_unique<LayerNormOp>(p);
+}
+
+std::unique_ptr<Op> BuildSoftmax(const SpecReader& spec, BuildContext& ctx) {
+  kernels::SoftmaxParams p{};
+  p.xDtype = FloatDtype(spec, "xDtype");
+  p.yDtype = FloatDtype(spec, "yDtype");
+  p.outer = spec.Int("outer");
+  p.size = spec.Int("size");
+  p.inner = spec.Int("inner");
+  if (p.outer < 0 || p.size < 0 || p.inner < 1) spec.Fail("outer and size must be non-negative, inner positive");
+  p.scale = static_cast<float>(spec.Num("scale"));
+  p.log = spec.Bool("log");
+  p.causalRows = spec.Int("causalRows");
+  const int64_t n = p.outer * p.size * p.inner;
+  p.x = ResolveRef(spec, "x", ctx.mem, ContiguousExtent(n), ItemSize(p.xDtype));
+  p.y = ResolveRef(spec, "y", ctx.mem, ContiguousExtent(n), ItemSize(p.yDtype));
+  if (spec.Has("mask")) {
+    if (p.inner != 1) spec.Fail("a mask needs the softmax dim to be the last (inner 1)");
+    p.maskDtype = spec.Dtype("maskDtype");
+    if (!IsFloating(p.maskDtype) && p.maskDtype != DType::Bool) spec.Fail("the mask must be a float or bool tensor");
+    p.maskView = spec.View("maskView");
+    int64_t m = 1;
+    for (int d = 0; d < p.maskView.rank; d++) m *= p.maskView.size[d];
+    if (m != p.outer * p.size) spec.Fail("maskView must cover outer * size elements");
+    p.mask = ResolveRef(spec, "mask", ctx.mem, ExtentOf(p.maskView), ItemSize(p.maskDtype));
+  }
+  return std::make_unique<SoftmaxOp>(p);
+}
+
+std::unique_ptr<Op> MakeEpilogueOp(DType dtype, void* y, const void* bias, const void* z, bool relu, int64_t rows, int64_t cols) {
+  kernels::PwParams p{};
+  p.rank = 2;
+  p.size[0] = rows;
+  p.size[1] = cols;
+  p.out = y;
+  p.outDtype = dtype;
+  p.outStride[0] = cols;
+  p.outStride[1] = 1;
+  auto addInput = [&](const void* ptr, int64_t rowStride) {
+    kernels::PwOperand& in = p.in[p.nIn++];
+    in.ptr = ptr;
+    in.dtype = dtype;
+    in.stride[0] = rowStride;
+    in.stride[1] = 1;
+  };
+  addInput(y, cols);
+  auto addInstr = [&](kernels::PwInstr ins) { p.instr[p.nInstr++] = ins; };
+  // Registers: y is input 0, then bias and z; instruction k writes register nIn + k and reads the
+  // previous result (operand registers are filled in below, once nIn is known).
+  for (const void* operand : {bias, z}) {
+    if (operand == nullptr) continue;
+    addInput(operand, operand == bias ? 0 : cols);
+    kernels::PwInstr ins{};
+    ins.op = PwOp::Elementwise;
+    ins.fn = static_cast<uint8_t>(PwBinary::Sum);
+    ins.dtype = DType::Float32;
+    addInstr(ins);
+  }
+  if (relu) {
+    kernels::PwInstr ins{};
+    ins.op = PwOp::Activation;
+    ins.fn = static_cast<uint8_t>(PwActivation::Relu);
+    ins.dtype = DType::Float32;
+    addInstr(ins);
+  }
+  if (p.nInstr == 0) {
+    kernels::PwInstr ins{};
+    ins.op = PwOp::Cast;
+    ins.dtype = DType::Float32;
+    addInstr(ins);
+  }
+  int operand = 1;
+  for (int k = 0; k < p.nInstr; k++) {
+    kernels::PwInstr& ins = p.instr[k];
+    ins.a = static_cast<uint8_t>(k == 0 ? 0 : p.nIn + k - 1);
+    if (ins.op == PwOp::Elementwise) ins.b = static_cast<uint8_t>(operand++);
+  }
+  return std::make_unique<PointwiseOp>(p, false, "epilogue_kernel");
+}
+
+}  // namespace fxrt::exec

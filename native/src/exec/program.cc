@@ -1,0 +1,162 @@
+#include "exec/program.h"
+
+#include <string>
+
+#include "cuda_check.h"
+
+namespace fxrt::exec {
+
+PlanState::~PlanState() {
+  device_->Free(weights_, bytes_, device_->defaultStream()->stream());
+}
+
+std::shared_ptr<ContextState> ContextState::Create(Napi::Env env, std::shared_ptr<PlanState> plan, size_t memoryBytes) {
+  const char* op = "createContext";
+  std::shared_ptr<ContextState> ctx(new ContextState());
+  const std::shared_ptr<DeviceState>& device = plan->device();
+  ctx->plan_ = std::move(plan);
+  ctx->stream_ = device->CreateStream(env);
+  ctx->stream_->WaitFor(env, *device->defaultStream(), op);  // the constants' upload
+  ctx->memory_ = static_cast<char*>(device->Allocate(env, memoryBytes, ctx->stream_->stream(), op));
+  ctx->memoryBytes_ = memoryBytes;
+  return ctx;
+}
+
+ContextState::~ContextState() {
+  const std::shared_ptr<DeviceState>& device = plan_->device();
+#ifdef FXRT_HAVE_CUDNN
+  if (cudnn_ != nullptr) cudnnDestroy(cudnn_);
+#endif
+  if (workspace_ != nullptr) device->FreeWorkspace(workspace_, workspaceBytes_, stream_->stream());
+  device->Free(memory_, memoryBytes_, stream_->stream());
+}
+
+void ContextState::EnsureWorkspace(Napi::Env env, size_t bytes) {
+  if (bytes <= workspaceBytes_) return;
+  const std::shared_ptr<DeviceState>& device = plan_->device();
+  if (workspace_ != nullptr) device->FreeWorkspace(workspace_, workspaceBytes_, stream_->stream());
+  workspace_ = nullptr;
+  workspaceBytes_ = 0;
+  workspace_ = device->AllocateWorkspace(env, bytes, stream_->stream(), "prepare");
+  workspaceBytes_ = bytes;
+  workspaceGeneration_++;
+}
+
+#ifdef FXRT_HAVE_CUDNN
+cudnnHandle_t ContextState::Cudnn(Napi::Env env) {
+  if (cudnn_ == nullptr) {
+    cudnnStatus_t st = cudnnCreate(&cudnn_);
+    if (st != CUDNN_STATUS_SUCCESS) {
+      cudnn_ = nullptr;
+      ThrowError(env, "prepare", std::string("cudnnCreate failed: ") + cudnnGetErrorString(st));
+    }
+    st = cudnnSetStream(cudnn_, stream_->stream());
+    if (st != CUDNN_STATUS_SUCCESS) ThrowError(env, "prepare", std::string("cudnnSetStream failed: ") + cudnnGetErrorString(st));
+  }
+  return cudnn_;
+}
+#endif
+
+Program::~Program() {
+  DropGraph();
+  for (cudaEvent_t e : events_) cudaEventDestroy(e);
+  if (pinned_ != nullptr) cudaFreeHost(pinned_);
+}
+
+void Program::DropGraph() noexcept {
+  if (graph_ != nullptr) cudaGraphExecDestroy(graph_);
+  graph_ = nullptr;
+}
+
+void Program::SetIo(Napi::Env env, std::vector<IoSlot> inputs, std::vector<IoSlot> outputs) {
+  inputs_ = std::move(inputs);
+  outputs_ = std::move(outputs);
+  size_t total = 0;
+  for (const auto* list : {&inputs_, &outputs_}) {
+    for (const IoSlot& s : *list) {
+      if (s.offset + s.bytes > ctx_->memoryBytes()) {
+        ThrowRange(env, "prepare", "an input/output slot [" + std::to_string(s.offset) + ", " + std::to_string(s.offset + s.bytes) +
+                                       ") lies outside the " + std::to_string(ctx_->memoryBytes()) + "-byte context memory");
+      }
+      pinnedOffsets_.push_back(total);
+      total += (s.bytes + 255) / 256 * 256;
+    }
+  }
+  if (total > 0) FXRT_CUDA_CHECK(env, "prepare", cudaHostAlloc(&pinned_, total, cudaHostAllocDefault));
+}
+
+size_t Program::WorkspaceBytes() const {
+  size_t bytes = 0;
+  for (const auto& op : ops_) bytes = std::max(bytes, op->WorkspaceBytes());
+  return bytes;
+}
+
+std::string Program::EnqueueOps(const ExecEnv& env, bool profile, const std::vector<std::string>& stepNames) {
+  if (profile && events_.size() != ops_.size() + 1) {
+    for (size_t i = events_.size(); i < ops_.size() + 1; i++) {
+      cudaEvent_t e = nullptr;
+      if (cudaEventCreate(&e) != cudaSuccess) return "cudaEventCreate failed";
+      events_.push_back(e);
+    }
+  }
+  if (profile) cudaEventRecord(events_[0], env.stream);
+  for (size_t i = 0; i < ops_.size(); i++) {
+    std::string err = ops_[i]->Enqueue(env);
+    if (!err.empty()) {
+      const int step = opSteps_[i];
+      const std::string name = step >= 0 && static_cast<size_t>(step) < stepNames.size() ? stepNames[step] : "(plan I/O)";
+      return "step '" + name + "': " + err;
+    }
+    if (profile) cudaEventRecord(events_[i + 1], env.stream);
+  }
+  return "";
+}
+
+std::string Program::Enqueue(const ExecEnv& env, bool profile, const std::vector<std::string>& stepNames) {
+  if (profile) return EnqueueOps(env, true, stepNames);
+  if (graph_ != nullptr && graphGeneration_ != ctx_->workspaceGeneration()) {
+    DropGraph();  // the workspace moved: capture again
+    graphState_ = "eager";
+  }
+  const bool capture = useGraph_ && graph_ == nullptr && !captureFailed_ && runs_ >= 1;
+  runs_++;
+  if (capture) {
+    cudaGraph_t graph = nullptr;
+    cudaError_t err = cudaStreamBeginCapture(env.stream, cudaStreamCaptureModeThreadLocal);
+    std::string failure;
+    if (err == cudaSuccess) {
+      failure = EnqueueOps(env, false, stepNames);
+      err = cudaStreamEndCapture(env.stream, &graph);
+    }
+    if (err == cudaSuccess && failure.empty()) err = cudaGraphInstantiate(&graph_, graph, 0);
+    if (graph != nullptr) cudaGraphDestroy(graph);
+    if (err != cudaSuccess || !failure.empty()) {
+      cudaGetLastError();
+      graph_ = nullptr;
+      captureFailed_ = true;
+      graphState_ = "capture failed: " + (failure.empty() ? std::string(cudaGetErrorString(err)) : failure);
+    } else {
+      graphGeneration_ = ctx_->workspaceGeneration();
+      graphState_ = "graph";
+    }
+  }
+  if (graph_ != nullptr) {
+    cudaError_t err = cudaGraphLaunch(graph_, env.stream);
+    return err == cudaSuccess ? "" : std::string("cudaGraphLaunch failed: ") + cudaGetErrorString(err);
+  }
+  return EnqueueOps(env, false, stepNames);
+}
+
+std::vector<double> Program::StepTimes() const {
+  std::vector<double> ms(static_cast<size_t>(steps_), 0.0);
+  if (events_.size() != ops_.size() + 1) return ms;
+  for (size_t i = 0; i < ops_.size(); i++) {
+    float t = 0.f;
+    if (cudaEventElapsedTime(&t, events_[i], events_[i + 1]) != cudaSuccess) continue;
+    const int step = opSteps_[i];
+    if (step >= 0 && step < steps_) ms[static_cast<size_t>(step)] += t;
+  }
+  return ms;
+}
+
+}  // namespace fxrt::exec

@@ -1,0 +1,140 @@
+// The executor's state: a loaded plan (its constants on the device and its tactic cache), an
+// execution context (one stream, one device memory for arena + inputs + outputs + scratch, a
+// library workspace), and a program (the ops of one plan for one set of input shapes, with its
+// pinned staging and, after a warm-up run, its CUDA graph).
+#pragma once
+
+#include <cuda_runtime.h>
+#include <napi.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "device_state.h"
+#include "exec/op.h"
+#include "exec/tactics.h"
+
+namespace fxrt::exec {
+
+class PlanState {
+ public:
+  PlanState(std::shared_ptr<DeviceState> device, char* weights, size_t bytes)
+      : device_(std::move(device)), weights_(weights), bytes_(bytes) {}
+  ~PlanState();
+  PlanState(const PlanState&) = delete;
+  PlanState& operator=(const PlanState&) = delete;
+
+  const std::shared_ptr<DeviceState>& device() const { return device_; }
+  char* weights() const { return weights_; }
+  size_t bytes() const { return bytes_; }
+  TacticCache& cache() { return cache_; }
+
+ private:
+  std::shared_ptr<DeviceState> device_;
+  char* weights_;
+  size_t bytes_;
+  TacticCache cache_;
+};
+
+class ContextState {
+ public:
+  // A stream that waits for the plan's constant upload, and `memoryBytes` of device memory.
+  static std::shared_ptr<ContextState> Create(Napi::Env env, std::shared_ptr<PlanState> plan, size_t memoryBytes);
+  ~ContextState();
+  ContextState(const ContextState&) = delete;
+  ContextState& operator=(const ContextState&) = delete;
+
+  const std::shared_ptr<PlanState>& plan() const { return plan_; }
+  const std::shared_ptr<StreamState>& stream() const { return stream_; }
+  char* memory() const { return memory_; }
+  size_t memoryBytes() const { return memoryBytes_; }
+  // Grows the library workspace to at least `bytes`; a new allocation invalidates captured graphs.
+  void EnsureWorkspace(Napi::Env env, size_t bytes);
+  void* workspace() const { return workspace_; }
+  size_t workspaceBytes() const { return workspaceBytes_; }
+  uint64_t workspaceGeneration() const { return workspaceGeneration_; }
+#ifdef FXRT_HAVE_CUDNN
+  cudnnHandle_t Cudnn(Napi::Env env);
+  // The handle when a prepared program needed one, else null.
+  cudnnHandle_t cudnnIfCreated() const { return cudnn_; }
+#endif
+  // Whether a run is in flight (runs on one context never overlap).
+  bool busy = false;
+
+ private:
+  ContextState() = default;
+  std::shared_ptr<PlanState> plan_;
+  std::shared_ptr<StreamState> stream_;
+  char* memory_ = nullptr;
+  size_t memoryBytes_ = 0;
+  void* workspace_ = nullptr;
+  size_t workspaceBytes_ = 0;
+  uint64_t workspaceGeneration_ = 0;
+#ifdef FXRT_HAVE_CUDNN
+  cudnnHandle_t cudnn_ = nullptr;
+#endif
+};
+
+// A byte range of the context memory that a network input or output occupies.
+struct IoSlot {
+  size_t offset = 0;
+  size_t bytes = 0;
+};
+
+class Program {
+ public:
+  Program(std::shared_ptr<ContextState> ctx, bool useGraph, int steps) : ctx_(std::move(ctx)), useGraph_(useGraph), steps_(steps) {}
+  ~Program();
+  Program(const Program&) = delete;
+  Program& operator=(const Program&) = delete;
+
+  void AddOp(std::unique_ptr<Op> op, int step) {
+    ops_.push_back(std::move(op));
+    opSteps_.push_back(step);
+  }
+  // Allocates the pinned staging of inputs and outputs once the slots are set.
+  void SetIo(Napi::Env env, std::vector<IoSlot> inputs, std::vector<IoSlot> outputs);
+
+  const std::shared_ptr<ContextState>& context() const { return ctx_; }
+  const std::vector<std::unique_ptr<Op>>& ops() const { return ops_; }
+  const std::vector<int>& opSteps() const { return opSteps_; }
+  const std::vector<IoSlot>& inputs() const { return inputs_; }
+  const std::vector<IoSlot>& outputs() const { return outputs_; }
+  int steps() const { return steps_; }
+  char* pinnedInput(size_t i) const { return static_cast<char*>(pinned_) + pinnedOffsets_[i]; }
+  char* pinnedOutput(size_t i) const { return static_cast<char*>(pinned_) + pinnedOffsets_[inputs_.size() + i]; }
+  size_t WorkspaceBytes() const;
+  // "eager" (not yet captured / graphs off), "graph", or why capture failed.
+  const std::string& graphState() const { return graphState_; }
+
+  // Enqueues the ops: replaying the CUDA graph when there is one, capturing it on the second run,
+  // eagerly otherwise; with `profile`, eagerly with an event around every op. Returns "" or the
+  // failure, naming the op's step.
+  std::string Enqueue(const ExecEnv& env, bool profile, const std::vector<std::string>& stepNames);
+  // Per-step GPU ms of the last profiled run (call once its work completed).
+  std::vector<double> StepTimes() const;
+
+ private:
+  std::string EnqueueOps(const ExecEnv& env, bool profile, const std::vector<std::string>& stepNames);
+  void DropGraph() noexcept;
+
+  std::shared_ptr<ContextState> ctx_;
+  bool useGraph_;
+  int steps_;
+  std::vector<std::unique_ptr<Op>> ops_;
+  std::vector<int> opSteps_;
+  std::vector<IoSlot> inputs_, outputs_;
+  void* pinned_ = nullptr;
+  std::vector<size_t> pinnedOffsets_;
+  int runs_ = 0;
+  cudaGraphExec_t graph_ = nullptr;
+  uint64_t graphGeneration_ = 0;
+  bool captureFailed_ = false;
+  std::string graphState_ = "eager";
+  std::vector<cudaEvent_t> events_;
+};
+
+}  // namespace fxrt::exec

@@ -1,0 +1,330 @@
+// Scalar semantics follow src/engine/reference/scalar_math.ts: float results are kept in float32,
+// integer results wrap to their dtype, bools are 0/1; NaN propagates through max/min/relu; round
+// is half to even; integer division by zero gives 0 (the reference throws).
+#include "kernels/pointwise.h"
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <cmath>
+
+namespace fxrt::kernels {
+
+namespace {
+
+template <typename R>
+__device__ __forceinline__ R Load(const void* p, int64_t i, DType t) {
+  switch (t) {
+    case DType::Float32: return static_cast<R>(static_cast<const float*>(p)[i]);
+    case DType::Float16: return static_cast<R>(__half2float(static_cast<const __half*>(p)[i]));
+    case DType::BFloat16: return static_cast<R>(__bfloat162float(static_cast<const __nv_bfloat16*>(p)[i]));
+    case DType::Int8: return static_cast<R>(static_cast<const int8_t*>(p)[i]);
+    case DType::UInt8: return static_cast<R>(static_cast<const uint8_t*>(p)[i]);
+    case DType::Int32: return static_cast<R>(static_cast<const int32_t*>(p)[i]);
+    case DType::Int64: return static_cast<R>(static_cast<const long long*>(p)[i]);
+    case DType::Bool: return static_cast<const uint8_t*>(p)[i] != 0 ? R(1) : R(0);
+  }
+  return R(0);
+}
+
+// Integer conversion of a stored value: truncate toward zero, wrap; NaN/inf give 0.
+template <typename R>
+__device__ __forceinline__ long long TruncInt(R v) {
+  if (!isfinite(v)) return 0;
+  R t = trunc(v);
+  if (t >= R(9.2233720368547758e18) || t < R(-9.2233720368547758e18)) {
+    // Beyond int64: wrap modulo 2^64 like Math.trunc(v) | 0 does modulo 2^32 (only low bits matter).
+    R m = fmod(t, R(18446744073709551616.0));
+    if (m < 0) m += R(18446744073709551616.0);
+    return static_cast<long long>(static_cast<unsigned long long>(m));
+  }
+  return static_cast<long long>(t);
+}
+
+__device__ __forceinline__ long long WrapInt(long long v, DType t) {
+  switch (t) {
+    case DType::Int8: return static_cast<int8_t>(static_cast<uint8_t>(v));
+    case DType::UInt8: return static_cast<uint8_t>(v);
+    case DType::Int32: return static_cast<int32_t>(static_cast<uint32_t>(v));
+    default: return v;
+  }
+}
+
+// How a result of dtype `t` is kept in a register (scalar_math.ts registerFn).
+template <typename R>
+__device__ __forceinline__ R Keep(R v, DType t) {
+  switch (t) {
+    case DType::Float32: case DType::Float16: case DType::BFloat16: return static_cast<R>(static_cast<float>(v));
+    case DType::Bool: return v != R(0) ? R(1) : R(0);
+    default: return static_cast<R>(WrapInt(TruncInt(v), t));
+  }
+}
+
+// How a value is stored as `t` (scalar_math.ts storeFn), as a register value.
+template <typename R>
+__device__ __forceinline__ R StoreRound(R v, DType t) {
+  switch (t) {
+    case DType::Float16: return static_cast<R>(__half2float(__float2half_rn(static_cast<float>(v))));
+    case DType::BFloat16: return static_cast<R>(__bfloat162float(__float2bfloat16_rn(static_cast<float>(v))));
+    default: return Keep(v, t);
+  }
+}
+
+template <typename R>
+__device__ __forceinline__ void Store(void* p, int64_t i, DType t, R v) {
+  switch (t) {
+    case DType::Float32: static_cast<float*>(p)[i] = static_cast<float>(v); break;
+    case DType::Float16: static_cast<__half*>(p)[i] = __float2half_rn(static_cast<float>(v)); break;
+    case DType::BFloat16: static_cast<__nv_bfloat16*>(p)[i] = __float2bfloat16_rn(static_cast<float>(v)); break;
+    case DType::Int8: static_cast<int8_t*>(p)[i] = static_cast<int8_t>(WrapInt(TruncInt(v), t)); break;
+    case DType::UInt8: static_cast<uint8_t*>(p)[i] = static_cast<uint8_t>(WrapInt(TruncInt(v), t)); break;
+    case DType::Int32: static_cast<int32_t*>(p)[i] = static_cast<int32_t>(WrapInt(TruncInt(v), t)); break;
+    case DType::Int64: static_cast<long long*>(p)[i] = TruncInt(v); break;
+    case DType::Bool: static_cast<uint8_t*>(p)[i] = v != R(0) ? 1 : 0; break;
+  }
+}
+
+template <typename R>
+__device__ __forceinline__ R Max(R a, R b) {
+  if (a != a) return a;
+  if (b != b) return b;
+  return a > b ? a : b > a ? b : (signbit(a) ? b : a);  // max(-0, 0) = 0
+}
+
+template <typename R>
+__device__ __forceinline__ R Min(R a, R b) {
+  if (a != a) return a;
+  if (b != b) return b;
+  return a < b ? a : b < a ? b : (signbit(a) ? a : b);
+}
+
+// Python floor division on floats (c10's div_floor_floating).
+template <typename R>
+__device__ R FloorDivFloat(R a, R b) {
+  if (b == R(0)) return a / b;
+  R mod = fmod(a, b);
+  R div = (a - mod) / b;
+  if (mod != R(0) && (b < R(0)) != (mod < R(0))) div -= R(1);
+  if (div == R(0)) return copysign(R(0), a / b);
+  R fl = floor(div);
+  if (div - fl > R(0.5)) fl += R(1);
+  return fl;
+}
+
+// Python % on floats: the sign of the divisor.
+template <typename R>
+__device__ __forceinline__ R RemainderFloat(R a, R b) {
+  R m = fmod(a, b);
+  return m != R(0) && (b < R(0)) != (m < R(0)) ? m + b : m;
+}
+
+__device__ long long PowInt(long long a, long long b) {
+  if (b < 0) return a == 1 ? 1 : a == -1 ? ((b & 1) ? -1 : 1) : 0;
+  unsigned long long result = 1, base = static_cast<unsigned long long>(a);
+  for (long long e = b; e > 0; e >>= 1) {
+    if (e & 1) result *= base;
+    base *= base;
+  }
+  return static_cast<long long>(result);
+}
+
+__device__ long long IntBinary(PwBinary fn, long long a, long long b) {
+  using U = unsigned long long;
+  switch (fn) {
+    case PwBinary::Sum: return static_cast<long long>(static_cast<U>(a) + static_cast<U>(b));
+    case PwBinary::Prod: return static_cast<long long>(static_cast<U>(a) * static_cast<U>(b));
+    case PwBinary::Sub: return static_cast<long long>(static_cast<U>(a) - static_cast<U>(b));
+    case PwBinary::Div: return b == 0 ? 0 : a / b;  // truncating, as TensorRT's integer kDIV
+    case PwBinary::Pow: return PowInt(a, b);
+    case PwBinary::Max: return a > b ? a : b;
+    case PwBinary::Min: return a < b ? a : b;
+    case PwBinary::FloorDiv: {
+      if (b == 0) return 0;
+      long long q = a / b, r = a - q * b;
+      return r != 0 && (r < 0) != (b < 0) ? q - 1 : q;
+    }
+    case PwBinary::Mod: {
+      if (b == 0) return 0;
+      long long m = a % b;
+      return m != 0 && (b < 0) != (m < 0) ? m + b : m;
+    }
+    case PwBinary::And: return a != 0 && b != 0;
+    case PwBinary::Or: return a != 0 || b != 0;
+    case PwBinary::Xor: return (a != 0) != (b != 0);
+    case PwBinary::Equal: return a == b;
+    case PwBinary::Greater: return a > b;
+    case PwBinary::Less: return a < b;
+  }
+  return 0;
+}
+
+template <typename R>
+__device__ R FloatBinary(PwBinary fn, R a, R b) {
+  switch (fn) {
+    case PwBinary::Sum: return a + b;
+    case PwBinary::Prod: return a * b;
+    case PwBinary::Sub: return a - b;
+    case PwBinary::Div: return a / b;
+    case PwBinary::Pow: return pow(a, b);
+    case PwBinary::Max: return Max(a, b);
+    case PwBinary::Min: return Min(a, b);
+    case PwBinary::FloorDiv: return FloorDivFloat(a, b);
+    case PwBinary::Mod: return RemainderFloat(a, b);
+    case PwBinary::And: return a != R(0) && b != R(0) ? R(1) : R(0);
+    case PwBinary::Or: return a != R(0) || b != R(0) ? R(1) : R(0);
+    case PwBinary::Xor: return (a != R(0)) != (b != R(0)) ? R(1) : R(0);
+    case PwBinary::Equal: return a == b ? R(1) : R(0);
+    case PwBinary::Greater: return a > b ? R(1) : R(0);
+    case PwBinary::Less: return a < b ? R(1) : R(0);
+  }
+  return R(0);
+}
+
+template <typename R>
+__device__ R UnaryFn(PwUnary fn, R x) {
+  switch (fn) {
+    case PwUnary::Exp: return exp(x);
+    case PwUnary::Log: return log(x);
+    case PwUnary::Sqrt: return sqrt(x);
+    case PwUnary::Recip: return R(1) / x;
+    case PwUnary::Abs: return fabs(x);
+    case PwUnary::Neg: return -x;
+    case PwUnary::Sin: return sin(x);
+    case PwUnary::Cos: return cos(x);
+    case PwUnary::Tan: return tan(x);
+    case PwUnary::Sinh: return sinh(x);
+    case PwUnary::Cosh: return cosh(x);
+    case PwUnary::Asin: return asin(x);
+    case PwUnary::Acos: return acos(x);
+    case PwUnary::Atan: return atan(x);
+    case PwUnary::Ceil: return ceil(x);
+    case PwUnary::Floor: return floor(x);
+    case PwUnary::Erf: return erf(x);
+    case PwUnary::Not: return x == R(0) ? R(1) : R(0);
+    case PwUnary::Sign: return x > R(0) ? R(1) : x < R(0) ? R(-1) : R(0);
+    case PwUnary::Round: return rint(x);  // half to even
+    case PwUnary::Trunc: return trunc(x);
+    case PwUnary::IsNan: return x != x ? R(1) : R(0);
+    case PwUnary::Rsqrt: return R(1) / static_cast<R>(static_cast<float>(sqrt(x)));  // two float32 roundings
+  }
+  return R(0);
+}
+
+template <typename R>
+__device__ R ActivationFn(PwActivation fn, R x, R alpha, R beta) {
+  switch (fn) {
+    case PwActivation::Relu: return x > R(0) || x != x ? x : R(0);
+    case PwActivation::Sigmoid: return R(1) / (R(1) + exp(-x));
+    case PwActivation::Tanh: return tanh(x);
+    case PwActivation::LeakyRelu: return x > R(0) ? x : x * alpha;
+    case PwActivation::Elu: return x <= R(0) ? expm1(x) * alpha : x;
+    case PwActivation::Selu: return x <= R(0) ? expm1(x) * alpha * beta : x * beta;
+    case PwActivation::Softsign: return x / (R(1) + fabs(x));
+    case PwActivation::Softplus: {
+      R v = beta * x;
+      return alpha * ((v > R(0) ? v : R(0)) + log1p(exp(-fabs(v))));
+    }
+    case PwActivation::Clip: {
+      R t = x < alpha ? alpha : x;
+      return beta < t ? beta : t;
+    }
+    case PwActivation::HardSigmoid: return Min(Max(alpha * x + beta, R(0)), R(1));
+    case PwActivation::GeluErf: return x * R(0.5) * (R(1) + erf(x * R(0.70710678118654752440)));
+    case PwActivation::GeluTanh:
+      return R(0.5) * x * (R(1) + tanh(R(0.79788456080286535588) * (x + R(0.044715) * x * x * x)));
+    case PwActivation::Silu: return x / (R(1) + exp(-x));
+  }
+  return R(0);
+}
+
+template <typename R>
+__device__ __forceinline__ R Eval(const PwInstr& ins, const R* regs) {
+  const R a = regs[ins.a];
+  switch (ins.op) {
+    case PwOp::Elementwise: {
+      const PwBinary fn = static_cast<PwBinary>(ins.fn);
+      if (ins.intMath) {
+        long long r = IntBinary(fn, TruncInt(a), TruncInt(regs[ins.b]));
+        return static_cast<R>(ins.dtype == DType::Bool ? (r != 0) : WrapInt(r, ins.dtype));
+      }
+      return Keep(FloatBinary(fn, a, regs[ins.b]), ins.dtype);
+    }
+    case PwOp::Unary: return Keep(UnaryFn(static_cast<PwUnary>(ins.fn), a), ins.dtype);
+    case PwOp::Activation:
+      return Keep(ActivationFn(static_cast<PwActivation>(ins.fn), a, static_cast<R>(ins.alpha), static_cast<R>(ins.beta)),
+                  ins.dtype);
+    case PwOp::Cast: return StoreRound(a, ins.dtype);
+    case PwOp::Select: return Keep(a != R(0) ? regs[ins.b] : regs[ins.c], ins.dtype);
+    case PwOp::Prelu: return Keep(a > R(0) ? a : regs[ins.b] * a, ins.dtype);
+  }
+  return R(0);
+}
+
+// Contig: every operand walks the iteration space densely (offset = index), no index arithmetic.
+template <typename R, typename I, bool Contig>
+__global__ void __launch_bounds__(256) PointwiseKernel(const PwParams p, I n) {
+  R regs[kMaxPwInputs + kMaxPwInstrs];
+  const I step = static_cast<I>(gridDim.x) * blockDim.x;
+  for (I i = static_cast<I>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
+    I offIn[kMaxPwInputs];
+    for (int j = 0; j < p.nIn; j++) offIn[j] = Contig ? i : 0;
+    I offOut = Contig ? i : 0;
+    I rem = i;
+    for (int d = Contig ? -1 : p.rank - 1; d >= 0; d--) {
+      const I size = static_cast<I>(p.size[d]);
+      const I q = rem / size;
+      const I c = rem - q * size;
+      rem = q;
+      offOut += c * static_cast<I>(p.outStride[d]);
+      for (int j = 0; j < p.nIn; j++) offIn[j] += c * static_cast<I>(p.in[j].stride[d]);
+    }
+    for (int j = 0; j < p.nIn; j++) regs[j] = Load<R>(p.in[j].ptr, offIn[j], p.in[j].dtype);
+    for (int k = 0; k < p.nInstr; k++) regs[p.nIn + k] = Eval(p.instr[k], regs);
+    Store(p.out, offOut, p.outDtype, regs[p.nIn + p.nInstr - 1]);
+  }
+}
+
+template <typename R>
+cudaError_t Launch(const PwParams& p, int64_t n, bool fits32, bool contig, cudaStream_t stream) {
+  if (contig) {
+    if (fits32) PointwiseKernel<R, int32_t, true><<<GridFor(n), 256, 0, stream>>>(p, static_cast<int32_t>(n));
+    else PointwiseKernel<R, int64_t, true><<<GridFor(n), 256, 0, stream>>>(p, n);
+  } else if (fits32) {
+    PointwiseKernel<R, int32_t, false><<<GridFor(n), 256, 0, stream>>>(p, static_cast<int32_t>(n));
+  } else {
+    PointwiseKernel<R, int64_t, false><<<GridFor(n), 256, 0, stream>>>(p, n);
+  }
+  return cudaGetLastError();
+}
+
+// Whether every operand's offset is the iteration index (at most one dim, unit strides).
+bool Contiguous(const PwParams& p) {
+  if (p.rank > 1) return false;
+  if (p.rank == 0) return true;
+  if (p.outStride[0] != 1) return false;
+  for (int j = 0; j < p.nIn; j++) {
+    if (p.in[j].stride[0] != 1) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+cudaError_t LaunchPointwise(const PwParams& p, bool wide, cudaStream_t stream) {
+  if (p.nInstr < 1 || p.nInstr > kMaxPwInstrs || p.nIn > kMaxPwInputs || p.rank > kMaxRank) return cudaErrorInvalidValue;
+  int64_t n = 1;
+  for (int d = 0; d < p.rank; d++) n *= p.size[d];
+  if (n == 0) return cudaSuccess;
+  StridedView view;
+  view.rank = p.rank;
+  bool fits32 = true;
+  for (int d = 0; d < p.rank; d++) view.size[d] = p.size[d];
+  for (int j = -1; j < p.nIn && fits32; j++) {
+    for (int d = 0; d < p.rank; d++) view.stride[d] = j < 0 ? p.outStride[d] : p.in[j].stride[d];
+    fits32 = Fits32(n, view);
+  }
+  const bool contig = Contiguous(p);
+  return wide ? Launch<double>(p, n, fits32, contig, stream) : Launch<float>(p, n, fits32, contig, stream);
+}
+
+}  // namespace fxrt::kernels

@@ -1,0 +1,216 @@
+/**
+ * The GPU benchmark: in one run on one GPU, times fxrt's lowered modules on the CUDA backend (fp16)
+ * and PyTorch's (scripts/bench_gpu_peers.py: eager, eager replayed as a CUDA graph, torch.compile
+ * with --compile) on the same workloads; reports median latency, the ratio to each peer and build
+ * times, and writes bench/results/gpu_<date>.json and .md (or into --out).
+ *
+ * Both sides run the model in half precision with float16 inputs and outputs (fxrt's parameters
+ * and buffers cast to float16 before compiling, as PyTorch's model.half()).
+ *
+ * Timing: median wall-clock ms per call around an awaited run with inputs and outputs on the device
+ * (CudaEngineRunner), after warm-up, as PyTorch is timed around a synchronized forward. The
+ * host-to-host time of LoweredModule.run (input uploaded, output downloaded) is reported too.
+ *
+ * Run: node node_modules/vite-node/vite-node.mjs scripts/bench_gpu.ts [--out DIR] [--only NAME,..] [--iters N] [--compile]
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CudaEngineRunner, cudaDeviceInfo, DeviceTensor } from '../src/backends/cuda/index.js';
+import { compile } from '../src/compile.js';
+import { modelZoo, type ModelName } from '../src/models/index.js';
+import { nn } from '../src/nn/index.js';
+import { Parameter, type Module } from '../src/nn/module.js';
+import { Tensor } from '../src/tensor/tensor.js';
+
+interface Workload {
+  readonly name: string;
+  readonly model: ModelName;
+  readonly shape: readonly number[];
+}
+
+const WORKLOADS: readonly Workload[] = [
+  { name: 'mlp 10240x512', model: 'mlp', shape: [10240, 512] },
+  { name: 'resnet18 1x3x224x224', model: 'resnet18', shape: [1, 3, 224, 224] },
+  { name: 'resnet18 128x3x224x224', model: 'resnet18', shape: [128, 3, 224, 224] },
+  { name: 'resnet50 1x3x224x224', model: 'resnet50', shape: [1, 3, 224, 224] },
+  { name: 'resnet50 128x3x224x224', model: 'resnet50', shape: [128, 3, 224, 224] },
+  { name: 'resnet18-cifar 1x3x32x32', model: 'resnet18Cifar', shape: [1, 3, 32, 32] },
+  { name: 'bert-layer 32x128', model: 'bertEncoderLayer', shape: [32, 128, 768] },
+];
+
+interface OursResult {
+  readonly buildS: number;
+  readonly deviceMs: number;
+  readonly hostMs: number;
+  readonly graph: string;
+  /** Ms per call by step kind in a profiled eager run (events around each step, host launch gaps included). */
+  readonly profileMs: Readonly<Record<string, number>>;
+  /** The slowest steps of the profiled run: name, kind, ms, and the implementation chosen. */
+  readonly slowest: readonly string[];
+}
+
+interface PeerResult {
+  readonly eager_ms: number;
+  readonly graph_ms: number;
+  readonly compile_ms?: number;
+  readonly compile_build_s?: number;
+}
+
+interface PeerReport {
+  readonly torch: string;
+  readonly cudnn: number;
+  readonly device: string;
+  readonly results: Record<string, PeerResult>;
+}
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+async function timeMs(iters: number, warmup: number, fn: () => Promise<void>): Promise<number> {
+  for (let i = 0; i < warmup; i++) await fn();
+  const times: number[] = [];
+  for (let i = 0; i < iters; i++) {
+    const t0 = performance.now();
+    await fn();
+    times.push(performance.now() - t0);
+  }
+  return median(times);
+}
+
+/** The model with every float32 parameter and buffer cast to float16 (PyTorch's model.half()). */
+function half(model: Module): Module {
+  for (const [, m] of model.namedModules()) {
+    for (const [k, v] of Object.entries(m)) {
+      if (v instanceof Parameter && v.dtype === 'float32') Reflect.set(m, k, new Parameter(v.castTo('float16')));
+      else if (v instanceof Tensor && m.isBuffer(k) && v.dtype === 'float32') m.registerBuffer(k, v.castTo('float16'));
+    }
+  }
+  return model;
+}
+
+async function benchOurs(w: Workload, iters: number): Promise<OursResult> {
+  const entry = modelZoo[w.model];
+  const model = half(entry.create().eval());
+  const x = Tensor.randn(w.shape, { seed: 1, dtype: 'float16' });
+  const concreteArgs = entry.traceOptions.concreteArgs;
+  const t0 = performance.now();
+  const lowered = await compile(model, [x], { device: 'cuda', precision: 'fp16', ...(concreteArgs ? { concreteArgs } : {}) });
+  const buildS = (performance.now() - t0) / 1000;
+  const engines = [...lowered.engines.values()];
+  if (engines.length !== 1 || lowered.cpuParts.size !== 0) throw new Error(`${w.name}: expected the whole model in one engine`);
+  const runner = CudaEngineRunner.of(engines[0]!.engine);
+  const dx = DeviceTensor.upload(x);
+  const deviceMs = await timeMs(iters, 10, async () => {
+    for (const y of await runner.run([dx])) y.dispose();
+  });
+  const graph = runner.graphState([w.shape]);
+  const tactics = new Map<number, string[]>();
+  for (const t of runner.tactics()) tactics.set(t.step, [...(tactics.get(t.step) ?? []), t.tactic]);
+  const hostMs = await timeMs(Math.max(5, iters >> 2), 3, async () => {
+    await lowered.run([x]);
+  });
+  dx.dispose();
+  runner.dispose();
+  const ctx = engines[0]!.engine.createExecutionContext();
+  ctx.profile = true;
+  for (let i = 0; i < 3; i++) await ctx.execute([x]);
+  const profileMs: Record<string, number> = {};
+  const profile = ctx.profileData();
+  for (const p of profile) profileMs[p.kind] = (profileMs[p.kind] ?? 0) + p.totalMs / p.calls;
+  const slowest = profile.map((p, i) => ({ p, i })).sort((a, b) => b.p.totalMs - a.p.totalMs).slice(0, 8)
+    .map(({ p, i }) => `${p.step} (${p.kind}) ${(p.totalMs / p.calls).toFixed(3)} ms: ${(tactics.get(i) ?? []).join(' + ')}`);
+  return { buildS, deviceMs, hostMs, graph, profileMs, slowest };
+}
+
+/** Median ms of a call whose GPU work is one tiny kernel: what a call costs beyond its GPU time. */
+async function probeOverhead(iters: number): Promise<number> {
+  const x = Tensor.randn([1, 8], { seed: 2, dtype: 'float16' });
+  const lowered = await compile(new nn.ReLU(), [x], { device: 'cuda', precision: 'fp16' });
+  const runner = CudaEngineRunner.of([...lowered.engines.values()][0]!.engine);
+  const dx = DeviceTensor.upload(x);
+  const ms = await timeMs(iters * 4, 20, async () => {
+    for (const y of await runner.run([dx])) y.dispose();
+  });
+  dx.dispose();
+  runner.dispose();
+  return ms;
+}
+
+function runPeers(workloads: readonly Workload[], iters: number, withCompile: boolean): PeerReport {
+  const dir = mkdtempSync(join(tmpdir(), 'fxrt-bench-'));
+  const spec = join(dir, 'workloads.json');
+  const out = join(dir, 'peers.json');
+  writeFileSync(spec, JSON.stringify(workloads));
+  const script = join(import.meta.dirname, 'bench_gpu_peers.py');
+  const args = [script, 'bench', '--workloads', spec, '--out', out, '--iters', String(iters), ...(withCompile ? ['--compile'] : [])];
+  const r = spawnSync('python3', args, { encoding: 'utf8', stdio: ['ignore', 'inherit', 'inherit'], timeout: 1_800_000 });
+  if (r.status !== 0) throw new Error(`bench_gpu_peers.py failed (${r.status ?? r.signal})`);
+  return JSON.parse(readFileSync(out, 'utf8')) as PeerReport;
+}
+
+function fmt(x: number | undefined, digits = 3): string {
+  return x === undefined ? '-' : x.toFixed(digits);
+}
+
+async function main(): Promise<void> {
+  const only = arg('--only')?.split(',');
+  const iters = Number(arg('--iters') ?? 50);
+  const outDir = arg('--out') ?? join(import.meta.dirname, '..', 'bench', 'results');
+  const workloads = WORKLOADS.filter((w) => !only || only.some((o) => w.name.startsWith(o)));
+  const device = cudaDeviceInfo();
+  const ours: Record<string, OursResult> = {};
+  const overheadMs = await probeOverhead(iters);
+  console.log(`fxrt: per-call overhead (one tiny step, device in/out): ${overheadMs.toFixed(4)} ms`);
+  for (const w of workloads) {
+    ours[w.name] = await benchOurs(w, iters);
+    console.log(`fxrt: ${w.name}: ${JSON.stringify(ours[w.name], null, 1)}`);
+  }
+  const peers = runPeers(workloads, iters, process.argv.includes('--compile'));
+  const date = new Date().toISOString().slice(0, 10);
+  const rows = workloads.map((w) => {
+    const o = ours[w.name]!;
+    const p = peers.results[w.name]!;
+    return {
+      workload: w.name, fxrtMs: o.deviceMs, fxrtHostToHostMs: o.hostMs, fxrtBuildS: o.buildS, fxrtGraph: o.graph, fxrtProfileMs: o.profileMs,
+      torchEagerMs: p.eager_ms, torchGraphMs: p.graph_ms, torchCompileMs: p.compile_ms ?? null,
+      speedupVsEager: p.eager_ms / o.deviceMs, speedupVsGraph: p.graph_ms / o.deviceMs,
+      speedupVsCompile: p.compile_ms !== undefined ? p.compile_ms / o.deviceMs : null,
+    };
+  });
+  const report = {
+    date, gpu: device.name, driver: device.driverVersion, cudaRuntime: device.runtimeVersion, cudnn: device.cudnnVersion,
+    fxrtCallOverheadMs: overheadMs, torch: peers.torch, precision: 'fp16 (float16 inputs, outputs and weights on both sides)', timing: 'median wall-clock ms per awaited call, inputs and outputs on the device', rows,
+  };
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, `gpu_${date}.json`), `${JSON.stringify(report, null, 2)}\n`);
+  const md = [
+    `# GPU benchmark ${date}: ${device.name}`,
+    '',
+    `fxrt CUDA backend (fp16 engines) vs PyTorch ${peers.torch} (fp16) on the same GPU; driver ${device.driverVersion}, CUDA runtime ${device.runtimeVersion}, cuDNN ${device.cudnnVersion ?? '-'}.`,
+    'Both run the model in float16 (weights, inputs, outputs). Median wall-clock ms per call around an awaited run with inputs and outputs on the device;',
+    'speedup = peer ms / fxrt ms. fxrt build s: compile() including the engine load (algorithm timing). Profiled ms by step kind: an eager run with',
+    'events around every step (no CUDA graph), so it includes the host launch gaps: a breakdown, not the GPU time of a graph replay.',
+    `fxrt per-call overhead (one tiny step, device in/out): ${overheadMs.toFixed(4)} ms.`,
+    '',
+    '| workload | fxrt ms | torch eager ms | torch eager+graph ms | torch.compile ms | vs eager | vs eager+graph | fxrt build s | fxrt host-to-host ms | fxrt profiled eager ms by step kind |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    ...rows.map((r) => `| ${r.workload} | ${fmt(r.fxrtMs)} | ${fmt(r.torchEagerMs)} | ${fmt(r.torchGraphMs)} | ${fmt(r.torchCompileMs ?? undefined)} | ` +
+      `${fmt(r.speedupVsEager, 2)}x | ${fmt(r.speedupVsGraph, 2)}x | ${fmt(r.fxrtBuildS, 1)} | ${fmt(r.fxrtHostToHostMs)} | ` +
+      `${Object.entries(r.fxrtProfileMs).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')} |`),
+    '',
+  ].join('\n');
+  writeFileSync(join(outDir, `gpu_${date}.md`), md);
+  console.log(md);
+}
+
+await main();

@@ -1,0 +1,117 @@
+/**
+ * The CUDA backend object (registered with the engine runtime as 'cuda' when CUDA can run here)
+ * and direct access to an engine's device execution: device-tensor inputs and outputs, and the
+ * tactics the libraries chose.
+ */
+import { getBackend, registerBackend, type Backend, type Engine } from '../../engine/engine.js';
+import type { Plan } from '../../engine/plan.js';
+import { formatShape } from '../../tensor/shape.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import { cudaAvailable } from './availability.js';
+import type { DeviceTensor } from './device_tensor.js';
+import { CudaLoadedPlan, type CudaContext, type CudaExecutionOptions, type CudaOpTactic } from './executor.js';
+import { cudaTactic } from './step_support.js';
+
+const loaded = new WeakMap<Plan, CudaLoadedPlan>();
+
+function executionOptions(): CudaExecutionOptions {
+  return { graphs: process.env.FXRT_CUDA_GRAPHS !== '0', deterministic: process.env.FXRT_CUDA_DETERMINISTIC === '1' };
+}
+
+/**
+ * The CUDA backend: steps lower to cuDNN, cuBLASLt and the addon's kernels; weights are uploaded
+ * once at load, when the library algorithms are also timed; each execution context has its own
+ * stream and device memory; a run is one native call, replayed as a CUDA graph after a warm-up.
+ * @example
+ *   const engine = await new Builder().build(network, { precision: 'fp16', backend: 'cuda' });
+ */
+export const cudaBackend: Backend = {
+  name: 'cuda',
+  tactic: cudaTactic,
+  load: (plan) => {
+    const l = new CudaLoadedPlan(plan, executionOptions());
+    loaded.set(plan, l);
+    return l;
+  },
+};
+
+/**
+ * Registers the CUDA backend when the addon loads and a device can run it; returns whether it is
+ * registered. The backend module does this once when it is imported.
+ * @example
+ *   if (!registerCudaBackend()) console.log(cudaAvailable().reason);
+ */
+export function registerCudaBackend(): boolean {
+  if (!cudaAvailable().available) return false;
+  registerBackend(cudaBackend);
+  return getBackend('cuda') === cudaBackend;
+}
+
+function describeShape(t: Tensor | DeviceTensor): string {
+  return `${t.dtype}${formatShape(t.shape)}`;
+}
+
+/**
+ * An engine's execution on the device with inputs and outputs kept there: a pipeline of engines
+ * (or a benchmark) never copies through the host. Owns one execution context.
+ * @example
+ *   const runner = CudaEngineRunner.of(lowered.engines.get('_run_on_acc_0')!.engine);
+ *   const [y] = await runner.run([DeviceTensor.upload(x)]);
+ *   const host = await y.download();
+ *   y.dispose(); runner.dispose();
+ */
+export class CudaEngineRunner {
+  readonly engine: Engine;
+  readonly #context: CudaContext;
+
+  private constructor(engine: Engine, context: CudaContext) {
+    this.engine = engine;
+    this.#context = context;
+  }
+
+  /** A runner for an engine built for (or loaded on) the CUDA backend. */
+  static of(engine: Engine): CudaEngineRunner {
+    const l = loaded.get(engine.plan);
+    if (engine.backend !== cudaBackend || !l) {
+      throw new Error(`CudaEngineRunner: engine '${engine.name}' runs on the '${engine.backend.name}' backend, not on CUDA (build it with device 'cuda')`);
+    }
+    return new CudaEngineRunner(engine, l.createContext());
+  }
+
+  #shapes(inputs: readonly (Tensor | DeviceTensor)[]): number[][] {
+    const plan = this.engine.plan;
+    if (inputs.length !== plan.inputs.length) throw new Error(`engine '${plan.name}' expects ${plan.inputs.length} input(s), got ${inputs.length}`);
+    plan.inputs.forEach((spec, i) => {
+      const t = inputs[i]!;
+      const { min, max } = spec.profile;
+      const ok = t.dtype === spec.dtype && t.shape.length === spec.shape.length &&
+        t.shape.every((d, j) => (spec.shape[j] === -1 || d === spec.shape[j]) && d >= min[j]! && d <= max[j]!);
+      if (!ok) {
+        throw new Error(`engine '${plan.name}': input ${i} ('${spec.name}') must be ${spec.dtype}${formatShape(spec.shape)} within the profile ` +
+          `${formatShape(min)}..${formatShape(max)}, got ${describeShape(t)}`);
+      }
+    });
+    return this.engine.resolveShapes(inputs.map((t) => t.shape));
+  }
+
+  /** Runs the engine; outputs are new DeviceTensors (dispose them). Never blocks the event loop. */
+  run(inputs: readonly (Tensor | DeviceTensor)[]): Promise<DeviceTensor[]> {
+    return this.#context.runDevice(inputs, this.#shapes(inputs));
+  }
+
+  /** Per op: the plan step and the implementation chosen, for inputs of these shapes (default: the profile's opt). */
+  tactics(inputShapes?: readonly (readonly number[])[]): CudaOpTactic[] {
+    const shapes = inputShapes ?? this.engine.plan.inputs.map((i) => i.profile.opt);
+    return this.#context.tactics(this.engine.resolveShapes(shapes));
+  }
+
+  /** Whether runs at these input shapes replay a CUDA graph ('graph'), run eagerly, or why capture failed. */
+  graphState(inputShapes: readonly (readonly number[])[]): string {
+    return this.#context.graphState(this.engine.resolveShapes(inputShapes));
+  }
+
+  /** Frees the runner's context. */
+  dispose(): void {
+    this.#context.dispose();
+  }
+}

@@ -1,0 +1,184 @@
+/**
+ * The CUDA backend's engine side: a loaded plan (layouts, device constants, context memory
+ * layout; the first context's program tuned at load) and execution contexts that run programs,
+ * one per distinct set of input shapes, each in one native call resolved by a completion callback.
+ */
+import type { BackendContext, LoadedPlan, RunRequest } from '../../engine/engine.js';
+import { resolveShapes } from '../../engine/execution_context.js';
+import type { Plan } from '../../engine/plan.js';
+import { storageFromBytes } from '../../tensor/dtype.js';
+import { numelOf } from '../../tensor/shape.js';
+import { Tensor } from '../../tensor/tensor.js';
+import { requireCuda } from './availability.js';
+import { deviceConstants, type DeviceConstants } from './device_constants.js';
+import { DeviceTensor } from './device_tensor.js';
+import { programSpec } from './lower/program.js';
+import type { NativeBuffer, NativeExecContext, NativeExecPlan, NativeExecProgram, NativeRunResult } from './native.js';
+import { contextMemory, planLayout, type ContextMemory, type PlanLayout } from './plan_layout.js';
+
+/** Options of the CUDA backend's execution. */
+export interface CudaExecutionOptions {
+  /** Capture each program into a CUDA graph after one warm-up run and replay it (default true; FXRT_CUDA_GRAPHS=0 turns it off). */
+  readonly graphs: boolean;
+  /**
+   * Only library algorithms whose results do not depend on GPU scheduling, so that contexts
+   * running concurrently give bit-identical results (default false, as PyTorch's
+   * cudnn.deterministic; FXRT_CUDA_DETERMINISTIC=1 turns it on). Some are slower.
+   */
+  readonly deterministic: boolean;
+}
+
+/** What the library chose for one op of a prepared program. */
+export interface CudaOpTactic {
+  /** The plan step (-1: copies of network inputs/outputs). */
+  readonly step: number;
+  readonly tactic: string;
+}
+
+/** Bounds on the programs a context keeps (one per distinct input shapes). */
+const PROGRAM_CACHE_SIZE = 8;
+
+function shapeKey(shapes: readonly (readonly number[])[]): string {
+  return shapes.map((s) => s.join(',')).join(';');
+}
+
+/** An execution context on the device: its own stream and memory; runs never overlap. */
+export class CudaContext implements BackendContext {
+  readonly #loaded: CudaLoadedPlan;
+  readonly #native: NativeExecContext;
+  readonly #programs = new Map<string, NativeExecProgram>();
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(loaded: CudaLoadedPlan, native: NativeExecContext) {
+    this.#loaded = loaded;
+    this.#native = native;
+  }
+
+  /** The program for these value shapes, prepared on first use (with timing when `tune`). */
+  program(shapes: readonly (readonly number[])[], tune = false): NativeExecProgram {
+    const plan = this.#loaded.plan;
+    const key = shapeKey(plan.inputs.map((io) => shapes[io.value]!));
+    let p = this.#programs.get(key);
+    if (!p) {
+      const spec = programSpec(plan, this.#loaded.layout, this.#loaded.memory, this.#loaded.constants, shapes, {
+        tune, graphs: this.#loaded.options.graphs, deterministic: this.#loaded.options.deterministic,
+      });
+      p = this.#native.prepare(spec);
+      if (this.#programs.size >= PROGRAM_CACHE_SIZE) {
+        const [oldKey, old] = this.#programs.entries().next().value!;
+        this.#programs.delete(oldKey);
+        old.dispose();
+      }
+      this.#programs.set(key, p);
+    }
+    return p;
+  }
+
+  run(request: RunRequest): Promise<Tensor[]> {
+    const result = this.#queue.then(() => this.#run(request));
+    this.#queue = result.catch(() => undefined);
+    return result;
+  }
+
+  async #run({ inputs, shapes, onStep }: RunRequest): Promise<Tensor[]> {
+    const plan = this.#loaded.plan;
+    const program = this.program(shapes);
+    const r = await this.#native.run(program, inputs.map((t) => t.bytes()), [], onStep !== null);
+    reportSteps(r, onStep);
+    return plan.outputs.map((o, i) => {
+      const bytes = r.outputs[i];
+      if (!bytes) throw new Error(`engine '${plan.name}': the CUDA run returned no bytes for output '${o.name}'`);
+      const shape = shapes[o.value]!;
+      return new Tensor(storageFromBytes(o.dtype, new Uint8Array(bytes), numelOf(shape)), shape, o.dtype);
+    });
+  }
+
+  /**
+   * Runs on device tensors (or host tensors) and returns device tensors: nothing leaves the GPU.
+   * Outputs are new DeviceTensors the caller disposes.
+   */
+  runDevice(inputs: readonly (Tensor | DeviceTensor)[], shapes: readonly (readonly number[])[]): Promise<DeviceTensor[]> {
+    const result = this.#queue.then(async () => {
+      const plan = this.#loaded.plan;
+      const program = this.program(shapes);
+      const op = `engine '${plan.name}': runDevice`;
+      const outs = plan.outputs.map((o) => DeviceTensor.empty(shapes[o.value]!, o.dtype));
+      try {
+        const ins: (Uint8Array | NativeBuffer)[] = inputs.map((t) => (t instanceof DeviceTensor ? t.handle(op) : t.bytes()));
+        await this.#native.run(program, ins, outs.map((t) => t.handle(op)), false);
+        return outs;
+      } catch (e) {
+        for (const t of outs) t.dispose();
+        throw e;
+      }
+    });
+    this.#queue = result.catch(() => undefined);
+    return result;
+  }
+
+  /** Per op of the program for these shapes: the plan step and the implementation chosen. */
+  tactics(shapes: readonly (readonly number[])[]): CudaOpTactic[] {
+    return this.program(shapes).tactics();
+  }
+
+  /** 'eager', 'graph', or why capture failed, for the program of these shapes. */
+  graphState(shapes: readonly (readonly number[])[]): string {
+    return this.program(shapes).graphState;
+  }
+
+  /** Frees the context's device memory once runs in flight are done. */
+  dispose(): void {
+    for (const p of this.#programs.values()) p.dispose();
+    this.#programs.clear();
+    this.#native.dispose();
+  }
+}
+
+function reportSteps(r: NativeRunResult, onStep: RunRequest['onStep']): void {
+  if (!onStep || !r.stepMs) return;
+  r.stepMs.forEach((ms, i) => onStep(i, ms));
+}
+
+/** A plan loaded on the device. */
+export class CudaLoadedPlan implements LoadedPlan {
+  readonly plan: Plan;
+  readonly layout: PlanLayout;
+  readonly memory: ContextMemory;
+  readonly constants: DeviceConstants;
+  readonly options: CudaExecutionOptions;
+  readonly #native: NativeExecPlan;
+  #tuned: CudaContext | undefined;
+
+  constructor(plan: Plan, options: CudaExecutionOptions) {
+    const addon = requireCuda(`engine '${plan.name}': CUDA load`);
+    this.plan = plan;
+    this.options = options;
+    this.layout = planLayout(plan);
+    this.constants = deviceConstants(plan, this.layout);
+    this.memory = contextMemory(plan, this.layout);
+    this.#native = addon.loadPlan(this.constants.blob);
+    // Tactic selection: time the library algorithms once, at the shapes the plan was tuned for.
+    const first = this.#newContext();
+    first.program(this.#optShapes(), true);
+    this.#tuned = first;
+  }
+
+  /** Value shapes at the optimization profile's opt input shapes. */
+  #optShapes(): number[][] {
+    return resolveOpt(this.plan);
+  }
+
+  #newContext(): CudaContext {
+    return new CudaContext(this, this.#native.createContext(this.memory.bytes));
+  }
+
+  createContext(): CudaContext {
+    const tuned = this.#tuned;
+    this.#tuned = undefined;
+    return tuned ?? this.#newContext();
+  }
+}
+
+function resolveOpt(plan: Plan): number[][] {
+  return resolveShapes(plan, plan.inputs.map((io) => io.profile.opt));
+}

@@ -1,0 +1,89 @@
+/** Lowering of matrix multiplies (cuBLASLt with its epilogues) and attention (gemm, masked softmax, gemm). */
+import type { LayerStepOf } from '../../../engine/plan.js';
+import { broadcastShapes, contiguousStrides, numelOf } from '../../../tensor/shape.js';
+import { CONSTANT_MEMORY, type NativeOpSpec } from '../exec_spec.js';
+import { notImplemented } from '../step_support.js';
+import { broadcastView, coalesce } from '../strided.js';
+import { epilogueOp } from './pointwise.js';
+import { floatOf, type Operands } from './operands.js';
+
+/**
+ * Batched op(a) · op(b) (+ bias) (+ residual) (act). A b shared by every batch item folds the
+ * batch into the rows (one GEMM); equal batches run strided-batched; a batch of one broadcasts.
+ */
+export function lowerMatrixMultiply(ops: Operands, index: number, step: LayerStepOf<'matrix_multiply'>): NativeOpSpec[] {
+  const p = step.params;
+  const a = ops.input(index, 0);
+  const b = ops.input(index, 1);
+  const out = ops.output(index);
+  const dtype = floatOf(out.dtype, `step '${step.name}': the matrix multiply`);
+  const sa = a.shape;
+  const sb = b.shape;
+  const last = (s: readonly number[], i: number): number => s[s.length - i]!;
+  const aBatch = sa.slice(0, p.vector0 ? -1 : -2);
+  const bBatch = sb.slice(0, p.vector1 ? -1 : -2);
+  const transA = !p.vector0 && p.transpose0;
+  const transB = !p.vector1 && p.transpose1;
+  const m = p.vector0 ? 1 : transA ? last(sa, 1) : last(sa, 2);
+  const k = p.vector0 ? last(sa, 1) : transA ? last(sa, 2) : last(sa, 1);
+  const n = p.vector1 ? 1 : transB ? last(sb, 2) : last(sb, 1);
+  const batch = numelOf(broadcastShapes(aBatch, bBatch));
+  const aCount = numelOf(aBatch);
+  const bCount = numelOf(bBatch);
+  let gemm: { m: number; batch: number; strideA: number; strideB: number };
+  if (bCount === 1 && !transA) gemm = { m: m * batch, batch: 1, strideA: m * k, strideB: 0 };
+  else if ((aCount === batch || aCount === 1) && (bCount === batch || bCount === 1)) {
+    gemm = { m, batch, strideA: aCount === 1 ? 0 : m * k, strideB: bCount === 1 ? 0 : k * n };
+  } else notImplemented(step, `a matrix multiply whose batch dims broadcast partially ([${aBatch.join(', ')}] x [${bBatch.join(', ')}])`);
+  const epilogue = ops.layout.epilogues.get(index);
+  const bias = ops.constants.biases.get(index);
+  const specs: NativeOpSpec[] = [{
+    step: index, op: 'gemm', dtype, outDtype: dtype, m: gemm.m, n, k, batch: gemm.batch, transA, transB, alpha: 1,
+    a: a.ref, strideA: gemm.strideA, b: b.ref, strideB: gemm.strideB, out: out.ref, strideOut: gemm.m * n,
+    ...(bias !== undefined ? { bias: { mem: CONSTANT_MEMORY, offset: bias } } : {}),
+    ...(epilogue && epilogue.residual !== null ? { residual: ops.input(index, epilogue.residual).ref } : {}),
+    act: epilogue?.act ?? 'none',
+  }];
+  if (epilogue && epilogue.rest.length > 0) specs.push(epilogueOp(ops, index, epilogue.rest, out));
+  return specs;
+}
+
+/** softmax(q kᵀ · scale + mask, causal) v: scores in float32, probabilities in the storage dtype. */
+export function lowerAttention(ops: Operands, index: number, step: LayerStepOf<'attention'>): NativeOpSpec[] {
+  const q = ops.input(index, 0);
+  const key = ops.input(index, 1);
+  const v = ops.input(index, 2);
+  const out = ops.output(index);
+  const dtype = floatOf(out.dtype, `step '${step.name}': attention`);
+  const [l, e] = q.shape.slice(-2) as [number, number];
+  const s = key.shape[key.shape.length - 2]!;
+  const ev = v.shape[v.shape.length - 1]!;
+  const batchShape = q.shape.slice(0, -2);
+  const batch = numelOf(batchShape);
+  const scores = ops.scratch(index, 0);
+  const probs = ops.scratch(index, 1);
+  const maskSpec: { mask?: typeof q.ref; maskDtype?: typeof q.dtype; maskView?: { shape: number[]; strides: number[] } } = {};
+  if (step.inputs.length > 3) {
+    const mask = ops.input(index, 3);
+    const full = [...batchShape, l, s];
+    const view = broadcastView({ shape: mask.shape, strides: contiguousStrides(mask.shape) }, full, `step '${step.name}': mask`);
+    const c = coalesce(full, [contiguousStrides(full), view.strides]);
+    maskSpec.mask = mask.ref;
+    maskSpec.maskDtype = mask.dtype;
+    maskSpec.maskView = { shape: c.shape, strides: c.strides[1]! };
+  }
+  return [
+    {
+      step: index, op: 'gemm', dtype, outDtype: 'float32', m: l, n: s, k: e, batch, transA: false, transB: true, alpha: step.params.scale,
+      a: q.ref, strideA: l * e, b: key.ref, strideB: s * e, out: scores, strideOut: l * s, act: 'none',
+    },
+    {
+      step: index, op: 'softmax', xDtype: 'float32', yDtype: dtype, x: scores, y: probs, outer: batch * l, size: s, inner: 1,
+      scale: 1, log: false, causalRows: step.params.causal ? l : 0, ...maskSpec,
+    },
+    {
+      step: index, op: 'gemm', dtype, outDtype: dtype, m: l, n: ev, k: s, batch, transA: false, transB: false, alpha: 1,
+      a: probs, strideA: l * s, b: v.ref, strideB: s * ev, out: out.ref, strideOut: l * ev, act: 'none',
+    },
+  ];
+}

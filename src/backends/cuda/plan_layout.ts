@@ -1,0 +1,205 @@
+/**
+ * Where every value of a plan lives on the CUDA backend, decided once at load:
+ *
+ *   - its home layout: convolution inputs and outputs are channels-last (NHWC, what tensor-core
+ *     convolutions read), kernels that take strides (pointwise, pooling, copies) follow their
+ *     consumers, everything else is row-major as the plan's values are;
+ *   - converted copies where a consumer needs the other layout (a layout-conversion copy right
+ *     after the value is produced, into a scratch region);
+ *   - scratch regions for values whose home cannot be their plan slot (an NHWC result that is a
+ *     network output) and for steps that need temporary memory (attention's scores).
+ *
+ * The context memory is then [arena | input slots | output slots | regions], every part sized
+ * for the largest shapes of the optimization profile.
+ */
+import { resolveShapes } from '../../engine/execution_context.js';
+import { byteSizeOf, type LayerStep, type Plan, type PlanStep } from '../../engine/plan.js';
+import { numelOf } from '../../tensor/shape.js';
+import { libraryEpilogue, type LibraryEpilogue } from './library_epilogue.js';
+import { notImplemented, stepClass } from './step_support.js';
+import type { Layout } from './strided.js';
+
+/** Alignment of every part of the context memory (what library calls want). */
+export const MEMORY_ALIGNMENT = 256;
+
+/** cuDNN/cuBLASLt epilogue split per conv/gemm step index. */
+export type EpilogueMap = ReadonlyMap<number, LibraryEpilogue>;
+
+/** Scratch bytes a step needs for shapes `shapes` (only attention so far). */
+export function stepScratchBytes(step: PlanStep, plan: Plan, shapes: readonly (readonly number[])[]): number[] {
+  if (step.kind !== 'attention') return [];
+  const q = shapes[step.inputs[0]!]!;
+  const k = shapes[step.inputs[1]!]!;
+  const scores = numelOf(q.slice(0, -1)) * k[k.length - 2]!;
+  const dtype = plan.values[step.outputs[0]!]!.dtype;
+  return [scores * 4, byteSizeOf(dtype, [scores])];
+}
+
+/** The layout plan of a loaded plan. */
+export interface PlanLayout {
+  /** Per value id: the layout of its home storage. */
+  readonly home: readonly Layout[];
+  /** Per value id: the layouts some consumer needs that differ from its home (each has a region). */
+  readonly conversions: ReadonlyMap<number, ReadonlyMap<Layout, number>>;
+  /** Values stored in a region instead of their plan slot. */
+  readonly relocated: ReadonlyMap<number, number>;
+  /** Per step index: its scratch regions. */
+  readonly scratch: ReadonlyMap<number, readonly number[]>;
+  /** Region sizes (bytes, aligned). */
+  readonly regions: readonly number[];
+  /** The library epilogue split of every conv and gemm step. */
+  readonly epilogues: EpilogueMap;
+}
+
+/** The layout step `step` needs for its input at `position`, or null when its kernel takes any strides. */
+export function inputLayout(step: PlanStep, position: number, epilogue: LibraryEpilogue | undefined): Layout | null {
+  switch (stepClass(step)) {
+    case 'rowmajor': return 'rowmajor';
+    case 'conv': {
+      if (position === 0) return 'nhwc';
+      return epilogue !== undefined && epilogue.residual === position ? 'nhwc' : null;
+    }
+    case 'flexible':
+      // A pointwise input viewed with another shape (a per-channel weight) is read as row-major memory.
+      if (step.kind === 'pointwise' && step.program.views[position] != null) return 'rowmajor';
+      if (step.kind === 'scale' && position > 0) return 'rowmajor';
+      return null;
+  }
+}
+
+/** The layout a step's output must have, or null when the step may write either. */
+function outputLayout(step: PlanStep): Layout | null {
+  const cls = stepClass(step);
+  if (cls === 'conv') return 'nhwc';
+  if (cls === 'rowmajor' || step.kind === 'shuffle') return 'rowmajor';
+  return null;
+}
+
+function epilogueOf(step: LayerStep, plan: Plan): LibraryEpilogue | undefined {
+  if (step.kind === 'convolution') {
+    return libraryEpilogue(step, plan, ['relu'], () => 1, step.params.numOutputMaps);
+  }
+  if (step.kind === 'matrix_multiply') {
+    const outShape = plan.values[step.outputs[0]!]!.shape;
+    const n = outShape[outShape.length - 1]!;
+    return libraryEpilogue(step, plan, ['relu', 'gelu_tanh'], (rank) => rank - 1, step.params.vector1 ? 1 : n);
+  }
+  return undefined;
+}
+
+/** Checks that need the plan's ranks: the kernels' operand forms. */
+function checkRanks(step: PlanStep, plan: Plan): void {
+  const rank = (i: number): number => plan.values[step.inputs[i]!]!.shape.length;
+  if ((step.kind === 'convolution' || step.kind === 'pooling') && rank(0) !== 4) {
+    notImplemented(step, `a 2-D ${step.kind} on a rank-${rank(0)} input (only [N, C, H, W])`);
+  }
+  if (step.kind === 'convolution' && plan.values[step.inputs[1]!]!.location.kind !== 'constant') {
+    notImplemented(step, 'a convolution whose kernel is not a constant');
+  }
+  if (step.kind === 'normalization' && step.params.numGroups === 1) {
+    const r = rank(0);
+    const axes = [...new Set(step.params.axes.map((a) => (a < 0 ? a + r : a)))].sort((a, b) => a - b);
+    if (!axes.every((a, i) => a === r - axes.length + i)) notImplemented(step, `normalization over axes [${step.params.axes.join(', ')}] that are not the trailing dims`);
+  }
+  if (step.kind === 'attention') {
+    const batch = (i: number): readonly number[] => plan.values[step.inputs[i]!]!.shape.slice(0, -2);
+    const same = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
+    if (!same(batch(0), batch(1)) || !same(batch(0), batch(2))) notImplemented(step, 'attention whose query, key and value batch dims differ');
+  }
+}
+
+/** Bytes of value `id` (or scratch) at the largest of the profile's min/opt/max shapes. */
+function maxShapes(plan: Plan): number[][][] {
+  return (['min', 'opt', 'max'] as const).map((w) => resolveShapes(plan, plan.inputs.map((i) => i.profile[w])));
+}
+
+/**
+ * Decides layouts, conversions and regions for `plan`; throws CudaNotImplementedError for steps
+ * the backend cannot run.
+ */
+export function planLayout(plan: Plan): PlanLayout {
+  const epilogues = new Map<number, LibraryEpilogue>();
+  plan.steps.forEach((step, i) => {
+    stepClass(step);
+    checkRanks(step, plan);
+    if (step.kind !== 'pointwise') {
+      const e = epilogueOf(step, plan);
+      if (e) epilogues.set(i, e);
+    }
+  });
+  const n = plan.values.length;
+  const required = Array.from({ length: n }, () => new Set<Layout>());
+  plan.steps.forEach((step, i) => {
+    step.inputs.forEach((id, p) => {
+      const l = inputLayout(step, p, epilogues.get(i));
+      if (l !== null) required[id]!.add(l);
+    });
+  });
+  for (const o of plan.outputs) required[o.value]!.add('rowmajor');
+
+  const home: Layout[] = new Array<Layout>(n).fill('rowmajor');
+  for (const step of plan.steps) {
+    const forced = outputLayout(step);
+    for (const id of step.outputs) {
+      const rank = plan.values[id]!.shape.length;
+      if (forced !== null) home[id] = rank === 4 || forced === 'rowmajor' ? forced : 'rowmajor';
+      else if (rank === 4) {
+        const r = required[id]!;
+        const nhwcInput = step.inputs.some((v) => home[v] === 'nhwc');
+        home[id] = (r.has('nhwc') && !r.has('rowmajor')) || (r.size === 0 && nhwcInput) ? 'nhwc' : 'rowmajor';
+      }
+    }
+  }
+
+  const all = maxShapes(plan);
+  const bytesOf = (id: number): number => Math.max(...all.map((s) => byteSizeOf(plan.values[id]!.dtype, s[id]!)));
+  const regions: number[] = [];
+  const region = (bytes: number): number => {
+    regions.push(Math.max(MEMORY_ALIGNMENT, Math.ceil(bytes / MEMORY_ALIGNMENT) * MEMORY_ALIGNMENT));
+    return regions.length - 1;
+  };
+  const conversions = new Map<number, Map<Layout, number>>();
+  required.forEach((layouts, id) => {
+    for (const l of layouts) {
+      if (l === home[id]) continue;
+      let m = conversions.get(id);
+      if (!m) conversions.set(id, (m = new Map()));
+      m.set(l, region(bytesOf(id)));
+    }
+  });
+  const relocated = new Map<number, number>();
+  plan.values.forEach((v, id) => {
+    if (home[id] !== 'rowmajor' && (v.location.kind === 'output' || v.location.kind === 'input')) relocated.set(id, region(bytesOf(id)));
+  });
+  const scratch = new Map<number, number[]>();
+  plan.steps.forEach((step, i) => {
+    const sizes = all.map((s) => stepScratchBytes(step, plan, s));
+    const count = sizes[0]!.length;
+    if (count > 0) scratch.set(i, Array.from({ length: count }, (_, j) => region(Math.max(...sizes.map((s) => s[j]!)))));
+  });
+  return { home, conversions, relocated, scratch, regions, epilogues };
+}
+
+/** Offsets of the context memory's parts. */
+export interface ContextMemory {
+  readonly bytes: number;
+  readonly inputs: readonly number[];
+  readonly outputs: readonly number[];
+  readonly regions: readonly number[];
+}
+
+/** Lays out [arena | input slots | output slots | regions] at the profile's largest shapes. */
+export function contextMemory(plan: Plan, layout: PlanLayout): ContextMemory {
+  const all = maxShapes(plan);
+  let at = Math.ceil(plan.memory.arenaSize / MEMORY_ALIGNMENT) * MEMORY_ALIGNMENT;
+  const place = (bytes: number): number => {
+    const offset = at;
+    at += Math.max(MEMORY_ALIGNMENT, Math.ceil(bytes / MEMORY_ALIGNMENT) * MEMORY_ALIGNMENT);
+    return offset;
+  };
+  const ioBytes = (id: number): number => Math.max(...all.map((s) => byteSizeOf(plan.values[id]!.dtype, s[id]!)));
+  const inputs = plan.inputs.map((io) => place(ioBytes(io.value)));
+  const outputs = plan.outputs.map((io) => place(ioBytes(io.value)));
+  const regions = layout.regions.map((bytes) => place(bytes));
+  return { bytes: at, inputs, outputs, regions };
+}
