@@ -18,8 +18,10 @@ export const run = (name: string, kw: Kwargs): Tensor => {
 export const infer = (name: string, kw: Kwargs): ValueMeta => {
   const op = getAccOp(name);
   const bound = bindArgs(op.signature, [], kw, name);
+  const toMeta = (v: unknown): unknown =>
+    v instanceof Tensor ? { shape: v.shape, dtype: v.dtype } : Array.isArray(v) ? v.map(toMeta) : v;
   const metas: Kwargs = {};
-  for (const [k, v] of Object.entries(bound)) metas[k] = v instanceof Tensor ? { shape: v.shape, dtype: v.dtype } : v;
+  for (const [k, v] of Object.entries(bound)) metas[k] = toMeta(v);
   return op.infer(metas);
 };
 

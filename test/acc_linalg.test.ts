@@ -1,27 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import '../src/acc_ops/ops/index.js';
-import { getAccOp } from '../src/acc_ops/registry.js';
-import type { TensorMeta, ValueMeta } from '../src/ir/node.js';
-import { bindArgs, type Kwargs } from '../src/ir/signature.js';
+import type { Kwargs } from '../src/ir/signature.js';
 import { roundTo } from '../src/tensor/dtype.js';
 import { Tensor } from '../src/tensor/tensor.js';
+import { check as run } from './acc_helpers.js';
 
-/** Runs acc op `name` and checks that its shape inference agrees with the kernel's result. */
-function run(name: string, kw: Kwargs): Tensor {
-  const op = getAccOp(name);
-  const out = op.invoke([], kw);
-  if (!(out instanceof Tensor)) throw new Error(`acc.${name} did not return a tensor`);
-  expect(infer(name, kw)).toEqual({ shape: out.shape, dtype: out.dtype });
-  return out;
-}
 
-function infer(name: string, kw: Kwargs): ValueMeta {
-  const op = getAccOp(name);
-  const toMeta = (v: unknown): unknown =>
-    v instanceof Tensor ? ({ shape: v.shape, dtype: v.dtype } satisfies TensorMeta) : Array.isArray(v) ? v.map(toMeta) : v;
-  const bound = bindArgs(op.signature, [], kw, name);
-  return op.infer(Object.fromEntries(Object.entries(bound).map(([k, v]) => [k, toMeta(v)])));
-}
 
 const randn = (shape: number[], seed: number): Tensor => Tensor.randn(shape, { seed });
 

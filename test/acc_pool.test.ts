@@ -1,22 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import '../src/acc_ops/ops/index.js';
-import { getAccOp } from '../src/acc_ops/registry.js';
-import type { TensorMeta } from '../src/ir/node.js';
-import { bindArgs, type Kwargs } from '../src/ir/signature.js';
+import type { Kwargs } from '../src/ir/signature.js';
 import { roundTo } from '../src/tensor/dtype.js';
 import { Tensor } from '../src/tensor/tensor.js';
+import { check as run } from './acc_helpers.js';
 
-/** Runs acc op `name` and checks that its shape inference agrees with the kernel's result. */
-function run(name: string, kw: Kwargs): Tensor {
-  const op = getAccOp(name);
-  const out = op.invoke([], kw);
-  if (!(out instanceof Tensor)) throw new Error(`acc.${name} did not return a tensor`);
-  const bound = bindArgs(op.signature, [], kw, name);
-  const metas = Object.fromEntries(Object.entries(bound).map(([k, v]) =>
-    [k, v instanceof Tensor ? ({ shape: v.shape, dtype: v.dtype } satisfies TensorMeta) : v]));
-  expect(op.infer(metas)).toEqual({ shape: out.shape, dtype: out.dtype });
-  return out;
-}
 
 const randn = (shape: number[], seed: number): Tensor => Tensor.randn(shape, { seed });
 const prod = (v: readonly number[]): number => v.reduce((a, b) => a * b, 1);
