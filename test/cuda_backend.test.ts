@@ -43,7 +43,7 @@ describe('loadNativeAddon', () => {
     expect(r.ok).toBe(false);
     if (r.ok) return;
     expect(r.code).toBe('stale-build');
-    expect(r.reason).toContain('is stale (its native interface is version 0, this package expects 1)');
+    expect(r.reason).toContain('is stale (its native interface is version 0, this package expects 2)');
   });
 
   it('looks in build/Release of the package root unless FXRT_CUDA_ADDON names a file', () => {

@@ -23,9 +23,58 @@ export interface BackendContext {
   run(request: RunRequest): Promise<Tensor[]>;
 }
 
+/** Where a step's implementation came from when a backend loaded the plan. */
+export type TacticSource =
+  /** Library candidates timed on the device during this load. */
+  | 'timed'
+  /** A timed choice reused: from the timing cache, or an identical op timed earlier in the load. */
+  | 'cache'
+  /** The library's heuristic, untimed. */
+  | 'heuristic'
+  /** The backend's own kernels: nothing to choose. */
+  | 'fixed';
+
+/** The implementation a backend chose for one step when it loaded the plan. */
+export interface StepTactic {
+  readonly tactic: string;
+  readonly source: TacticSource;
+}
+
+/**
+ * How a backend chose library tactics when it loaded a plan (TensorRT's timing cache
+ * statistics): a second build of one model on one device with the same timing cache times nothing.
+ */
+export interface TacticStats {
+  /** Library ops whose choice was a timed one reused (timing cache, or an identical op earlier). */
+  readonly hits: number;
+  /** Library ops chosen without one: timed now, or by the heuristic. */
+  readonly misses: number;
+  /** Library ops whose candidates were timed on the device. */
+  readonly timed: number;
+  /** Cached choices refused (malformed, or the library no longer accepts them) and chosen again. */
+  readonly rejected: number;
+  /** The timing cache file used, if any. */
+  readonly timingCache: string | null;
+  /** What was wrong with the timing cache file (ignored entries, unreadable file), if anything. */
+  readonly warnings: readonly string[];
+}
+
 /** A plan loaded by a backend (constants uploaded, kernels prepared). */
 export interface LoadedPlan {
   createContext(): BackendContext;
+  /** Per step, the implementation chosen at load, for backends that choose then (undefined: the builder's tactic stands). */
+  stepTactics?(): readonly (StepTactic | undefined)[];
+  /** How library tactics were chosen at load, for backends that time them. */
+  tacticStats?(): TacticStats;
+}
+
+/** How a backend loads a plan. */
+export interface LoadOptions {
+  /**
+   * Timing cache file (TensorRT's ITimingCache): tactics timed before on this device are reused
+   * instead of timed again; the file is created if missing and updated when new ones were timed.
+   */
+  readonly timingCache?: string;
 }
 
 /** An executor of plans. */
@@ -33,7 +82,7 @@ export interface Backend {
   readonly name: BackendName;
   /** The implementation the backend picks for a step at build time. */
   tactic(step: PlanStep): string;
-  load(plan: Plan): LoadedPlan;
+  load(plan: Plan, options?: LoadOptions): LoadedPlan;
 }
 
 const backends = new Map<BackendName, Backend>([['reference', referenceBackend]]);
@@ -69,7 +118,10 @@ export interface LayerInfo {
   /** The network layers the step executes (several when fused). */
   readonly layers: readonly string[];
   readonly precision: StepPrecision;
+  /** The implementation: what the backend chose at load where it chooses then (CUDA: the library algorithms), else the builder's tactic. */
   readonly tactic: string;
+  /** Where the backend's choice came from (absent when the backend chooses nothing at load). */
+  readonly tacticSource?: TacticSource;
   readonly inputs: readonly LayerInfoTensor[];
   readonly outputs: readonly LayerInfoTensor[];
   /** Fused epilogue or pointwise program, one readable line per operation. */
@@ -92,16 +144,21 @@ export class Engine {
   readonly #loaded: LoadedPlan;
   readonly #shapes = new Map<string, number[][]>();
 
-  constructor(plan: Plan, backend: Backend = getBackend(plan.backend)) {
+  constructor(plan: Plan, backend: Backend = getBackend(plan.backend), options: LoadOptions = {}) {
     this.plan = plan;
     this.backend = backend;
-    this.#loaded = backend.load(plan);
+    this.#loaded = backend.load(plan, options);
   }
 
-  /** Reads a serialized engine (see serializePlan), optionally onto another backend. */
-  static deserialize(bytes: Uint8Array, options: { backend?: BackendName } = {}): Engine {
+  /** Reads a serialized engine (see serializePlan), optionally onto another backend or with a timing cache. */
+  static deserialize(bytes: Uint8Array, options: { backend?: BackendName } & LoadOptions = {}): Engine {
     const plan = deserializePlan(bytes);
-    return new Engine(plan, getBackend(options.backend ?? plan.backend));
+    return new Engine(plan, getBackend(options.backend ?? plan.backend), options);
+  }
+
+  /** How the backend chose library tactics when it loaded the plan; null for backends that choose none. */
+  get tacticStats(): TacticStats | null {
+    return this.#loaded.tacticStats?.() ?? null;
   }
 
   get name(): string {
@@ -143,22 +200,27 @@ export class Engine {
     return shapes;
   }
 
-  /** Per step: kind, fused layers, precision, tactic, input/output names, dtypes and shapes (JSON-ready). */
+  /** Per step: kind, fused layers, precision, tactic (and its source), input/output names, dtypes and shapes (JSON-ready). */
   layerInfo(): LayerInfo[] {
     const tensor = (id: number): LayerInfoTensor => {
       const v = this.plan.values[id]!;
       return { name: v.name, dtype: v.dtype, shape: v.shape };
     };
-    return this.plan.steps.map((s) => ({
-      name: s.name,
-      kind: s.kind,
-      layers: s.layers,
-      precision: s.precision,
-      tactic: s.tactic,
-      inputs: s.inputs.map(tensor),
-      outputs: s.outputs.map(tensor),
-      fused: describeFused(s),
-    }));
+    const chosen = this.#loaded.stepTactics?.() ?? [];
+    return this.plan.steps.map((s, i) => {
+      const c = chosen[i];
+      return {
+        name: s.name,
+        kind: s.kind,
+        layers: s.layers,
+        precision: s.precision,
+        tactic: c?.tactic ?? s.tactic,
+        ...(c ? { tacticSource: c.source } : {}),
+        inputs: s.inputs.map(tensor),
+        outputs: s.outputs.map(tensor),
+        fused: describeFused(s),
+      };
+    });
   }
 }
 

@@ -3,7 +3,7 @@
  * input/output names, dtypes and shapes, an asynchronous `run`, per-layer profiling, layer info
  * and save/load of the serialized engine.
  */
-import { Engine, type LayerInfo } from '../engine/engine.js';
+import { Engine, type LayerInfo, type LoadOptions } from '../engine/engine.js';
 import { checkInputs, type ExecutionContext, type StepProfile } from '../engine/execution_context.js';
 import type { BackendName, PlanInput, PlanOutput } from '../engine/plan.js';
 import type { BuildReport } from '../engine/report.js';
@@ -121,13 +121,14 @@ export class EngineModule extends Module {
   }
 
   /**
-   * Loads a module saved with `save()`. Truncated or corrupted bytes are rejected with a
-   * SavedFormatError (or the plan's PlanFormatError) saying what is wrong.
+   * Loads a module saved with `save()` (optionally with a timing cache for a backend that times
+   * tactics at load). Truncated or corrupted bytes are rejected with a SavedFormatError (or the
+   * plan's PlanFormatError) saying what is wrong.
    *
    * @example
    * const m = EngineModule.load(readFileSync('part.fxem'));
    */
-  static load(bytes: Uint8Array, opts: { backend?: BackendName } = {}): EngineModule {
+  static load(bytes: Uint8Array, opts: { backend?: BackendName } & LoadOptions = {}): EngineModule {
     const { header, sections } = readFrame(bytes, MAGIC, ENGINE_MODULE_VERSION, 'saved engine module');
     const name = header['name'];
     if (typeof name !== 'string') throw new SavedFormatError(`saved engine module: 'name' is missing`);

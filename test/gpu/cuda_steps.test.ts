@@ -8,7 +8,9 @@ import { Builder } from '../../src/engine/builder.js';
 import type { ActivationOp, ElementWiseOp, LayerParamsMap, UnaryOp } from '../../src/engine/network.js';
 import { NetworkDefinition } from '../../src/engine/network_definition.js';
 import { Tensor } from '../../src/tensor/tensor.js';
-import { constant, expectMatchesReference, layer, randn, type FloatDType } from './engine_harness.js';
+import { CudaEngineRunner } from '../../src/backends/cuda/index.js';
+import { expectSameValues } from './compare.js';
+import { buildPair, constant, expectMatchesReference, FLOATS, layer, randn, type FloatDType, type StepCase } from './engine_harness.js';
 
 /** a * x + b elementwise, as a tensor of `dtype`. */
 function affine(x: Tensor, a: number, b: number, dtype: FloatDType = 'float32'): Tensor {
@@ -225,6 +227,42 @@ describe('pointwise', () => {
     });
   });
 
+  it('a single function over a dense tensor runs on the specialized kernel, vectorized and with a tail, bit-exact', async () => {
+    const c: StepCase = {
+      name: 'map',
+      optimizations: false,
+      exact: true,
+      inputs: (dt) => [affine(randn([7, 1001], 33), 2, 0, dt)],
+      build: (net, [x]) => {
+        net.markOutput(layer(net, 'activation', [x!], { op: 'gelu_erf', alpha: 0, beta: 0 }, 'gelu'), 'gelu');
+        net.markOutput(layer(net, 'activation', [x!], { op: 'silu', alpha: 0, beta: 0 }, 'silu'), 'silu');
+        net.markOutput(layer(net, 'unary', [x!], { op: 'exp' }, 'exp'), 'exp');
+      },
+    };
+    for (const dtype of FLOATS) {
+      const { cuda, inputs } = await buildPair(c, dtype);
+      const tactics = CudaEngineRunner.of(cuda).tactics().map((t) => t.tactic);
+      expect(tactics).toEqual(expect.arrayContaining(['pointwise_map[gelu_erf]', 'pointwise_map[silu]', 'pointwise_map[exp]']));
+      // The same functions through the interpreter (a two-instruction program: f(x) * 1) agree bit for bit.
+      const viaInterpreter = await buildPair({
+        ...c,
+        optimizations: true,
+        build: (net, [x], dt) => {
+          const one = constant(net, Tensor.full([1, 1], 1, dt), 'one');
+          for (const [name, l] of [['gelu', layer(net, 'activation', [x!], { op: 'gelu_erf', alpha: 0, beta: 0 }, 'gelu')],
+            ['silu', layer(net, 'activation', [x!], { op: 'silu', alpha: 0, beta: 0 }, 'silu')],
+            ['exp', layer(net, 'unary', [x!], { op: 'exp' }, 'exp')]] as const) {
+            net.markOutput(layer(net, 'elementwise', [l, one], { op: 'prod' }, `${name}_x1`), name);
+          }
+        },
+      }, dtype);
+      const fast = await cuda.createExecutionContext().execute(inputs);
+      const interpreted = await viaInterpreter.cuda.createExecutionContext().execute(inputs);
+      fast.forEach((t, i) => expectSameValues(t, interpreted[i]!, `map output ${i} (${dtype})`));
+    }
+    await expectMatchesReference({ ...c, exact: false });
+  });
+
   it('a fused region (pointwise step) with a per-channel constant, and scale / prelu steps', async () => {
     await expectMatchesReference({
       name: 'fused region',
@@ -331,13 +369,24 @@ describe('normalization and softmax', () => {
 });
 
 describe('steps the CUDA backend does not implement', () => {
-  it('fail the build naming the step kind and layer', async () => {
-    const net = new NetworkDefinition('topk');
-    const x = net.addInput('x', 'float32', [4, 9]);
-    net.markOutput(layer(net, 'topk', [x], { op: 'max', k: 2, axis: 1 }, 'best'), 'y');
+  it('fail the build naming the step and the form it cannot run', async () => {
+    const net = new NetworkDefinition('cubic');
+    const x = net.addInput('x', 'float32', [1, 1, 4, 4]);
+    const params = { outputShape: [1, 1, 8, 8], mode: 'cubic', coordinates: 'half_pixel', round: 'floor', cubicCoeff: -0.5, scales: null } as const;
+    net.markOutput(layer(net, 'resize', [x], params, 'up'), 'y');
     await expect(new Builder().build(net, { backend: 'cuda' })).rejects.toThrow(
-      "step 'best' (topk): the topk layer is not implemented on the CUDA backend yet",
+      "step 'up' (resize): a cubic resize with coefficient -0.5 (only PyTorch's -0.75) is not implemented on the CUDA backend yet",
     );
+  });
+
+  it('the shape of a dynamic input is written at run time', async () => {
+    const net = new NetworkDefinition('shape');
+    const x = net.addInput('x', 'float32', [-1, 9], { min: [1, 9], opt: [4, 9], max: [8, 9] });
+    net.markOutput(layer(net, 'shape', [x], {}, 'dims'), 'y');
+    const engine = await new Builder().build(net, { backend: 'cuda' });
+    const [y] = await engine.createExecutionContext().execute([Tensor.zeros([6, 9])]);
+    expect(y!.dtype).toBe('int64');
+    expect(Array.from(y!.toFloat64())).toEqual([6, 9]);
   });
 
   it('fail the load for forms the kernels do not take (a normalization over a middle axis)', async () => {

@@ -7,6 +7,7 @@
 #include "buffer.h"
 #include "cuda_check.h"
 #include "exec/op_factory.h"
+#include "exec/timing_cache.h"
 
 namespace fxrt::exec {
 
@@ -29,6 +30,7 @@ std::shared_ptr<T> TakeInit(const Napi::CallbackInfo& info, const char* what) {
 struct ProgramInit {
   std::shared_ptr<Program> program;
   std::vector<std::string> stepNames;
+  std::vector<TacticSource> sources;
 };
 
 // Releases a context for the next run when a run's completion item goes, whether it resolved,
@@ -49,6 +51,10 @@ Napi::Function ExecPlan::Define(Napi::Env env) {
   return DefineClass(env, "ExecPlan", {
     InstanceMethod<&ExecPlan::CreateContext>("createContext"),
     InstanceMethod<&ExecPlan::Dispose>("dispose"),
+    InstanceMethod<&ExecPlan::TacticDevice>("tacticDevice"),
+    InstanceMethod<&ExecPlan::ImportTactics>("importTactics"),
+    InstanceMethod<&ExecPlan::ExportTactics>("exportTactics"),
+    InstanceMethod<&ExecPlan::TacticStats>("tacticStats"),
     InstanceAccessor<&ExecPlan::ByteLength>("constantBytes"),
   });
 }
@@ -73,6 +79,32 @@ Napi::Value ExecPlan::Dispose(const Napi::CallbackInfo& info) {
 
 Napi::Value ExecPlan::ByteLength(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), state_ ? static_cast<double>(state_->bytes()) : 0.0);
+}
+
+PlanState& ExecPlan::Live(Napi::Env env, const char* op) const {
+  if (!state_) ThrowError(env, op, "the plan was disposed");
+  return *state_;
+}
+
+// { name, computeCapability, multiprocessors, cublasLtVersion, cudnnVersion, tacticFormat }
+Napi::Value ExecPlan::TacticDevice(const Napi::CallbackInfo& info) {
+  return exec::TacticDevice(info.Env(), Live(info.Env(), "tacticDevice").device()->device());
+}
+
+// importTactics([{ key, data: Uint8Array }]) → how many were accepted
+Napi::Value ExecPlan::ImportTactics(const Napi::CallbackInfo& info) {
+  PlanState& plan = Live(info.Env(), "importTactics");
+  return Napi::Number::New(info.Env(), static_cast<double>(exec::ImportTactics(info.Env(), info[0], plan.cache())));
+}
+
+// exportTactics() → [{ key, tactic, ms, data: Uint8Array }] timed since the plan was loaded
+Napi::Value ExecPlan::ExportTactics(const Napi::CallbackInfo& info) {
+  return exec::ExportTactics(info.Env(), Live(info.Env(), "exportTactics").cache());
+}
+
+// tacticStats() → { hits, misses, timed, rejected }
+Napi::Value ExecPlan::TacticStats(const Napi::CallbackInfo& info) {
+  return TacticStatsValue(info.Env(), Live(info.Env(), "tacticStats").cache().stats());
 }
 
 Napi::Value LoadPlan(const Napi::CallbackInfo& info) {
@@ -161,7 +193,8 @@ Napi::Value ExecContext::Prepare(const Napi::CallbackInfo& info) {
 #endif
 #ifdef FXRT_HAVE_CUDNN
   for (const SpecReader& s : opSpecs) {
-    if (s.Str("op") == "conv2d") {
+    const std::string kind = s.Str("op");
+    if (kind == "conv" || kind == "deconv") {
       ctx.cudnn = state_->Cudnn(env);
       break;
     }
@@ -176,10 +209,14 @@ Napi::Value ExecContext::Prepare(const Napi::CallbackInfo& info) {
     ctx.workspace = device->AllocateWorkspace(env, scratchBytes, ctx.stream, op);
   }
   ctx.workspaceBytes = scratchBytes;
+  std::vector<TacticSource> sources;
+  sources.reserve(opSpecs.size());
   try {
     for (const SpecReader& s : opSpecs) {
       int64_t step = s.Int("step");
+      ctx.source = TacticSource::Fixed;
       program->AddOp(BuildOp(s, ctx), static_cast<int>(step));
+      sources.push_back(ctx.source);
     }
   } catch (...) {
     device->FreeWorkspace(ctx.workspace, scratchBytes, ctx.stream);
@@ -190,7 +227,7 @@ Napi::Value ExecContext::Prepare(const Napi::CallbackInfo& info) {
   // Timing or trial launches may have failed on purpose: leave no error behind for the runs.
   cudaGetLastError();
 
-  ProgramInit init{program, std::move(stepNames)};
+  ProgramInit init{program, std::move(stepNames), std::move(sources)};
   return AddonState::Of(env).execProgramClass.New({Napi::External<ProgramInit>::New(env, &init)});
 }
 
@@ -322,9 +359,10 @@ ExecProgram::ExecProgram(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Exec
   ProgramInit* init = info[0].As<Napi::External<ProgramInit>>().Data();
   program_ = init->program;
   stepNames_ = init->stepNames;
+  sources_ = init->sources;
 }
 
-// [{ step, tactic }] per op, in order.
+// [{ step, tactic, source }] per op, in order.
 Napi::Value ExecProgram::Tactics(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!program_) ThrowError(env, "tactics", "the program was disposed");
@@ -333,6 +371,7 @@ Napi::Value ExecProgram::Tactics(const Napi::CallbackInfo& info) {
     Napi::Object o = Napi::Object::New(env);
     o.Set("step", program_->opSteps()[i]);
     o.Set("tactic", program_->ops()[i]->Tactic());
+    o.Set("source", TacticSourceName(i < sources_.size() ? sources_[i] : TacticSource::Fixed));
     out.Set(static_cast<uint32_t>(i), o);
   }
   return out;

@@ -1,6 +1,9 @@
 // The JS face of the plan executor (src/backends/cuda/executor.ts drives it):
 //   loadPlan(constants: Uint8Array) → ExecPlan          constants uploaded once
 //   plan.createContext(memoryBytes) → ExecContext       own stream and device memory
+//   plan.tacticDevice() / importTactics(entries) / exportTactics() / tacticStats()
+//                                                       the plan's tactic cache and the
+//                                                       persistent timing cache (timing_cache.h)
 //   context.prepare(spec) → ExecProgram                 ops for one set of input shapes
 //   context.run(program, inputs, outputs?, profile)     one call enqueues a whole execution;
 //       → Promise<{ outputs, stepMs }>                  resolved by a completion callback
@@ -25,6 +28,12 @@ class ExecPlan : public Napi::ObjectWrap<ExecPlan> {
   Napi::Value CreateContext(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
   Napi::Value ByteLength(const Napi::CallbackInfo& info);
+  Napi::Value TacticDevice(const Napi::CallbackInfo& info);
+  Napi::Value ImportTactics(const Napi::CallbackInfo& info);
+  Napi::Value ExportTactics(const Napi::CallbackInfo& info);
+  Napi::Value TacticStats(const Napi::CallbackInfo& info);
+  // The plan state, or a thrown error naming `op` once the plan was disposed.
+  PlanState& Live(Napi::Env env, const char* op) const;
   std::shared_ptr<PlanState> state_;
 };
 
@@ -54,6 +63,7 @@ class ExecProgram : public Napi::ObjectWrap<ExecProgram> {
   Napi::Value Dispose(const Napi::CallbackInfo& info);
   std::shared_ptr<Program> program_;
   std::vector<std::string> stepNames_;
+  std::vector<TacticSource> sources_;  // per op: where its implementation came from
 };
 
 // loadPlan(constants: Uint8Array): uploads the constants (once) and returns an ExecPlan.

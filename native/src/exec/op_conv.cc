@@ -1,12 +1,17 @@
-// 2-D convolution through cuDNN on NHWC activations and KRSC (NHWC) filters, with the conv
-// step's epilogue fused by cudnnConvolutionBiasActivationForward: y = relu?(conv(x, w) + z + bias)
-// (z: the residual, optional). At engine load (`tune`) cudnnFindConvolutionForwardAlgorithmEx
-// times the algorithms on the device and the fastest one the fused call accepts is kept in the
-// plan's tactic cache; otherwise the cache or the heuristic decides. Where no fused algorithm
-// works, the convolution runs alone and one epilogue kernel applies bias, residual and ReLU.
+// N-d convolution through cuDNN on channels-last activations (NHWC; a 1-D layer as NHWC with
+// H = 1; NDHWC) and filters [K, spatial..., C/groups], with the conv step's epilogue fused by
+// cudnnConvolutionBiasActivationForward: y = relu?(conv(x, w) + z + bias) (z: the residual,
+// optional). cuDNN pads symmetrically; uneven padding pads the difference explicitly into the
+// workspace first (one pass over the input, none when the padding is even).
+// The algorithm: a timed entry of the plan's tactic cache (checked again: cuDNN must still accept
+// it), else at engine load (`tune`) the candidates timed on the device, else cuDNN's heuristic.
+// Where no fused algorithm works, the convolution runs alone and one epilogue kernel applies bias,
+// residual and ReLU.
+#include <algorithm>
 #include <string>
 #include <vector>
 
+#include "exec/conv_geometry.h"
 #include "exec/op_factory.h"
 
 namespace fxrt::exec {
@@ -16,14 +21,6 @@ namespace fxrt::exec {
 namespace {
 
 constexpr size_t kMaxConvWorkspace = size_t{256} << 20;
-
-cudnnDataType_t CudnnType(DType t) {
-  switch (t) {
-    case DType::Float16: return CUDNN_DATA_HALF;
-    case DType::BFloat16: return CUDNN_DATA_BFLOAT16;
-    default: return CUDNN_DATA_FLOAT;
-  }
-}
 
 const char* AlgoName(cudnnConvolutionFwdAlgo_t a) {
   switch (a) {
@@ -39,109 +36,111 @@ const char* AlgoName(cudnnConvolutionFwdAlgo_t a) {
   }
 }
 
-struct ConvShape {
-  DType dtype;
-  int n, c, h, w, k, r, s, oh, ow, padH, padW, strideH, strideW, dilH, dilW, groups;
-  bool relu;
-};
-
 class ConvOp : public Op {
  public:
-  ~ConvOp() override {
-    if (act_ != nullptr) cudnnDestroyActivationDescriptor(act_);
-    if (conv_ != nullptr) cudnnDestroyConvolutionDescriptor(conv_);
-    if (wDesc_ != nullptr) cudnnDestroyFilterDescriptor(wDesc_);
-    if (biasDesc_ != nullptr) cudnnDestroyTensorDescriptor(biasDesc_);
-    if (yDesc_ != nullptr) cudnnDestroyTensorDescriptor(yDesc_);
-    if (xDesc_ != nullptr) cudnnDestroyTensorDescriptor(xDesc_);
-  }
-
-  // Creates the descriptors; returns "" or what cuDNN refused.
-  std::string Init(const ConvShape& s, const void* x, const void* w, const void* bias, const void* z, void* y) {
-    s_ = s;
+  // Creates the descriptors and the explicit padding; returns "" or what cuDNN refused.
+  std::string Init(const ConvGeometry& g, const void* x, const void* w, const void* bias, const void* z, void* y) {
+    g_ = g;
     x_ = x; w_ = w; bias_ = bias; z_ = z; y_ = y;
-    const cudnnDataType_t type = CudnnType(s.dtype);
-    std::string err;
+    // cuDNN pads `pad` on both sides; the rest of each side (negative: a crop) is explicit.
+    int padded[kMaxConvDims] = {}, offset[kMaxConvDims] = {};
+    for (int d = 0; d < g.nd; d++) {
+      pad_[d] = std::max(0, std::min(g.pre[d], g.post[d]));
+      padded[d] = g.in[d] + (g.pre[d] - pad_[d]) + (g.post[d] - pad_[d]);
+      offset[d] = pad_[d] - g.pre[d];
+      if (g.pre[d] != pad_[d] || g.post[d] != pad_[d]) explicitPad_ = true;
+      if (padded[d] < 1) return "the padding of spatial dim " + std::to_string(d) + " leaves no input";
+    }
+    if (explicitPad_) {
+      padCopy_ = WindowCopy(g.dtype, g.n, g.c, g.nd, g.in, padded, offset);
+      scratchBytes_ = AlignWorkspace(static_cast<size_t>(ChannelsLastVolume(g.n, g.c, g.nd, padded)) * ItemSize(g.dtype));
+    }
+    std::string err = d_.Create();
+    if (!err.empty()) return err;
     auto check = [&](cudnnStatus_t st, const char* call) {
       if (st != CUDNN_STATUS_SUCCESS && err.empty()) err = std::string(call) + " failed: " + cudnnGetErrorString(st);
     };
-    check(cudnnCreateTensorDescriptor(&xDesc_), "cudnnCreateTensorDescriptor");
-    check(cudnnCreateTensorDescriptor(&yDesc_), "cudnnCreateTensorDescriptor");
-    check(cudnnCreateTensorDescriptor(&biasDesc_), "cudnnCreateTensorDescriptor");
-    check(cudnnCreateFilterDescriptor(&wDesc_), "cudnnCreateFilterDescriptor");
-    check(cudnnCreateConvolutionDescriptor(&conv_), "cudnnCreateConvolutionDescriptor");
-    check(cudnnCreateActivationDescriptor(&act_), "cudnnCreateActivationDescriptor");
-    if (!err.empty()) return err;
-    check(cudnnSetTensor4dDescriptor(xDesc_, CUDNN_TENSOR_NHWC, type, s.n, s.c, s.h, s.w), "cudnnSetTensor4dDescriptor(x)");
-    check(cudnnSetTensor4dDescriptor(yDesc_, CUDNN_TENSOR_NHWC, type, s.n, s.k, s.oh, s.ow), "cudnnSetTensor4dDescriptor(y)");
-    check(cudnnSetTensor4dDescriptor(biasDesc_, CUDNN_TENSOR_NHWC, type, 1, s.k, 1, 1), "cudnnSetTensor4dDescriptor(bias)");
-    check(cudnnSetFilter4dDescriptor(wDesc_, type, CUDNN_TENSOR_NHWC, s.k, s.c / s.groups, s.r, s.s), "cudnnSetFilter4dDescriptor");
-    check(cudnnSetConvolution2dDescriptor(conv_, s.padH, s.padW, s.strideH, s.strideW, s.dilH, s.dilW, CUDNN_CROSS_CORRELATION,
-                                          CUDNN_DATA_FLOAT),
-          "cudnnSetConvolution2dDescriptor");
-    check(cudnnSetConvolutionGroupCount(conv_, s.groups), "cudnnSetConvolutionGroupCount");
-    // float32 stays IEEE float32 (no TF32), as the reference; 16-bit types use the tensor cores.
-    check(cudnnSetConvolutionMathType(conv_, s.dtype == DType::Float32 ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH),
-          "cudnnSetConvolutionMathType");
-    check(cudnnSetActivationDescriptor(act_, s.relu ? CUDNN_ACTIVATION_RELU : CUDNN_ACTIVATION_IDENTITY, CUDNN_PROPAGATE_NAN, 0.0),
+    const int ones[kMaxConvDims] = {1, 1, 1};
+    check(SetChannelsLast(d_.x, g.dtype, g.n, g.c, g.nd, explicitPad_ ? padded : g.in), "cudnnSetTensorNdDescriptorEx(x)");
+    check(SetChannelsLast(d_.y, g.dtype, g.n, g.k, g.nd, g.out), "cudnnSetTensorNdDescriptorEx(y)");
+    check(SetChannelsLast(d_.bias, g.dtype, 1, g.k, g.nd, ones), "cudnnSetTensorNdDescriptorEx(bias)");
+    check(SetChannelsLastFilter(d_.w, g.dtype, g.k, g.c / g.groups, g.nd, g.kernel), "cudnnSetFilterNdDescriptor");
+    check(cudnnSetActivationDescriptor(d_.act, g.relu ? CUDNN_ACTIVATION_RELU : CUDNN_ACTIVATION_IDENTITY, CUDNN_PROPAGATE_NAN, 0.0),
           "cudnnSetActivationDescriptor");
-    if (!err.empty()) return err;
-    int n = 0, c = 0, h = 0, w2 = 0;
-    check(cudnnGetConvolution2dForwardOutputDim(conv_, xDesc_, wDesc_, &n, &c, &h, &w2), "cudnnGetConvolution2dForwardOutputDim");
-    if (err.empty() && (n != s.n || c != s.k || h != s.oh || w2 != s.ow)) {
-      err = "cuDNN computes output [" + std::to_string(n) + ", " + std::to_string(c) + ", " + std::to_string(h) + ", " +
-            std::to_string(w2) + "], the plan expects [" + std::to_string(s.n) + ", " + std::to_string(s.k) + ", " +
-            std::to_string(s.oh) + ", " + std::to_string(s.ow) + "]";
-    }
+    if (err.empty()) err = SetConvolution(d_.conv, g, pad_);
+    if (err.empty()) err = CheckForwardOutput(d_, g.n, g.k, g.nd, g.out);
     return err;
   }
 
   // Fused: one cuDNN call. Unfused (algo chosen for the plain conv): conv, then the epilogue kernel.
-  void Choose(cudnnConvolutionFwdAlgo_t algo, size_t workspace, bool fused, std::string tactic) {
+  void Choose(cudnnConvolutionFwdAlgo_t algo, size_t workspace, bool fused) {
     algo_ = algo;
-    workspaceBytes_ = workspace;
+    algoWorkspace_ = workspace;
     fused_ = fused;
-    tactic_ = std::move(tactic);
     epilogue_ = fused ? nullptr
-                      : MakeEpilogueOp(s_.dtype, y_, bias_, z_, s_.relu, static_cast<int64_t>(s_.n) * s_.oh * s_.ow, s_.k);
+                      : MakeEpilogueOp(g_.dtype, y_, bias_, z_, g_.relu, ChannelsLastVolume(g_.n, 1, g_.nd, g_.out), g_.k);
   }
 
   std::string Enqueue(const ExecEnv& env) override {
-    cudnnStatus_t st = Launch(env.cudnn, env.workspace);
-    if (st != CUDNN_STATUS_SUCCESS) return std::string(fused_ ? "cudnnConvolutionBiasActivationForward" : "cudnnConvolutionForward") +
-                                          " failed: " + cudnnGetErrorString(st);
+    char* ws = static_cast<char*>(env.workspace);
+    const void* x = x_;
+    if (explicitPad_) {
+      std::string err = padCopy_.Enqueue(x_, ws, env.stream);
+      if (!err.empty()) return err;
+      x = ws;
+    }
+    cudnnStatus_t st = Launch(env.cudnn, x, ws + scratchBytes_);
+    if (st != CUDNN_STATUS_SUCCESS) {
+      return std::string(fused_ ? "cudnnConvolutionBiasActivationForward" : "cudnnConvolutionForward") + " failed: " + cudnnGetErrorString(st);
+    }
     return epilogue_ ? epilogue_->Enqueue(env) : "";
   }
 
-  cudnnStatus_t Launch(cudnnHandle_t handle, void* workspace) const {
-    const float one = 1.f, zero = 0.f, alpha2 = z_ != nullptr ? 1.f : 0.f;
-    if (fused_) {
-      return cudnnConvolutionBiasActivationForward(handle, &one, xDesc_, x_, wDesc_, w_, conv_, algo_, workspace, workspaceBytes_,
-                                                   &alpha2, yDesc_, z_ != nullptr ? z_ : y_, biasDesc_, bias_, act_, yDesc_, y_);
-    }
-    return cudnnConvolutionForward(handle, &one, xDesc_, x_, wDesc_, w_, conv_, algo_, workspace, workspaceBytes_, &zero, yDesc_, y_);
+  size_t WorkspaceBytes() const override { return scratchBytes_ + algoWorkspace_; }
+  std::string Tactic() const override { return Name(algo_, fused_); }
+
+  // The readable tactic of `algo` run fused or not.
+  std::string Name(cudnnConvolutionFwdAlgo_t algo, bool fused) const {
+    const std::string epi = std::string("+bias") + (z_ != nullptr ? "+residual" : "") + (g_.relu ? "+relu" : "");
+    return std::string("cudnn:") + AlgoName(algo) + (fused ? epi : " then epilogue_kernel" + epi) +
+           (explicitPad_ ? " after pad_kernel" : "");
   }
 
-  size_t WorkspaceBytes() const override { return workspaceBytes_; }
-  std::string Tactic() const override { return tactic_; }
+  // Bytes of the workspace's start that hold the explicitly padded input.
+  size_t scratchBytes() const { return scratchBytes_; }
 
-  size_t WorkspaceFor(cudnnHandle_t handle, cudnnConvolutionFwdAlgo_t algo, bool& ok) const {
+  // The chosen algorithm once on the build context's memory (the fused call refuses some).
+  bool TrialLaunch(const BuildContext& ctx) const {
+    if (WorkspaceBytes() > ctx.workspaceBytes) return false;
+    char* ws = static_cast<char*>(ctx.workspace);
+    return Launch(ctx.cudnn, explicitPad_ ? ws : x_, ws + scratchBytes_) == CUDNN_STATUS_SUCCESS;
+  }
+
+  // Whether `algo` (fused or not) still runs here; chooses it if so. For cached choices.
+  bool Accept(const BuildContext& ctx, cudnnConvolutionFwdAlgo_t algo, bool fused) {
     size_t bytes = 0;
-    ok = cudnnGetConvolutionForwardWorkspaceSize(handle, xDesc_, wDesc_, conv_, yDesc_, algo, &bytes) == CUDNN_STATUS_SUCCESS;
-    return bytes;
+    if (cudnnGetConvolutionForwardWorkspaceSize(ctx.cudnn, d_.x, d_.w, d_.conv, d_.y, algo, &bytes) != CUDNN_STATUS_SUCCESS ||
+        bytes > kMaxConvWorkspace) {
+      return false;
+    }
+    Choose(algo, bytes, fused);
+    return TrialLaunch(ctx);
   }
 
-  // Candidate algorithms, fastest first: timed on the device (Find) or by the heuristic.
+  // Candidate algorithms, fastest first: timed by cuDNN on the device (tune) or the heuristic's.
   std::vector<cudnnConvolutionFwdAlgoPerf_t> Candidates(const BuildContext& ctx, std::string& err) const {
     std::vector<cudnnConvolutionFwdAlgoPerf_t> perf(CUDNN_CONVOLUTION_FWD_ALGO_COUNT);
     int found = 0;
-    cudnnStatus_t st = ctx.tune && ctx.workspace != nullptr
-        ? cudnnFindConvolutionForwardAlgorithmEx(ctx.cudnn, xDesc_, x_, wDesc_, w_, conv_, yDesc_, y_, static_cast<int>(perf.size()),
-                                                 &found, perf.data(), ctx.workspace, ctx.workspaceBytes)
-        : cudnnGetConvolutionForwardAlgorithm_v7(ctx.cudnn, xDesc_, wDesc_, conv_, yDesc_, static_cast<int>(perf.size()), &found,
+    const bool find = ctx.tune && ctx.workspace != nullptr && ctx.workspaceBytes > scratchBytes_;
+    char* ws = static_cast<char*>(ctx.workspace);
+    cudnnStatus_t st = find
+        ? cudnnFindConvolutionForwardAlgorithmEx(ctx.cudnn, d_.x, explicitPad_ ? ws : x_, d_.w, w_, d_.conv, d_.y, y_,
+                                                 static_cast<int>(perf.size()), &found, perf.data(), ws + scratchBytes_,
+                                                 ctx.workspaceBytes - scratchBytes_)
+        : cudnnGetConvolutionForwardAlgorithm_v7(ctx.cudnn, d_.x, d_.w, d_.conv, d_.y, static_cast<int>(perf.size()), &found,
                                                  perf.data());
     if (st != CUDNN_STATUS_SUCCESS) {
-      err = std::string(ctx.tune ? "cudnnFindConvolutionForwardAlgorithmEx" : "cudnnGetConvolutionForwardAlgorithm_v7") +
+      err = std::string(find ? "cudnnFindConvolutionForwardAlgorithmEx" : "cudnnGetConvolutionForwardAlgorithm_v7") +
             " failed: " + cudnnGetErrorString(st);
       return {};
     }
@@ -149,83 +148,67 @@ class ConvOp : public Op {
     return perf;
   }
 
-  const ConvShape& shape() const { return s_; }
-
  private:
-  ConvShape s_{};
+  cudnnStatus_t Launch(cudnnHandle_t handle, const void* x, void* workspace) const {
+    const float one = 1.f, zero = 0.f, alpha2 = z_ != nullptr ? 1.f : 0.f;
+    if (fused_) {
+      return cudnnConvolutionBiasActivationForward(handle, &one, d_.x, x, d_.w, w_, d_.conv, algo_, workspace, algoWorkspace_,
+                                                   &alpha2, d_.y, z_ != nullptr ? z_ : y_, d_.bias, bias_, d_.act, d_.y, y_);
+    }
+    return cudnnConvolutionForward(handle, &one, d_.x, x, d_.w, w_, d_.conv, algo_, workspace, algoWorkspace_, &zero, d_.y, y_);
+  }
+
+  ConvGeometry g_;
   const void* x_ = nullptr;
   const void* w_ = nullptr;
   const void* bias_ = nullptr;
   const void* z_ = nullptr;
   void* y_ = nullptr;
-  cudnnTensorDescriptor_t xDesc_ = nullptr, yDesc_ = nullptr, biasDesc_ = nullptr;
-  cudnnFilterDescriptor_t wDesc_ = nullptr;
-  cudnnConvolutionDescriptor_t conv_ = nullptr;
-  cudnnActivationDescriptor_t act_ = nullptr;
+  int pad_[kMaxConvDims] = {};
+  bool explicitPad_ = false;
+  WindowCopy padCopy_;
+  size_t scratchBytes_ = 0;
+  CudnnConvDescriptors d_;
   cudnnConvolutionFwdAlgo_t algo_ = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM;
-  size_t workspaceBytes_ = 0;
+  size_t algoWorkspace_ = 0;
   bool fused_ = true;
   std::unique_ptr<Op> epilogue_;
-  std::string tactic_;
 };
-
-int Dim(const SpecReader& spec, const char* key, int64_t min) {
-  int64_t v = spec.Int(key);
-  if (v < min || v > (int64_t{1} << 30)) spec.Fail(std::string(key) + " must be at least " + std::to_string(min) + ", got " + std::to_string(v));
-  return static_cast<int>(v);
-}
-
-std::string Signature(const ConvShape& s, bool hasZ) {
-  const int v[] = {s.n, s.c, s.h, s.w, s.k, s.r, s.s, s.padH, s.padW, s.strideH, s.strideW, s.dilH, s.dilW, s.groups};
-  std::string key = std::string(DTypeName(s.dtype)) + (s.relu ? " relu" : " id") + (hasZ ? " z" : "");
-  for (int x : v) key += " " + std::to_string(x);
-  return key;
-}
 
 }  // namespace
 
-std::unique_ptr<Op> BuildConv2d(const SpecReader& spec, BuildContext& ctx) {
-  ConvShape s{};
-  s.dtype = spec.Dtype("dtype");
-  if (!IsFloating(s.dtype)) spec.Fail("convolution needs float32, float16 or bfloat16 operands");
-  s.n = Dim(spec, "n", 1); s.c = Dim(spec, "c", 1); s.h = Dim(spec, "h", 1); s.w = Dim(spec, "w", 1);
-  s.k = Dim(spec, "k", 1); s.r = Dim(spec, "r", 1); s.s = Dim(spec, "s", 1);
-  s.oh = Dim(spec, "oh", 1); s.ow = Dim(spec, "ow", 1);
-  s.padH = Dim(spec, "padH", 0); s.padW = Dim(spec, "padW", 0);
-  s.strideH = Dim(spec, "strideH", 1); s.strideW = Dim(spec, "strideW", 1);
-  s.dilH = Dim(spec, "dilH", 1); s.dilW = Dim(spec, "dilW", 1);
-  s.groups = Dim(spec, "groups", 1);
-  if (s.c % s.groups != 0 || s.k % s.groups != 0) spec.Fail("channels must divide by groups");
-  s.relu = spec.Bool("relu");
-  const size_t item = ItemSize(s.dtype);
-  const auto nhwc = [](int64_t a, int64_t b, int64_t c, int64_t d) { return ContiguousExtent(a * b * c * d); };
-  const void* x = ResolveRef(spec, "x", ctx.mem, nhwc(s.n, s.h, s.w, s.c), item);
-  const void* w = ResolveRef(spec, "filter", ctx.mem, nhwc(s.k, s.r, s.s, s.c / s.groups), item);
-  const void* bias = ResolveRef(spec, "bias", ctx.mem, ContiguousExtent(s.k), item);
-  const void* z = spec.Has("z") ? ResolveRef(spec, "z", ctx.mem, nhwc(s.n, s.oh, s.ow, s.k), item) : nullptr;
-  void* y = ResolveRef(spec, "y", ctx.mem, nhwc(s.n, s.oh, s.ow, s.k), item);
+std::unique_ptr<Op> BuildConv(const SpecReader& spec, BuildContext& ctx) {
+  const ConvGeometry g = ReadConvGeometry(spec);
+  const size_t item = ItemSize(g.dtype);
+  const int64_t outElems = ChannelsLastVolume(g.n, g.k, g.nd, g.out);
+  const void* x = ResolveRef(spec, "x", ctx.mem, ContiguousExtent(ChannelsLastVolume(g.n, g.c, g.nd, g.in)), item);
+  const void* w = ResolveRef(spec, "filter", ctx.mem, ContiguousExtent(ChannelsLastVolume(g.k, g.c / g.groups, g.nd, g.kernel)), item);
+  const void* bias = ResolveRef(spec, "bias", ctx.mem, ContiguousExtent(g.k), item);
+  const void* z = spec.Has("z") ? ResolveRef(spec, "z", ctx.mem, ContiguousExtent(outElems), item) : nullptr;
+  void* y = ResolveRef(spec, "y", ctx.mem, ContiguousExtent(outElems), item);
   if (ctx.cudnn == nullptr) spec.Fail("no cuDNN handle");
 
   auto op = std::make_unique<ConvOp>();
-  std::string err = op->Init(s, x, w, bias, z, y);
+  std::string err = op->Init(g, x, w, bias, z, y);
   if (!err.empty()) spec.Fail(err);
-  const std::string key = Signature(s, z != nullptr) + (ctx.deterministic ? " det" : "");
-  const std::string epi = std::string("+bias") + (z != nullptr ? "+residual" : "") + (s.relu ? "+relu" : "");
-  auto describe = [&](cudnnConvolutionFwdAlgo_t algo, bool fused, const std::string& how) {
-    return std::string("cudnn:") + AlgoName(algo) + (fused ? epi : " then epilogue_kernel" + epi) + " (" + how + ")";
-  };
-  auto cached = ctx.cache->convAlgos.find(key);
-  if (cached != ctx.cache->convAlgos.end() && !ctx.tune) {
-    const bool fused = cached->second >= 0;
-    auto algo = static_cast<cudnnConvolutionFwdAlgo_t>(fused ? cached->second : -cached->second - 1);
-    bool ok = false;
-    size_t ws = op->WorkspaceFor(ctx.cudnn, algo, ok);
-    if (ok) {
-      op->Choose(algo, ws, fused, describe(algo, fused, "cached"));
+  const std::string key = "conv " + GeometryKey(g) + (g.relu ? " relu" : " id") + (z != nullptr ? " z" : "") +
+                          (ctx.deterministic ? " det" : "") + " al" + std::to_string(PointerAlignment(x)) + "," +
+                          std::to_string(PointerAlignment(w)) + "," + std::to_string(PointerAlignment(y)) + "," +
+                          std::to_string(z != nullptr ? PointerAlignment(z) : 0);
+  // Trying and timing algorithms needs the op's scratch in the workspace too.
+  const ScratchBuildContext scratch(ctx, op->scratchBytes());
+  const BuildContext& lib = scratch.get();
+  if (const Tactic* hit = ctx.cache->Lookup(key, ctx.tune)) {
+    const Tactic t = *hit;
+    if (t.kind == TacticKind::ConvForward && t.algo < CUDNN_CONVOLUTION_FWD_ALGO_COUNT &&
+        op->Accept(lib, static_cast<cudnnConvolutionFwdAlgo_t>(t.algo), t.fused)) {
+      ctx.source = ctx.cache->Reuse(key);
       return op;
     }
+    ctx.cache->Reject(key);
   }
-  std::vector<cudnnConvolutionFwdAlgoPerf_t> perf = op->Candidates(ctx, err);
+
+  std::vector<cudnnConvolutionFwdAlgoPerf_t> perf = op->Candidates(lib, err);
   if (!err.empty()) spec.Fail(err);
   // Each algorithm runs either inside the fused call (IDENTITY allows IMPLICIT_PRECOMP_GEMM only)
   // or alone followed by the epilogue kernel; `deterministic` keeps only algorithms whose results
@@ -235,26 +218,29 @@ std::unique_ptr<Op> BuildConv2d(const SpecReader& spec, BuildContext& ctx) {
     size_t workspace;
     bool fused;
   };
+  const size_t room = lib.workspaceBytes > op->scratchBytes() ? lib.workspaceBytes - op->scratchBytes() : 0;
   std::vector<Candidate> candidates;
   for (const auto& p : perf) {
-    if (p.status != CUDNN_STATUS_SUCCESS || p.memory > kMaxConvWorkspace || p.memory > ctx.workspaceBytes ||
+    if (p.status != CUDNN_STATUS_SUCCESS || p.memory > kMaxConvWorkspace || p.memory > room ||
         (ctx.deterministic && p.determinism != CUDNN_DETERMINISTIC)) {
       continue;
     }
-    if (s.relu || p.algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM) candidates.push_back({p.algo, p.memory, true});
+    if (g.relu || p.algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM) candidates.push_back({p.algo, p.memory, true});
     candidates.push_back({p.algo, p.memory, false});
   }
   ExecEnv env;
-  env.stream = ctx.stream;
-  env.workspace = ctx.workspace;
-  env.workspaceBytes = ctx.workspaceBytes;
-  env.cudnn = ctx.cudnn;
+  env.stream = lib.stream;
+  env.workspace = lib.workspace;
+  env.workspaceBytes = lib.workspaceBytes;
+  env.cudnn = lib.cudnn;
   int best = -1;
   float bestMs = -1.f;
   for (size_t i = 0; i < candidates.size(); i++) {
     const Candidate& c = candidates[i];
-    op->Choose(c.algo, c.workspace, c.fused, "");
-    if (c.fused && op->Launch(ctx.cudnn, ctx.workspace) != CUDNN_STATUS_SUCCESS) continue;  // the fused call refuses it
+    op->Choose(c.algo, c.workspace, c.fused);
+    // The fused call refuses some algorithms; and a heuristic choice is used untimed, so it must
+    // be seen to run here first (cuDNN lists algorithms that then fail with BAD_PARAM).
+    if ((c.fused || !ctx.tune) && !op->TrialLaunch(lib)) continue;
     if (!ctx.tune) {  // heuristic order: the first that runs
       best = static_cast<int>(i);
       break;
@@ -268,15 +254,20 @@ std::unique_ptr<Op> BuildConv2d(const SpecReader& spec, BuildContext& ctx) {
   cudaGetLastError();
   if (best < 0) spec.Fail(std::string("cuDNN has no ") + (ctx.deterministic ? "deterministic " : "") + "algorithm for this convolution (" + key + ")");
   const Candidate& c = candidates[static_cast<size_t>(best)];
-  ctx.cache->convAlgos[key] = c.fused ? static_cast<int>(c.algo) : -static_cast<int>(c.algo) - 1;
-  op->Choose(c.algo, c.workspace, c.fused,
-             describe(c.algo, c.fused, ctx.tune ? "timed " + std::to_string(candidates.size()) + " candidates" : "heuristic"));
+  op->Choose(c.algo, c.workspace, c.fused);
+  Tactic t;
+  t.kind = TacticKind::ConvForward;
+  t.algo = static_cast<int32_t>(c.algo);
+  t.fused = c.fused;
+  t.ms = bestMs;
+  t.name = op->Tactic();
+  ctx.source = ctx.cache->Record(key, std::move(t), ctx.tune);
   return op;
 }
 
 #else  // !FXRT_HAVE_CUDNN
 
-std::unique_ptr<Op> BuildConv2d(const SpecReader& spec, BuildContext&) {
+std::unique_ptr<Op> BuildConv(const SpecReader& spec, BuildContext&) {
   spec.Fail("this build of the addon has no cuDNN (cudnn.h or libcudnn was not found when it was built)");
 }
 

@@ -9,12 +9,23 @@ std::unique_ptr<Op> BuildOp(const SpecReader& spec, BuildContext& ctx) {
   if (op == "copy") return BuildCopy(spec, ctx);
   if (op == "fill") return BuildFill(spec, ctx);
   if (op == "pointwise") return BuildPointwise(spec, ctx);
-  if (op == "pool2d") return BuildPool2d(spec, ctx);
+  if (op == "pool") return BuildPool(spec, ctx);
   if (op == "layernorm") return BuildLayerNorm(spec, ctx);
   if (op == "softmax") return BuildSoftmax(spec, ctx);
+  if (op == "attention") return BuildAttention(spec, ctx);
   if (op == "gemm") return BuildGemm(spec, ctx);
-  if (op == "conv2d") return BuildConv2d(spec, ctx);
-  spec.Fail("unknown op '" + op + "' (expected copy, fill, pointwise, pool2d, layernorm, softmax, gemm or conv2d)");
+  if (op == "conv") return BuildConv(spec, ctx);
+  if (op == "deconv") return BuildDeconv(spec, ctx);
+  if (op == "gather") return BuildGather(spec, ctx);
+  if (op == "slice_map") return BuildSliceMap(spec, ctx);
+  if (op == "resize") return BuildResize(spec, ctx);
+  if (op == "topk") return BuildTopk(spec, ctx);
+  if (op == "cumsum") return BuildCumsum(spec, ctx);
+  if (op == "reduce") return BuildReduce(spec, ctx);
+  if (op == "quantize") return BuildQuantize(spec, ctx);
+  if (op == "dequantize") return BuildDequantize(spec, ctx);
+  if (op == "einsum") return BuildEinsum(spec, ctx);
+  spec.Fail("unknown op '" + op + "' (expected copy, fill, pointwise, pool, layernorm, softmax, attention, gemm, conv, deconv, gather, slice_map, resize, topk, cumsum, reduce, quantize, dequantize or einsum)");
 }
 
 namespace {

@@ -1,6 +1,7 @@
 // Building ops from their specs. Each builder validates its spec (shapes, dtypes, memory ranges)
-// and, for library ops, picks the implementation: timed on the device when `tune` is set (at
-// engine load), else from the plan's cache or the library's heuristic (no device sync).
+// and, for library ops, picks the implementation: a timed choice from the plan's tactic cache
+// (which the persistent timing cache fills), else timed on the device when `tune` is set (at
+// engine load), else the library's heuristic (no device sync).
 #pragma once
 
 #include <napi.h>
@@ -27,6 +28,8 @@ struct BuildContext {
   DeviceState* device = nullptr;
   void* workspace = nullptr;  // for timing library algorithms (tune only)
   size_t workspaceBytes = 0;
+  // Where the last op built got its implementation (library builders set it; BuildOp's caller reads it).
+  TacticSource source = TacticSource::Fixed;
 #ifdef FXRT_HAVE_CUBLASLT
   cublasLtHandle_t cublasLt = nullptr;
 #endif
@@ -35,17 +38,33 @@ struct BuildContext {
 #endif
 };
 
-// Dispatches on spec.op: copy, fill, pointwise, pool2d, layernorm, softmax, gemm, conv2d.
+// Dispatches on spec.op: copy, fill, pointwise, pool, layernorm, softmax, attention, gemm, conv, deconv, gather,
+// slice_map, resize, topk, cumsum, reduce, quantize, dequantize, einsum.
 std::unique_ptr<Op> BuildOp(const SpecReader& spec, BuildContext& ctx);
 
 std::unique_ptr<Op> BuildCopy(const SpecReader& spec, BuildContext& ctx);
 std::unique_ptr<Op> BuildFill(const SpecReader& spec, BuildContext& ctx);
 std::unique_ptr<Op> BuildPointwise(const SpecReader& spec, BuildContext& ctx);
-std::unique_ptr<Op> BuildPool2d(const SpecReader& spec, BuildContext& ctx);
+std::unique_ptr<Op> BuildPool(const SpecReader& spec, BuildContext& ctx);
 std::unique_ptr<Op> BuildLayerNorm(const SpecReader& spec, BuildContext& ctx);
 std::unique_ptr<Op> BuildSoftmax(const SpecReader& spec, BuildContext& ctx);
+// Fused attention on tensor cores (op_attention.cc).
+std::unique_ptr<Op> BuildAttention(const SpecReader& spec, BuildContext& ctx);
 std::unique_ptr<Op> BuildGemm(const SpecReader& spec, BuildContext& ctx);
-std::unique_ptr<Op> BuildConv2d(const SpecReader& spec, BuildContext& ctx);
+// N-d convolution (1 to 3 spatial dims, any padding) and transposed convolution through cuDNN.
+std::unique_ptr<Op> BuildConv(const SpecReader& spec, BuildContext& ctx);
+std::unique_ptr<Op> BuildDeconv(const SpecReader& spec, BuildContext& ctx);
+// Index ops (ops_index.cc): gather, slice past the edges / padding, resize, topk, cumulative sum.
+std::unique_ptr<Op> BuildGather(const SpecReader& spec, BuildContext& ctx);
+std::unique_ptr<Op> BuildSliceMap(const SpecReader& spec, BuildContext& ctx);
+std::unique_ptr<Op> BuildResize(const SpecReader& spec, BuildContext& ctx);
+std::unique_ptr<Op> BuildTopk(const SpecReader& spec, BuildContext& ctx);
+std::unique_ptr<Op> BuildCumsum(const SpecReader& spec, BuildContext& ctx);
+// Reductions, Q/DQ and the generic einsum (ops_reduce.cc).
+std::unique_ptr<Op> BuildReduce(const SpecReader& spec, BuildContext& ctx);
+std::unique_ptr<Op> BuildQuantize(const SpecReader& spec, BuildContext& ctx);
+std::unique_ptr<Op> BuildDequantize(const SpecReader& spec, BuildContext& ctx);
+std::unique_ptr<Op> BuildEinsum(const SpecReader& spec, BuildContext& ctx);
 
 // Mean device ms of `op` over a few enqueues on env.stream after a warm-up, replayed from a CUDA
 // graph where the op can be captured (synchronizes: engine load only); negative when it fails.

@@ -2,8 +2,10 @@
 //   out[b] = act(alpha · op(a[b]) · op(b[b]) + residual[b] + bias)
 // computed as the column-major product of the transposes (see ops_gemm.cc): cuBLASLt's A is our
 // b, its B our a, its m and n our n and m; the bias runs along cuBLASLt's rows, our columns.
-// A batch stride of 0 broadcasts an operand. At engine load (`tune`) the heuristic's candidates
-// are timed on the device and the fastest is kept in the plan's tactic cache.
+// A batch stride of 0 broadcasts an operand. The algorithm: a timed entry of the plan's tactic
+// cache that cublasLtMatmulAlgoCheck still accepts, else at engine load (`tune`) the heuristic's
+// candidates timed on the device, else the heuristic's first.
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -24,13 +26,6 @@ cudaDataType_t CudaType(DType t) {
     case DType::BFloat16: return CUDA_R_16BF;
     default: return CUDA_R_32F;
   }
-}
-
-uint32_t Alignment(const void* p) {
-  auto v = reinterpret_cast<uintptr_t>(p);
-  uint32_t a = 256;
-  while (a > 1 && v % a != 0) a >>= 1;
-  return a;
 }
 
 struct GemmShape {
@@ -108,10 +103,10 @@ class GemmOp : public Op {
     uint64_t ws = kGemmWorkspace;
     if (st == CUBLAS_STATUS_SUCCESS) st = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws));
     const std::pair<cublasLtMatmulPreferenceAttributes_t, uint32_t> aligns[] = {
-        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, Alignment(b_)},
-        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, Alignment(a_)},
-        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, Alignment(s_.residual ? residual_ : out_)},
-        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, Alignment(out_)},
+        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, PointerAlignment(b_)},
+        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, PointerAlignment(a_)},
+        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, PointerAlignment(s_.residual ? residual_ : out_)},
+        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, PointerAlignment(out_)},
     };
     for (const auto& [attr, value] : aligns) {
       if (st == CUBLAS_STATUS_SUCCESS) st = cublasLtMatmulPreferenceSetAttribute(pref, attr, &value, sizeof(value));
@@ -132,6 +127,13 @@ class GemmOp : public Op {
     algo_ = algo;
     workspaceBytes_ = workspace;
     tactic_ = std::move(tactic);
+  }
+
+  // Whether cuBLASLt still runs `algo` for these descriptors within the workspace. For cached choices.
+  bool Accepts(cublasLtHandle_t lt, const cublasLtMatmulAlgo_t& algo) const {
+    cublasLtMatmulHeuristicResult_t result{};
+    return cublasLtMatmulAlgoCheck(lt, desc_, layoutA_, layoutB_, layoutOut_, layoutOut_, &algo, &result) == CUBLAS_STATUS_SUCCESS &&
+           result.workspaceSize <= kGemmWorkspace;
   }
 
  private:
@@ -156,6 +158,19 @@ std::string EpilogueName(cublasLtEpilogue_t e) {
     case CUBLASLT_EPILOGUE_GELU_BIAS: return "+bias+gelu_tanh";
     default: return "";
   }
+}
+
+// "algo 21 tile 15 stages 9 splitk 1": which cuBLASLt kernel configuration `algo` is.
+std::string AlgoConfig(const cublasLtMatmulAlgo_t& algo) {
+  int32_t id = -1, splitK = 1;
+  uint32_t tile = 0, stages = 0;
+  size_t written = 0;
+  cublasLtMatmulAlgoConfigGetAttribute(&algo, CUBLASLT_ALGO_CONFIG_ID, &id, sizeof(id), &written);
+  cublasLtMatmulAlgoConfigGetAttribute(&algo, CUBLASLT_ALGO_CONFIG_TILE_ID, &tile, sizeof(tile), &written);
+  cublasLtMatmulAlgoConfigGetAttribute(&algo, CUBLASLT_ALGO_CONFIG_STAGES_ID, &stages, sizeof(stages), &written);
+  cublasLtMatmulAlgoConfigGetAttribute(&algo, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &splitK, sizeof(splitK), &written);
+  return "algo " + std::to_string(id) + " tile " + std::to_string(tile) + " stages " + std::to_string(stages) + " splitk " +
+         std::to_string(splitK);
 }
 
 }  // namespace
@@ -190,16 +205,30 @@ std::unique_ptr<Op> BuildGemm(const SpecReader& spec, BuildContext& ctx) {
   auto op = std::make_unique<GemmOp>();
   std::string err = op->Init(s, a, b, out, bias, residual);
   if (!err.empty()) spec.Fail(err);
-  std::string key = std::string(DTypeName(s.dtype)) + ">" + DTypeName(s.outDtype) + " m" + std::to_string(s.m) + " n" +
-                    std::to_string(s.n) + " k" + std::to_string(s.k) + " b" + std::to_string(s.batch) + " sa" +
-                    std::to_string(s.strideA) + " sb" + std::to_string(s.strideB) + (s.transA ? " tA" : "") +
-                    (s.transB ? " tB" : "") + " e" + std::to_string(static_cast<int>(s.epilogue)) + (s.residual ? " res" : "") +
-                    " al" + std::to_string(Alignment(a)) + "," + std::to_string(Alignment(b)) + "," + std::to_string(Alignment(out));
-  const std::string base = std::string("cublaslt") + EpilogueName(s.epilogue) + (s.residual ? "+residual" : "");
-  auto cached = ctx.cache->gemmAlgos.find(key);
-  if (cached != ctx.cache->gemmAlgos.end() && !ctx.tune) {
-    op->Choose(cached->second, kGemmWorkspace, base + " (cached)");
-    return op;
+  const std::string key = std::string("gemm ") + DTypeName(s.dtype) + ">" + DTypeName(s.outDtype) + " m" + std::to_string(s.m) +
+                          " n" + std::to_string(s.n) + " k" + std::to_string(s.k) + " b" + std::to_string(s.batch) + " sa" +
+                          std::to_string(s.strideA) + " sb" + std::to_string(s.strideB) + " so" + std::to_string(s.strideOut) +
+                          (s.transA ? " tA" : "") + (s.transB ? " tB" : "") + " e" + std::to_string(static_cast<int>(s.epilogue)) +
+                          (s.residual ? " res" : "") + " alpha" + std::to_string(s.alpha) + " al" + std::to_string(PointerAlignment(a)) +
+                          "," + std::to_string(PointerAlignment(b)) + "," + std::to_string(PointerAlignment(out)) + "," +
+                          std::to_string(residual != nullptr ? PointerAlignment(residual) : 0) + "," +
+                          std::to_string(bias != nullptr ? PointerAlignment(bias) : 0);
+  const std::string epilogue = std::string(EpilogueName(s.epilogue)) + (s.residual ? "+residual" : "");
+  auto name = [&](const cublasLtMatmulAlgo_t& algo) { return "cublaslt[" + AlgoConfig(algo) + "]" + epilogue; };
+  auto algoOf = [](const Tactic& t) {
+    cublasLtMatmulAlgo_t algo{};
+    static_assert(sizeof(algo.data) == sizeof(t.words), "cublasLtMatmulAlgo_t is 8 words");
+    std::memcpy(algo.data, t.words, sizeof(algo.data));
+    return algo;
+  };
+  if (const Tactic* hit = ctx.cache->Lookup(key, ctx.tune)) {
+    const Tactic t = *hit;
+    if (t.kind == TacticKind::Matmul && op->Accepts(ctx.cublasLt, algoOf(t))) {
+      op->Choose(algoOf(t), kGemmWorkspace, name(algoOf(t)));
+      ctx.source = ctx.cache->Reuse(key);
+      return op;
+    }
+    ctx.cache->Reject(key);
   }
   std::vector<cublasLtMatmulHeuristicResult_t> candidates = op->Candidates(ctx.cublasLt, ctx.tune ? kCandidates : 1, err);
   if (!err.empty()) spec.Fail(err);
@@ -208,13 +237,14 @@ std::unique_ptr<Op> BuildGemm(const SpecReader& spec, BuildContext& ctx) {
               std::to_string(s.n) + "x" + std::to_string(s.k) + " (batch " + std::to_string(s.batch) + ")");
   }
   size_t best = 0;
-  if (ctx.tune && candidates.size() > 1 && ctx.workspaceBytes >= kGemmWorkspace) {
+  float bestMs = -1.f;
+  const bool timed = ctx.tune && ctx.workspaceBytes >= kGemmWorkspace;
+  if (timed) {
     ExecEnv env;
     env.stream = ctx.stream;
     env.workspace = ctx.workspace;
     env.workspaceBytes = ctx.workspaceBytes;
     env.cublasLt = ctx.cublasLt;
-    float bestMs = -1.f;
     for (size_t i = 0; i < candidates.size(); i++) {
       op->Choose(candidates[i].algo, candidates[i].workspaceSize, "");
       float ms = TimeOp(*op, env);
@@ -224,9 +254,13 @@ std::unique_ptr<Op> BuildGemm(const SpecReader& spec, BuildContext& ctx) {
       }
     }
   }
-  ctx.cache->gemmAlgos[key] = candidates[best].algo;
-  op->Choose(candidates[best].algo, kGemmWorkspace,
-             base + (ctx.tune ? " (timed " + std::to_string(candidates.size()) + " algos, #" + std::to_string(best) + ")" : " (heuristic)"));
+  op->Choose(candidates[best].algo, kGemmWorkspace, name(candidates[best].algo));
+  Tactic t;
+  t.kind = TacticKind::Matmul;
+  std::memcpy(t.words, candidates[best].algo.data, sizeof(t.words));
+  t.ms = bestMs;
+  t.name = op->Tactic();
+  ctx.source = ctx.cache->Record(key, std::move(t), timed);
   return op;
 }
 

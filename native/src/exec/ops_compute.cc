@@ -1,5 +1,5 @@
-// Ops on the backend's own kernels: pointwise programs, 2-D pooling, layer normalization and
-// softmax.
+// Ops on the backend's own kernels: pointwise programs, 1-D to 3-D pooling, layer normalization
+// and softmax.
 #include <cuda_runtime.h>
 
 #include <string>
@@ -107,11 +107,13 @@ kernels::PwInstr ParseInstr(const SpecReader& s, int index, int nIn) {
   return ins;
 }
 
-class Pool2dOp : public Op {
+class PoolOp : public Op {
  public:
-  explicit Pool2dOp(const kernels::PoolParams& p) : p_(p) {}
-  std::string Enqueue(const ExecEnv& env) override { return Status("pool2d", kernels::LaunchPool2d(p_, env.stream)); }
-  std::string Tactic() const override { return p_.isMax ? "max_pool2d" : "avg_pool2d"; }
+  explicit PoolOp(const kernels::PoolParams& p) : p_(p) {}
+  std::string Enqueue(const ExecEnv& env) override { return Status("pool", kernels::LaunchPool(p_, env.stream)); }
+  std::string Tactic() const override {
+    return std::string(p_.isMax ? "max_pool" : "avg_pool") + std::to_string(p_.spatialDims) + "d";
+  }
 
  private:
   kernels::PoolParams p_;
@@ -121,7 +123,7 @@ class LayerNormOp : public Op {
  public:
   explicit LayerNormOp(const kernels::LayerNormParams& p) : p_(p) {}
   std::string Enqueue(const ExecEnv& env) override { return Status("layernorm", kernels::LaunchLayerNorm(p_, env.stream)); }
-  std::string Tactic() const override { return "layernorm_rows"; }
+  std::string Tactic() const override { return kernels::LayerNormVariant(p_); }
 
  private:
   kernels::LayerNormParams p_;
@@ -177,48 +179,75 @@ std::unique_ptr<Op> BuildPointwise(const SpecReader& spec, BuildContext& ctx) {
   p.nInstr = static_cast<int>(instrs.size());
   for (size_t k = 0; k < instrs.size(); k++) p.instr[k] = ParseInstr(instrs[k], static_cast<int>(k), p.nIn);
   const bool wide = spec.Bool("wide");
+  if (kernels::PointwiseFastPath(p, wide)) {
+    const std::string fn = p.instr[0].op == PwOp::Activation ? kActivationNames[p.instr[0].fn] : kUnaryNames[p.instr[0].fn];
+    return std::make_unique<PointwiseOp>(p, wide, "pointwise_map[" + fn + "]");
+  }
   return std::make_unique<PointwiseOp>(p, wide, std::string(wide ? "pointwise_f64" : "pointwise_f32") + "[" +
                                                     std::to_string(p.nInstr) + " instr]");
 }
 
-std::unique_ptr<Op> BuildPool2d(const SpecReader& spec, BuildContext& ctx) {
+std::unique_ptr<Op> BuildPool(const SpecReader& spec, BuildContext& ctx) {
   kernels::PoolParams p{};
-  p.dtype = FloatDtype(spec, "dtype");
+  p.dtype = spec.Dtype("dtype");
   std::vector<int64_t> in = spec.Ints("inShape"), out = spec.Ints("outShape");
   std::vector<int64_t> xs = spec.Ints("xStrides"), ys = spec.Ints("yStrides");
   std::vector<int64_t> window = spec.Ints("window"), stride = spec.Ints("stride"), pre = spec.Ints("prePadding"),
                        post = spec.Ints("postPadding"), dil = spec.Ints("dilation");
+  const size_t ns = window.size();
+  if (ns < 1 || ns > static_cast<size_t>(kernels::kMaxPoolDims)) spec.Fail("pooling takes 1 to 3 spatial dims, got " + std::to_string(ns));
   for (const auto* v : {&in, &out, &xs, &ys}) {
-    if (v->size() != 4) spec.Fail("shapes and strides must have 4 entries (N, C, H, W)");
+    if (v->size() != ns + 2) spec.Fail("shapes and strides must have " + std::to_string(ns + 2) + " entries (N, C, then the spatial dims)");
   }
-  for (const auto* v : {&window, &stride, &pre, &post, &dil}) {
-    if (v->size() != 2) spec.Fail("window parameters must have 2 entries (H, W)");
+  for (const auto* v : {&stride, &pre, &post, &dil}) {
+    if (v->size() != ns) spec.Fail("window parameters must have one entry per spatial dim (" + std::to_string(ns) + ")");
   }
   if (in[0] != out[0] || in[1] != out[1]) spec.Fail("input and output must share N and C");
-  p.n = in[0]; p.c = in[1]; p.h = in[2]; p.w = in[3]; p.oh = out[2]; p.ow = out[3];
-  p.kh = static_cast<int>(window[0]); p.kw = static_cast<int>(window[1]);
-  p.sh = static_cast<int>(stride[0]); p.sw = static_cast<int>(stride[1]);
-  p.ph = static_cast<int>(pre[0]); p.pw = static_cast<int>(pre[1]);
-  p.postH = static_cast<int>(post[0]); p.postW = static_cast<int>(post[1]);
-  p.dh = static_cast<int>(dil[0]); p.dw = static_cast<int>(dil[1]);
-  if (p.kh < 1 || p.kw < 1 || p.sh < 1 || p.sw < 1 || p.dh < 1 || p.dw < 1) spec.Fail("window, stride and dilation must be positive");
-  p.isMax = spec.Str("type") == "max";
+  p.spatialDims = static_cast<int>(ns);
+  p.n = in[0];
+  p.c = in[1];
+  p.xStride[0] = xs[0];
+  p.xStride[1] = xs[1];
+  p.yStride[0] = ys[0];
+  p.yStride[1] = ys[1];
+  // Right-aligned spatial slots; the leading ones of a 1-D or 2-D pooling stay unit dims (stride 0).
+  for (int d = 0; d < kernels::kMaxPoolDims; d++) {
+    p.in[d] = p.out[d] = 1;
+    p.window[d] = p.stride[d] = p.dilation[d] = 1;
+  }
+  const size_t first = kernels::kMaxPoolDims - ns;
+  for (size_t s = 0; s < ns; s++) {
+    const size_t d = first + s;
+    p.in[d] = in[2 + s];
+    p.out[d] = out[2 + s];
+    p.window[d] = static_cast<int>(window[s]);
+    p.stride[d] = static_cast<int>(stride[s]);
+    p.pre[d] = static_cast<int>(pre[s]);
+    p.post[d] = static_cast<int>(post[s]);
+    p.dilation[d] = static_cast<int>(dil[s]);
+    p.xStride[2 + d] = xs[2 + s];
+    p.yStride[2 + d] = ys[2 + s];
+    if (p.window[d] < 1 || p.stride[d] < 1 || p.dilation[d] < 1) spec.Fail("window, stride and dilation must be positive");
+    if (p.pre[d] < 0 || p.post[d] < 0) spec.Fail("padding must be non-negative");
+  }
+  const std::string type = spec.Str("type");
+  if (type != "max" && type != "average") spec.Fail("type must be max or average, got '" + type + "'");
+  p.isMax = type == "max";
+  if (!IsFloating(p.dtype) && !(p.isMax && p.dtype == DType::Int8)) {
+    spec.Fail(std::string("pooling takes float32, float16 or bfloat16 tensors (int8 for max pooling), got ") + DTypeName(p.dtype));
+  }
   p.excludePadding = spec.Bool("excludePadding");
   p.divisor = static_cast<float>(spec.Num("divisor"));
   p.channelsLast = spec.Bool("channelsLast");
-  for (int d = 0; d < 4; d++) {
-    p.xStride[d] = xs[d];
-    p.yStride[d] = ys[d];
-  }
   kernels::StridedView xv, yv;
-  xv.rank = yv.rank = 4;
-  for (int d = 0; d < 4; d++) {
+  xv.rank = yv.rank = static_cast<int>(ns + 2);
+  for (size_t d = 0; d < ns + 2; d++) {
     xv.size[d] = in[d]; xv.stride[d] = xs[d];
     yv.size[d] = out[d]; yv.stride[d] = ys[d];
   }
   p.x = ResolveRef(spec, "x", ctx.mem, ExtentOf(xv), ItemSize(p.dtype));
   p.y = ResolveRef(spec, "y", ctx.mem, ExtentOf(yv), ItemSize(p.dtype));
-  return std::make_unique<Pool2dOp>(p);
+  return std::make_unique<PoolOp>(p);
 }
 
 std::unique_ptr<Op> BuildLayerNorm(const SpecReader& spec, BuildContext& ctx) {

@@ -26,7 +26,12 @@ struct LayerNormParams {
   bool affinePerColumn;
 };
 
+// Rows held in registers (a warp per row up to 1024 16-bit / 512 float32 elements, a block per
+// row up to 8192 / 4096), read once with 16-byte vectors, when the rows and pointers allow it and
+// the affine is per column; otherwise a block per row reading the row three times.
 cudaError_t LaunchLayerNorm(const LayerNormParams& params, cudaStream_t stream);
+// Which of those kernels LaunchLayerNorm runs for `params` (for layer info).
+const char* LayerNormVariant(const LayerNormParams& params);
 
 struct SoftmaxParams {
   const void* x;

@@ -7,6 +7,7 @@
 #include <cuda_fp16.h>
 
 #include <cmath>
+#include <cstdint>
 
 namespace fxrt::kernels {
 
@@ -308,7 +309,114 @@ bool Contiguous(const PwParams& p) {
   return true;
 }
 
+// ---- Fast path: one activation or unary function over one dense float tensor ----
+// The interpreter above keeps registers in local memory and dispatches every instruction per
+// element; a program of one function on one contiguous input of the output's dtype (a GEMM's
+// unfused GELU, a lone sigmoid) instead runs a kernel specialized for that function: 16-byte
+// loads and stores, the function inlined. The arithmetic is the interpreter's (same functions,
+// float32 registers, one rounding at the store), so results are identical.
+
+template <typename T> __device__ __forceinline__ float ToFloat(T v);
+template <> __device__ __forceinline__ float ToFloat<float>(float v) { return v; }
+template <> __device__ __forceinline__ float ToFloat<__half>(__half v) { return __half2float(v); }
+template <> __device__ __forceinline__ float ToFloat<__nv_bfloat16>(__nv_bfloat16 v) { return __bfloat162float(v); }
+template <typename T> __device__ __forceinline__ T FromFloat(float v);
+template <> __device__ __forceinline__ float FromFloat<float>(float v) { return v; }
+template <> __device__ __forceinline__ __half FromFloat<__half>(float v) { return __float2half_rn(v); }
+template <> __device__ __forceinline__ __nv_bfloat16 FromFloat<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+
+template <PwActivation A>
+struct ActivationOf {
+  float alpha, beta;
+  __device__ __forceinline__ float operator()(float v) const { return ActivationFn<float>(A, v, alpha, beta); }
+};
+
+template <PwUnary U>
+struct UnaryOf {
+  __device__ __forceinline__ float operator()(float v) const { return UnaryFn<float>(U, v); }
+};
+
+// y[i] = f(x[i]) for i < n; x may equal y (each element is read and written by one thread).
+// `vectorized`: both pointers 16-byte aligned, so whole 16-byte words move at once.
+template <typename T, typename F>
+__global__ void __launch_bounds__(256) MapKernel(const T* x, T* y, int64_t n, bool vectorized, F f) {
+  constexpr int kVec = 16 / sizeof(T);
+  const int64_t words = vectorized ? n / kVec : 0;
+  const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  const int64_t first = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  for (int64_t i = first; i < words; i += step) {
+    uint4 raw = reinterpret_cast<const uint4*>(x)[i];
+    T* v = reinterpret_cast<T*>(&raw);
+#pragma unroll
+    for (int k = 0; k < kVec; k++) v[k] = FromFloat<T>(f(ToFloat<T>(v[k])));
+    reinterpret_cast<uint4*>(y)[i] = raw;
+  }
+  for (int64_t i = words * kVec + first; i < n; i += step) y[i] = FromFloat<T>(f(ToFloat<T>(x[i])));
+}
+
+template <typename T, typename F>
+cudaError_t LaunchMap(const PwParams& p, int64_t n, F f, cudaStream_t stream) {
+  const bool vectorized = reinterpret_cast<uintptr_t>(p.in[0].ptr) % 16 == 0 && reinterpret_cast<uintptr_t>(p.out) % 16 == 0;
+  const int64_t work = vectorized ? (n + 16 / sizeof(T) - 1) / (16 / sizeof(T)) : n;
+  MapKernel<T, F><<<GridFor(work), 256, 0, stream>>>(static_cast<const T*>(p.in[0].ptr), static_cast<T*>(p.out), n, vectorized, f);
+  return cudaGetLastError();
+}
+
+template <typename F>
+cudaError_t LaunchMapTyped(const PwParams& p, int64_t n, F f, cudaStream_t stream) {
+  switch (p.outDtype) {
+    case DType::Float32: return LaunchMap<float>(p, n, f, stream);
+    case DType::Float16: return LaunchMap<__half>(p, n, f, stream);
+    case DType::BFloat16: return LaunchMap<__nv_bfloat16>(p, n, f, stream);
+    default: return cudaErrorInvalidValue;
+  }
+}
+
+template <PwActivation A>
+cudaError_t LaunchActivationMap(const PwParams& p, int64_t n, cudaStream_t stream) {
+  return LaunchMapTyped(p, n, ActivationOf<A>{p.instr[0].alpha, p.instr[0].beta}, stream);
+}
+
+template <PwUnary U>
+cudaError_t LaunchUnaryMap(const PwParams& p, int64_t n, cudaStream_t stream) {
+  return LaunchMapTyped(p, n, UnaryOf<U>{}, stream);
+}
+
+cudaError_t LaunchFastPath(const PwParams& p, int64_t n, cudaStream_t stream) {
+  const PwInstr& ins = p.instr[0];
+  if (ins.op == PwOp::Activation) {
+    switch (static_cast<PwActivation>(ins.fn)) {
+#define FXRT_ACT(name) case PwActivation::name: return LaunchActivationMap<PwActivation::name>(p, n, stream);
+      FXRT_ACT(Relu) FXRT_ACT(Sigmoid) FXRT_ACT(Tanh) FXRT_ACT(LeakyRelu) FXRT_ACT(Elu) FXRT_ACT(Selu) FXRT_ACT(Softsign)
+      FXRT_ACT(Softplus) FXRT_ACT(Clip) FXRT_ACT(HardSigmoid) FXRT_ACT(GeluErf) FXRT_ACT(GeluTanh) FXRT_ACT(Silu)
+#undef FXRT_ACT
+    }
+    return cudaErrorInvalidValue;
+  }
+  switch (static_cast<PwUnary>(ins.fn)) {
+#define FXRT_UN(name) case PwUnary::name: return LaunchUnaryMap<PwUnary::name>(p, n, stream);
+    FXRT_UN(Exp) FXRT_UN(Log) FXRT_UN(Sqrt) FXRT_UN(Recip) FXRT_UN(Abs) FXRT_UN(Neg) FXRT_UN(Sin) FXRT_UN(Cos) FXRT_UN(Tan)
+    FXRT_UN(Sinh) FXRT_UN(Cosh) FXRT_UN(Asin) FXRT_UN(Acos) FXRT_UN(Atan) FXRT_UN(Ceil) FXRT_UN(Floor) FXRT_UN(Erf)
+    FXRT_UN(Round) FXRT_UN(Trunc) FXRT_UN(Rsqrt)
+#undef FXRT_UN
+    default: return cudaErrorInvalidValue;
+  }
+}
+
+bool IsFloat(DType t) { return t == DType::Float32 || t == DType::Float16 || t == DType::BFloat16; }
+
 }  // namespace
+
+bool PointwiseFastPath(const PwParams& p, bool wide) {
+  if (wide || p.nIn != 1 || p.nInstr != 1 || !Contiguous(p)) return false;
+  const PwInstr& ins = p.instr[0];
+  if (ins.a != 0 || !IsFloat(ins.dtype) || !IsFloat(p.outDtype) || p.in[0].dtype != p.outDtype) return false;
+  if (ins.op == PwOp::Activation) return true;
+  if (ins.op != PwOp::Unary) return false;
+  // Functions whose result is a bool or sign-like value keep the interpreter (their dtypes differ in practice).
+  const auto fn = static_cast<PwUnary>(ins.fn);
+  return fn != PwUnary::Not && fn != PwUnary::IsNan && fn != PwUnary::Sign;
+}
 
 cudaError_t LaunchPointwise(const PwParams& p, bool wide, cudaStream_t stream) {
   if (p.nInstr < 1 || p.nInstr > kMaxPwInstrs || p.nIn > kMaxPwInputs || p.rank > kMaxRank) return cudaErrorInvalidValue;
@@ -324,6 +432,7 @@ cudaError_t LaunchPointwise(const PwParams& p, bool wide, cudaStream_t stream) {
     fits32 = Fits32(n, view);
   }
   const bool contig = Contiguous(p);
+  if (PointwiseFastPath(p, wide)) return LaunchFastPath(p, n, stream);
   return wide ? Launch<double>(p, n, fits32, contig, stream) : Launch<float>(p, n, fits32, contig, stream);
 }
 

@@ -57,6 +57,10 @@ struct PwParams {
   PwInstr instr[kMaxPwInstrs];
 };
 
+// Whether LaunchPointwise runs `params` on a kernel specialized for its one function (a single
+// activation or unary instruction over one contiguous input of the output's float dtype).
+bool PointwiseFastPath(const PwParams& params, bool wide);
+
 // Runs the program over numel = prod(size) elements. `wide`: double registers (integers).
 cudaError_t LaunchPointwise(const PwParams& params, bool wide, cudaStream_t stream);
 

@@ -1,7 +1,10 @@
-// 2-D max / average pooling over [N, C, H, W] logical tensors in any layout (strides per logical
-// dim), with PyTorch's window rules: windows start at o*stride - prePadding, reads are clipped to
-// the input, and the average's divisor is the override, the real-element count, or the window
-// clipped to input + post padding (src/kernels/reference/pool.ts).
+// Max / average pooling over 1, 2 or 3 spatial dims of [N, C, spatial...] logical tensors in any
+// layout (strides per logical dim), with PyTorch's window rules: windows start at
+// o*stride - prePadding, reads are clipped to the input, and the average's divisor is the
+// override, the real-element count, or the window clipped to input + post padding
+// (src/kernels/reference/pool.ts). Spatial parameters are right-aligned in arrays of three
+// (D, H, W): a 2-D pooling leaves slot 0 a unit dim, a 1-D one slots 0 and 1; the kernels are
+// specialized per spatial rank, so unit dims cost nothing.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -12,21 +15,24 @@
 
 namespace fxrt::kernels {
 
+constexpr int kMaxPoolDims = 3;
+
 struct PoolParams {
   const void* x;
   void* y;
-  DType dtype;
-  int64_t n, c, h, w, oh, ow;
-  int kh, kw, sh, sw, ph, pw, dh, dw;
-  int postH, postW;     // post padding (bounds the average's window)
+  DType dtype;      // a float, or int8 for max pooling (quantized values commute with it)
+  int spatialDims;  // 1, 2 or 3
+  int64_t n, c;
+  int64_t in[kMaxPoolDims], out[kMaxPoolDims];  // spatial sizes (unit slots: 1)
+  int window[kMaxPoolDims], stride[kMaxPoolDims], pre[kMaxPoolDims], post[kMaxPoolDims], dilation[kMaxPoolDims];
   bool isMax;
   bool excludePadding;  // average: divide by the number of real elements
   float divisor;        // average: 0 = none, else the divisor override
-  int64_t xStride[4];   // elements per step of n, c, h, w
-  int64_t yStride[4];
-  bool channelsLast;    // iterate with c fastest (coalesced for NHWC outputs)
+  int64_t xStride[2 + kMaxPoolDims];  // elements per step of n, c, then the spatial slots (unit slots: 0)
+  int64_t yStride[2 + kMaxPoolDims];
+  bool channelsLast;    // iterate with c fastest (coalesced for channels-last outputs)
 };
 
-cudaError_t LaunchPool2d(const PoolParams& params, cudaStream_t stream);
+cudaError_t LaunchPool(const PoolParams& params, cudaStream_t stream);
 
 }  // namespace fxrt::kernels

@@ -1,9 +1,10 @@
 /**
  * The plan's constants as the CUDA backend stores them on the device, in one blob uploaded once
  * at load: constants read as they are (row-major), plus the forms the libraries want, derived on
- * the host: convolution filters reordered KCRS → KRSC (channels-last), and per conv/gemm step one
- * bias vector summing the layer's bias and the epilogue's bias constants (zeros when it has none,
- * since cuDNN's fused call always adds one).
+ * the host: (transposed) convolution filters reordered KCRS → KRSC (channels-last, any spatial
+ * rank), and per conv/deconv/gemm step one bias vector summing the layer's bias and the
+ * epilogue's bias constants (a convolution gets zeros when it has none, since cuDNN's fused call
+ * always adds one).
  */
 import { anchorInputCount, type Plan } from '../../engine/plan.js';
 import { itemSize, storageFromBytes, type DType } from '../../tensor/dtype.js';
@@ -16,9 +17,9 @@ export interface DeviceConstants {
   readonly blob: Uint8Array;
   /** Per plan constant index: its row-major copy, or -1 when nothing reads it as is. */
   readonly rowMajor: readonly number[];
-  /** Per conv step index: its KRSC filter. */
+  /** Per conv/deconv step index: its channels-last (KRSC) filter. */
   readonly filters: ReadonlyMap<number, number>;
-  /** Per conv/gemm step index with a library bias: the combined bias vector. */
+  /** Per conv step index, and per deconv/gemm step index with a library bias: the combined bias vector. */
   readonly biases: ReadonlyMap<number, number>;
 }
 
@@ -46,16 +47,16 @@ function constantTensor(plan: Plan, index: number): Tensor {
   return new Tensor(storageFromBytes(c.dtype, bytes, numelOf(c.shape)), c.shape, c.dtype);
 }
 
-/** [K, C, R, S] → [K, R, S, C], moving raw elements. */
+/** A filter [K, C, spatial...] → [K, spatial..., C] (deconvolution: [C, K/groups, ...] alike), moving raw elements. */
 function krsc(t: Tensor): Uint8Array {
-  const [k, c, r, s] = t.shape as [number, number, number, number];
+  const [k, c] = t.shape as [number, number];
+  const rs = numelOf(t.shape.slice(2));
   const src = new Uint8Array(t.bytes());
   const size = itemSize(t.dtype);
   const out = new Uint8Array(src.byteLength);
   const Arr = size === 4 ? Uint32Array : size === 2 ? Uint16Array : Uint8Array;
   const a = new Arr(src.buffer, src.byteOffset, src.byteLength / size);
   const b = new Arr(out.buffer, 0, out.byteLength / size);
-  const rs = r * s;
   for (let ki = 0; ki < k; ki++) {
     for (let ci = 0; ci < c; ci++) {
       const from = (ki * c + ci) * rs;
@@ -91,18 +92,19 @@ export function deviceConstants(plan: Plan, layout: PlanLayout): DeviceConstants
     return loc.kind === 'constant' ? loc.index : -1;
   };
   plan.steps.forEach((step, i) => {
-    if (step.kind !== 'convolution' && step.kind !== 'matrix_multiply') return;
+    if (step.kind !== 'convolution' && step.kind !== 'deconvolution' && step.kind !== 'matrix_multiply') return;
     const epilogue = layout.epilogues.get(i);
     const biasPositions = epilogue ? [...epilogue.bias] : [];
-    if (step.kind === 'convolution') {
+    if (step.kind !== 'matrix_multiply') {
       special.add(`${i}:1`);
       filters.set(i, builder.add(krsc(constantTensor(plan, valueConstant(step.inputs[1]!)))));
       if (anchorInputCount(step) > 2) biasPositions.unshift(2);
     }
     for (const p of biasPositions) special.add(`${i}:${p}`);
-    if (biasPositions.length === 0 && step.kind === 'matrix_multiply') return;
+    // cuDNN's fused convolution always adds a bias; the others only take one where there is one.
+    if (biasPositions.length === 0 && step.kind !== 'convolution') return;
     const out = plan.values[step.outputs[0]!]!;
-    const channels = step.kind === 'convolution' ? step.params.numOutputMaps : out.shape[out.shape.length - 1]!;
+    const channels = step.kind === 'matrix_multiply' ? out.shape[out.shape.length - 1]! : step.params.numOutputMaps;
     const tensors = biasPositions.map((p) => constantTensor(plan, valueConstant(step.inputs[p]!)));
     biases.set(i, builder.add(biasVector(tensors, channels, out.dtype)));
   });

@@ -5,7 +5,7 @@
  * the device. Views give element strides per logical dim, so one kernel serves every layout.
  */
 import type { DType } from '../../tensor/dtype.js';
-import type { ActivationOp, ElementWiseOp, UnaryOp } from '../../engine/network.js';
+import type { ActivationOp, ElementWiseOp, ReduceOp, UnaryOp } from '../../engine/network.js';
 import type { FloatDType } from './native.js';
 
 /** Which device memory a reference points into. */
@@ -38,6 +38,85 @@ export interface PointwiseOperand {
   readonly strides: readonly number[];
 }
 
+/**
+ * A (transposed) convolution on channels-last memory (native/src/exec/conv_geometry.h): x [n, c,
+ * inSpatial...] → y [n, k, outSpatial...], 1 to 3 spatial dims, the layer's paddings as they are
+ * (uneven or negative ones too); filter [k, kernel..., c/groups] (deconv: [c, kernel..., k/groups]);
+ * then y = relu?(y + z + bias).
+ */
+export interface ConvGeometrySpec {
+  readonly dtype: FloatDType;
+  readonly n: number; readonly c: number; readonly k: number; readonly groups: number;
+  readonly inSpatial: readonly number[]; readonly outSpatial: readonly number[]; readonly kernel: readonly number[];
+  readonly stride: readonly number[]; readonly dilation: readonly number[];
+  readonly prePadding: readonly number[]; readonly postPadding: readonly number[];
+  readonly x: MemRef; readonly filter: MemRef; readonly z?: MemRef; readonly y: MemRef; readonly relu: boolean;
+}
+
+/**
+ * Ops that move or select elements by index (native/src/exec/ops_index.cc). gather and slice_map
+ * iterate over dims in the output's memory order (a shape and per-operand strides per iteration
+ * dim); resize takes logical shapes and strides; topk and cumsum row-major operands. Strides are
+ * in elements.
+ */
+export type IndexOpSpec =
+  /** out[c] = data[c·dataStrides + v·axisStride], v = index[c·indexStrides] (negative: + axisSize; out of range: zero bits). */
+  | {
+    readonly op: 'gather'; readonly elemBytes: number; readonly indexDtype: 'int32' | 'int64'; readonly shape: readonly number[];
+    readonly data: MemRef; readonly dataStrides: readonly number[]; readonly axisStride: number; readonly axisSize: number;
+    readonly index: MemRef; readonly indexStrides: readonly number[]; readonly out: MemRef; readonly outStrides: readonly number[];
+  }
+  /** dst[c] = src[Σ map(start + c·stride)·srcStrides] with out-of-range indices mapped by `mode` (fill: the word wordHi:wordLo). */
+  | {
+    readonly op: 'slice_map'; readonly elemBytes: number; readonly mode: 'fill' | 'clamp' | 'reflect' | 'wrap'; readonly shape: readonly number[];
+    readonly src: MemRef; readonly srcStrides: readonly number[]; readonly srcSize: readonly number[];
+    readonly start: readonly number[]; readonly stride: readonly number[];
+    readonly dst: MemRef; readonly dstStrides: readonly number[]; readonly wordLo: number; readonly wordHi: number;
+  }
+  /** Resize of dims 2.. (logical shapes and strides); scaleBits: per spatial dim, the float32 bit pattern of its source-index ratio. */
+  | {
+    readonly op: 'resize'; readonly dtype: DType; readonly kind: 'nearest_floor' | 'nearest_half_up' | 'linear' | 'cubic';
+    readonly alignCorners: boolean; readonly channelsLast: boolean;
+    readonly x: MemRef; readonly inShape: readonly number[]; readonly xStrides: readonly number[];
+    readonly y: MemRef; readonly outShape: readonly number[]; readonly yStrides: readonly number[]; readonly scaleBits: readonly number[];
+  }
+  /** Top-k along the middle dim of row-major [outer, size, inner] operands. */
+  | {
+    readonly op: 'topk'; readonly dtype: DType; readonly indexDtype: 'int32' | 'int64'; readonly largest: boolean;
+    readonly outer: number; readonly size: number; readonly inner: number; readonly k: number;
+    readonly x: MemRef; readonly values: MemRef; readonly indices: MemRef;
+  }
+  /** Running sum along the middle dim of row-major [outer, size, inner] operands. */
+  | {
+    readonly op: 'cumsum'; readonly dtype: DType; readonly outer: number; readonly size: number; readonly inner: number;
+    readonly exclusive: boolean; readonly reverse: boolean; readonly x: MemRef; readonly y: MemRef;
+  };
+
+/** An operand of the generic einsum kernel: strides over the output dims, then over the summed dims. */
+export interface EinsumOperandSpec {
+  readonly ref: MemRef;
+  readonly outStrides: readonly number[];
+  readonly sumStrides: readonly number[];
+}
+
+/** Ops on the reduction-like kernels (native/src/exec/ops_reduce.cc). */
+export type ReduceOpSpec =
+  /** y[kept] = fn over the reduced dims of x; kept.strides and reduced.strides are x's, yStrides y's per kept dim. */
+  | {
+    readonly op: 'reduce'; readonly fn: ReduceOp; readonly dtype: DType; readonly x: MemRef; readonly y: MemRef;
+    readonly kept: View; readonly yStrides: readonly number[]; readonly reduced: View;
+  }
+  /** Q/DQ over an iteration shape; the scale (and zero point) broadcast to it with stride 0 except along the channel axis. */
+  | {
+    readonly op: 'quantize' | 'dequantize'; readonly shape: readonly number[];
+    readonly x: PointwiseOperand; readonly y: PointwiseOperand; readonly scale: PointwiseOperand; readonly zeroPoint?: PointwiseOperand;
+  }
+  /** y[o] = Σ over the summed dims of the product of the operands (kernels/einsum.h). */
+  | {
+    readonly op: 'einsum'; readonly dtype: FloatDType; readonly y: MemRef; readonly out: View;
+    readonly sumShape: readonly number[]; readonly operands: readonly EinsumOperandSpec[];
+  };
+
 /** The native ops, each tagged with the plan step it belongs to (-1: plan input/output copies). */
 export type NativeOpSpec = { readonly step: number } & (
   | { readonly op: 'copy'; readonly elemBytes: number; readonly src: MemRef; readonly srcView: View; readonly dst: MemRef; readonly dstView: View }
@@ -46,8 +125,9 @@ export type NativeOpSpec = { readonly step: number } & (
     readonly op: 'pointwise'; readonly shape: readonly number[]; readonly inputs: readonly PointwiseOperand[]; readonly out: PointwiseOperand;
     readonly instrs: readonly NativeInstr[]; readonly wide: boolean;
   }
+  /** Max / average pooling of [N, C, 1 to 3 spatial dims] in any layout (int8: max pooling of quantized values). */
   | {
-    readonly op: 'pool2d'; readonly dtype: FloatDType; readonly type: 'max' | 'average';
+    readonly op: 'pool'; readonly dtype: FloatDType | 'int8'; readonly type: 'max' | 'average';
     readonly x: MemRef; readonly inShape: readonly number[]; readonly xStrides: readonly number[];
     readonly y: MemRef; readonly outShape: readonly number[]; readonly yStrides: readonly number[];
     readonly window: readonly number[]; readonly stride: readonly number[]; readonly prePadding: readonly number[];
@@ -64,6 +144,15 @@ export type NativeOpSpec = { readonly step: number } & (
     readonly outer: number; readonly size: number; readonly inner: number; readonly scale: number; readonly log: boolean;
     readonly causalRows: number; readonly mask?: MemRef; readonly maskDtype?: DType; readonly maskView?: View;
   }
+  /**
+   * Fused attention (kernels/attention.h): views [batch..., positions, head dim] with a contiguous
+   * head dim and 16-byte strides; the mask's view is over the scores [batch..., l, s].
+   */
+  | {
+    readonly op: 'attention'; readonly dtype: 'float16' | 'bfloat16'; readonly scale: number; readonly causal: boolean;
+    readonly q: MemRef; readonly qView: View; readonly k: MemRef; readonly kView: View; readonly v: MemRef; readonly vView: View;
+    readonly out: MemRef; readonly outView: View; readonly mask?: MemRef; readonly maskDtype?: DType; readonly maskView?: View;
+  }
   | {
     readonly op: 'gemm'; readonly dtype: FloatDType; readonly outDtype: FloatDType;
     readonly m: number; readonly n: number; readonly k: number; readonly batch: number;
@@ -71,13 +160,10 @@ export type NativeOpSpec = { readonly step: number } & (
     readonly a: MemRef; readonly strideA: number; readonly b: MemRef; readonly strideB: number; readonly out: MemRef; readonly strideOut: number;
     readonly bias?: MemRef; readonly residual?: MemRef; readonly act: 'none' | 'relu' | 'gelu_tanh';
   }
-  | {
-    readonly op: 'conv2d'; readonly dtype: FloatDType;
-    readonly n: number; readonly c: number; readonly h: number; readonly w: number; readonly k: number; readonly r: number; readonly s: number;
-    readonly oh: number; readonly ow: number; readonly padH: number; readonly padW: number; readonly strideH: number; readonly strideW: number;
-    readonly dilH: number; readonly dilW: number; readonly groups: number;
-    readonly x: MemRef; readonly filter: MemRef; readonly bias: MemRef; readonly z?: MemRef; readonly y: MemRef; readonly relu: boolean;
-  }
+  | ({ readonly op: 'conv'; readonly bias: MemRef } & ConvGeometrySpec)
+  | ({ readonly op: 'deconv'; readonly bias?: MemRef } & ConvGeometrySpec)
+  | IndexOpSpec
+  | ReduceOpSpec
 );
 
 /** A byte range of the context memory holding one network input or output. */

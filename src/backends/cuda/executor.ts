@@ -1,9 +1,10 @@
 /**
  * The CUDA backend's engine side: a loaded plan (layouts, device constants, context memory
- * layout; the first context's program tuned at load) and execution contexts that run programs,
- * one per distinct set of input shapes, each in one native call resolved by a completion callback.
+ * layout; the first context's program tuned at load, through the timing cache when one is given)
+ * and execution contexts that run programs, one per distinct set of input shapes, each in one
+ * native call resolved by a completion callback.
  */
-import type { BackendContext, LoadedPlan, RunRequest } from '../../engine/engine.js';
+import type { BackendContext, LoadedPlan, LoadOptions, RunRequest, StepTactic, TacticSource, TacticStats } from '../../engine/engine.js';
 import { resolveShapes } from '../../engine/execution_context.js';
 import type { Plan } from '../../engine/plan.js';
 import { storageFromBytes } from '../../tensor/dtype.js';
@@ -15,6 +16,7 @@ import { DeviceTensor } from './device_tensor.js';
 import { programSpec } from './lower/program.js';
 import type { NativeBuffer, NativeExecContext, NativeExecPlan, NativeExecProgram, NativeRunResult } from './native.js';
 import { contextMemory, planLayout, type ContextMemory, type PlanLayout } from './plan_layout.js';
+import { TimingCache } from './timing_cache.js';
 
 /** Options of the CUDA backend's execution. */
 export interface CudaExecutionOptions {
@@ -33,6 +35,7 @@ export interface CudaOpTactic {
   /** The plan step (-1: copies of network inputs/outputs). */
   readonly step: number;
   readonly tactic: string;
+  readonly source: TacticSource;
 }
 
 /** Bounds on the programs a context keeps (one per distinct input shapes). */
@@ -139,6 +142,25 @@ function reportSteps(r: NativeRunResult, onStep: RunRequest['onStep']): void {
   r.stepMs.forEach((ms, i) => onStep(i, ms));
 }
 
+/** Order of precedence when a step's ops got their implementations in different ways. */
+const SOURCE_RANK: Readonly<Record<TacticSource, number>> = { fixed: 0, heuristic: 1, cache: 2, timed: 3 };
+
+/** A step lowered to no op (a view of its input, or an empty tensor). */
+const NO_KERNEL: StepTactic = { tactic: 'no kernel (nothing to compute)', source: 'fixed' };
+
+/** Per plan step: its ops' implementations joined, and the most telling source among them. */
+function stepTactics(ops: readonly CudaOpTactic[], steps: number): StepTactic[] {
+  const out: (StepTactic | undefined)[] = new Array<StepTactic | undefined>(steps).fill(undefined);
+  for (const op of ops) {
+    if (op.step < 0 || op.step >= steps) continue;
+    const prev = out[op.step];
+    out[op.step] = prev === undefined
+      ? { tactic: op.tactic, source: op.source }
+      : { tactic: `${prev.tactic} + ${op.tactic}`, source: SOURCE_RANK[op.source] > SOURCE_RANK[prev.source] ? op.source : prev.source };
+  }
+  return out.map((t) => t ?? NO_KERNEL);
+}
+
 /** A plan loaded on the device. */
 export class CudaLoadedPlan implements LoadedPlan {
   readonly plan: Plan;
@@ -147,9 +169,11 @@ export class CudaLoadedPlan implements LoadedPlan {
   readonly constants: DeviceConstants;
   readonly options: CudaExecutionOptions;
   readonly #native: NativeExecPlan;
+  readonly #stepTactics: readonly StepTactic[];
+  readonly #stats: TacticStats;
   #tuned: CudaContext | undefined;
 
-  constructor(plan: Plan, options: CudaExecutionOptions) {
+  constructor(plan: Plan, options: CudaExecutionOptions, load: LoadOptions = {}) {
     const addon = requireCuda(`engine '${plan.name}': CUDA load`);
     this.plan = plan;
     this.options = options;
@@ -157,10 +181,27 @@ export class CudaLoadedPlan implements LoadedPlan {
     this.constants = deviceConstants(plan, this.layout);
     this.memory = contextMemory(plan, this.layout);
     this.#native = addon.loadPlan(this.constants.blob);
-    // Tactic selection: time the library algorithms once, at the shapes the plan was tuned for.
+    const cache = load.timingCache !== undefined ? TimingCache.open(load.timingCache, this.#native.tacticDevice()) : null;
+    if (cache) this.#native.importTactics(cache.entries);
+    // Tactic selection: time the library algorithms once (those the timing cache does not hold),
+    // at the shapes the plan was tuned for.
     const first = this.#newContext();
-    first.program(this.#optShapes(), true);
+    const program = first.program(this.#optShapes(), true);
     this.#tuned = first;
+    this.#stepTactics = stepTactics(program.tactics(), plan.steps.length);
+    const timed = this.#native.exportTactics();
+    if (cache && (timed.length > 0 || cache.stale)) cache.save(timed);
+    this.#stats = { ...this.#native.tacticStats(), timingCache: cache?.path ?? null, warnings: cache ? [...cache.warnings] : [] };
+  }
+
+  /** Per step, what the libraries chose at load (at the profile's opt shapes) and how. */
+  stepTactics(): readonly StepTactic[] {
+    return this.#stepTactics;
+  }
+
+  /** How the library tactics were chosen at load. */
+  tacticStats(): TacticStats {
+    return this.#stats;
   }
 
   /** Value shapes at the optimization profile's opt input shapes. */

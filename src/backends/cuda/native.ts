@@ -4,11 +4,13 @@
  * again natively, so a wrong call throws instead of touching device memory it does not own.
  */
 import type { DType } from '../../tensor/dtype.js';
+import type { TacticSource, TacticStats } from '../../engine/engine.js';
 import type { FloatDType } from '../../kernels/reference/float_io.js';
 import type { ProgramSpec } from './exec_spec.js';
+import type { TimingCacheDevice, TimingCacheEntry } from './timing_cache.js';
 
 /** Version of this interface; must equal FXRT_NATIVE_ABI in native/src/abi.h. */
-export const NATIVE_ABI_VERSION = 1;
+export const NATIVE_ABI_VERSION = 2;
 
 /** A CUDA stream owned by the addon. */
 export interface NativeStream {
@@ -101,13 +103,26 @@ export interface NativeGemmArgs {
   readonly stream: NativeStream | undefined;
 }
 
-/** Constants of a loaded plan on the device (src/backends/cuda/executor). */
+/** The counts of a plan's tactic cache since it was loaded (see TacticStats). */
+export type NativeTacticStats = Pick<TacticStats, 'hits' | 'misses' | 'timed' | 'rejected'>;
+
+/**
+ * Constants of a loaded plan on the device (src/backends/cuda/executor), and the plan's tactic
+ * cache: the library choices of its ops, exchanged with the persistent timing cache.
+ */
 export interface NativeExecPlan {
   /** A context with its own stream and `memoryBytes` of device memory. */
   createContext(memoryBytes: number): NativeExecContext;
   /** Drops this handle; contexts keep the constants alive until they go. */
   dispose(): void;
   readonly constantBytes: number;
+  /** The device key of the tactics timed here. */
+  tacticDevice(): TimingCacheDevice;
+  /** Adds timed choices (from a timing cache of this device); returns how many records were well-formed. */
+  importTactics(entries: readonly Pick<TimingCacheEntry, 'key' | 'data'>[]): number;
+  /** The choices timed since the plan was loaded, sorted by key. */
+  exportTactics(): TimingCacheEntry[];
+  tacticStats(): NativeTacticStats;
 }
 
 /** What one run resolves to: host outputs (null where a device buffer was filled) and, when profiled, per-step GPU ms. */
@@ -131,8 +146,8 @@ export interface NativeExecContext {
 
 /** The ops of one plan for one set of input shapes. */
 export interface NativeExecProgram {
-  /** The implementation of every op, with the plan step it belongs to (-1: plan I/O). */
-  tactics(): { readonly step: number; readonly tactic: string }[];
+  /** The implementation of every op, where it came from, and the plan step it belongs to (-1: plan I/O). */
+  tactics(): { readonly step: number; readonly tactic: string; readonly source: TacticSource }[];
   /** 'eager', 'graph', or why capturing a CUDA graph failed. */
   readonly graphState: string;
   dispose(): void;

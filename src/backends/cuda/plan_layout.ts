@@ -1,23 +1,29 @@
 /**
  * Where every value of a plan lives on the CUDA backend, decided once at load:
  *
- *   - its home layout: convolution inputs and outputs are channels-last (NHWC, what tensor-core
- *     convolutions read), kernels that take strides (pointwise, pooling, copies) follow their
- *     consumers, everything else is row-major as the plan's values are;
+ *   - its home layout: (transposed) convolution inputs and outputs are channels-last (NWC, NHWC,
+ *     NDHWC: what tensor-core convolutions read), kernels that take strides (pointwise, pooling,
+ *     copies) follow their consumers, everything else is row-major as the plan's values are;
  *   - converted copies where a consumer needs the other layout (a layout-conversion copy right
  *     after the value is produced, into a scratch region);
  *   - scratch regions for values whose home cannot be their plan slot (an NHWC result that is a
- *     network output) and for steps that need temporary memory (attention's scores).
+ *     network output) and for steps that need temporary memory (attention's scores);
+ *   - aliases: shuffles around fused attention steps that become strided views of another
+ *     value's storage (attention_views.ts); the owning values of the arena move into regions of
+ *     a pool shared by lifetime, since they must outlive their plan slots.
  *
- * The context memory is then [arena | input slots | output slots | regions], every part sized
- * for the largest shapes of the optimization profile.
+ * The context memory is then [arena | input slots | output slots | regions | pool], every part
+ * sized for the largest shapes of the optimization profile.
  */
 import { resolveShapes } from '../../engine/execution_context.js';
+import { planMemory } from '../../engine/memory_plan.js';
 import { byteSizeOf, type LayerStep, type Plan, type PlanStep } from '../../engine/plan.js';
 import { numelOf } from '../../tensor/shape.js';
+import { isFusedAttention, planAttentionAliases, type ValueAlias } from './attention_views.js';
 import { libraryEpilogue, type LibraryEpilogue } from './library_epilogue.js';
+import { einsumScratchBytes } from './lower/einsum_plan.js';
 import { notImplemented, stepClass } from './step_support.js';
-import type { Layout } from './strided.js';
+import { channelsLastRank, type Layout } from './strided.js';
 
 /** Alignment of every part of the context memory (what library calls want). */
 export const MEMORY_ALIGNMENT = 256;
@@ -25,9 +31,10 @@ export const MEMORY_ALIGNMENT = 256;
 /** cuDNN/cuBLASLt epilogue split per conv/gemm step index. */
 export type EpilogueMap = ReadonlyMap<number, LibraryEpilogue>;
 
-/** Scratch bytes a step needs for shapes `shapes` (only attention so far). */
+/** Scratch bytes a step needs for shapes `shapes` (attention's scores, einsum's arranged operands). */
 export function stepScratchBytes(step: PlanStep, plan: Plan, shapes: readonly (readonly number[])[]): number[] {
-  if (step.kind !== 'attention') return [];
+  if (step.kind === 'einsum') return einsumScratchBytes(step, plan, shapes);
+  if (step.kind !== 'attention' || isFusedAttention(step, plan)) return [];
   const q = shapes[step.inputs[0]!]!;
   const k = shapes[step.inputs[1]!]!;
   const scores = numelOf(q.slice(0, -1)) * k[k.length - 2]!;
@@ -47,6 +54,12 @@ export interface PlanLayout {
   readonly scratch: ReadonlyMap<number, readonly number[]>;
   /** Region sizes (bytes, aligned). */
   readonly regions: readonly number[];
+  /** Values accessed as strided views of another value's storage, keyed by the aliasing value. */
+  readonly aliases: ReadonlyMap<number, ValueAlias>;
+  /** Regions placed in the pool (region index → byte offset in it): they share bytes by lifetime. */
+  readonly pooled: ReadonlyMap<number, number>;
+  /** Bytes of the pool. */
+  readonly poolBytes: number;
   /** The library epilogue split of every conv and gemm step. */
   readonly epilogues: EpilogueMap;
 }
@@ -76,7 +89,7 @@ function outputLayout(step: PlanStep): Layout | null {
 }
 
 function epilogueOf(step: LayerStep, plan: Plan): LibraryEpilogue | undefined {
-  if (step.kind === 'convolution') {
+  if (step.kind === 'convolution' || step.kind === 'deconvolution') {
     return libraryEpilogue(step, plan, ['relu'], () => 1, step.params.numOutputMaps);
   }
   if (step.kind === 'matrix_multiply') {
@@ -90,21 +103,18 @@ function epilogueOf(step: LayerStep, plan: Plan): LibraryEpilogue | undefined {
 /** Checks that need the plan's ranks: the kernels' operand forms. */
 function checkRanks(step: PlanStep, plan: Plan): void {
   const rank = (i: number): number => plan.values[step.inputs[i]!]!.shape.length;
-  if ((step.kind === 'convolution' || step.kind === 'pooling') && rank(0) !== 4) {
-    notImplemented(step, `a 2-D ${step.kind} on a rank-${rank(0)} input (only [N, C, H, W])`);
-  }
-  if (step.kind === 'convolution' && plan.values[step.inputs[1]!]!.location.kind !== 'constant') {
-    notImplemented(step, 'a convolution whose kernel is not a constant');
+  if ((step.kind === 'convolution' || step.kind === 'deconvolution') && plan.values[step.inputs[1]!]!.location.kind !== 'constant') {
+    notImplemented(step, `a ${step.kind} whose kernel is not a constant`);
   }
   if (step.kind === 'normalization' && step.params.numGroups === 1) {
     const r = rank(0);
     const axes = [...new Set(step.params.axes.map((a) => (a < 0 ? a + r : a)))].sort((a, b) => a - b);
     if (!axes.every((a, i) => a === r - axes.length + i)) notImplemented(step, `normalization over axes [${step.params.axes.join(', ')}] that are not the trailing dims`);
   }
-  if (step.kind === 'attention') {
+  if (step.kind === 'attention' && !isFusedAttention(step, plan)) {
     const batch = (i: number): readonly number[] => plan.values[step.inputs[i]!]!.shape.slice(0, -2);
     const same = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
-    if (!same(batch(0), batch(1)) || !same(batch(0), batch(2))) notImplemented(step, 'attention whose query, key and value batch dims differ');
+    if (!same(batch(0), batch(1)) || !same(batch(0), batch(2))) notImplemented(step, 'attention whose query, key and value batch dims differ, off the fused kernel (float16/bfloat16, head dims multiples of 8 up to 128),');
   }
 }
 
@@ -142,8 +152,8 @@ export function planLayout(plan: Plan): PlanLayout {
     const forced = outputLayout(step);
     for (const id of step.outputs) {
       const rank = plan.values[id]!.shape.length;
-      if (forced !== null) home[id] = rank === 4 || forced === 'rowmajor' ? forced : 'rowmajor';
-      else if (rank === 4) {
+      if (forced !== null) home[id] = channelsLastRank(rank) || forced === 'rowmajor' ? forced : 'rowmajor';
+      else if (channelsLastRank(rank)) {
         const r = required[id]!;
         const nhwcInput = step.inputs.some((v) => home[v] === 'nhwc');
         home[id] = (r.has('nhwc') && !r.has('rowmajor')) || (r.size === 0 && nhwcInput) ? 'nhwc' : 'rowmajor';
@@ -177,7 +187,38 @@ export function planLayout(plan: Plan): PlanLayout {
     const count = sizes[0]!.length;
     if (count > 0) scratch.set(i, Array.from({ length: count }, (_, j) => region(Math.max(...sizes.map((s) => s[j]!)))));
   });
-  return { home, conversions, relocated, scratch, regions, epilogues };
+  const aliases = planAttentionAliases(plan, home, all);
+  const pooled = new Map<number, number>();
+  const pool = planMemory(aliasRoots(plan, aliases).map(({ root, def, lastUse }) => {
+    const r = region(bytesOf(root));
+    relocated.set(root, r);
+    return { id: r, size: regions[r]!, def, lastUse };
+  }), MEMORY_ALIGNMENT);
+  for (const [r, a] of pool.assignments) pooled.set(r, a.offset);
+  return { home, conversions, relocated, scratch, regions, epilogues, aliases, pooled, poolBytes: pool.arenaSize };
+}
+
+/**
+ * The arena values owning aliased storage, each with the steps over which that storage must
+ * live: from the first write of it (the root's producer, or an attention writing through an
+ * alias) to the last read of the root or of any value aliasing it.
+ */
+function aliasRoots(plan: Plan, aliases: ReadonlyMap<number, ValueAlias>): { root: number; def: number; lastUse: number }[] {
+  const def = plan.values.map(() => -1);
+  const lastUse = plan.values.map(() => -1);
+  plan.steps.forEach((step, i) => {
+    for (const id of step.outputs) def[id] = i;
+    for (const id of step.inputs) lastUse[id] = i;
+  });
+  const live = new Map<number, { def: number; lastUse: number }>();
+  const extend = (root: number, id: number): void => {
+    const cur = live.get(root) ?? { def: def[root]!, lastUse: Math.max(def[root]!, lastUse[root]!) };
+    live.set(root, { def: Math.min(cur.def, def[id]!), lastUse: Math.max(cur.lastUse, lastUse[id]!) });
+  };
+  for (const [id, a] of aliases) {
+    if (plan.values[a.root]!.location.kind === 'arena') extend(a.root, id);
+  }
+  return [...live].map(([root, l]) => ({ root, ...l }));
 }
 
 /** Offsets of the context memory's parts. */
@@ -188,7 +229,7 @@ export interface ContextMemory {
   readonly regions: readonly number[];
 }
 
-/** Lays out [arena | input slots | output slots | regions] at the profile's largest shapes. */
+/** Lays out [arena | input slots | output slots | regions | pool] at the profile's largest shapes. */
 export function contextMemory(plan: Plan, layout: PlanLayout): ContextMemory {
   const all = maxShapes(plan);
   let at = Math.ceil(plan.memory.arenaSize / MEMORY_ALIGNMENT) * MEMORY_ALIGNMENT;
@@ -200,6 +241,10 @@ export function contextMemory(plan: Plan, layout: PlanLayout): ContextMemory {
   const ioBytes = (id: number): number => Math.max(...all.map((s) => byteSizeOf(plan.values[id]!.dtype, s[id]!)));
   const inputs = plan.inputs.map((io) => place(ioBytes(io.value)));
   const outputs = plan.outputs.map((io) => place(ioBytes(io.value)));
-  const regions = layout.regions.map((bytes) => place(bytes));
+  const regions = layout.regions.map((bytes, r) => (layout.pooled.has(r) ? -1 : place(bytes)));
+  if (layout.poolBytes > 0) {
+    const pool = place(layout.poolBytes);
+    for (const [r, offset] of layout.pooled) regions[r] = pool + offset;
+  }
   return { bytes: at, inputs, outputs, regions };
 }

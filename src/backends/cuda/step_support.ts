@@ -3,7 +3,8 @@
  * step, and the one error for everything else, raised at build or load (never a wrong result at
  * run time): "step '<name>' (<kind> ...): <what> is not implemented on the CUDA backend yet".
  */
-import type { LayerStep, PlanStep, StepKind } from '../../engine/plan.js';
+import type { LayerStep, LayerStepOf, PlanStep, StepKind } from '../../engine/plan.js';
+import { EINSUM_MAX_OPERANDS, einsumTactic } from './lower/einsum_plan.js';
 
 /** A step (or a form of it) the CUDA backend cannot execute. */
 export class CudaNotImplementedError extends Error {
@@ -31,10 +32,12 @@ export type StepClass =
   | 'rowmajor';
 
 const CLASSES: Partial<Record<StepKind, StepClass>> = {
-  convolution: 'conv',
+  convolution: 'conv', deconvolution: 'conv',
   pointwise: 'flexible', elementwise: 'flexible', unary: 'flexible', activation: 'flexible', cast: 'flexible', identity: 'flexible',
   scale: 'flexible', select: 'flexible', parametric_relu: 'flexible', pooling: 'flexible', concatenation: 'flexible', slice: 'flexible',
-  shuffle: 'flexible',
+  shuffle: 'flexible', gather: 'flexible', padding: 'flexible', resize: 'flexible',
+  topk: 'rowmajor', cumulative: 'rowmajor', shape: 'rowmajor',
+  reduce: 'flexible', quantize: 'flexible', dequantize: 'flexible', einsum: 'rowmajor',
   matrix_multiply: 'rowmajor', normalization: 'rowmajor', softmax: 'rowmajor', attention: 'rowmajor',
 };
 
@@ -45,42 +48,75 @@ export function stepClass(step: PlanStep): StepClass {
 
 function checkLayerParams(step: LayerStep): void {
   switch (step.kind) {
-    case 'convolution':
-      if (step.params.kernelSize.length !== 2) notImplemented(step, `a convolution with ${step.params.kernelSize.length} spatial dims (only 2-D)`);
-      if (step.params.prePadding.some((p, i) => p !== step.params.postPadding[i])) notImplemented(step, 'a convolution with uneven padding');
-      return;
     case 'pooling':
-      if (step.params.windowSize.length !== 2) notImplemented(step, `pooling over ${step.params.windowSize.length} spatial dims (only 2-D)`);
+      // The reference rejects it too: an average has no dilated form.
+      if (step.params.type === 'average' && step.params.dilation.some((d) => d !== 1)) {
+        notImplemented(step, `average pooling with dilation [${step.params.dilation.join(', ')}]`);
+      }
       return;
-    case 'slice':
-      if (step.params.mode !== 'default') notImplemented(step, `slice mode '${step.params.mode}'`);
+    case 'einsum':
+      if (step.inputs.length > EINSUM_MAX_OPERANDS) notImplemented(step, `an einsum of ${step.inputs.length} operands (at most ${EINSUM_MAX_OPERANDS})`);
       return;
+    case 'resize': {
+      // The forms the reference implements (PyTorch's interpolate modes).
+      const p = step.params;
+      const nearest = (p.round === 'floor' && p.coordinates === 'asymmetric') || (p.round === 'half_up' && p.coordinates === 'half_pixel');
+      if (p.mode === 'nearest' ? !nearest : p.coordinates === 'asymmetric') {
+        notImplemented(step, `a ${p.mode} resize with coordinates '${p.coordinates}'${p.mode === 'nearest' ? ` and round '${p.round}'` : ''}`);
+      }
+      if (p.mode === 'cubic' && p.cubicCoeff !== -0.75) notImplemented(step, `a cubic resize with coefficient ${p.cubicCoeff} (only PyTorch's -0.75)`);
+      return;
+    }
     default:
       return;
   }
+}
+
+/** cuDNN's call for a (transposed) convolution, e.g. 'cudnn conv3d channels-last (explicit padding)'. */
+function convFamily(step: LayerStepOf<'convolution'> | LayerStepOf<'deconvolution'>): string {
+  const p = step.params;
+  const dims = p.kernelSize.length;
+  if (step.kind === 'deconvolution') return `cudnn deconv${dims}d (backward data) channels-last`;
+  const even = p.prePadding.every((v, i) => v === p.postPadding[i] && v >= 0);
+  return `cudnn conv${dims}d channels-last${even ? '' : ' (explicit padding)'}`;
 }
 
 /**
  * The implementation family the CUDA backend uses for `step` (the builder records it as the
  * step's tactic); throws CudaNotImplementedError for steps it cannot run.
  * @example
- *   cudaTactic(convStep) // 'cudnn conv2d NHWC (fused bias+residual+relu epilogue)'
+ *   cudaTactic(convStep) // 'cudnn conv2d channels-last + epilogue bias+residual+relu'
  */
 export function cudaTactic(step: PlanStep): string {
   stepClass(step);
+  // int8 steps of the Q/DQ fusion (plan.ts StepQuantization): not yet (int8 max pooling runs on the pooling kernel).
+  if (step.quant !== undefined) notImplemented(step, `the int8 form of ${step.kind} (fused quantize/dequantize)`);
   if (step.kind === 'pointwise') return `pointwise kernel (${step.program.instrs.length} fused ops)`;
   checkLayerParams(step);
   const epilogue = step.epilogue.length > 0
     ? ` + epilogue ${step.epilogue.map((op) => (op.op === 'activation' ? op.fn : op.op)).join('+')}`
     : '';
   switch (step.kind) {
-    case 'convolution': return `cudnn conv2d NHWC${epilogue}`;
+    case 'convolution': case 'deconvolution': return `${convFamily(step)}${epilogue}`;
     case 'matrix_multiply': return `cublaslt gemm${epilogue}`;
-    case 'attention': return 'cublaslt gemm + masked softmax kernel + cublaslt gemm';
-    case 'pooling': return `${step.params.type} pool2d kernel`;
+    case 'attention':
+      return step.precision.storage === 'float16' || step.precision.storage === 'bfloat16'
+        ? 'fused attention kernel (head dims multiples of 8 up to 128; else cublaslt gemm + masked softmax kernel + cublaslt gemm)'
+        : 'cublaslt gemm + masked softmax kernel + cublaslt gemm';
+    case 'pooling': return `${step.params.type} pool${step.params.windowSize.length}d kernel`;
+    case 'reduce': return `reduce kernel (${step.params.op})`;
+    case 'quantize': case 'dequantize': return `${step.kind} kernel (${step.params.axis === null ? 'per tensor' : `per channel along dim ${step.params.axis}`})`;
+    case 'einsum': return einsumTactic(step.params.equation);
     case 'normalization': return 'layernorm row kernel';
     case 'softmax': return 'softmax row kernel';
-    case 'shuffle': case 'concatenation': case 'slice': return 'strided copy kernel';
+    case 'shuffle': case 'concatenation': return 'strided copy kernel';
+    case 'shape': return 'fill (dims known when the program is prepared)';
+    case 'slice': return step.params.mode === 'default' ? 'strided copy kernel' : `slice kernel (${step.params.mode} mode)`;
+    case 'padding': return 'slice kernel (fill mode)';
+    case 'gather': return `gather kernel (${step.params.mode} mode)`;
+    case 'resize': return `${step.params.mode} resize kernel`;
+    case 'topk': return 'topk kernel';
+    case 'cumulative': return 'scan kernel';
     default: return 'pointwise kernel';
   }
 }

@@ -8,17 +8,30 @@ import type { View } from './exec_spec.js';
 
 /**
  * How a value's elements are laid out in memory: 'rowmajor' for its logical shape (the plan's
- * convention, any rank), or 'nhwc' for a rank-4 [N, C, H, W] value stored channels-last (what
- * the tensor-core convolutions read and write).
+ * convention, any rank), or 'nhwc' for a [N, C, spatial...] value with 1 to 3 spatial dims stored
+ * channels-last (NWC, NHWC, NDHWC: what the tensor-core convolutions read and write).
  */
 export type Layout = 'rowmajor' | 'nhwc';
+
+/** Whether values of rank `rank` can be stored channels-last ([N, C] and 1 to 3 spatial dims). */
+export function channelsLastRank(rank: number): boolean {
+  return rank >= 3 && rank <= 5;
+}
 
 /** Element strides of `shape` (logical dims) stored in `layout`. */
 export function layoutStrides(shape: readonly number[], layout: Layout): number[] {
   if (layout === 'rowmajor') return contiguousStrides(shape);
-  if (shape.length !== 4) throw new RangeError(`layout nhwc needs a rank-4 shape, got [${shape.join(', ')}]`);
-  const [, c, h, w] = shape as [number, number, number, number];
-  return [h * w * c, 1, w * c, c];
+  if (!channelsLastRank(shape.length)) throw new RangeError(`layout nhwc needs a rank-3 to rank-5 shape, got [${shape.join(', ')}]`);
+  // Row-major over [N, spatial..., C]: C is innermost.
+  const strides = new Array<number>(shape.length);
+  strides[1] = 1;
+  let step = shape[1]!;
+  for (let d = shape.length - 1; d >= 2; d--) {
+    strides[d] = step;
+    step *= shape[d]!;
+  }
+  strides[0] = step;
+  return strides;
 }
 
 /** The view of a dense value of `shape` stored in `layout`. */

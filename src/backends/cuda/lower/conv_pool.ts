@@ -1,40 +1,65 @@
-/** Lowering of 2-D convolutions (cuDNN, NHWC, fused epilogue) and 2-D pooling (own kernel, any layout). */
+/** Lowering of convolutions and transposed convolutions (cuDNN, channels-last, fused epilogue) and pooling (own kernel, any layout). */
 import type { LayerStepOf } from '../../../engine/plan.js';
-import { CONSTANT_MEMORY, type NativeOpSpec } from '../exec_spec.js';
+import { CONSTANT_MEMORY, type ConvGeometrySpec, type NativeOpSpec } from '../exec_spec.js';
 import { epilogueOp } from './pointwise.js';
 import { floatOf, type Operands } from './operands.js';
 
-/** conv2d + bias (+ residual) (+ relu) in one cuDNN call, or the conv then one epilogue kernel. */
-export function lowerConvolution(ops: Operands, index: number, step: LayerStepOf<'convolution'>): NativeOpSpec[] {
+/**
+ * What a convolution and a transposed convolution op share: the geometry on channels-last x and
+ * y, the filter, the residual and ReLU the library call applies, and the op applying the rest of
+ * the step's epilogue (if any) after it.
+ */
+function convGeometry(
+  ops: Operands, index: number, step: LayerStepOf<'convolution'> | LayerStepOf<'deconvolution'>, what: string,
+): { geometry: ConvGeometrySpec; rest: NativeOpSpec[] } {
   const x = ops.input(index, 0);
   const y = ops.output(index);
-  const p = step.params;
+  if (x.layout !== 'nhwc' || y.layout !== 'nhwc') throw new Error(`step '${step.name}': the ${what} needs channels-last operands, got ${x.layout} -> ${y.layout}`);
   const epilogue = ops.layout.epilogues.get(index);
   const filter = ops.constants.filters.get(index);
-  const bias = ops.constants.biases.get(index);
-  if (epilogue === undefined || filter === undefined || bias === undefined) throw new Error(`step '${step.name}': convolution constants were not prepared`);
-  const [n, c, h, w] = x.shape as [number, number, number, number];
-  const [, k, oh, ow] = y.shape as [number, number, number, number];
-  const conv: NativeOpSpec = {
-    step: index, op: 'conv2d', dtype: floatOf(y.dtype, `step '${step.name}': the convolution`),
-    n, c, h, w, k, r: p.kernelSize[0]!, s: p.kernelSize[1]!, oh, ow,
-    padH: p.prePadding[0]!, padW: p.prePadding[1]!, strideH: p.stride[0]!, strideW: p.stride[1]!,
-    dilH: p.dilation[0]!, dilW: p.dilation[1]!, groups: p.groups,
-    x: x.ref, filter: { mem: CONSTANT_MEMORY, offset: filter }, bias: { mem: CONSTANT_MEMORY, offset: bias },
+  if (epilogue === undefined || filter === undefined) throw new Error(`step '${step.name}': ${what} constants were not prepared`);
+  const p = step.params;
+  const geometry: ConvGeometrySpec = {
+    dtype: floatOf(y.dtype, `step '${step.name}': the ${what}`),
+    n: x.shape[0]!, c: x.shape[1]!, k: y.shape[1]!, groups: p.groups,
+    inSpatial: x.shape.slice(2), outSpatial: y.shape.slice(2), kernel: p.kernelSize,
+    stride: p.stride, dilation: p.dilation, prePadding: p.prePadding, postPadding: p.postPadding,
+    x: x.ref, filter: { mem: CONSTANT_MEMORY, offset: filter },
     ...(epilogue.residual !== null ? { z: ops.input(index, epilogue.residual).ref } : {}),
     y: y.ref, relu: epilogue.act === 'relu',
   };
-  if (epilogue.rest.length === 0) return [conv];
-  return [conv, epilogueOp(ops, index, epilogue.rest, y)];
+  return { geometry, rest: epilogue.rest.length === 0 ? [] : [epilogueOp(ops, index, epilogue.rest, y)] };
 }
 
-/** Max / average pooling over the last two dims, reading and writing any layout. */
+/**
+ * Convolution (1 to 3 spatial dims, any padding) + bias (+ residual) (+ relu) in one cuDNN call,
+ * or the conv then one epilogue kernel.
+ */
+export function lowerConvolution(ops: Operands, index: number, step: LayerStepOf<'convolution'>): NativeOpSpec[] {
+  const { geometry, rest } = convGeometry(ops, index, step, 'convolution');
+  const bias = ops.constants.biases.get(index);
+  if (bias === undefined) throw new Error(`step '${step.name}': the convolution bias was not prepared`);
+  return [{ step: index, op: 'conv', ...geometry, bias: { mem: CONSTANT_MEMORY, offset: bias } }, ...rest];
+}
+
+/** Transposed convolution (cuDNN backward data) then bias (+ residual) (+ relu) in one kernel, where the step has them. */
+export function lowerDeconvolution(ops: Operands, index: number, step: LayerStepOf<'deconvolution'>): NativeOpSpec[] {
+  const { geometry, rest } = convGeometry(ops, index, step, 'transposed convolution');
+  const bias = ops.constants.biases.get(index);
+  return [{ step: index, op: 'deconv', ...geometry, ...(bias !== undefined ? { bias: { mem: CONSTANT_MEMORY, offset: bias } } : {}) }, ...rest];
+}
+
+/**
+ * Max / average pooling over the trailing 1 to 3 spatial dims of [N, C, ...], reading and writing
+ * any layout; max pooling also of int8 (quantized values, which it commutes with).
+ */
 export function lowerPooling(ops: Operands, index: number, step: LayerStepOf<'pooling'>): NativeOpSpec[] {
   const x = ops.input(index, 0);
   const y = ops.output(index);
   const p = step.params;
+  const dtype = p.type === 'max' && y.dtype === 'int8' ? 'int8' : floatOf(y.dtype, `step '${step.name}': ${p.type} pooling`);
   return [{
-    step: index, op: 'pool2d', dtype: floatOf(y.dtype, `step '${step.name}': pooling`), type: p.type,
+    step: index, op: 'pool', dtype, type: p.type,
     x: x.ref, inShape: x.shape, xStrides: x.strides, y: y.ref, outShape: y.shape, yStrides: y.strides,
     window: p.windowSize, stride: p.stride, prePadding: p.prePadding, postPadding: p.postPadding, dilation: p.dilation,
     excludePadding: p.averageCountExcludesPadding, divisor: p.divisor ?? 0, channelsLast: y.layout === 'nhwc',

@@ -75,3 +75,17 @@ export function lowerSlice(ops: Operands, index: number, step: LayerStepOf<'slic
   });
   return [copyOp(index, itemSize(x.dtype), offsetRef(x.ref, offset, x.dtype), { shape: out.shape, strides }, out.ref, viewOf(out))];
 }
+
+/**
+ * The shape layer: the input's dims at run time as int64 words. They are known when the program
+ * for these shapes is prepared, so each is a one-word fill.
+ */
+export function lowerShape(ops: Operands, index: number, step: LayerStepOf<'shape'>): NativeOpSpec[] {
+  const x = ops.input(index, 0);
+  const out = ops.output(index);
+  if (out.dtype !== 'int64') throw new TypeError(`step '${step.name}': the shape layer writes int64, the plan records ${out.dtype}`);
+  return x.shape.map((dim, d) => ({
+    step: index, op: 'fill', elemBytes: 8, dst: offsetRef(out.ref, d * (out.strides[0] ?? 1), out.dtype),
+    dstView: { shape: [1], strides: [1] }, wordLo: dim % 2 ** 32, wordHi: Math.floor(dim / 2 ** 32),
+  }));
+}

@@ -1,9 +1,8 @@
-/** Lowering of matrix multiplies (cuBLASLt with its epilogues) and attention (gemm, masked softmax, gemm). */
+/** Lowering of matrix multiplies (cuBLASLt with its epilogues). */
 import type { LayerStepOf } from '../../../engine/plan.js';
-import { broadcastShapes, contiguousStrides, numelOf } from '../../../tensor/shape.js';
+import { broadcastShapes, numelOf } from '../../../tensor/shape.js';
 import { CONSTANT_MEMORY, type NativeOpSpec } from '../exec_spec.js';
 import { notImplemented } from '../step_support.js';
-import { broadcastView, coalesce } from '../strided.js';
 import { epilogueOp } from './pointwise.js';
 import { floatOf, type Operands } from './operands.js';
 
@@ -46,44 +45,4 @@ export function lowerMatrixMultiply(ops: Operands, index: number, step: LayerSte
   }];
   if (epilogue && epilogue.rest.length > 0) specs.push(epilogueOp(ops, index, epilogue.rest, out));
   return specs;
-}
-
-/** softmax(q kᵀ · scale + mask, causal) v: scores in float32, probabilities in the storage dtype. */
-export function lowerAttention(ops: Operands, index: number, step: LayerStepOf<'attention'>): NativeOpSpec[] {
-  const q = ops.input(index, 0);
-  const key = ops.input(index, 1);
-  const v = ops.input(index, 2);
-  const out = ops.output(index);
-  const dtype = floatOf(out.dtype, `step '${step.name}': attention`);
-  const [l, e] = q.shape.slice(-2) as [number, number];
-  const s = key.shape[key.shape.length - 2]!;
-  const ev = v.shape[v.shape.length - 1]!;
-  const batchShape = q.shape.slice(0, -2);
-  const batch = numelOf(batchShape);
-  const scores = ops.scratch(index, 0);
-  const probs = ops.scratch(index, 1);
-  const maskSpec: { mask?: typeof q.ref; maskDtype?: typeof q.dtype; maskView?: { shape: number[]; strides: number[] } } = {};
-  if (step.inputs.length > 3) {
-    const mask = ops.input(index, 3);
-    const full = [...batchShape, l, s];
-    const view = broadcastView({ shape: mask.shape, strides: contiguousStrides(mask.shape) }, full, `step '${step.name}': mask`);
-    const c = coalesce(full, [contiguousStrides(full), view.strides]);
-    maskSpec.mask = mask.ref;
-    maskSpec.maskDtype = mask.dtype;
-    maskSpec.maskView = { shape: c.shape, strides: c.strides[1]! };
-  }
-  return [
-    {
-      step: index, op: 'gemm', dtype, outDtype: 'float32', m: l, n: s, k: e, batch, transA: false, transB: true, alpha: step.params.scale,
-      a: q.ref, strideA: l * e, b: key.ref, strideB: s * e, out: scores, strideOut: l * s, act: 'none',
-    },
-    {
-      step: index, op: 'softmax', xDtype: 'float32', yDtype: dtype, x: scores, y: probs, outer: batch * l, size: s, inner: 1,
-      scale: 1, log: false, causalRows: step.params.causal ? l : 0, ...maskSpec,
-    },
-    {
-      step: index, op: 'gemm', dtype, outDtype: dtype, m: l, n: ev, k: s, batch, transA: false, transB: false, alpha: 1,
-      a: probs, strideA: l * s, b: v.ref, strideB: s * ev, out: out.ref, strideOut: l * ev, act: 'none',
-    },
-  ];
 }

@@ -9,7 +9,7 @@ import type { DeviceConstants } from '../device_constants.js';
 import type { FloatDType } from '../native.js';
 import { CONSTANT_MEMORY, CONTEXT_MEMORY, type MemRef, type View } from '../exec_spec.js';
 import { inputLayout, type ContextMemory, type PlanLayout } from '../plan_layout.js';
-import { layoutStrides, type Layout } from '../strided.js';
+import { channelsLastRank, layoutStrides, type Layout } from '../strided.js';
 
 /** A value as one op reads or writes it. */
 export interface Operand {
@@ -119,7 +119,7 @@ export class Operands {
   #operand(id: number, ref: MemRef, layout: Layout): Operand {
     const v = this.plan.values[id]!;
     const shape = this.shapes[id]!;
-    const l = shape.length === 4 ? layout : 'rowmajor';
+    const l = channelsLastRank(shape.length) ? layout : 'rowmajor';
     return { id, ref, dtype: v.dtype, shape, strides: layoutStrides(shape, l), layout: l };
   }
 }

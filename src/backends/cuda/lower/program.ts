@@ -8,12 +8,17 @@ import type { DeviceConstants } from '../device_constants.js';
 import type { NativeOpSpec, ProgramSpec } from '../exec_spec.js';
 import type { ContextMemory, PlanLayout } from '../plan_layout.js';
 import { notImplemented } from '../step_support.js';
-import { lowerConvolution, lowerPooling } from './conv_pool.js';
-import { convertOp, lowerConcatenation, lowerShuffle, lowerSlice } from './data.js';
-import { lowerAttention, lowerMatrixMultiply } from './linear.js';
+import { lowerConvolution, lowerDeconvolution, lowerPooling } from './conv_pool.js';
+import { convertOp, lowerConcatenation, lowerShape, lowerShuffle } from './data.js';
+import { lowerCumulative, lowerGather, lowerPadding, lowerResize, lowerSliceStep, lowerTopk } from './index.js';
+import { lowerEinsum } from './einsum.js';
+import { isShuffleView, lowerAttention } from './attention.js';
+import { lowerMatrixMultiply } from './linear.js';
 import { lowerNormalization, lowerSoftmax } from './norm.js';
 import { Operands } from './operands.js';
 import { lowerPointwiseStep, lowerSinglePointwise } from './pointwise.js';
+import { lowerQuantization } from './quant.js';
+import { lowerReduce } from './reduce.js';
 
 /** The ops of one step. */
 function lowerStep(ops: Operands, index: number, step: PlanStep): NativeOpSpec[] {
@@ -22,15 +27,29 @@ function lowerStep(ops: Operands, index: number, step: PlanStep): NativeOpSpec[]
     case 'elementwise': case 'unary': case 'activation': case 'cast': case 'identity': case 'scale': case 'select': case 'parametric_relu':
       return lowerSinglePointwise(ops, index, step);
     case 'convolution': return lowerConvolution(ops, index, step);
+    case 'deconvolution': return lowerDeconvolution(ops, index, step);
     case 'pooling': return lowerPooling(ops, index, step);
     case 'matrix_multiply': return lowerMatrixMultiply(ops, index, step);
     case 'attention': return lowerAttention(ops, index, step);
     case 'normalization': return lowerNormalization(ops, index, step);
     case 'softmax': return lowerSoftmax(ops, index, step);
-    case 'shuffle': return lowerShuffle(ops, index, step);
+    case 'shuffle': return isShuffleView(ops, index) ? [] : lowerShuffle(ops, index, step);
     case 'concatenation': return lowerConcatenation(ops, index, step);
-    case 'slice': return lowerSlice(ops, index, step);
-    default: return notImplemented(step, `the ${step.kind} layer`);
+    case 'slice': return lowerSliceStep(ops, index, step);
+    case 'shape': return lowerShape(ops, index, step);
+    case 'padding': return lowerPadding(ops, index, step);
+    case 'gather': return lowerGather(ops, index, step);
+    case 'resize': return lowerResize(ops, index, step);
+    case 'topk': return lowerTopk(ops, index, step);
+    case 'cumulative': return lowerCumulative(ops, index, step);
+    case 'reduce': return lowerReduce(ops, index, step);
+    case 'quantize': case 'dequantize': return lowerQuantization(ops, index, step);
+    case 'einsum': return lowerEinsum(ops, index, step);
+    default: {
+      // Every step kind has a lowering (a new kind fails to compile here until it gets one).
+      const unhandled: never = step;
+      return notImplemented(unhandled, 'this step kind');
+    }
   }
 }
 

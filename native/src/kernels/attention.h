@@ -1,0 +1,54 @@
+// Fused scaled-dot-product attention (flash-attention style): softmax(q kᵀ · scale + mask) v with
+// the scores kept on chip. One CTA of 4 warps takes 64 query rows of one batch item; key/value
+// tiles of 64 positions pass through shared memory; q kᵀ and p v run on tensor cores
+// (mma.sync m16n8k16, fp16 or bf16 in, float32 accumulate); the softmax is the online one in
+// float32, with the probabilities rounded to the storage dtype for the second product.
+//
+// Operands are read and written through strides: any batch dims (each with its own stride per
+// operand), a position stride, and a contiguous head dim. So q, k, v stored [B, S, H, D] and
+// viewed as [B, H, S, D], and an output written as [B, S, H * D], need no copies.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "dtype.h"
+
+namespace fxrt::kernels {
+
+// Most batch dims of an attention (its operands have at most 8 dims).
+constexpr int kMaxAttentionBatch = 6;
+// Largest head dim the kernel takes; head dims must be multiples of kAttentionHeadAlign.
+constexpr int kMaxAttentionHead = 128;
+constexpr int kAttentionHeadAlign = 8;
+
+struct AttentionParams {
+  const void* q;  // [batch..., l, e]
+  const void* k;  // [batch..., s, e]
+  const void* v;  // [batch..., s, ev]
+  void* out;      // [batch..., l, ev]
+  DType dtype;    // Float16 or BFloat16, every operand
+  int batchRank = 0;
+  int64_t batch[kMaxAttentionBatch] = {};
+  // Element strides per batch dim (0 broadcasts).
+  int64_t qBatch[kMaxAttentionBatch] = {}, kBatch[kMaxAttentionBatch] = {}, vBatch[kMaxAttentionBatch] = {},
+          outBatch[kMaxAttentionBatch] = {}, maskBatch[kMaxAttentionBatch] = {};
+  int64_t l = 0, s = 0;  // query and key positions
+  int e = 0, ev = 0;     // head dims of q/k and of v/out
+  // Element strides between consecutive positions (the head dim itself is contiguous). With the
+  // batch strides and the base pointers they are multiples of 16 bytes (vector loads).
+  int64_t qRow = 0, kRow = 0, vRow = 0, outRow = 0;
+  const void* mask = nullptr;  // null, or bool (false: -inf) or float (added) over [batch..., l, s]
+  DType maskDtype = DType::Bool;
+  int64_t maskRow = 0, maskCol = 0;
+  float scale = 1.f;
+  bool causal = false;  // query i sees keys 0..i
+};
+
+// Whether the kernel takes these dtype and head dims.
+bool AttentionSupports(DType dtype, int64_t e, int64_t ev);
+
+cudaError_t LaunchAttention(const AttentionParams& params, cudaStream_t stream);
+
+}  // namespace fxrt::kernels

@@ -1,0 +1,40 @@
+// Explicit quantization (TensorRT's Q/DQ layers) over strided tensors, per tensor or per channel,
+// bit-identical to the reference (src/kernels/reference/quant.ts, PyTorch CPU's arithmetic):
+//   quantize:   q = saturate(zeroPoint + round_half_even(x * fround(1 / scale)))  in int8/uint8/int32
+//               (x * inv rounded to float32; zeroPoint + that integer rounded to float32; NaN → qmax)
+//   dequantize: y = fround(scale * fround(q - zeroPoint)), then rounded to the output float type.
+// The iteration shape is the output's; x, y, scale and zero point each have strides over it (the
+// scale's and zero point's are 0 except along the channel axis).
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "kernels/strided.h"
+
+namespace fxrt::kernels {
+
+struct QuantOperand {
+  const void* ptr;
+  DType dtype;
+  int64_t stride[kMaxRank];
+};
+
+struct QuantParams {
+  int rank;
+  int64_t size[kMaxRank];
+  QuantOperand x;      // quantize: a float; dequantize: int8, uint8 or int32
+  QuantOperand scale;  // a float
+  void* y;             // the other side
+  DType yDtype;
+  int64_t yStride[kMaxRank];
+  // The zero point (y's dtype when quantizing, x's when dequantizing), with the scale's strides; null: 0.
+  const void* zeroPoint;
+  DType zeroPointDtype;
+  bool quantize;
+};
+
+cudaError_t LaunchQuant(const QuantParams& params, cudaStream_t stream);
+
+}  // namespace fxrt::kernels
