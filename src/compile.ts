@@ -10,11 +10,12 @@ import { accTrace } from './acc_ops/acc_tracer.js';
 import type { FloatPrecision } from './converters/context.js';
 import { NetworkInterpreter } from './converters/index.js';
 import { Builder, type BuilderConfig } from './engine/builder.js';
+import type { TacticStats } from './engine/engine.js';
 import type { BuilderPrecision } from './engine/plan.js';
 import { GraphModule } from './ir/graph_module.js';
 import { symbolicTrace, type LeafSpec } from './ir/tracer.js';
 import type { Module } from './nn/module.js';
-import { defaultPasses, PassManager, type NamedPass } from './passes/index.js';
+import { defaultPasses, PassManager, type DefaultPassOptions, type DynamicQuantizeOptions, type NamedPass } from './passes/index.js';
 import { singleTensorMeta } from './splitter/fusion_groups.js';
 import { SplitPreview } from './splitter/preview.js';
 import { splitModule } from './splitter/splitter.js';
@@ -25,9 +26,13 @@ import { EngineModule } from './lowering/engine_module.js';
 import { engineInputSpecs, modelInputSpecs, type InputShapeRange } from './lowering/input_ranges.js';
 import { LoweredModule } from './lowering/lowered_module.js';
 import { flattenTensors } from './lowering/split_runner.js';
+import { carriesQdq, enginePrecision, quantizeOptionsOf, warnUnusedQuantization } from './quantization/compile_step.js';
+import { engineObserver } from './quantization/observe.js';
+import { quantizeGraph, type CalibrationOptions, type QuantizationOptions } from './quantization/quantize.js';
+import { formatQuantizationReport } from './quantization/report.js';
 
-/** The stages compile reports through `onProgress`, in order ('convert' and 'build' once per acc part). */
-export type CompileStage = 'trace' | 'accTrace' | 'passes' | 'split' | 'convert' | 'build' | 'validate' | 'done';
+/** The stages compile reports through `onProgress`, in order ('quantize' for int8 only; 'convert' and 'build' once per acc part). */
+export type CompileStage = 'trace' | 'accTrace' | 'passes' | 'quantize' | 'split' | 'convert' | 'build' | 'validate' | 'done';
 
 /** What a progress callback receives after each stage. */
 export interface CompileProgress {
@@ -39,10 +44,27 @@ export interface CompileProgress {
   readonly part?: string;
 }
 
+/**
+ * Dynamic quantization (seed 004): linear/matmul layers with constant weights get INT8 weights
+ * (symmetric, per output channel) and an INT8 activation whose scale is computed at run time (per
+ * tensor, or per token with granularity 'token'); the rest of the model stays in `precision`, a
+ * float one. See dynamicQuantize.
+ */
+export interface DynamicQuantization extends DynamicQuantizeOptions {
+  readonly mode: 'dynamic';
+}
+
 /** Options of compile(); everything is optional. */
 export interface CompileOptions {
-  /** Engine precision (default 'fp32'); 'int8' needs a graph with quantize/dequantize ops. */
+  /** Engine precision (default 'fp32'); 'int8' calibrates and inserts Q/DQ (a graph that already has them keeps its own). */
   readonly precision?: BuilderPrecision;
+  /** int8: the calibration data, method, cache and progress (without data: the example inputs, with a warning). */
+  readonly calibration?: CalibrationOptions;
+  /**
+   * int8: layers kept in float, accuracy target with sensitivity fallback, the report callback;
+   * or `{ mode: 'dynamic' }` with a float `precision`: dynamic quantization of linear/matmul layers.
+   */
+  readonly quantization?: QuantizationOptions | DynamicQuantization;
   /** 'cpu': the reference backend; 'cuda': the CUDA backend (fails when absent); 'auto' (default): the best available, saying which. */
   readonly device?: Device;
   /** Acc parts with fewer compute nodes run on the interpreter (default 1). */
@@ -65,6 +87,8 @@ export interface CompileOptions {
   readonly workspaceLimit?: number;
   /** Builder optimizations: all on (default), all off, or per optimization. */
   readonly optimizations?: BuilderConfig['optimizations'];
+  /** Timing cache file shared by every engine's build (see BuilderConfig.timingCache): a warm one makes the build time nothing. */
+  readonly timingCache?: string;
 }
 
 /** A failure in one stage of compile; names the stage (and the acc part). */
@@ -85,6 +109,11 @@ export function defaultTolerance(precision: BuilderPrecision): number {
 }
 
 const FLOAT_PRECISION: Record<BuilderPrecision, FloatPrecision> = { fp32: 'float32', fp16: 'float16', bf16: 'bfloat16', int8: 'float32' };
+
+/** ', tactics 3 timed, 40 reused' for an engine whose backend chose library tactics at load. */
+function describeTactics(s: TacticStats | null): string {
+  return s ? `, tactics ${s.timed} timed, ${s.hits} reused${s.timingCache !== null ? ` (timing cache ${s.timingCache})` : ''}` : '';
+}
 
 /** Runs `fn` as stage `stage`: times it, reports progress, and wraps failures in a CompileError. */
 async function stage<T>(name: CompileStage, opts: CompileOptions, fn: () => T | Promise<T>, describe: (r: T) => string, part?: string): Promise<T> {
@@ -116,6 +145,7 @@ export async function compile(model: Module | GraphModule, inputs: readonly Tens
   const start = performance.now();
   const precision = options.precision ?? 'fp32';
   if (!(precision in FLOAT_PRECISION)) throw new CompileError('trace', `precision must be 'fp32', 'fp16', 'bf16' or 'int8', got '${String(precision)}'`);
+  const dynamic = dynamicQuantizationOf(precision, options.quantization);
   const device = resolveDevice(options.device ?? 'auto');
   const leafModules = options.leafModules ?? [];
 
@@ -124,9 +154,21 @@ export async function compile(model: Module | GraphModule, inputs: readonly Tens
     : symbolicTrace(model, { leafModules, ...(options.concreteArgs ? { concreteArgs: options.concreteArgs } : {}) })),
   (gm) => `${gm.graph.length} nodes`);
   const acc = await stage('accTrace', options, () => accTrace(traced, inputs, { leafModules }), (gm) => `${gm.graph.length} nodes`);
-  const passes = options.passes ?? defaultPasses();
+  const passes = options.passes ?? defaultPasses(passOptions(precision, dynamic));
+  if (dynamic && !passes.some((p) => p.passName === 'dynamicQuantize')) {
+    throw new CompileError('passes', "quantization mode 'dynamic' needs the dynamicQuantize pass among `passes` (defaultPasses({ dynamicQuantization }) has it)");
+  }
   const optimized = await stage('passes', options, () => new PassManager(passes).run(acc).gm,
     (gm) => `${gm.graph.length} nodes after ${passes.map((p) => p.passName).join(', ')}`);
+  if (precision === 'int8' && !carriesQdq(optimized)) {
+    // Calibrates on fp32 engines when the CUDA backend runs this compile, else on the interpreter; rewrites `optimized` in place.
+    const observer = device.backend === 'cuda' ? engineObserver((g, example) => compile(g, example, {
+      device: 'cuda', passes: [], leafModules,
+      ...(options.minAccModuleSize !== undefined ? { minAccModuleSize: options.minAccModuleSize } : {}),
+      ...(options.excludeOps ? { excludeOps: options.excludeOps } : {}),
+    }), 'fp32 engines on the CUDA backend') : undefined;
+    await stage('quantize', options, () => quantizeGraph(optimized, inputs, quantizeOptionsOf(options, observer)), (r) => formatQuantizationReport(r.report).split('\n')[0]!);
+  } else if (!dynamic) warnUnusedQuantization(precision, options);
   const { specs, specsOf, split } = await stage('split', options, () => {
     const modelSpecs = modelInputSpecs(optimized.graph.placeholders.map((p) => p.name), inputs, options.inputSpecs);
     return {
@@ -150,10 +192,11 @@ export async function compile(model: Module | GraphModule, inputs: readonly Tens
       precision: FLOAT_PRECISION[precision], name: part.name,
     }).run(), (c) => `${c.network.layers.length} layers`, part.name);
     const engine = await stage('build', options, () => new Builder().build(converted.network, {
-      precision, backend: device.backend,
+      precision: enginePrecision(precision, converted.network), backend: device.backend,
       ...(options.workspaceLimit !== undefined ? { workspaceLimit: options.workspaceLimit } : {}),
       ...(options.optimizations !== undefined ? { optimizations: options.optimizations } : {}),
-    }), (e) => `${e.report.layersBefore} layers -> ${e.report.stepsAfter} steps`, part.name);
+      ...(options.timingCache !== undefined ? { timingCache: options.timingCache } : {}),
+    }), (e) => `${e.report.layersBefore} layers -> ${e.report.stepsAfter} steps${describeTactics(e.tacticStats)}`, part.name);
     split.split.setAttr(part.name, new EngineModule(engine, part.name));
   }
   let lowered = new LoweredModule({
@@ -163,7 +206,9 @@ export async function compile(model: Module | GraphModule, inputs: readonly Tens
 
   if (options.validate) {
     const tolerance = typeof options.validate === 'object' && options.validate.tolerance !== undefined ? options.validate.tolerance : defaultTolerance(precision);
-    const report = await stage('validate', options, () => validate(traced, lowered, inputs, tolerance), formatAccuracy);
+    // Dynamic quantization is checked against the quantized graph on the interpreter: its distance to the float model is the quantization's own.
+    const reference = dynamic ? optimized : traced;
+    const report = await stage('validate', options, () => validate(reference, lowered, inputs, tolerance), formatAccuracy);
     if (!report.passed) {
       throw new CompileError('validate', `the lowered module differs from the reference interpreter beyond the tolerance: ${formatAccuracy(report)}`, { cause: new AccuracyError(formatAccuracy(report), report) });
     }
@@ -171,6 +216,26 @@ export async function compile(model: Module | GraphModule, inputs: readonly Tens
   }
   options.onProgress?.('done', { message: `${lowered.engines.size} engine(s) on the ${device.description}`, ms: performance.now() - start });
   return lowered;
+}
+
+/**
+ * The dynamic quantization compile's `quantization` asks for (undefined: none, or static int8
+ * options), checked against the precision: dynamic quantization keeps the model in a float one.
+ */
+function dynamicQuantizationOf(precision: BuilderPrecision, q: CompileOptions['quantization']): DynamicQuantization | undefined {
+  if (q === undefined || !('mode' in q)) return undefined;
+  if (q.mode !== 'dynamic') throw new CompileError('trace', `quantization.mode must be 'dynamic', got '${String(q.mode)}'`);
+  if (precision === 'int8') {
+    throw new CompileError('trace', "quantization mode 'dynamic' keeps the model in a float precision: use precision 'fp32', 'fp16' or 'bf16' ('int8' is static quantization)");
+  }
+  return q;
+}
+
+/** The default pipeline's options: the Q/DQ repairs for int8, dynamic quantization when asked. */
+function passOptions(precision: BuilderPrecision, dynamic: DynamicQuantization | undefined): DefaultPassOptions {
+  if (!dynamic) return { qdqRepairs: precision === 'int8' };
+  const { granularity, exclude } = dynamic;
+  return { dynamicQuantization: { ...(granularity ? { granularity } : {}), ...(exclude ? { exclude } : {}) } };
 }
 
 /** Runs the reference interpreter and the lowered module on copies of the inputs and compares. */

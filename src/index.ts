@@ -69,6 +69,18 @@ export { resolveDevice, type Device } from './lowering/device.js';
 export { InputMismatchError } from './lowering/input_check.js';
 export { SavedFormatError } from './lowering/container.js';
 
+// Post-training quantization (compile's precision 'int8'): calibration, Q/DQ placement and insertion, cache, sensitivity
+export {
+  quantizeGraph, planLayers, activationTensors, insertQdq, insertQdqPass, collectAmax, methodSpec, interpreterObserver, engineObserver,
+  AbsHistogram, entropyAmax, entropyDivergences, percentileAmax, perChannelScales, scaleOf, graphStructureHash, readCalibrationCache,
+  writeCalibrationCache, QuantizationEvaluator, rankLayers, fallBackUntil, formatQuantizationReport, copyGraphModule,
+  CalibrationError, CalibrationCacheError, EXAMPLE_INPUTS_WARNING, CALIBRATION_IGNORED_WARNING,
+  type CalibrationOptions, type QuantizationOptions, type QuantizeGraphOptions, type QuantizeGraphResult, type CalibrationMethod,
+  type CalibrationData, type CalibrationBatch, type CalibrationProgress, type CalibrationPhase, type CalibrationCache,
+  type CalibrationCacheStore, type AccuracyTarget, type Agreement, type LayerSensitivity, type QuantizationReport,
+  type LayerPrecisionRecord, type FloatReasonKind, type LayerPlan, type QdqInput, type TensorObserver, type ObserverFactory,
+} from './quantization/index.js';
+
 // ONNX import
 export {
   importOnnx, OnnxGraphModule, OnnxError, OnnxUnsupportedOpError, registerOnnxFallback, supportedOnnxOps, parseOnnxModel,

@@ -35,14 +35,18 @@ registerConverter<PerTensorArgs>('quantize_per_tensor', (ctx, _node, { input, sc
 });
 
 type PerChannelArgs = { input: NetTensor; scales: NetTensor | Tensor; zero_points: NetTensor | Tensor; axis: number; dtype: QuantDType };
+// Scales may be computed at run time (dynamic quantization). One channel is a per-tensor quantization,
+// the form fused INT8 kernels take for activations: the layer gets axis null.
 registerConverter<PerChannelArgs>('quantize_per_channel', (ctx, _node, { input, scales, zero_points, axis, dtype }) => {
   const a = normDim(axis, input.shape.length, 'acc.quantize_per_channel: axis');
+  const layerAxis = input.shape[a] === 1 ? null : a;
   let q: QuantInfo;
-  if (scales instanceof Tensor && zero_points instanceof Tensor) q = qparamConstants(ctx, scales.castTo('float32'), zero_points, dtype, a);
+  if (scales instanceof Tensor && zero_points instanceof Tensor) q = qparamConstants(ctx, scales.castTo('float32'), zero_points, dtype, layerAxis);
   else {
     const s = scales instanceof Tensor ? ctx.constant(scales.castTo('float32'), { keepDtype: true }) : ctx.cast(scales, 'float32');
-    const zp = zero_points instanceof Tensor ? ctx.constant(zero_points.castTo(dtype), { keepDtype: true }) : ctx.cast(zero_points, dtype);
-    q = { scale: s, zeroPoint: zp, axis: a };
+    const zeros = zero_points instanceof Tensor && zero_points.toFloat64().every((z) => z === 0);
+    const zp = zeros ? null : zero_points instanceof Tensor ? ctx.constant(zero_points.castTo(dtype), { keepDtype: true }) : ctx.cast(zero_points, dtype);
+    q = { scale: s, zeroPoint: zp, axis: layerAxis };
   }
   return quantize(ctx, input, q, dtype);
 }, { weights: ['scales', 'zero_points'] });
@@ -57,7 +61,8 @@ function fromMeta(ctx: ConversionContext, p: QuantParams, dtype: QuantDType): Qu
 registerConverter<{ input: NetTensor }>('dequantize', (ctx, node, { input }) => {
   const dtype = input.dtype as QuantDType;
   const meta = argMeta(node, 'input')?.qparams;
-  const q = meta ? fromMeta(ctx, meta, dtype) : ctx.quantInfo(input);
+  // What the quantize converter recorded comes first: metadata may hold one run's values of a run-time scale.
+  const q = ctx.quantInfo(input) ?? (meta ? fromMeta(ctx, meta, dtype) : undefined);
   if (!q) return ctx.fail(`the quantization parameters of input '${input.name}' are unknown (it is not produced by a quantize op)`);
   const inputs = q.zeroPoint ? [input, q.scale, q.zeroPoint] : [input, q.scale];
   return ctx.layer1('dequantize', inputs, { axis: q.axis, toType: ctx.precision });

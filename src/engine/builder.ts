@@ -19,7 +19,10 @@ import { fuseEpilogues } from './optimize/epilogue_fusion.js';
 import { fuseGeluPatterns } from './optimize/gelu_pattern.js';
 import { fuseNormalizationPatterns } from './optimize/normalization_pattern.js';
 import { fusePointwise } from './optimize/pointwise_fusion.js';
-import { checkNetworkTypes, stepPrecision } from './optimize/precision.js';
+import { checkNetworkTypes, stepPrecision, type Int8Fallback } from './optimize/precision.js';
+import { fuseQdq } from './optimize/qdq_fusion.js';
+import { propagateQdq } from './optimize/qdq_propagation.js';
+import { unfusedQdq } from './optimize/qdq_report.js';
 import { eliminateShuffles } from './optimize/shuffle_elimination.js';
 import { fuseSoftmaxPatterns } from './optimize/softmax_pattern.js';
 import { BuildError, BuildGraph, type BNode, type BValue, type PassLog } from './optimize/build_graph.js';
@@ -36,6 +39,11 @@ export { BuildError } from './optimize/build_graph.js';
 export interface BuilderConfig {
   /** Reduced precisions the network may use (default 'fp32'); 'int8' needs Q/DQ layers. */
   readonly precision?: BuilderPrecision;
+  /**
+   * With precision 'int8': the float precision the layers outside int8 may use besides float32
+   * (default 'fp16', as TensorRT builds INT8 engines with FP16 fallback; 'fp32' allows float32 only).
+   */
+  readonly int8Fallback?: Int8Fallback;
   /** min/opt/max shapes per network input, overriding the inputs' own ranges. */
   readonly profile?: Readonly<Record<string, ShapeRange>>;
   /** Most activation memory (arena bytes at the max shapes) the engine may use. */
@@ -44,6 +52,13 @@ export interface BuilderConfig {
   readonly backend?: BackendName;
   /** All optimizations on (default) or off, or per optimization. */
   readonly optimizations?: boolean | Readonly<Partial<Record<OptimizationName, boolean>>>;
+  /**
+   * Timing cache file (TensorRT's ITimingCache) for backends that time tactics when they load the
+   * engine (CUDA): choices timed before on this device are reused, so a second build times
+   * nothing; created if missing, updated after a build that timed new ops. `engine.tacticStats`
+   * says how many ops were timed or taken from it.
+   */
+  readonly timingCache?: string;
 }
 
 type Pass = (g: BuildGraph, log: PassLog) => number;
@@ -58,7 +73,9 @@ const PASSES: Readonly<Record<OptimizationName, Pass>> = {
   softmaxPattern: fuseSoftmaxPatterns,
   normalizationPattern: fuseNormalizationPatterns,
   epilogueFusion: fuseEpilogues,
+  qdqPropagation: propagateQdq,
   pointwiseFusion: fusePointwise,
+  qdqFusion: fuseQdq,
 };
 
 /**
@@ -79,7 +96,7 @@ export class Builder {
     if (!PRECISIONS.includes(precision)) throw new BuildError(`precision must be one of ${PRECISIONS.join(', ')}, got '${String(precision)}'`);
     const backend = getBackend(config.backend ?? 'reference');
     if (network.outputs.length === 0) throw new BuildError(`network '${network.name}' has no outputs: mark at least one with markOutput`);
-    checkNetworkTypes(network, precision);
+    checkNetworkTypes(network, precision, config.int8Fallback);
     const profiles = resolveProfiles(network, config.profile ?? {});
     const switches = passSwitches(config.optimizations ?? true);
 
@@ -108,6 +125,7 @@ export class Builder {
       fusions: g.nodes.flatMap((n): FusionRecord[] => (n.rule !== null && n.layers.length > 1 ? [{ step: n.name, rule: n.rule, layers: n.layers }] : [])),
       eliminated: eliminatedLayers(network, plan, log),
       precisions: plan.steps.map((s) => ({ step: s.name, ...s.precision })),
+      unfusedQdq: unfusedQdq(g, switches.qdqFusion),
       memory: {
         arenaBytes: plan.memory.arenaSize,
         unsharedBytes: plan.memory.unsharedSize,
@@ -116,7 +134,7 @@ export class Builder {
       },
       buildMs: performance.now() - start,
     };
-    return new Engine({ ...plan, report }, backend);
+    return new Engine({ ...plan, report }, backend, config.timingCache !== undefined ? { timingCache: config.timingCache } : {});
   }
 }
 
@@ -271,7 +289,7 @@ function emitPlan(g: BuildGraph, net: NetworkDefinition, profiles: readonly Shap
 function toStep(n: BNode, ids: ReadonlyMap<BValue, number>, backend: Backend): PlanStep {
   const base = {
     name: n.name, layers: n.layers, inputs: n.inputs.map((v) => ids.get(v)!), outputs: n.outputs.map((v) => ids.get(v)!),
-    precision: stepPrecision(n), tactic: '',
+    precision: stepPrecision(n), tactic: '', ...(n.quant ? { quant: n.quant } : {}),
   };
   const step: PlanStep = n.kind === 'pointwise'
     ? { ...base, kind: 'pointwise', program: n.program }
@@ -281,7 +299,7 @@ function toStep(n: BNode, ids: ReadonlyMap<BValue, number>, backend: Backend): P
 
 /** A placeholder report for shape resolution during the build (never stored). */
 const EMPTY_REPORT: BuildReport = {
-  network: '', backend: '', precision: '', layersBefore: 0, stepsAfter: 0, passes: [], fusions: [], eliminated: [], precisions: [],
+  network: '', backend: '', precision: '', layersBefore: 0, stepsAfter: 0, passes: [], fusions: [], eliminated: [], precisions: [], unfusedQdq: [],
   memory: { arenaBytes: 0, unsharedBytes: 0, constantBytes: 0, workspaceLimit: null }, buildMs: 0,
 };
 

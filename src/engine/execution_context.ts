@@ -12,7 +12,7 @@ import { formatShape, shapesEqual } from '../tensor/shape.js';
 import type { BackendContext, Engine } from './engine.js';
 import { NetworkDefinition } from './network_definition.js';
 import './layer_inference.js';
-import { anchorInputCount, type LayerStep, type Plan, type PlanStep, type PlanValue } from './plan.js';
+import { anchorInputCount, quantInputCount, type LayerStep, type Plan, type PlanStep, type PlanValue } from './plan.js';
 
 
 /** A call's inputs do not match the engine: names the input and says what was expected. */
@@ -90,22 +90,25 @@ export function resolveShapes(plan: Plan, inputShapes: readonly (readonly number
 /** Output shapes of one step for concrete input shapes. */
 export function stepOutputShapes(step: PlanStep, inputs: readonly (readonly number[])[], values: readonly PlanValue[]): number[][] {
   if (step.kind === 'pointwise') {
-    return [broadcastAll(`step '${step.name}'`, inputs.map((s, i) => step.program.views[i] ?? s))];
+    return [broadcastAll(`step '${step.name}'`, inputs.slice(0, step.program.views.length).map((s, i) => step.program.views[i] ?? s))];
   }
   const n = anchorInputCount(step);
   const shapes = layerOutputShapes(step, inputs.slice(0, n), values);
-  if (step.epilogue.length > 0) shapes[0] = broadcastAll(`step '${step.name}'`, [shapes[0]!, ...inputs.slice(n)]);
+  if (step.epilogue.length > 0) shapes[0] = broadcastAll(`step '${step.name}'`, [shapes[0]!, ...inputs.slice(n, inputs.length - quantInputCount(step.quant))]);
   return shapes;
 }
 
-/** The network's shape rule of the step's layer, applied to inputs of the given shapes. */
+/**
+ * The network's shape rule of the step's layer, applied to inputs of the given shapes (for the
+ * int8 form of a layer, to float32 inputs: its shapes are the float layer's).
+ */
 function layerOutputShapes(step: LayerStep, inputs: readonly (readonly number[])[], values: readonly PlanValue[]): number[][] {
   const net = new NetworkDefinition(step.name);
-  const tensors = inputs.map((s, i) => net.addInput(`input${i}`, values[step.inputs[i]!]!.dtype, s));
+  const tensors = inputs.map((s, i) => net.addInput(`input${i}`, step.quant ? 'float32' : values[step.inputs[i]!]!.dtype, s));
   const outs = net.addLayer(step.kind, tensors, step.params, step.name);
   return outs.map((o, k) => {
     const expected = values[step.outputs[k]!]!;
-    if (o.dtype !== expected.dtype) {
+    if (o.dtype !== expected.dtype && !step.quant) {
       throw new Error(`step '${step.name}': the network's shape rule gives output ${k} dtype ${o.dtype}, the plan records ${expected.dtype}`);
     }
     return [...o.shape];

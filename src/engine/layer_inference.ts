@@ -283,7 +283,7 @@ registerLayerInference('scale', (inputs, p) => {
   return [{ dtype: x.dtype, shape: x.shape }];
 });
 
-// pooling: x [N, C, s...] (float) → [N, C, o...], windows of windowSize*dilation taken every stride over the
+// pooling: x [N, C, s...] (float; int8 for max, which commutes with dequantization) → [N, C, o...], windows of windowSize*dilation taken every stride over the
 // input padded by pre/post; o = floor(e / stride) + 1 with e = s + pre + post - (dilation*(k-1)+1), or with
 // roundUp ceil(e / stride) + 1, dropping a last window that starts at or after s + pre (PyTorch ceil_mode).
 // max: padding never wins (NaN propagates); average: sum / divisor, else / the window's element count within
@@ -291,7 +291,7 @@ registerLayerInference('scale', (inputs, p) => {
 registerLayerInference('pooling', (inputs, p) => {
   arity(inputs, 1);
   const x = input(inputs, 0);
-  needFloat(x, 'input');
+  if (!(p.type === 'max' && x.dtype === 'int8')) needFloat(x, 'input');
   const n = p.windowSize.length;
   if (n < 1 || n > 3) throw new RangeError(`windowSize must have 1 to 3 dims, got ${formatShape(p.windowSize)}`);
   perDim('windowSize', p.windowSize, n, 1);

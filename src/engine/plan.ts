@@ -20,8 +20,8 @@ import { numelOf } from '../tensor/shape.js';
 import type { ActivationOp, ElementWiseOp, LayerParamsMap, LayerType, ShapeRange, UnaryOp } from './network.js';
 import type { BuildReport } from './report.js';
 
-/** Format version written by `serializePlan`; `deserializePlan` reads only this version. */
-export const PLAN_VERSION = 1;
+/** Format version written by `serializePlan`; `deserializePlan` reads only this version (2: int8 steps, `quant`). */
+export const PLAN_VERSION = 2;
 /** Alignment of the constant blob and of each constant inside it, in bytes. */
 export const BLOB_ALIGNMENT = 64;
 
@@ -78,6 +78,68 @@ export interface PointwiseProgram {
   readonly instrs: readonly PointwiseInstr[];
 }
 
+/** Step kinds with an int8 form (a `quant` field): the GEMM-shaped anchors, pooling and pointwise programs. */
+export const QUANTIZED_KINDS = ['convolution', 'deconvolution', 'matrix_multiply', 'pooling', 'pointwise'] as const;
+/** A step kind that can run in int8. */
+export type QuantizedKind = (typeof QUANTIZED_KINDS)[number];
+
+/** An int8 operand of a quantized step: the tensor at step input `input`, dequantized by the scale at step input `scale`. */
+export interface QuantizedOperand {
+  readonly input: number;
+  readonly scale: number;
+  /**
+   * null: one scale for the whole tensor (a one-element float tensor); else one scale per index of
+   * this axis of the operand: a weight's output-channel axis (convolution 0, deconvolution 1, the
+   * second matrix_multiply operand's column axis), or the first matrix_multiply operand's row axis
+   * (per-token dynamic quantization).
+   */
+  readonly axis: number | null;
+}
+
+/**
+ * Explicit int8 quantization fused into a step (TensorRT's Q/DQ fusion). Quantization is symmetric
+ * (zero point 0, int8 range [-128, 127]); scales are float tensors read at run time (constants, or
+ * values computed by the engine for dynamic quantization). The step's inputs are, in order: the
+ * layer's (or program's) inputs, the epilogue's inputs, then one scale input per operand (in the
+ * order of `operands`) and the output scale last.
+ *
+ * Arithmetic (every float operation in float32, each result rounded to nearest even: fround;
+ * no fused multiply-add, no reassociation; a GPU kernel uses __fmul_rn/__fadd_rn/__fdiv_rn):
+ *
+ *   dequantize-on-load   deq(q)  = fround(s * q)                         (s: the operand's scale)
+ *   convolution, deconvolution, matrix_multiply (int8 x and int8 w):
+ *     acc[i, c] = Σ_k x[i, k] * w[k, c]       exact, in int32 (wrapping; K < 2^17 cannot overflow)
+ *     m[c]      = fround(sx * sw[c])          (sw[c] = sw for a per-tensor weight; with per-row
+ *                                             scales of a matrix product's x, m[i, c] = fround(sx[i] * sw[c]))
+ *     y         = fround(fround(acc) * m[c])  (int32 → float32 rounds to nearest even above 2^24)
+ *     y         = fround(y + b[c])            the (de)convolution's bias input, if any
+ *     then the epilogue in order, in float32: + bias, + residual (deq(r) when the residual is an
+ *     int8 operand), activation.
+ *     c is the output channel (dim 1 of a convolution's output, the last dim of a matrix product).
+ *   pooling (int8 x): p = the layer's pooling of the integer values q (max, or the exact integer
+ *     window sum divided by the window's divisor: fround(Σq / n)), then y = fround(p * sx).
+ *   pointwise: every int8 program input is deq(q) in its register; the program runs in float32
+ *     registers as an unquantized one does.
+ *   output, with an output scale so: requantize q = clamp(round_half_even(fround(y * fround(1 / so))), -128, 127)
+ *     (NaN saturates to 127), exactly what a quantize layer computes; without one, y is stored in
+ *     the output's float dtype (rounded once).
+ * A fused step thus differs from its unfused layers only where fusion removes a rounding: the
+ * float32 dequantized operands and the float GEMM of the unfused form (a conv/GEMM result differs
+ * by float rounding, hence by at most one quantization step after requantizing), and the storage
+ * of a 16-bit float intermediate. Pooling, pointwise and requantize are bit-exact with their
+ * unfused float32 forms.
+ */
+export interface StepQuantization {
+  readonly operands: readonly QuantizedOperand[];
+  /** Position of the one-element output scale (int8 output), or null: the output is float. */
+  readonly outputScale: number | null;
+}
+
+/** Number of trailing step inputs that are scales of a quantized step. */
+export function quantInputCount(quant: StepQuantization | undefined): number {
+  return quant === undefined ? 0 : quant.operands.length + (quant.outputScale === null ? 0 : 1);
+}
+
 /** Storage dtype of a step's main output and the precision it computes/accumulates in. */
 export interface StepPrecision {
   readonly storage: DType;
@@ -94,6 +156,8 @@ interface StepBase {
   readonly precision: StepPrecision;
   /** Which implementation the backend chose ('reference' on the reference backend). */
   readonly tactic: string;
+  /** Present on the int8 form of a step (kinds in QUANTIZED_KINDS): its int8 operands and output. */
+  readonly quant?: StepQuantization;
 }
 
 /** A step running one layer kind, optionally with a fused epilogue. */
@@ -192,9 +256,9 @@ const STEP_KINDS: Readonly<Record<StepKind, true>> = {
   shape: true, parametric_relu: true, cumulative: true, einsum: true, attention: true, pointwise: true,
 };
 
-/** Number of step inputs the anchor layer reads (those no epilogue op names). */
+/** Number of step inputs the anchor layer reads (those no epilogue op names, before a quantized step's scales). */
 export function anchorInputCount(step: LayerStep): number {
-  let n = step.inputs.length;
+  let n = step.inputs.length - quantInputCount(step.quant);
   for (const op of step.epilogue) if (op.op !== 'activation') n--;
   return n;
 }
@@ -325,7 +389,26 @@ export function validatePlan(plan: Plan): void {
     if (!Array.isArray(s.inputs) || !Array.isArray(s.outputs) || ![...s.inputs, ...s.outputs].every(validId)) {
       fail(`step ${i} ('${s.name}') names a value that does not exist`);
     }
+    if (s.quant !== undefined) {
+      const problem = quantProblem(s);
+      if (problem !== null) fail(`step ${i} ('${s.name}', int8 ${s.kind}): ${problem}`);
+    }
   });
+}
+
+/** What is wrong with a step's `quant` (kind, input positions), or null. */
+function quantProblem(s: PlanStep): string | null {
+  const q = s.quant!;
+  if (!(QUANTIZED_KINDS as readonly string[]).includes(s.kind)) return `kind '${s.kind}' has no int8 form`;
+  if (!Array.isArray(q.operands) || !(q.outputScale === null || Number.isInteger(q.outputScale))) return `'quant' is malformed`;
+  const first = s.inputs.length - quantInputCount(q);
+  const scales = [...q.operands.map((o) => o.scale), ...(q.outputScale === null ? [] : [q.outputScale])];
+  if (first < 0 || !scales.every((p, k) => p === first + k)) return `scales must be the last ${scales.length} inputs, in operand order`;
+  for (const o of q.operands) {
+    if (!Number.isInteger(o.input) || o.input < 0 || o.input >= first) return `operand input ${o.input} is not a data input (0..${first - 1})`;
+    if (o.axis !== null && !Number.isInteger(o.axis)) return `operand ${o.input} has axis ${String(o.axis)}`;
+  }
+  return null;
 }
 
 function alignUp(n: number, a: number): number {

@@ -5,9 +5,10 @@
  */
 import type { DType } from '../tensor/dtype.js';
 
-/** The builder's optimization passes, each switchable in BuilderConfig.optimizations. */
+/** The builder's optimization passes in the order they run, each switchable in BuilderConfig.optimizations. */
 export const OPTIMIZATIONS = [
-  'constantFolding', 'shuffleElimination', 'geluPattern', 'softmaxPattern', 'normalizationPattern', 'epilogueFusion', 'pointwiseFusion',
+  'constantFolding', 'shuffleElimination', 'geluPattern', 'softmaxPattern', 'normalizationPattern', 'epilogueFusion',
+  'qdqPropagation', 'pointwiseFusion', 'qdqFusion',
 ] as const;
 /** The name of one optimization pass. */
 export type OptimizationName = (typeof OPTIMIZATIONS)[number];
@@ -41,6 +42,19 @@ export interface StepPrecisionRecord {
   readonly compute: DType;
 }
 
+/**
+ * A quantize or dequantize layer that still runs as its own step (it did not fuse into an int8
+ * step), and why, in terms of the layers around it.
+ */
+export interface UnfusedQdqRecord {
+  /** The network layer (a quantize or dequantize layer). */
+  readonly layer: string;
+  readonly kind: 'quantize' | 'dequantize';
+  /** The step that runs it. */
+  readonly step: string;
+  readonly reason: string;
+}
+
 /** Sizes of the engine's memory. */
 export interface MemoryRecord {
   /** Activation arena bytes at the profile's max shapes, after sharing by liveness. */
@@ -62,6 +76,8 @@ export interface BuildReport {
   readonly fusions: readonly FusionRecord[];
   readonly eliminated: readonly EliminationRecord[];
   readonly precisions: readonly StepPrecisionRecord[];
+  /** Quantize/dequantize layers left as standalone steps, with the reason (empty when every Q/DQ fused). */
+  readonly unfusedQdq: readonly UnfusedQdqRecord[];
   readonly memory: MemoryRecord;
   readonly buildMs: number;
 }
@@ -78,6 +94,7 @@ export function formatReport(r: BuildReport): string {
   ];
   for (const f of r.fusions) lines.push(`  fused [${f.rule}] ${f.step}: ${f.layers.join(' + ')}`);
   for (const e of r.eliminated) lines.push(`  removed [${e.rule}] ${e.layer}: ${e.detail}`);
+  for (const u of r.unfusedQdq) lines.push(`  unfused ${u.kind} ${u.layer} (step ${u.step}): ${u.reason}`);
   const byPrecision = new Map<string, number>();
   for (const p of r.precisions) {
     const key = p.storage === p.compute ? p.storage : `${p.storage} (compute ${p.compute})`;

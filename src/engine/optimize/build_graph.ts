@@ -9,7 +9,7 @@ import type { DType } from '../../tensor/dtype.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { LayerParamsMap, NetTensor } from '../network.js';
 import type { NetworkDefinition } from '../network_definition.js';
-import type { EpilogueOp, LayerStepKind, PointwiseProgram } from '../plan.js';
+import type { EpilogueOp, LayerStepKind, PointwiseProgram, StepQuantization } from '../plan.js';
 import type { EliminationRecord, OptimizationName } from '../report.js';
 
 /** A tensor of the build graph: a network input, a constant or a node output. */
@@ -33,6 +33,8 @@ interface BNodeBase {
   readonly layers: readonly string[];
   /** The rule that fused several layers into this node (null for a node of one layer). */
   readonly rule: OptimizationName | null;
+  /** The int8 form of the node (Q/DQ fusion): its int8 operands and output scale. */
+  readonly quant?: StepQuantization;
 }
 
 /** A node running one layer kind (with the epilogue fused into it, if any). */
@@ -90,6 +92,8 @@ export class BuildGraph {
   readonly inputs: readonly BValue[];
   readonly outputs: { name: string; value: BValue }[] = [];
   #order: (BNode | null)[] = [];
+  /** Nodes inserted in front of the node of a slot (insertBefore), in order; merged by compact(). */
+  readonly #before = new Map<number, BNode[]>();
   readonly #position = new Map<BNode, number>();
   readonly #uses = new Map<BValue, BNode[]>();
   /** Nodes whose slot a replacement took; they must be removed before compact(). */
@@ -129,7 +133,13 @@ export class BuildGraph {
 
   /** Live nodes in topological order. */
   get nodes(): BNode[] {
-    return this.#order.filter((n): n is BNode => n !== null);
+    if (this.#before.size === 0) return this.#order.filter((n): n is BNode => n !== null);
+    const out: BNode[] = [];
+    this.#order.forEach((n, i) => {
+      for (const m of this.#before.get(i) ?? []) if (this.#position.has(m)) out.push(m);
+      if (n !== null) out.push(n);
+    });
+    return out;
   }
 
   /** Nodes reading `v`, once per read (a node reading it twice appears twice). */
@@ -175,6 +185,25 @@ export class BuildGraph {
     return node;
   }
 
+  /**
+   * Adds `spec` with fresh output values just in front of `at` (so its inputs must be produced
+   * before `at`): a rewrite that replaces `at` by several nodes puts the first ones here and the
+   * last one in `at`'s place (addNodeProducing).
+   */
+  insertBefore(at: BNode, spec: NodeSpec, outputs: readonly { name: string; dtype: DType; shape: readonly number[] }[]): BNode {
+    const pos = this.#position.get(at);
+    if (pos === undefined) throw new BuildGraphError(`insertBefore: node '${at.name}' is not in graph '${this.name}'`);
+    const node = { ...spec, id: this.#nextNode++, outputs: [] } as BNode;
+    (node as Mutable<BNode>).outputs = outputs.map((o) => this.#value(o.name, o.dtype, o.shape, node, null));
+    for (const v of node.inputs) this.#addUse(v, node);
+    const list = this.#before.get(pos) ?? [];
+    const k = list.indexOf(at);
+    list.splice(k >= 0 ? k : list.length, 0, node);
+    this.#before.set(pos, list);
+    this.#position.set(node, pos);
+    return node;
+  }
+
   /** Points every reader of `from` (nodes and graph outputs) at `to`. */
   replaceAllUses(from: BValue, to: BValue): void {
     if (from === to) return;
@@ -207,6 +236,7 @@ export class BuildGraph {
       throw new BuildGraphError(`graph '${this.name}': node(s) ${names} were replaced but not removed`);
     }
     this.#order = this.nodes;
+    this.#before.clear();
     this.#position.clear();
     this.#order.forEach((n, i) => this.#position.set(n!, i));
   }
@@ -231,7 +261,9 @@ export class BuildGraph {
   #place(node: BNode, pos: number, at: BNode | null): void {
     for (const v of node.inputs) this.#addUse(v, node);
     if (at !== null) {
-      this.#order[pos] = node;
+      const inserted = this.#order[pos] === at ? null : this.#before.get(pos) ?? null;
+      if (inserted) inserted[inserted.indexOf(at)] = node;
+      else this.#order[pos] = node;
       this.#displaced.add(at);
     } else {
       this.#order.push(node);

@@ -5,9 +5,10 @@
  */
 import type { Tensor } from '../../tensor/tensor.js';
 import type { LayerParamsMap } from '../network.js';
-import type { EpilogueOp, LayerStepKind, PointwiseProgram } from '../plan.js';
-import type { LayerCall, LayerKernel, LayerKernels, OutputSpec } from './layer_kernel.js';
+import { QUANTIZED_KINDS, type EpilogueOp, type LayerStepKind, type PointwiseProgram, type StepQuantization } from '../plan.js';
+import { ReferenceKernelError, type LayerCall, type LayerKernel, type LayerKernels, type OutputSpec } from './layer_kernel.js';
 import { DATA_KERNELS } from './layers_data.js';
+import { INT8_AWARE_POOLING, runInt8Step, type Int8Step } from './layers_int8.js';
 import { LINEAR_KERNELS } from './layers_linear.js';
 import { POINTWISE_KERNELS } from './layers_pointwise.js';
 import { QUANT_KERNELS } from './layers_quant.js';
@@ -18,13 +19,18 @@ import { epilogueProgram, runPointwise } from './pointwise.js';
 export type { OutputSpec } from './layer_kernel.js';
 
 const LAYER_KERNELS: LayerKernels<LayerStepKind> = {
-  ...POINTWISE_KERNELS, ...LINEAR_KERNELS, ...REDUCE_KERNELS, ...DATA_KERNELS, ...QUANT_KERNELS,
+  ...POINTWISE_KERNELS, ...LINEAR_KERNELS, ...REDUCE_KERNELS, ...DATA_KERNELS, ...QUANT_KERNELS, ...INT8_AWARE_POOLING,
 };
 
-/** What the reference implementation needs of a step (a PlanStep or a builder node). */
-export type ExecutableStep =
+/** What the reference implementation needs of a step (a PlanStep or a builder node); `quant` marks the int8 form. */
+export type ExecutableStep = (
   | { [K in LayerStepKind]: { readonly kind: K; readonly name: string; readonly params: LayerParamsMap[K]; readonly epilogue: readonly EpilogueOp[] } }[LayerStepKind]
-  | { readonly kind: 'pointwise'; readonly name: string; readonly program: PointwiseProgram };
+  | { readonly kind: 'pointwise'; readonly name: string; readonly program: PointwiseProgram }
+) & { readonly quant?: StepQuantization };
+
+function isInt8Step(step: ExecutableStep): step is ExecutableStep & Int8Step {
+  return (QUANTIZED_KINDS as readonly string[]).includes(step.kind);
+}
 
 function callLayer<K extends LayerStepKind>(kind: K, call: LayerCall<K>): Tensor[] {
   const kernel: LayerKernel<K> = LAYER_KERNELS[kind];
@@ -38,6 +44,10 @@ function callLayer<K extends LayerStepKind>(kind: K, call: LayerCall<K>): Tensor
  *                     [x], [{ dtype: 'float32', shape: x.shape }]);
  */
 export function runStep(step: ExecutableStep, inputs: readonly Tensor[], outputs: readonly OutputSpec[]): Tensor[] {
+  if (step.quant !== undefined) {
+    if (!isInt8Step(step)) throw new ReferenceKernelError(`step '${step.name}': ${step.kind} has no int8 form`);
+    return runInt8Step(step, step.quant, inputs, outputs);
+  }
   if (step.kind === 'pointwise') return [runPointwise(step.name, step.program, inputs, outputs[0]!.dtype)];
   const epilogueInputs = step.epilogue.filter((op) => op.op !== 'activation').length;
   const anchorInputs = inputs.slice(0, inputs.length - epilogueInputs);

@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { accTrace } from '../src/acc_ops/acc_tracer.js';
+import { compile } from '../src/compile.js';
+import type { GraphModule } from '../src/ir/graph_module.js';
+import { symbolicTrace } from '../src/ir/tracer.js';
+import { resnet18Cifar } from '../src/models/resnet.js';
+import { nn } from '../src/nn/index.js';
+import { defaultPasses } from '../src/passes/index.js';
+import { PassManager } from '../src/passes/pass_manager.js';
+import { collectAmax, methodSpec, type CalibrationBatch } from '../src/quantization/calibrator.js';
+import { engineObserver, interpreterObserver } from '../src/quantization/observe.js';
+import { activationTensors, planLayers } from '../src/quantization/placement.js';
+import type { QuantizationReport } from '../src/quantization/report.js';
+import { cosineSimilarity } from '../src/tensor/compare.js';
+import { Tensor as T, type Tensor } from '../src/tensor/tensor.js';
+
+describe('int8 end to end on the reference backend', () => {
+  it('ResNet-18 (CIFAR stem) calibrated with entropy keeps cosine >= 0.99 with fp32 on unseen inputs', async () => {
+    const model = resnet18Cifar();
+    model.eval();
+    const calibration: CalibrationBatch[] = [11, 12, 13].map((s) => [T.randn([1, 3, 16, 16], { seed: s })]);
+    let report: QuantizationReport | undefined;
+    const lowered = await compile(model, calibration[0]!, {
+      device: 'cpu', precision: 'int8', calibration: { data: calibration, method: 'entropy' }, quantization: { onReport: (r) => { report = r; } },
+    });
+    expect(report!.layers).toHaveLength(29);
+    expect(report!.layers.every((l) => l.precision === 'int8')).toBe(true);
+    expect([...lowered.engines.values()].map((e) => e.engine.plan.precision)).toEqual(['int8']);
+    for (const seed of [98, 99]) {
+      const x = T.randn([1, 3, 16, 16], { seed });
+      const [y] = await lowered.run([x]);
+      expect(cosineSimilarity(y!, model.forward(x) as Tensor)).toBeGreaterThanOrEqual(0.99);
+    }
+  });
+});
+
+describe('observing on engines', () => {
+  const model = new nn.Sequential(new nn.Conv2d(3, 4, 3, { padding: 1 }), new nn.ReLU(), new nn.Conv2d(4, 4, 3), new nn.Sigmoid(), new nn.Flatten(), new nn.Linear(64, 5)).eval();
+  const x = T.randn([1, 3, 6, 6], { seed: 1 });
+  const gm: GraphModule = new PassManager(defaultPasses()).run(accTrace(symbolicTrace(model), [x])).gm;
+  const tensors = activationTensors(planLayers(gm));
+
+  it('an fp32 engine with the observed tensors as extra outputs sees what the interpreter sees', async () => {
+    // compile() passes a `lower` that builds on the CUDA backend; the reference backend runs the same path here.
+    const lowered: string[] = [];
+    const onEngines = engineObserver(async (g, example) => {
+      lowered.push(example.map((t) => t.shape.join('x')).join());
+      return compile(g, example, { device: 'cpu', passes: [] });
+    }, 'fp32 engines on the reference backend');
+    // Two batch shapes: one engine each.
+    const data: CalibrationBatch[] = [[T.randn([2, 3, 6, 6], { seed: 2 })], [T.randn([1, 3, 6, 6], { seed: 3 })], [T.randn([2, 3, 6, 6], { seed: 4 })]];
+    const opts = { spec: methodSpec('minmax'), example: [x] };
+    const viaEngine = await collectAmax(gm, tensors, data, { ...opts, observer: onEngines(gm, tensors) });
+    const viaInterpreter = await collectAmax(gm, tensors, data, { ...opts, observer: interpreterObserver(gm, tensors) });
+    expect(tensors).toEqual([gm.graph.placeholders[0]!.name, 'relu', 'flatten']);
+    expect(lowered).toEqual(['2x3x6x6', '1x3x6x6']);
+    for (const t of tensors) expect(viaEngine.amax.get(t)).toBeCloseTo(viaInterpreter.amax.get(t)!, 5);
+    expect(onEngines(gm, tensors).where).toBe('fp32 engines on the reference backend');
+  });
+});
