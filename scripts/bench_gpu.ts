@@ -37,6 +37,7 @@ const WORKLOADS: readonly Workload[] = [
   { name: 'resnet50 1x3x224x224', model: 'resnet50', shape: [1, 3, 224, 224] },
   { name: 'resnet50 128x3x224x224', model: 'resnet50', shape: [128, 3, 224, 224] },
   { name: 'resnet18-cifar 1x3x32x32', model: 'resnet18Cifar', shape: [1, 3, 32, 32] },
+  { name: 'bert-base 32x128', model: 'bertEncoder', shape: [32, 128, 768] },
   { name: 'bert-layer 32x128', model: 'bertEncoderLayer', shape: [32, 128, 768] },
 ];
 

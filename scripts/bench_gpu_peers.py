@@ -134,6 +134,19 @@ class BertLayer(nn.Module):
         return self.output(self.intermediate(a), a)
 
 
+class BertEncoder(nn.Module):
+    """The 12-layer BERT-base encoder on hidden states (src/models/bert.ts bertEncoder), no mask."""
+
+    def __init__(self, layers=12):
+        super().__init__()
+        self.layer = nn.ModuleList([BertLayer() for _ in range(layers)])
+
+    def forward(self, x):
+        for layer in self.layer:
+            x = layer(x)
+        return x
+
+
 def build_model(name):
     import torchvision
 
@@ -150,6 +163,8 @@ def build_model(name):
         return m
     if name == "bertEncoderLayer":
         return BertLayer()
+    if name == "bertEncoder":
+        return BertEncoder()
     raise SystemExit(f"unknown model '{name}'")
 
 

@@ -33,6 +33,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(ROOT, 'test', 'fixtures', 'onnx')
 
 # IR version that goes with each opset (ONNX's versioning table); ORT refuses opsets newer than the IR.
+# Batch the GPU timings of the large models use (scripts/check_onnx_large.ts --cuda times the same).
+BENCH_BATCH = 32
+
 IR_FOR_OPSET = {9: 4, 10: 5, 11: 6, 12: 7, 13: 7, 14: 7, 15: 8, 16: 8, 17: 8, 18: 8, 19: 9, 20: 9, 21: 10}
 
 ONNX_OF = {'float32': TensorProto.FLOAT, 'int64': TensorProto.INT64, 'int32': TensorProto.INT32, 'bool': TensorProto.BOOL,
@@ -586,11 +589,60 @@ def export_with_reference(w, name, model, inputs, output_names, opset, dynamic_a
         file = f'{name}.{tensor_name}.bin'
         array.tofile(os.path.join(w.out, file))
         return {'name': tensor_name, 'dtype': str(array.dtype), 'shape': list(array.shape), 'file': file}
-    w.entries.append({
+    entry = {
         'file': name + '.onnx', 'tol': tol,
         'inputs': [save(n, t) for n, t in inputs],
         'outputs': [save(n, t) for n, t in zip(output_names, outputs)],
-    })
+    }
+    if torch.cuda.is_available():
+        try:
+            entry['torch'] = time_on_gpu(model, [t for _, t in inputs])
+        except Exception as e:  # e.g. an op without a float16 CUDA kernel: recorded, the export goes on
+            entry['torch'] = {'error': str(e)[:200]}
+        print(f'{name}: PyTorch fp16 on the GPU: {entry["torch"]}', file=sys.stderr)
+    w.entries.append(entry)
+
+
+def time_on_gpu(model, inputs, batch=BENCH_BATCH, iters=50):
+    """Median ms per synchronized call of `model` in float16 on the GPU at batch `batch` (the inputs
+    repeated along dim 0): eager, and replayed as a CUDA graph; for scripts/check_onnx_large.ts --cuda."""
+    import copy
+    import statistics
+    import time
+    import torch
+    m = copy.deepcopy(model).half().cuda().eval()
+    xs = [(t.half() if t.is_floating_point() else t).repeat(batch, *([1] * (t.dim() - 1))).cuda() for t in inputs]
+
+    def median_ms(fn):
+        for _ in range(10):
+            fn()
+        torch.cuda.synchronize()
+        times = []
+        for _ in range(iters):
+            t0 = time.perf_counter()
+            fn()
+            torch.cuda.synchronize()
+            times.append((time.perf_counter() - t0) * 1e3)
+        return statistics.median(times)
+    result = {'batch': batch}
+    with torch.no_grad():
+        result['eager_ms'] = median_ms(lambda: m(*xs))
+        try:
+            s = torch.cuda.Stream()
+            s.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(s):
+                for _ in range(3):
+                    m(*xs)
+            torch.cuda.current_stream().wait_stream(s)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):
+                m(*xs)
+            result['graph_ms'] = median_ms(graph.replay)
+        except Exception as e:  # a model that cannot be captured: eager only
+            result['graph_error'] = str(e)[:200]
+    del m, xs
+    torch.cuda.empty_cache()
+    return result
 
 
 def gen_large(out):
