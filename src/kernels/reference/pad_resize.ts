@@ -285,8 +285,8 @@ function scaleValue(inSize: number, outSize: number, scale: number | null): numb
   return scale !== null && scale > 0 ? Math.fround(1 / scale) : Math.fround(inSize / outSize);
 }
 
-/** PyTorch's area_pixel_compute_scale. */
-function areaScale(inSize: number, outSize: number, alignCorners: boolean, scale: number | null): number {
+/** PyTorch's area_pixel_compute_scale (the CUDA lowering passes the same ratios to its kernel). */
+export function areaScale(inSize: number, outSize: number, alignCorners: boolean, scale: number | null): number {
   if (alignCorners) return outSize > 1 ? Math.fround((inSize - 1) / (outSize - 1)) : 0;
   return scaleValue(inSize, outSize, scale);
 }

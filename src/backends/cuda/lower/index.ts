@@ -9,6 +9,7 @@
  */
 import type { LayerStepOf } from '../../../engine/plan.js';
 import { splitAtDim } from '../../../kernels/reference/broadcast.js';
+import { areaScale } from '../../../kernels/reference/pad_resize.js';
 import { itemSize, type DType } from '../../../tensor/dtype.js';
 import { formatShape, normDim, numelOf, shapesEqual } from '../../../tensor/shape.js';
 import { Tensor } from '../../../tensor/tensor.js';
@@ -179,16 +180,11 @@ function float32Bits(v: number): number {
   return new Uint32Array(Float32Array.of(v).buffer)[0]!;
 }
 
-/** PyTorch's compute_scales_value in float32 (pad_resize.ts): 1 / scale when given, else in / out. */
-function scaleValue(inSize: number, outSize: number, scale: number | null): number {
-  return scale !== null && scale > 0 ? Math.fround(1 / scale) : Math.fround(inSize / outSize);
-}
-
 /**
  * Resize of the spatial dims (after [N, C]) in the forms the reference runs: nearest (floor with
  * asymmetric coordinates, half_up with half_pixel), linear over 1 to 3 spatial dims and cubic
  * over 2, with align_corners or half_pixel coordinates. The per-dim source-index ratio is
- * computed here exactly as the reference computes it (PyTorch's area_pixel_compute_scale).
+ * the reference's own (areaScale: PyTorch's area_pixel_compute_scale).
  */
 export function lowerResize(ops: Operands, index: number, step: LayerStepOf<'resize'>): NativeOpSpec[] {
   const what = `step '${step.name}'`;
@@ -208,8 +204,7 @@ export function lowerResize(ops: Operands, index: number, step: LayerStepOf<'res
     if (given !== null && Math.floor(inSize * given) !== outSize) {
       throw new RangeError(`${what}: scale ${given} of dim ${i + 2} resizes ${inSize} elements to ${Math.floor(inSize * given)}, but the output has ${outSize}`);
     }
-    if (alignCorners) return float32Bits(outSize > 1 ? Math.fround((inSize - 1) / (outSize - 1)) : 0);
-    return float32Bits(scaleValue(inSize, outSize, given));
+    return float32Bits(areaScale(inSize, outSize, alignCorners, given));
   });
   const kind = p.mode === 'nearest' ? (p.round === 'floor' ? 'nearest_floor' : 'nearest_half_up') : p.mode;
   return [{
