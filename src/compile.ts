@@ -29,7 +29,7 @@ import { flattenTensors } from './lowering/split_runner.js';
 import { carriesQdq, enginePrecision, quantizeOptionsOf, warnUnusedQuantization } from './quantization/compile_step.js';
 import { engineObserver } from './quantization/observe.js';
 import { quantizeGraph, type CalibrationOptions, type QuantizationOptions } from './quantization/quantize.js';
-import { formatQuantizationReport } from './quantization/report.js';
+import { formatQuantizationReport, type QuantizationReport } from './quantization/report.js';
 
 /** The stages compile reports through `onProgress`, in order ('quantize' for int8 only; 'convert' and 'build' once per acc part). */
 export type CompileStage = 'trace' | 'accTrace' | 'passes' | 'quantize' | 'split' | 'convert' | 'build' | 'validate' | 'done';
@@ -129,6 +129,12 @@ async function stage<T>(name: CompileStage, opts: CompileOptions, fn: () => T | 
   return result;
 }
 
+/** The precision of calibration engines for `example`: fp32 unless the inputs are 16-bit floats. */
+function observationPrecision(example: readonly Tensor[]): 'fp32' | 'fp16' | 'bf16' {
+  if (example.some((t) => t.dtype === 'float16')) return 'fp16';
+  return example.some((t) => t.dtype === 'bfloat16') ? 'bf16' : 'fp32';
+}
+
 /**
  * Lowers a model to engines: returns a LoweredModule whose `run` executes the engine parts on
  * the chosen backend and the rest on the interpreter.
@@ -160,14 +166,18 @@ export async function compile(model: Module | GraphModule, inputs: readonly Tens
   }
   const optimized = await stage('passes', options, () => new PassManager(passes).run(acc).gm,
     (gm) => `${gm.graph.length} nodes after ${passes.map((p) => p.passName).join(', ')}`);
+  let quantization: QuantizationReport | undefined;
   if (precision === 'int8' && !carriesQdq(optimized)) {
-    // Calibrates on fp32 engines when the CUDA backend runs this compile, else on the interpreter; rewrites `optimized` in place.
+    // Calibrates on float engines when the CUDA backend runs this compile (fp32, or the 16-bit type of
+    // half-precision inputs, which an fp32 build refuses), else on the interpreter; rewrites `optimized` in place.
     const observer = device.backend === 'cuda' ? engineObserver((g, example) => compile(g, example, {
-      device: 'cuda', passes: [], leafModules,
+      device: 'cuda', passes: [], leafModules, precision: observationPrecision(example),
       ...(options.minAccModuleSize !== undefined ? { minAccModuleSize: options.minAccModuleSize } : {}),
       ...(options.excludeOps ? { excludeOps: options.excludeOps } : {}),
-    }), 'fp32 engines on the CUDA backend') : undefined;
-    await stage('quantize', options, () => quantizeGraph(optimized, inputs, quantizeOptionsOf(options, observer)), (r) => formatQuantizationReport(r.report).split('\n')[0]!);
+    }), 'float engines on the CUDA backend') : undefined;
+    const quantized = await stage('quantize', options, () => quantizeGraph(optimized, inputs, quantizeOptionsOf(options, observer)),
+      (r) => formatQuantizationReport(r.report).split('\n')[0]!);
+    quantization = quantized.report;
   } else if (!dynamic) warnUnusedQuantization(precision, options);
   const { specs, specsOf, split } = await stage('split', options, () => {
     const modelSpecs = modelInputSpecs(optimized.graph.placeholders.map((p) => p.name), inputs, options.inputSpecs);
@@ -201,7 +211,7 @@ export async function compile(model: Module | GraphModule, inputs: readonly Tens
   }
   let lowered = new LoweredModule({
     split: split.split, inputs: specs, precision, backend: device.backend, backendDescription: device.description,
-    splitPreview: SplitPreview.of(split),
+    splitPreview: SplitPreview.of(split), ...(quantization ? { quantization } : {}),
   });
 
   if (options.validate) {

@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import '../src/acc_ops/ops/index.js';
+import { accTrace } from '../src/acc_ops/acc_tracer.js';
 import { getAccOp } from '../src/acc_ops/registry.js';
-import type { TensorMeta } from '../src/ir/node.js';
+import { compile } from '../src/compile.js';
+import { Graph } from '../src/ir/graph.js';
+import { GraphModule } from '../src/ir/graph_module.js';
+import type { AnyNode, TensorMeta } from '../src/ir/node.js';
+import { symbolicTrace } from '../src/ir/tracer.js';
+import { F } from '../src/nn/functional.js';
+import { accOpName } from '../src/passes/index.js';
 import type { Kwargs } from '../src/ir/signature.js';
 import type { DType } from '../src/tensor/dtype.js';
 import { Tensor } from '../src/tensor/tensor.js';
@@ -52,6 +59,104 @@ describe('acc.quantize_per_tensor', () => {
     expect(() => qpt([1], 1, 0, 'float16')).toThrow(/argument 'dtype' must be one of int8, uint8, int32, got 'float16'/);
     expect(() => run('quantize_per_tensor', { input: Tensor.fromArray([1], 'int32'), scale: 1, zero_point: 0, dtype: 'int8' }))
       .toThrow(/input must be a floating-point tensor, got int32/);
+  });
+});
+
+describe('acc.quantize_per_tensor with tensor qparams (torch.quantize_per_tensor(x, Tensor, Tensor, dtype))', () => {
+  const x = Tensor.fromArray([0.26, -1.3, 5, 100]);
+  it('reads a one-element scale and zero point as the numbers they hold', () => {
+    const byNumbers = run('quantize_per_tensor', { input: x, scale: 0.1, zero_point: -3, dtype: 'int8' });
+    for (const [scale, zero_point] of [
+      [Tensor.fromArray([0.1]), Tensor.fromArray([-3], 'int32')],
+      [Tensor.fromNumbers([0.1], []), -3],
+      [0.1, Tensor.fromStorage(BigInt64Array.of(-3n), [1, 1], 'int64')],
+    ] as const) {
+      const q = run('quantize_per_tensor', { input: x, scale, zero_point, dtype: 'int8' });
+      expect(q.toArray()).toEqual(byNumbers.toArray());
+      expect(q.qparams).toEqual(byNumbers.qparams);
+    }
+    expect(byNumbers.toArray()).toEqual([0, -16, 47, 127]);
+  });
+  it('infers the quantized dtype and shape; the qparams are known only once it runs', () => {
+    expect(infer('quantize_per_tensor', { input: m([2, 3]), scale: m([]), zero_point: 0, dtype: 'int8' })).toEqual(m([2, 3], 'int8'));
+    expect(infer('quantize_per_tensor', { input: m([2]), scale: m([1], 'float16'), zero_point: m([1], 'int64'), dtype: 'uint8' })).toEqual(m([2], 'uint8'));
+  });
+  it('rejects tensors of several elements or of the wrong kind, and booleans, naming the argument', () => {
+    const kw = { input: x, scale: Tensor.fromArray([0.1]), zero_point: 0, dtype: 'int8' };
+    expect(() => run('quantize_per_tensor', { ...kw, scale: Tensor.fromArray([0.1, 0.2]) }))
+      .toThrow(/acc\.quantize_per_tensor: a tensor scale must be a floating-point tensor of one element, got float32\[2\]/);
+    expect(() => run('quantize_per_tensor', { ...kw, scale: Tensor.fromArray([1], 'int32') })).toThrow(/a tensor scale must be a floating-point tensor of one element, got int32\[1\]/);
+    expect(() => run('quantize_per_tensor', { ...kw, zero_point: Tensor.fromArray([0]) })).toThrow(/a tensor zero_point must be an integer tensor of one element, got float32\[1\]/);
+    expect(() => run('quantize_per_tensor', { ...kw, scale: Tensor.fromArray([0]) })).toThrow(/scale must be a positive finite float32, got 0/);
+    expect(() => run('quantize_per_tensor', { ...kw, zero_point: Tensor.fromArray([200], 'int32') })).toThrow(/zero_point 200 is out of range for int8/);
+    expect(() => run('quantize_per_tensor', { ...kw, scale: true })).toThrow(/argument 'scale' expects Tensor\|float, got boolean true/);
+    expect(() => run('quantize_per_tensor', { ...kw, zero_point: 0.5 })).toThrow(/argument 'zero_point' expects Tensor\|int, got number 0\.5/);
+  });
+  it('traces a scale computed from the input as a graph value (F.quantizePerTensor)', () => {
+    const q = (t: Tensor): Tensor => F.dequantize(F.quantizePerTensor(t, t.abs().amax().div(127), 0, 'int8'));
+    const input = Tensor.fromArray([[1.27, -0.5], [0.013, 0]]);
+    const gm = accTrace(symbolicTrace(q), [input]);
+    const node = gm.graph.nodeList().find((n) => accOpName(n) === 'quantize_per_tensor')!;
+    expect(accOpName(node.kwargs['scale'] as AnyNode)).toBe('div');
+    expect(node.meta.tensorMeta).toEqual(m([2, 2], 'int8'));
+    const step = Math.fround(Math.fround(1.27) / 127);
+    expect(Array.from((gm.forward(input) as Tensor).toFloat32())).toEqual([127, -50, 1, 0].map((v) => Math.fround(v * step)));
+  });
+});
+
+describe('acc.quantize_per_tensor with tensor qparams, compiled', () => {
+  /** x → quantize_per_tensor(x, scale, zero_point, int8) → dequantize, with the parameters from `params`. */
+  function graph(params: (g: Graph, x: AnyNode) => { scale: AnyNode; zero_point: AnyNode | number }, attrs: Record<string, Tensor>): GraphModule {
+    const g = new Graph();
+    const x = g.placeholder('x');
+    const q = g.callFunction(getAccOp('quantize_per_tensor'), [], { input: x, ...params(g, x), dtype: 'int8' });
+    g.output(g.callFunction(getAccOp('dequantize'), [], { input: q }));
+    return new GraphModule(attrs, g);
+  }
+  const x = Tensor.fromArray([[0.26, -1.3], [5, 100]]);
+
+  it('constant tensor parameters become the Q layer constants; a computed scale its run-time input', async () => {
+    const constant = graph((g) => ({ scale: g.getAttr('s'), zero_point: g.getAttr('z') }), { s: Tensor.fromArray([0.5]), z: Tensor.fromArray([7], 'int32') });
+    const computed = graph((g, input) => ({
+      scale: g.callFunction(getAccOp('div'), [], { input: g.callFunction(getAccOp('amax'), [], { input }), other: 127 }), zero_point: 0,
+    }), {});
+    for (const [gm, precision] of [[constant, 'int8'], [computed, 'fp32']] as const) {
+      const lowered = await compile(gm, [x], { device: 'cpu', precision });
+      const [engine] = [...lowered.engines.values()];
+      const quantize = engine!.engine.plan.steps.find((st) => st.kind === 'quantize')!;
+      const scale = engine!.engine.plan.values[quantize.inputs[1]!]!;
+      expect(scale.location.kind).toBe(gm === constant ? 'constant' : 'arena');
+      expect(quantize.inputs).toHaveLength(gm === constant ? 3 : 2); // a zero point of 0 is left out
+      const [y] = await lowered.run([x]);
+      expect(y!.toArray()).toEqual((gm.forward(x) as Tensor).toArray());
+    }
+    expect((constant.forward(x) as Tensor).toArray()).toEqual([[0.5, -1.5], [5, 60]]);
+  });
+});
+
+describe('acc tracing a GraphModule keeps the quantize/dequantize of its weights', () => {
+  it("records a weight's Q/DQ pair as graph nodes instead of folding it to a float constant, and still folds other weight-only calls", () => {
+    const g = new Graph();
+    const w = g.getAttr('w');
+    const dq = g.callFunction(getAccOp('dequantize'), [], {
+      input: g.callFunction(getAccOp('quantize_per_channel'), [], { input: w, scales: g.getAttr('s'), zero_points: g.getAttr('z'), axis: 0, dtype: 'int8' }),
+    });
+    const codes = g.getAttr('codes');
+    const twice = g.callFunction(getAccOp('mul'), [], { input: g.getAttr('b'), other: 2 });
+    const lin = g.callFunction(getAccOp('linear'), [], { input: g.placeholder('x'), weight: dq, bias: twice });
+    g.output(g.callFunction(getAccOp('add'), [], { input: lin, other: g.callFunction(getAccOp('dequantize'), [], { input: codes }) }));
+    const gm = new GraphModule({
+      w: Tensor.fromArray([[1, -2], [0.5, 0.25]]), s: Tensor.fromArray([2 / 127, 0.5 / 127]), z: Tensor.fromArray([0n, 0n]), b: Tensor.fromArray([1, 2]),
+      codes: new Tensor(Int8Array.of(4, -8), [2], 'int8', { scale: Float32Array.of(0.25), zeroPoint: Int32Array.of(0) }),
+    }, g);
+    const x = Tensor.fromArray([[1, 1]]);
+    const acc = accTrace(gm, [x]);
+    const calls = acc.graph.nodeList().filter((n) => n.op === 'call_function').map((n) => accOpName(n));
+    expect(calls).toEqual(['quantize_per_channel', 'dequantize', 'linear', 'dequantize', 'add']);
+    const inputs = (op: string): string[] => acc.graph.nodeList().filter((n) => accOpName(n) === op).flatMap((n) => n.allInputNodes.map((i) => i.op === 'get_attr' ? i.target : i.name));
+    expect(inputs('quantize_per_channel')).toEqual(['w', 's', 'z']);
+    expect(inputs('dequantize')).toContain('codes');
+    expect((acc.forward(x) as Tensor).toArray()).toEqual((gm.forward(x) as Tensor).toArray());
   });
 });
 

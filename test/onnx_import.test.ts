@@ -13,6 +13,7 @@ import {
   DEFAULT_DIM_RANGE, importOnnx, OnnxError, OnnxUnsupportedOpError, registerOnnxFallback, supportedOnnxOps, type OnnxNodeInfo,
 } from '../src/onnx/index.js';
 import { AttributeProto_AttributeType, ModelProtoSchema, NodeProtoSchema, TensorProto_DataLocation, type NodeProto } from '../src/onnx/proto/onnx_model_pb.js';
+import { dequantize, quantizePerChannel } from '../src/kernels/reference/quant.js';
 import { Tensor } from '../src/tensor/tensor.js';
 
 const DIR = join(import.meta.dirname, 'fixtures', 'onnx');
@@ -304,6 +305,60 @@ describe('importOnnx: unsupported ops and opsets', () => {
     const pads = create(NodeProtoSchema, { opType: 'Conv', input: ['x', 'w'], output: ['y'], name: 'c', attribute: [{ name: 'pads', type: AttributeProto_AttributeType.INTS, ints: [1n] }] });
     const model = modelBytes({ nodes: [pads], inputs: [{ name: 'x', dims: [1, 1, 3, 3] }], outputs: ['y'], initializers: [{ name: 'w', dims: [1n, 1n, 1n, 1n], dataType: FLOAT, floatData: [1] }] });
     expect(() => importOnnx(model)).toThrow(/node 'c' \(Conv, opset 13\): attribute 'pads' needs 4 values/);
+  });
+});
+
+describe('importOnnx: per-axis QuantizeLinear / DequantizeLinear', () => {
+  const INT8 = 3;
+  const axis1 = [{ name: 'axis', type: AttributeProto_AttributeType.INT, i: 1n }];
+  const scales = [0.1, 0.2, 0.05];
+  const zeroPoints = [0, 1, -2];
+  /** x → QuantizeLinear(scales, axis 1) → DequantizeLinear(dqScales, axis 1), zero points int8. */
+  function qdqModel(dqScales: number[], opset = 13, dqAttrs: { name: string; type: AttributeProto_AttributeType; i: bigint }[] = axis1): Uint8Array {
+    return modelBytes({
+      nodes: [
+        create(NodeProtoSchema, { opType: 'QuantizeLinear', input: ['x', 's', 'zp'], output: ['q'], name: 'q', attribute: axis1 }),
+        create(NodeProtoSchema, { opType: 'DequantizeLinear', input: ['q', 's_dq', 'zp'], output: ['y'], name: 'dq', attribute: dqAttrs }),
+      ],
+      inputs: [{ name: 'x', dims: [1, 3, 2, 2] }], outputs: ['y'], opset,
+      initializers: [
+        { name: 's', dims: [3n], dataType: FLOAT, floatData: scales },
+        { name: 's_dq', dims: [BigInt(dqScales.length)], dataType: FLOAT, floatData: dqScales },
+        { name: 'zp', dims: [3n], dataType: INT8, rawData: new Uint8Array(Int8Array.from(zeroPoints).buffer) },
+      ],
+    });
+  }
+  const calls = (gm: GraphModule): string[] => gm.graph.nodeList().flatMap((n) => (n.op === 'call_function' ? [n.target.name] : []));
+  const x = Tensor.rand([1, 3, 2, 2], { seed: 9, low: -30, high: 30 });
+  const codes = quantizePerChannel(x, Tensor.fromArray(scales), Tensor.fromStorage(BigInt64Array.from(zeroPoints, BigInt), [3], 'int64'), 1, 'int8');
+
+  it('Q → DQ with the same scales is quantize_per_channel → dequantize (the engine fuses it), the Q carrying its qparams', () => {
+    const gm = importOnnx(qdqModel(scales));
+    expect(calls(gm)).toEqual(['acc.quantize_per_channel', 'acc.dequantize']);
+    const q = gm.graph.nodeList().find((n) => n.name === 'q')!;
+    expect(q.meta.tensorMeta).toMatchObject({ dtype: 'int8', qparams: { axis: 1, scale: Float32Array.from(scales), zeroPoint: Int32Array.from(zeroPoints) } });
+    expect((gm.forward(x) as Tensor).toArray()).toEqual(dequantize(codes).toArray());
+  });
+
+  it('a DQ with other scales than its Q dequantizes by its own: (q - zp) * s per channel', () => {
+    const other = [0.1, 0.25, 0.05];
+    const gm = importOnnx(qdqModel(other));
+    expect(calls(gm)).toContain('acc.mul');
+    expect(calls(gm)).not.toContain('acc.dequantize');
+    const q = codes.toFloat64();
+    const want = Array.from(q, (v, i) => Math.fround(Math.fround(v - zeroPoints[Math.floor(i / 4)]!) * Math.fround(other[Math.floor(i / 4)]!)));
+    expect(Array.from((gm.forward(x) as Tensor).toFloat32())).toEqual(want);
+  });
+
+  it('rejects blocked quantization (opset 21 block_size) and per-axis scales before opset 13, naming the node', () => {
+    const blocked = qdqModel(scales, 21, [...axis1, { name: 'block_size', type: AttributeProto_AttributeType.INT, i: 2n }]);
+    expect(() => importOnnx(blocked)).toThrow(/node 'dq' \(DequantizeLinear, opset 21\): blocked quantization \(block_size 2\) is not supported: expected block_size 0/);
+    const old = modelBytes({
+      nodes: [create(NodeProtoSchema, { opType: 'QuantizeLinear', input: ['x', 's'], output: ['y'], name: 'q10' })],
+      inputs: [{ name: 'x', dims: [1, 3, 2, 2] }], outputs: ['y'], opset: 10,
+      initializers: [{ name: 's', dims: [3n], dataType: FLOAT, floatData: scales }],
+    });
+    expect(() => importOnnx(old)).toThrow(/node 'q10' \(QuantizeLinear, opset 10\): y_scale has 3 values, but opset 10 takes one scale/);
   });
 });
 

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
+import { compile } from '../src/compile.js';
 import { importOnnx, parseOnnxModel, supportedOnnxOps, type OnnxWarning } from '../src/onnx/index.js';
 import type { DType } from '../src/tensor/dtype.js';
 import { Tensor } from '../src/tensor/tensor.js';
@@ -108,6 +109,34 @@ describe('ONNX models match ONNX Runtime on the reference interpreter', () => {
         compare(t, expected[name]!, name, entry.tol);
       });
       if (entry.expectWarnings !== undefined) expect(warnings.map((w) => w.message).join('\n')).toContain(entry.expectWarnings);
+    });
+  }
+});
+
+// The QDQ CNN (per-channel weights, PyTorch-style QuantizeLinear → DequantizeLinear on each float
+// weight) and its uint8-Cast twin: compiled for int8, every conv and Gemm becomes one INT8 step
+// reading int8 weights with per-channel scales, no weight dequantize is left unfused, and the
+// outputs still match ONNX Runtime.
+describe('QDQ models compiled for int8 on the reference backend match ONNX Runtime', () => {
+  for (const file of ['net_qdq_cnn_o13.onnx', 'net_qdq_cnn_uint8cast_o13.onnx']) {
+    it(file, async () => {
+      const entry = manifest.models.find((m) => m.file === file)!;
+      const inputs = entry.inputs.map((e, i) => makeInput(e, seedOf(entry.file) + i));
+      const session = await ort.InferenceSession.create(join(DIR, entry.reference ?? entry.file), { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'disabled' });
+      sessions.push(session);
+      const feeds: Record<string, ort.Tensor> = {};
+      entry.inputs.forEach((e, i) => { feeds[e.name] = toOrt(inputs[i]!); });
+      const expected = await session.run(feeds);
+
+      const lowered = await compile(importOnnx(join(DIR, file), { onWarning: () => undefined }), inputs, { device: 'cpu', precision: 'int8' });
+      const [engine, ...others] = [...lowered.engines.values()];
+      expect(others).toEqual([]);
+      const anchors = engine!.engine.plan.steps.filter((s) => s.kind === 'convolution' || s.kind === 'matrix_multiply');
+      expect(anchors.map((s) => s.kind)).toEqual(['convolution', 'convolution', 'matrix_multiply']);
+      for (const s of anchors) expect(s.quant?.operands.map((o) => o.axis), s.name).toEqual([null, 0]);
+      expect(engine!.report.unfusedQdq.map((r) => r.kind)).toEqual(['quantize', 'quantize']);
+      const [y] = await lowered.run(inputs);
+      compare(y!, expected[session.outputNames[0]!]!, session.outputNames[0]!, entry.tol);
     });
   }
 });

@@ -195,7 +195,7 @@ describe('dynamicQuantize pass', () => {
     const x = Tensor.randn([4, 16], { seed: 2 });
     const gm = new PassManager(defaultPasses({ dynamicQuantization: {} })).run(accTrace(model, [x])).gm;
     expect(nodesOf(gm, 'linear')).toHaveLength(2);
-    expect(nodesOf(gm, 'quantize_per_channel')).toHaveLength(2);
+    expect(nodesOf(gm, 'quantize_per_tensor')).toHaveLength(2);
     expect(nodesOf(gm, 'amax')).toHaveLength(2);
     for (const lin of nodesOf(gm, 'linear')) {
       const [xdq, wdq] = [lin.kwargs['input'], lin.kwargs['weight']] as AnyNode[];
@@ -212,19 +212,21 @@ describe('dynamicQuantize pass', () => {
       const v = t.toFloat64();
       const k = t.shape[1]!;
       for (let c = 0; c < t.shape[0]!; c++) expect(Math.max(...Array.from(v.subarray(c * k, (c + 1) * k), Math.abs))).toBe(127);
-      // The scale is computed from the activation: quantize ← reshape ← clamp ← div ← amax ← abs.
+      // The scale is a tensor computed from the activation: quantize ← clamp ← div ← amax ← abs ← x.
       const q = xdq!.kwargs['input'] as AnyNode;
+      expect(q.kwargs['zero_point']).toBe(0);
       const chain: string[] = [];
-      let n = q.kwargs['scales'] as AnyNode;
-      for (let i = 0; i < 6; i++, n = n.kwargs['input'] as AnyNode) chain.push(accOpName(n) ?? n.op);
-      expect(chain).toEqual(['reshape', 'clamp', 'div', 'amax', 'abs', 'unsqueeze']);
-      expect(n).toBe((q.kwargs['input'] as AnyNode).kwargs['input']);
+      let n = q.kwargs['scale'] as AnyNode;
+      expect(n.meta.tensorMeta).toMatchObject({ shape: [], dtype: 'float32' });
+      for (let i = 0; i < 4; i++, n = n.kwargs['input'] as AnyNode) chain.push(accOpName(n) ?? n.op);
+      expect(chain).toEqual(['clamp', 'div', 'amax', 'abs']);
+      expect(n).toBe(q.kwargs['input']);
     }
     // The float weights are gone; ReLU reads the float output of the first layer, not a dequantize.
     expect(gm.getAttr('lin1.weight')).toBeUndefined();
     expect(gm.getAttr('lin2.weight')).toBeUndefined();
     const [act] = nodesOf(gm, 'relu');
-    expect(accOpName(act!.kwargs['input'] as AnyNode)).toBe('squeeze');
+    expect(accOpName(act!.kwargs['input'] as AnyNode)).toBe('linear');
     const expected = model.forward(x);
     expect(linearish(gm.forward(x) as Tensor, expected)).toBeLessThan(0.05);
   });
@@ -243,13 +245,13 @@ describe('dynamicQuantize pass', () => {
     const acc = accTrace(model, [x]);
     const gm = new PassManager([...defaultPasses(), dynamicQuantize({ exclude: ['linear_2'] })]).run(acc).gm;
     // linear, linear_1 (x), linear_3 (relu(x)) quantized; linear_2 excluded by name.
-    expect(nodesOf(gm, 'quantize_per_channel')).toHaveLength(2);
+    expect(nodesOf(gm, 'quantize_per_tensor')).toHaveLength(2);
     expect(nodesOf(gm, 'dequantize')).toHaveLength(2 + 2); // two activations, two weights (q's codes shared)
     const excluded = gm.graph.nodeList().find((n) => n.name === 'linear_2')!;
     expect(accOpName(excluded)).toBe('linear');
     expect((excluded.kwargs['weight'] as AnyNode).op).toBe('get_attr');
     const byKind = new PassManager([...defaultPasses(), dynamicQuantize({ exclude: ['linear'] })]).run(accTrace(model, [x])).gm;
-    expect(nodesOf(byKind, 'quantize_per_channel')).toHaveLength(0);
+    expect(nodesOf(byKind, 'quantize_per_tensor')).toHaveLength(0);
   });
 
   it('quantizes matmul and transposed_matmul with a constant 2-D weight along its output-channel axis', () => {
@@ -268,7 +270,7 @@ describe('dynamicQuantize pass', () => {
     gm.lint();
     expect(nodesOf(gm, 'matmul')).toHaveLength(1);
     expect(nodesOf(gm, 'transposed_matmul')).toHaveLength(1);
-    expect(nodesOf(gm, 'quantize_per_channel')).toHaveLength(1); // one input, quantized once
+    expect(nodesOf(gm, 'quantize_per_tensor')).toHaveLength(1); // one input, quantized once
     const axes = nodesOf(gm, 'dequantize').map((n) => n.kwargs['input'] as AnyNode).filter((n) => n.op === 'get_attr')
       .map((n) => gm.getAttr(n.target as string)).filter((t): t is Tensor => t instanceof Tensor).map((t) => [t.shape.join('x'), t.qparams?.axis]);
     expect(axes.sort()).toEqual([['5x6', 0], ['6x5', 1]]);
@@ -347,7 +349,7 @@ describe('compile with quantization mode dynamic', () => {
     expectWithin(y!, expected, e2);
 
     const gm = new PassManager(defaultPasses({ dynamicQuantization: {} })).run(accTrace(block, [x])).gm;
-    expect(nodesOf(gm, 'quantize_per_channel')).toHaveLength(2);
+    expect(nodesOf(gm, 'quantize_per_tensor')).toHaveLength(2);
     for (const op of ['layer_norm', 'gelu', 'add']) {
       for (const node of nodesOf(gm, op)) {
         for (const input of node.allInputNodes) expect(accOpName(input), `${op} '${node.name}' reads '${input.name}'`).not.toBe('dequantize');

@@ -1,16 +1,20 @@
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { accTrace } from '../src/acc_ops/acc_tracer.js';
 import { compile } from '../src/compile.js';
+import { LoweredModule } from '../src/lowering/lowered_module.js';
 import type { GraphModule } from '../src/ir/graph_module.js';
 import { symbolicTrace } from '../src/ir/tracer.js';
 import { resnet18Cifar } from '../src/models/resnet.js';
 import { nn } from '../src/nn/index.js';
+import { importOnnx } from '../src/onnx/index.js';
 import { defaultPasses } from '../src/passes/index.js';
 import { PassManager } from '../src/passes/pass_manager.js';
 import { collectAmax, methodSpec, type CalibrationBatch } from '../src/quantization/calibrator.js';
 import { engineObserver, interpreterObserver } from '../src/quantization/observe.js';
 import { activationTensors, planLayers } from '../src/quantization/placement.js';
-import type { QuantizationReport } from '../src/quantization/report.js';
+import { formatQuantizationReport, type QuantizationReport } from '../src/quantization/report.js';
+import { quantizationReportFromJSON } from '../src/quantization/report_json.js';
 import { cosineSimilarity } from '../src/tensor/compare.js';
 import { Tensor as T, type Tensor } from '../src/tensor/tensor.js';
 
@@ -56,5 +60,62 @@ describe('observing on engines', () => {
     expect(lowered).toEqual(['2x3x6x6', '1x3x6x6']);
     for (const t of tensors) expect(viaEngine.amax.get(t)).toBeCloseTo(viaInterpreter.amax.get(t)!, 5);
     expect(onEngines(gm, tensors).where).toBe('fp32 engines on the reference backend');
+  });
+});
+
+describe('the quantization report on the compiled module', () => {
+  const model = new nn.Sequential(new nn.Conv2d(3, 4, 3, { padding: 1 }), new nn.ReLU(), new nn.Conv2d(4, 4, 3), new nn.Flatten(), new nn.Linear(64, 5)).eval();
+  const data: CalibrationBatch[] = [1, 2].map((seed) => [T.randn([1, 3, 6, 6], { seed })]);
+
+  it('an int8 compile carries what the onReport callback receives: calibration, layers kept in float and why; save/load keeps it', async () => {
+    let reported: QuantizationReport | undefined;
+    // validate attaches its report to a copy of the module, which keeps the quantization report.
+    const lowered = await compile(model, data[0]!, {
+      device: 'cpu', precision: 'int8', calibration: { data, method: 'minmax' }, validate: { tolerance: 1 },
+      quantization: { exclude: ['linear'], onReport: (r) => { reported = r; } },
+    });
+    expect(lowered.validation).toBeDefined();
+    const report = lowered.quantization!;
+    expect(report).toBe(reported);
+    expect(report.calibration).toEqual({ method: 'minmax', params: {}, source: 'data', batches: 2, where: 'the reference interpreter' });
+    expect(report.layers.map((l) => [l.op, l.precision, l.reasonKind])).toEqual([
+      ['conv2d', 'int8', undefined], ['conv2d', 'int8', undefined], ['linear', 'float', 'excluded'],
+    ]);
+    expect(formatQuantizationReport(report)).toMatch(/int8: 2 of 3 layer\(s\) quantized; minmax thresholds from 2 batch\(es\) of calibration data[^]*float linear \(linear\): excluded by the user/);
+    const again = LoweredModule.load(lowered.save());
+    expect(again.quantization).toEqual(report);
+  });
+
+  it('keeps the sensitivity ranking and the accuracy target through JSON', async () => {
+    const lowered = await compile(model, data[0]!, {
+      device: 'cpu', precision: 'int8', calibration: { data, method: 'minmax' }, quantization: { accuracyTarget: { metric: 'cosine', min: 0.5 }, sensitivity: true },
+    });
+    const report = lowered.quantization!;
+    expect(report.sensitivity?.map((l) => l.op).sort()).toEqual(['conv2d', 'conv2d', 'linear']);
+    expect(report.accuracy?.target).toEqual({ metric: 'cosine', min: 0.5 });
+    expect(quantizationReportFromJSON(JSON.parse(JSON.stringify(report)))).toEqual(report);
+  });
+
+  it('is absent from float compiles and from graphs that carry their own Q/DQ', async () => {
+    expect((await compile(model, data[0]!, { device: 'cpu' })).quantization).toBeUndefined();
+    const qdq = importOnnx(join(import.meta.dirname, 'fixtures', 'onnx', 'net_qdq_cnn_o13.onnx'));
+    const explicit = await compile(qdq, [T.rand([1, 3, 8, 8], { seed: 3 })], { device: 'cpu', precision: 'int8' });
+    expect(explicit.precision).toBe('int8');
+    expect(explicit.quantization).toBeUndefined();
+  });
+
+  it('reading a malformed report names the field at fault', () => {
+    const good = {
+      calibration: { method: 'entropy', params: { bins: 2048 }, source: 'cache', batches: 3, where: 'cache' },
+      layers: [{ node: 'fc', op: 'linear', precision: 'float', reason: 'excluded by the user', reasonKind: 'excluded', quantizedInputs: [] }],
+      scales: { x: 0.01 },
+    };
+    expect(quantizationReportFromJSON(good)).toEqual(good);
+    expect(() => quantizationReportFromJSON({ ...good, calibration: { ...good.calibration, method: 'kl' } }))
+      .toThrow(/quantization\.calibration\.method is 'kl', expected one of 'entropy', 'minmax', 'percentile'/);
+    expect(() => quantizationReportFromJSON({ ...good, layers: [{ ...good.layers[0], reasonKind: 'tired' }] }))
+      .toThrow(/quantization\.layers\[0\]\.reasonKind is 'tired'/);
+    expect(() => quantizationReportFromJSON({ ...good, scales: { x: '0.01' } })).toThrow(/quantization\.scales\.x is not a number/);
+    expect(() => quantizationReportFromJSON({ ...good, layers: undefined })).toThrow(/quantization\.layers is not a list/);
   });
 });

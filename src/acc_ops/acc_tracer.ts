@@ -1,5 +1,6 @@
 import type { GraphFunction } from '../ir/function.js';
 import { GraphModule } from '../ir/graph_module.js';
+import { Interpreter } from '../ir/interpreter.js';
 import type { AnyNode, TensorMeta, ValueMeta } from '../ir/node.js';
 import { TraceError, TraceProxy } from '../ir/proxy.js';
 import type { Kwargs } from '../ir/signature.js';
@@ -120,8 +121,13 @@ export class AccTracer extends Tracer {
   }
 
   override callModule(m: Module, path: string, forward: Function, args: unknown[]): unknown {
-    if (!this.isLeafModule(m, path)) return forward.apply(m, args);
+    if (!this.isLeafModule(m, path)) return runsItsGraph(m, forward) ? new QuantBoundaryInterpreter(m, this).run(...args) : forward.apply(m, args);
     return this.#opaque('call_module', path, args, {}, (a) => forward.apply(m, a));
+  }
+
+  /** A GraphModule root runs its graph with weights that feed a quantize/dequantize kept in the graph (QuantBoundaryInterpreter). */
+  protected override runForward(forward: Function, args: unknown[]): unknown {
+    return runsItsGraph(this.root, forward) ? new QuantBoundaryInterpreter(this.root, this).run(...args) : super.runForward(forward, args);
   }
 
   /** Emits one acc op node with its inferred metadata; tuple results come back as per-element getitem proxies. */
@@ -191,6 +197,47 @@ export class AccTracer extends Tracer {
     node.meta.tensorMeta = metaOfValue(result);
     const p = this.proxy(node);
     return Array.isArray(node.meta.tensorMeta) ? this.#unpack(p, node.meta.tensorMeta) : p;
+  }
+}
+
+/** Whether calling `forward` on `m` runs the graph of a GraphModule (a subclass may run something else). */
+function runsItsGraph(m: Module, forward: Function): m is GraphModule {
+  return m instanceof GraphModule && forward === GraphModule.prototype.forward;
+}
+
+/** Whether call node `n` is a quantize or dequantize: an acc quant op, or a source form mapped to one (F.dequantize, x.dequantize()). */
+function isQuantCall(n: AnyNode): boolean {
+  if (n.op === 'call_function') {
+    if (isAccOp(n.target)) return n.target.hasProperty('quantized');
+    return mapsToQuantOp(n.target.name);
+  }
+  return n.op === 'call_method' && mapsToQuantOp(`method:${n.target}`);
+}
+
+function mapsToQuantOp(source: string): boolean {
+  const rule = getMapping(source)?.rule;
+  return rule !== undefined && 'to' in rule && getAccOp(rule.to).hasProperty('quantized');
+}
+
+/**
+ * Runs a GraphModule's graph under acc tracing. Calls on constants alone run eagerly while tracing,
+ * which would fold a weight's quantize/dequantize into a float constant; a weight (get_attr) that a
+ * quantize or dequantize reads is a traced value instead, so the Q/DQ pair stays in the graph and an
+ * engine builds the layer reading it in INT8 (constFold keeps the same boundary).
+ */
+class QuantBoundaryInterpreter extends Interpreter {
+  readonly #tracer: AccTracer;
+
+  constructor(gm: GraphModule, tracer: AccTracer) {
+    super(gm);
+    this.#tracer = tracer;
+  }
+
+  override getAttr(n: AnyNode, path: string): unknown {
+    const v = super.getAttr(n, path);
+    if (!(v instanceof Tensor) || v instanceof TraceProxy) return v;
+    for (const u of n.users) if (isQuantCall(u)) return this.#tracer.constantProxy(v);
+    return v;
   }
 }
 

@@ -16,7 +16,7 @@ export type AccOpProperty = 'pointwise' | 'unary' | 'quantized' | 'reduction' | 
 export type AccArgType =
   | 'Tensor' | 'Tensor?' | 'Tensor[]'
   | 'int' | 'int?' | 'int[]' | 'int[]?' | 'int|int[]' | 'int|int[]?'
-  | 'float' | 'float?' | 'float[]?' | 'scalar' | 'scalar?' | 'Tensor|scalar'
+  | 'float' | 'float?' | 'float[]?' | 'scalar' | 'scalar?' | 'Tensor|scalar' | 'Tensor|float' | 'Tensor|int'
   | 'bool' | 'bool?' | 'str' | 'str?' | 'dtype' | 'dtype?' | 'any';
 
 export interface AccArgSpec {
@@ -149,6 +149,8 @@ function matchesType(t: AccArgType, v: unknown, metaMode = false): boolean {
     case 'float': case 'scalar': return typeof v === 'number' || typeof v === 'boolean';
     case 'float[]': return Array.isArray(v) && v.every((x) => typeof x === 'number');
     case 'Tensor|scalar': return isTensorLike(v, metaMode) || typeof v === 'number' || typeof v === 'boolean';
+    case 'Tensor|float': return isTensorLike(v, metaMode) || typeof v === 'number';
+    case 'Tensor|int': return isTensorLike(v, metaMode) || isInt(v);
     case 'bool': return typeof v === 'boolean';
     case 'str': return typeof v === 'string';
     case 'dtype': return typeof v === 'string';

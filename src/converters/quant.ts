@@ -1,15 +1,17 @@
 /**
  * Converters of the quant acc ops onto explicit Q/DQ layers (TensorRT's explicit quantization):
- * scales are float32 constants (kept out of the network precision), zero points constants of the
- * quantized type, left out when all zero. Dequantize finds the parameters of its input in the
- * graph metadata or in what the quantize converter recorded.
+ * scales are float32 constants (kept out of the network precision) or tensors the network computes
+ * (dynamic quantization), zero points are of the quantized type, left out when constant zeros.
+ * Dequantize finds the parameters of its input in the graph metadata or in what the quantize
+ * converter recorded.
  */
 import type { NetTensor } from '../engine/network.js';
 import type { QuantDType } from '../kernels/reference/quant.js';
+import type { DType } from '../tensor/dtype.js';
 import type { QuantParams } from '../tensor/tensor.js';
 import { Tensor } from '../tensor/tensor.js';
 import { normDim } from '../tensor/shape.js';
-import type { ConversionContext, QuantInfo } from './context.js';
+import { isNetTensor, type ConversionContext, type QuantInfo } from './context.js';
 import { argMeta, argNode } from './node_meta.js';
 import { registerConverter } from './registry.js';
 
@@ -28,11 +30,36 @@ function quantize(ctx: ConversionContext, x: NetTensor, q: QuantInfo, dtype: Qua
   return out;
 }
 
-type PerTensorArgs = { input: NetTensor; scale: number; zero_point: number; dtype: QuantDType };
+type Param = number | Tensor | NetTensor;
+type PerTensorArgs = { input: NetTensor; scale: Param; zero_point: Param; dtype: QuantDType };
+
+/** The value of a parameter known at build time (a number or a one-element constant). */
+function knownValue(v: Param): number | undefined {
+  return typeof v === 'number' ? v : v instanceof Tensor ? v.toFloat64()[0] : undefined;
+}
+
+/** A per-tensor parameter as a [1] tensor in `dtype`: a constant when known, else the computed value. */
+function perTensorParam(ctx: ConversionContext, v: Param, dtype: DType, suffix: string): NetTensor {
+  const value = knownValue(v);
+  if (value !== undefined) return ctx.constant(Tensor.fromNumbers([value], [1], dtype), { keepDtype: true, suffix });
+  if (!isNetTensor(v)) return ctx.fail(`the ${suffix} is neither a number nor a tensor`);
+  return ctx.reshape(ctx.cast(v, dtype), [1]);
+}
+
+// The scale and zero point are numbers, constants, or one-element tensors computed at run time (dynamic quantization).
 registerConverter<PerTensorArgs>('quantize_per_tensor', (ctx, _node, { input, scale, zero_point, dtype }) => {
-  const q = qparamConstants(ctx, Tensor.fromNumbers([scale], [], 'float32'), Tensor.fromNumbers([zero_point], [], 'int32'), dtype, null);
+  const s = knownValue(scale);
+  const z = knownValue(zero_point);
+  if (s !== undefined && z !== undefined) {
+    return quantize(ctx, input, qparamConstants(ctx, Tensor.fromNumbers([s], [], 'float32'), Tensor.fromNumbers([z], [], 'int32'), dtype, null), dtype);
+  }
+  const q: QuantInfo = {
+    scale: perTensorParam(ctx, scale, 'float32', 'scale'),
+    zeroPoint: z === 0 ? null : perTensorParam(ctx, zero_point, dtype, 'zero_point'),
+    axis: null,
+  };
   return quantize(ctx, input, q, dtype);
-});
+}, { weights: ['scale', 'zero_point'] });
 
 type PerChannelArgs = { input: NetTensor; scales: NetTensor | Tensor; zero_points: NetTensor | Tensor; axis: number; dtype: QuantDType };
 // Scales may be computed at run time (dynamic quantization). One channel is a per-tensor quantization,

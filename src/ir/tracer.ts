@@ -63,7 +63,7 @@ export class Tracer implements TracerHooks {
     const args = names.map((name) => (name in concrete ? concrete[name] : this.placeholderProxy(name)));
     const restore = this.#patchModules();
     try {
-      const result = fn.apply(this.root, args);
+      const result = this.runForward(fn, args);
       this.graph.output(this.createArg(result));
     } finally {
       restore();
@@ -82,6 +82,11 @@ export class Tracer implements TracerHooks {
     const gm = new GraphModule(attrs, graph, className);
     gm.training = this.root.training;
     return gm;
+  }
+
+  /** Runs the root's forward on the traced inputs (acc tracing runs a GraphModule root's graph its own way). */
+  protected runForward(forward: Function, args: unknown[]): unknown {
+    return forward.apply(this.root, args);
   }
 
   /** Creates the proxy of a graph input. */

@@ -1,11 +1,14 @@
 /**
  * What compile() returns: the split module with its acc parts replaced by engines, run
  * asynchronously (cpu parts on the Interpreter, engines through EngineModule.run), with the
- * split preview, the engines, the accuracy check and save/load of the whole.
+ * split preview, the engines, the accuracy check, the quantization report of an int8 compile and
+ * save/load of the whole.
  */
 import type { BackendName, BuilderPrecision } from '../engine/plan.js';
 import { GraphModule } from '../ir/graph_module.js';
 import type { Module } from '../nn/module.js';
+import type { QuantizationReport } from '../quantization/report.js';
+import { quantizationReportFromJSON } from '../quantization/report_json.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { SplitPreview } from '../splitter/preview.js';
 import { previewFromJSON } from '../splitter/preview_json.js';
@@ -31,6 +34,7 @@ export interface LoweredModuleInit {
   readonly backendDescription: string;
   readonly splitPreview: SplitPreview;
   readonly validation?: AccuracyReport;
+  readonly quantization?: QuantizationReport;
 }
 
 /**
@@ -42,6 +46,9 @@ export interface LoweredModuleInit {
  * const [y] = await lowered.run([x]);
  * console.log(lowered.splitPreview.toString());
  * const again = LoweredModule.load(lowered.save());
+ *
+ * const int8 = await compile(model, [x], { precision: 'int8', calibration: { data: batches } });
+ * console.log(formatQuantizationReport(int8.quantization!)); // which layers stayed in float, and why
  */
 export class LoweredModule {
   readonly split: GraphModule;
@@ -52,6 +59,14 @@ export class LoweredModule {
   readonly splitPreview: SplitPreview;
   /** The accuracy check against the reference interpreter, when compile ran it. */
   readonly validation: AccuracyReport | undefined;
+  /**
+   * What post-training quantization did, when compile quantized the model (precision 'int8' on a
+   * float graph): the calibration (method, data, batches), each layer's precision (the layers kept
+   * in float and why), the activation scales and the sensitivity analysis when it ran. Undefined
+   * otherwise, e.g. for a graph that carries its own Q/DQ (its engines' build reports list the
+   * Q/DQ that did not fuse). Saved and loaded with the module.
+   */
+  readonly quantization: QuantizationReport | undefined;
 
   constructor(init: LoweredModuleInit) {
     this.split = init.split;
@@ -61,6 +76,7 @@ export class LoweredModule {
     this.backendDescription = init.backendDescription;
     this.splitPreview = init.splitPreview;
     this.validation = init.validation;
+    this.quantization = init.quantization;
   }
 
   /** The engine of every acc part, by part name, in execution order. */
@@ -102,6 +118,7 @@ export class LoweredModule {
       split: this.split, inputs: this.inputs, precision: this.precision, backend: this.backend,
       backendDescription: this.backendDescription, splitPreview: this.splitPreview,
       ...(this.validation ? { validation: this.validation } : {}),
+      ...(this.quantization ? { quantization: this.quantization } : {}),
     };
   }
 
@@ -126,7 +143,7 @@ export class LoweredModule {
     const header = {
       className: this.split.className, precision: this.precision, backend: this.backend, backendDescription: this.backendDescription,
       inputs: this.inputs, graph: nodes, parts, constants: constantsSection, preview: this.splitPreview.toJSON(),
-      validation: this.validation ?? null,
+      validation: this.validation ?? null, quantization: this.quantization ?? null,
     };
     return writeFrame(MAGIC, LOWERED_MODULE_VERSION, header, sections);
   }
@@ -166,11 +183,14 @@ export class LoweredModule {
     }
     try {
       const validation = header['validation'];
+      // Absent from modules saved before the report was kept.
+      const quantization = header['quantization'] ?? null;
       return new LoweredModule({
         split, precision, backend, backendDescription: description,
         inputs: decodeInputSpecs(header['inputs']),
         splitPreview: previewFromJSON(header['preview']),
         ...(validation !== null ? { validation: accuracyFromJSON(validation) } : {}),
+        ...(quantization !== null ? { quantization: quantizationReportFromJSON(quantization) } : {}),
       });
     } catch (e) {
       if (!(e instanceof TypeError)) throw e;

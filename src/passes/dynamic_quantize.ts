@@ -8,15 +8,14 @@
  *
  *   y = linear(x, W, b)
  *   →
- *   s  = clamp(amax(abs(x)) / 127, min: 2^-23)                      one scale per call
- *   xq = quantize_per_channel(unsqueeze(x, 0), [s], [0], axis: 0, int8)
- *   y  = squeeze(linear(dequantize(xq), dequantize(Wq), b), 0)     Wq: int8 constant, per output channel
+ *   s  = clamp(amax(abs(x)) / 127, min: 2^-23)                      one scale per call (a 0-d tensor)
+ *   xq = quantize_per_tensor(x, s, 0, int8)
+ *   y  = linear(dequantize(xq), dequantize(Wq), b)                  Wq: int8 constant, per output channel
  *
- * The activation is quantized per tensor as a per-channel quantize over one leading channel (the
- * quant acc ops take a computed scale only per channel; the converter lowers a one-channel
- * quantize to a per-tensor Q layer, which is what fused INT8 GEMMs take). The floor 2^-23 (float32
- * epsilon, PyTorch observers' `eps`) keeps the scale positive for an all-zero input, which then
- * quantizes to zeros exactly; a NaN or infinite input has no scale, and quantizing fails naming it.
+ * The activation's per-tensor quantize takes its scale as a tensor (torch.quantize_per_tensor's
+ * tensor form) and lowers to the per-tensor Q layer that fused INT8 GEMMs take. The floor 2^-23
+ * (float32 epsilon, PyTorch observers' `eps`) keeps the scale positive for an all-zero input, which
+ * then quantizes to zeros exactly; a NaN or infinite input has no scale, and quantizing fails naming it.
  * Weights: symmetric int8, per output channel (dim 0 of a linear weight, the last dim of a matmul
  * weight, dim 0 of a transposed_matmul weight read transposed), scale max|w_c| / 127 with the
  * same floor, codes round half to even.
@@ -142,9 +141,8 @@ class Rewriter {
       const wdq = this.#weight(layer);
       const y = emitAcc(graph, op, { ...node.kwargs, input: xdq, [op === 'linear' ? 'weight' : 'other']: wdq }, `${name}_int8`);
       const outShape = shapeOf(node.meta.tensorMeta);
-      const out = form === 'tensor'
-        ? emitAcc(graph, 'squeeze', { input: y, dim: 0 }, `${name}_squeeze`)
-        : shape.length !== 2 && outShape ? emitAcc(graph, 'reshape', { input: y, shape: [...outShape] }, `${name}_reshape`) : y;
+      // Per token, the layer ran on the input flattened to rows: its output takes the layer's shape back.
+      const out = form === 'token' && shape.length !== 2 && outShape ? emitAcc(graph, 'reshape', { input: y, shape: [...outShape] }, `${name}_reshape`) : y;
       out.meta = { ...node.meta, tensorMeta: out.meta.tensorMeta };
       node.replaceAllUsesWith(out);
       graph.eraseNode(node);
@@ -154,8 +152,8 @@ class Rewriter {
   }
 
   /**
-   * The activation quantized and dequantized, as [channels, ...]: one leading channel (per tensor)
-   * or the input flattened to one row per channel (per token); created before the first layer reading it.
+   * The activation quantized and dequantized: as it is (per tensor), or flattened to one row per
+   * channel (per token); created before the first layer reading it.
    */
   #activation(layer: Layer, form: 'tensor' | 'token'): AnyNode {
     const { x, xMeta } = layer;
@@ -168,15 +166,15 @@ class Rewriter {
     const features = shape[shape.length - 1]!;
     const rows = shape.reduce((a, b) => a * b, 1) / features;
     const perToken = form === 'token';
-    const xc = perToken
-      ? shape.length !== 2 ? emit('reshape', { input: x, shape: [-1, features] }, 'rows') : x
-      : emit('unsqueeze', { input: x, dim: 0 }, 'unsqueeze');
+    const xc = perToken && shape.length !== 2 ? emit('reshape', { input: x, shape: [-1, features] }, 'rows') : x;
     const amax = emit('amax', { input: emit('abs', { input: xc }, 'abs'), dim: perToken ? 1 : null }, 'amax');
-    const floored = emit('clamp', { input: emit('div', { input: amax, other: QMAX }, 'scale'), min: MIN_DYNAMIC_SCALE }, 'scale_floor');
-    const scales = perToken ? floored : emit('reshape', { input: floored, shape: [1] }, 'scales');
-    const channels = perToken ? rows : 1;
-    const zeros = this.#constant(`${base}_zero_points`, Tensor.fromStorage(new BigInt64Array(channels), [channels], 'int64'));
-    const xq = emit('quantize_per_channel', { input: xc, scales, zero_points: zeros, axis: 0, dtype: 'int8' }, 'quantize');
+    const scale = emit('clamp', { input: emit('div', { input: amax, other: QMAX }, 'scale'), min: MIN_DYNAMIC_SCALE }, 'scale_floor');
+    const xq = perToken
+      ? emit('quantize_per_channel', {
+        input: xc, scales: scale, axis: 0, dtype: 'int8',
+        zero_points: this.#constant(`${base}_zero_points`, Tensor.fromStorage(new BigInt64Array(rows), [rows], 'int64')),
+      }, 'quantize')
+      : emit('quantize_per_tensor', { input: xc, scale, zero_point: 0, dtype: 'int8' }, 'quantize');
     const xdq = emit('dequantize', { input: xq }, 'dequantize');
     let byForm = this.#activations.get(x);
     if (!byForm) this.#activations.set(x, (byForm = new Map()));

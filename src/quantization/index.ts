@@ -25,6 +25,7 @@ export {
 export {
   formatQuantizationReport, type QuantizationReport, type LayerPrecisionRecord, type CalibrationRecord, type FloatReasonKind,
 } from './report.js';
+export { quantizationReportFromJSON } from './report_json.js';
 export { carriesQdq, enginePrecision, quantizeOptionsOf, warnUnusedQuantization, CALIBRATION_IGNORED_WARNING, type CompileQuantizationOptions } from './compile_step.js';
 export {
   quantizeGraph, EXAMPLE_INPUTS_WARNING, type CalibrationOptions, type QuantizationOptions, type QuantizeGraphOptions,

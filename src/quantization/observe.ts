@@ -82,7 +82,7 @@ export const interpreterObserver: ObserverFactory = (gm, tensors) => {
 /**
  * An observer factory that lowers a copy of the graph whose outputs are the observed tensors
  * (graph inputs are read from the batch directly) and runs it; one lowering per distinct set of
- * input shapes. compile() passes a `lower` that builds fp32 engines on the CUDA backend.
+ * input shapes. compile() passes a `lower` that builds float engines (fp32, or fp16/bf16 for 16-bit inputs) on the CUDA backend.
  *
  * @example
  * const onGpu = engineObserver((g, example) => compile(g, example, { device: 'cuda', passes: [] }), 'fp32 CUDA engines');

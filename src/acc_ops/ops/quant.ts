@@ -12,15 +12,19 @@ import { defineAccOp } from '../registry.js';
 
 const QUANT_DTYPES = ['int8', 'uint8', 'int32'] as const;
 
-/** q = clamp(round_half_even(x / scale) + zero_point, qmin, qmax) with one scale and zero point. */
-export const accQuantizePerTensor = defineAccOp<{ input: Tensor; scale: number; zero_point: number; dtype: DType }>({
+/**
+ * q = clamp(round_half_even(x / scale) + zero_point, qmin, qmax) with one scale and zero point, each
+ * a number or a one-element tensor (torch.quantize_per_tensor's tensor form: a scale computed at
+ * run time, as dynamic quantization does).
+ */
+export const accQuantizePerTensor = defineAccOp<{ input: Tensor; scale: number | Tensor; zero_point: number | Tensor; dtype: DType }>({
   name: 'quantize_per_tensor',
   args: {
-    input: { type: 'Tensor' }, scale: { type: 'float' }, zero_point: { type: 'int' },
+    input: { type: 'Tensor' }, scale: { type: 'Tensor|float' }, zero_point: { type: 'Tensor|int' },
     dtype: { type: 'dtype', choices: QUANT_DTYPES },
   },
   properties: ['quantized', 'unary'],
-  doc: 'Affine quantization to int8/uint8/int32, rounding half to even and saturating; the result carries its qparams.',
+  doc: 'Affine quantization to int8/uint8/int32, rounding half to even and saturating; scale and zero_point are numbers or one-element tensors; the result carries its qparams.',
   infer: ({ input, scale, zero_point, dtype }) => quantizePerTensorMeta(input, scale, zero_point, dtype),
   kernel: ({ input, scale, zero_point, dtype }) => quantizePerTensor(input, scale, zero_point, dtype),
 });

@@ -81,29 +81,49 @@ function checkQuantDType(op: string, dtype: DType): asserts dtype is QuantDType 
 
 // ---- quantize_per_tensor ----
 
-/** Output of `quantize_per_tensor`: the input's shape in `dtype`, carrying its (scale, zero_point). */
-export function quantizePerTensorMeta(input: TensorMeta, scale: number, zeroPoint: number, dtype: DType): TensorMeta {
+/**
+ * Output of `quantize_per_tensor`: the input's shape in `dtype`. A number scale and zero point are
+ * checked here and carried as its qparams; a scale or zero point given as a tensor (torch's tensor
+ * qparams, e.g. a scale the model computes) must hold one element, and its value is known only
+ * when the op runs.
+ */
+export function quantizePerTensorMeta(input: TensorMeta, scale: number | TensorMeta, zeroPoint: number | TensorMeta, dtype: DType): TensorMeta {
   const op = 'acc.quantize_per_tensor';
   checkFloatInput(op, input);
   checkQuantDType(op, dtype);
-  const s = checkScale(op, scale);
-  checkZeroPoint(op, zeroPoint, dtype);
-  return tensorMeta(input.shape, dtype, { scale: Float32Array.of(s), zeroPoint: Int32Array.of(zeroPoint) });
+  if (typeof scale === 'number') checkScale(op, scale);
+  else checkOneElement(op, 'scale', scale, isFloating(scale.dtype), 'a floating-point');
+  if (typeof zeroPoint === 'number') checkZeroPoint(op, zeroPoint, dtype);
+  else checkOneElement(op, 'zero_point', zeroPoint, isIntegral(zeroPoint.dtype), 'an integer');
+  if (typeof scale !== 'number' || typeof zeroPoint !== 'number') return tensorMeta(input.shape, dtype);
+  return tensorMeta(input.shape, dtype, { scale: Float32Array.of(Math.fround(scale)), zeroPoint: Int32Array.of(zeroPoint) });
+}
+
+function checkOneElement(op: string, name: string, t: TensorMeta, typeOk: boolean, kind: string): void {
+  if (!typeOk || numelOf(t.shape) !== 1) {
+    throw new TypeError(`${op}: a tensor ${name} must be ${kind} tensor of one element, got ${t.dtype}${formatShape(t.shape)}`);
+  }
 }
 
 /**
  * `quantize_per_tensor`: q = clamp(round_half_even(x / scale) + zero_point, qmin, qmax), the scale
- * applied as PyTorch does (times its float32 reciprocal); the result carries its qparams.
+ * applied as PyTorch does (times its float32 reciprocal); the result carries its qparams. The scale
+ * and zero point are numbers or one-element tensors (their value is read, as torch's `item()`).
  * @example quantizePerTensor(Tensor.fromArray([0.5, 1.5, 300]), 1, 0, 'int8').toArray() // [0, 2, 127]
+ * @example quantizePerTensor(Tensor.fromArray([0.5, 1.5]), Tensor.fromArray([0.5]), Tensor.fromArray([1], 'int32'), 'uint8').toArray() // [2, 4]
  */
-export function quantizePerTensor(input: Tensor, scale: number, zeroPoint: number, dtype: DType): Tensor {
-  const meta = quantizePerTensorMeta(input, scale, zeroPoint, dtype);
+export function quantizePerTensor(input: Tensor, scale: number | Tensor, zeroPoint: number | Tensor, dtype: DType): Tensor {
+  const metaOf = (v: number | Tensor): number | TensorMeta => (typeof v === 'number' ? v : { shape: v.shape, dtype: v.dtype });
+  const valueOf = (v: number | Tensor): number => (typeof v === 'number' ? v : v.toFloat64()[0]!);
+  if (typeof scale !== 'number' || typeof zeroPoint !== 'number') quantizePerTensorMeta(input, metaOf(scale), metaOf(zeroPoint), dtype);
+  const zp = valueOf(zeroPoint);
+  const meta = quantizePerTensorMeta(input, valueOf(scale), zp, dtype);
   const q = meta.qparams!;
   const [qmin, qmax] = QUANT_RANGES[meta.dtype as QuantDType];
   const inv = Math.fround(1 / q.scale[0]!);
   const x = input.toFloat32();
   const out = allocQuant(meta.dtype as QuantDType, x.length);
-  quantizeRun(x, 0, x.length, out, inv, zeroPoint, qmin, qmax);
+  quantizeRun(x, 0, x.length, out, inv, zp, qmin, qmax);
   return new Tensor(out, meta.shape, meta.dtype, q);
 }
 

@@ -8,10 +8,12 @@ export type QuantDType = 'int8' | 'uint8' | 'int32';
 
 /**
  * round(x / scale) + zeroPoint, rounding half to even and saturating to `dtype`; the result carries its qparams.
+ * The scale and zero point are numbers or one-element tensors (a scale computed from the input, as in torch).
  *
  * @example const q = F.quantizePerTensor(x, 0.05, 0, 'int8')
+ * @example const q = F.quantizePerTensor(x, x.abs().amax().div(127), 0, 'int8')
  */
-export const quantizePerTensor = defineF<[input: Tensor, scale: number, zeroPoint: number, dtype: QuantDType]>(
+export const quantizePerTensor = defineF<[input: Tensor, scale: number | Tensor, zeroPoint: number | Tensor, dtype: QuantDType]>(
   'quantizePerTensor', sig('input', 'scale', 'zeroPoint', 'dtype'), { to: 'quantize_per_tensor', rename: { zeroPoint: 'zero_point' } });
 
 /**

@@ -11,17 +11,21 @@
  * differ by 1.8e-2 (relative), and this importer is as far from either.
  */
 import type { Emitter } from '../../acc_ops/mapping.js';
+import { TraceProxy } from '../../ir/proxy.js';
 import type { DType } from '../../tensor/dtype.js';
 import { Tensor, type QuantParams } from '../../tensor/tensor.js';
 import { onnxTypeInfo, onnxTypeName } from '../dtypes.js';
 import { defineOnnxOp, type OnnxKwargs } from './define.js';
-import { axisOf, constInput, input, intAttr, isConstant, optInput, rankOf } from './values.js';
+import { axisOf, constInput, ctxOf, input, intAttr, isConstant, optInput, rankOf } from './values.js';
 
 const QUANT_TYPES: readonly DType[] = ['int8', 'uint8', 'int32'];
 
 /** Constant scale and zero point(s) of a Q or DQ node, as qparams (axis set when per axis). */
 function qparamsOf(kw: OnnxKwargs, e: Emitter, x: Tensor, scaleName: string, zpName: string): { q: QuantParams; dtype: DType | null } {
-  if (intAttr(kw, 'block_size') !== 0) throw new RangeError(`blocked quantization (block_size ${intAttr(kw, 'block_size')}) is not supported`);
+  const blockSize = intAttr(kw, 'block_size');
+  if (blockSize !== 0) {
+    throw new RangeError(`blocked quantization (block_size ${blockSize}) is not supported: expected block_size 0, with ${scaleName} a scalar (per tensor) or 1-d along 'axis' (per axis)`);
+  }
   const scale = constInput(kw, scaleName);
   const zpIn = optInput(kw, zpName);
   const zp = zpIn === null ? null : constInput(kw, zpName);
@@ -33,6 +37,8 @@ function qparamsOf(kw: OnnxKwargs, e: Emitter, x: Tensor, scaleName: string, zpN
   if (scale.shape.length > 1) throw new RangeError(`${scaleName} must be a scalar or 1-d, got shape [${scale.shape.join(', ')}]`);
   const dtype = zp === null ? null : zp.dtype;
   if (!perAxis) return { q: { scale: scales, zeroPoint }, dtype };
+  const opset = ctxOf(kw).opset;
+  if (opset < 13) throw new RangeError(`${scaleName} has ${n} values, but opset ${opset} takes one scale (per-axis quantization needs opset 13)`);
   const axis = axisOf(intAttr(kw, 'axis'), rankOf(e, x));
   const channels = e.meta(x).shape[axis];
   if (channels !== n) throw new RangeError(`${n} scales for axis ${axis} of size ${channels}`);
@@ -61,13 +67,25 @@ defineOnnxOp({
     if (q.axis === undefined) {
       return e.tensor('quantize_per_tensor', { input: x, scale: q.scale[0]!, zero_point: q.zeroPoint[0]!, dtype });
     }
-    return e.tensor('quantize_per_channel', {
+    const y = e.tensor('quantize_per_channel', {
       input: x, scales: Tensor.fromStorage(q.scale, [q.scale.length], 'float32'),
       zero_points: Tensor.fromStorage(BigInt64Array.from(q.zeroPoint, (z) => BigInt(z)), [q.zeroPoint.length], 'int64'),
       axis: q.axis, dtype,
     });
+    return withQParams(y, q);
   },
 });
+
+/**
+ * A traced per-axis quantize with the metadata a per-tensor one has: its qparams (known here, its
+ * scales being constants), so that the DequantizeLinear reading it becomes acc.dequantize and the
+ * Q/DQ pair reaches the engine. A quantized value computed at import carries them itself.
+ */
+function withQParams(y: Tensor, q: QuantParams): Tensor {
+  const meta = y instanceof TraceProxy ? y.knownMeta : undefined;
+  if (meta && y instanceof TraceProxy) y.node.meta.tensorMeta = { ...meta, qparams: q };
+  return y;
+}
 
 function sameQParams(a: QuantParams, b: QuantParams): boolean {
   if (a.axis !== b.axis || a.scale.length !== b.scale.length) return false;
