@@ -32,10 +32,11 @@ export interface StepProfile {
 
 /**
  * Checks a call's inputs: count, dtype, rank, static dims, and dynamic dims within the profile.
+ * Only dtype and shape are read, so device tensors are checked the same way.
  * @example
  * checkInputs(engine.plan, [x]); // throws EngineInputError naming the input at fault
  */
-export function checkInputs(plan: Plan, inputs: readonly Tensor[]): void {
+export function checkInputs(plan: Plan, inputs: readonly Pick<Tensor, 'dtype' | 'shape'>[]): void {
   const names = plan.inputs.map((i) => `'${i.name}'`).join(', ');
   if (inputs.length !== plan.inputs.length) {
     throw new EngineInputError(`engine '${plan.name}' expects ${plan.inputs.length} input(s) (${names}), got ${inputs.length}`);

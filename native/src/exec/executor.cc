@@ -29,7 +29,6 @@ std::shared_ptr<T> TakeInit(const Napi::CallbackInfo& info, const char* what) {
 
 struct ProgramInit {
   std::shared_ptr<Program> program;
-  std::vector<std::string> stepNames;
   std::vector<TacticSource> sources;
 };
 
@@ -167,7 +166,7 @@ Napi::Value ExecContext::Prepare(const Napi::CallbackInfo& info) {
   Napi::Array names = namesValue.As<Napi::Array>();
   for (uint32_t i = 0; i < names.Length(); i++) stepNames.push_back(names.Get(i).ToString().Utf8Value());
   const bool tune = spec.Bool("tune");
-  auto program = std::make_shared<Program>(state_, spec.Bool("graphs"), static_cast<int>(stepNames.size()));
+  auto program = std::make_shared<Program>(state_, spec.Bool("graphs"), std::move(stepNames));
   auto slots = [&](const char* key) {
     std::vector<IoSlot> out;
     for (const SpecReader& s : spec.Objs(key)) {
@@ -227,7 +226,7 @@ Napi::Value ExecContext::Prepare(const Napi::CallbackInfo& info) {
   // Timing or trial launches may have failed on purpose: leave no error behind for the runs.
   cudaGetLastError();
 
-  ProgramInit init{program, std::move(stepNames), std::move(sources)};
+  ProgramInit init{program, std::move(sources)};
   return AddonState::Of(env).execProgramClass.New({Napi::External<ProgramInit>::New(env, &init)});
 }
 
@@ -304,7 +303,7 @@ Napi::Value ExecContext::Run(const Napi::CallbackInfo& info) {
 #ifdef FXRT_HAVE_CUDNN
   exec.cudnn = state_->cudnnIfCreated();
 #endif
-  std::string err = program->Enqueue(exec, profile, handle->stepNames());
+  std::string err = program->Enqueue(exec, profile);
   if (!err.empty()) ThrowError(env, op, err);
   std::vector<bool> toHost(program->outputs().size(), false);
   for (size_t i = 0; i < program->outputs().size(); i++) {
@@ -319,6 +318,13 @@ Napi::Value ExecContext::Run(const Napi::CallbackInfo& info) {
   }
   auto guard = std::make_shared<RunGuard>(state_);
   return addon.completions().Enqueue(env, stream, [program, guard, toHost, profile](Napi::Env e) -> Napi::Value {
+    const DataErrorReport bad = program->TakeDataError();
+    if (bad.found) {
+      Napi::Error error = Napi::Error::New(e, std::string("fxrt cuda: run: ") + bad.message);
+      error.Set("code", Napi::String::New(e, "FXRT_DATA_ERROR"));
+      error.Set("step", Napi::Number::New(e, bad.step));
+      throw error;
+    }
     Napi::Object result = Napi::Object::New(e);
     Napi::Array outs = Napi::Array::New(e, toHost.size());
     for (size_t i = 0; i < toHost.size(); i++) {
@@ -358,7 +364,6 @@ ExecProgram::ExecProgram(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Exec
   if (info.Length() < 1 || !info[0].IsExternal()) ThrowType(info.Env(), "ExecProgram", "programs are created by prepare()");
   ProgramInit* init = info[0].As<Napi::External<ProgramInit>>().Data();
   program_ = init->program;
-  stepNames_ = init->stepNames;
   sources_ = init->sources;
 }
 

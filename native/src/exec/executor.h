@@ -6,7 +6,9 @@
 //                                                       persistent timing cache (timing_cache.h)
 //   context.prepare(spec) → ExecProgram                 ops for one set of input shapes
 //   context.run(program, inputs, outputs?, profile)     one call enqueues a whole execution;
-//       → Promise<{ outputs, stepMs }>                  resolved by a completion callback
+//       → Promise<{ outputs, stepMs }>                  resolved by a completion callback; rejected
+//                                                       with code 'FXRT_DATA_ERROR' and `step` when
+//                                                       a kernel reported bad data (kernels/data_error.h)
 #pragma once
 
 #include <napi.h>
@@ -55,14 +57,12 @@ class ExecProgram : public Napi::ObjectWrap<ExecProgram> {
   static Napi::Function Define(Napi::Env env);
   explicit ExecProgram(const Napi::CallbackInfo& info);
   const std::shared_ptr<Program>& program() const { return program_; }
-  const std::vector<std::string>& stepNames() const { return stepNames_; }
 
  private:
   Napi::Value Tactics(const Napi::CallbackInfo& info);
   Napi::Value GraphState(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
   std::shared_ptr<Program> program_;
-  std::vector<std::string> stepNames_;
   std::vector<TacticSource> sources_;  // per op: where its implementation came from
 };
 

@@ -8,6 +8,8 @@
 #include <cstddef>
 #include <string>
 
+#include "kernels/data_error.h"
+
 #ifdef FXRT_HAVE_CUBLASLT
 #include <cublasLt.h>
 #endif
@@ -28,6 +30,8 @@ struct ExecEnv {
 #ifdef FXRT_HAVE_CUDNN
   cudnnHandle_t cudnn = nullptr;
 #endif
+  // Where this op's kernels report bad data (set per op by the program; no record while timing).
+  kernels::DataErrorSink dataError;
 };
 
 class Op {
@@ -39,6 +43,14 @@ class Op {
   virtual size_t WorkspaceBytes() const { return 0; }
   // The implementation chosen (e.g. "cudnn:implicit_precomp_gemm+bias+relu"), for layer info.
   virtual std::string Tactic() const = 0;
+  // Whether the op's kernels report bad data through env.dataError (kernels/data_error.h): the
+  // program then zeroes the context's record before its ops and reads it back after them.
+  virtual bool ReportsDataErrors() const { return false; }
+  // What a record this op reported means, e.g. "index 7 at position [1] of the indices is out of
+  // range ..." (the program prefixes the step's name).
+  virtual std::string DescribeDataError(const kernels::DataErrorRecord& r) const {
+    return "bad data (code " + std::to_string(r.code) + ")";
+  }
 };
 
 }  // namespace fxrt::exec

@@ -4,6 +4,7 @@
 // wider than an element) once, so enqueueing is a single launch.
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -92,14 +93,53 @@ int WordWidth(int elemBytes, int64_t count, const std::vector<int64_t>& others, 
 
 // ---- gather ----
 
+// The coordinates of element `offset` of a view whose dims have non-negative strides in any order
+// (the layouts of plan values), e.g. "[1, 0]"; "" when no coordinate reaches it.
+std::string PositionOf(int64_t offset, const kernels::StridedView& v) {
+  std::vector<int> order;
+  for (int d = 0; d < v.rank; d++) {
+    if (v.size[d] > 1) order.push_back(d);
+  }
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return v.stride[a] > v.stride[b]; });
+  int64_t coord[kernels::kMaxRank] = {};
+  int64_t rem = offset;
+  for (int d : order) {
+    if (v.stride[d] <= 0) return "";
+    coord[d] = rem / v.stride[d];
+    if (coord[d] < 0 || coord[d] >= v.size[d]) return "";
+    rem -= coord[d] * v.stride[d];
+  }
+  if (rem != 0) return "";
+  std::string out = "[";
+  for (int d = 0; d < v.rank; d++) out += (d > 0 ? ", " : "") + std::to_string(coord[d]);
+  return out + "]";
+}
+
 class GatherOp : public Op {
  public:
-  explicit GatherOp(const kernels::GatherParams& p) : p_(p) {}
-  std::string Enqueue(const ExecEnv& env) override { return Status("gather", kernels::LaunchGather(p_, env.stream)); }
+  // `indices`: the index operand's logical view and `axis` the data dim it picks from (for errors).
+  GatherOp(const kernels::GatherParams& p, const kernels::StridedView& indices, int64_t axis) : p_(p), indices_(indices), axis_(axis) {}
+  std::string Enqueue(const ExecEnv& env) override {
+    p_.dataError = env.dataError;
+    return Status("gather", kernels::LaunchGather(p_, env.stream));
+  }
   std::string Tactic() const override { return "gather[" + std::to_string(p_.elemBytes) + "B words]"; }
+  bool ReportsDataErrors() const override { return true; }
+  // As the reference backend's gather says it (src/kernels/reference/index.ts readIndices).
+  std::string DescribeDataError(const kernels::DataErrorRecord& r) const override {
+    if (r.code != static_cast<int32_t>(kernels::DataErrorCode::IndexOutOfRange)) return Op::DescribeDataError(r);
+    const int64_t size = r.values[2];
+    const std::string position = PositionOf(r.values[1], indices_);
+    const std::string where = position.empty() ? "at element offset " + std::to_string(r.values[1]) : "at position " + position;
+    return "gather index " + std::to_string(r.values[0]) + " " + where + " of the indices is out of range for dim " +
+           std::to_string(axis_) + " of size " + std::to_string(size) + " (expected " + std::to_string(-size) + ".." +
+           std::to_string(size - 1) + ")";
+  }
 
  private:
   kernels::GatherParams p_;
+  kernels::StridedView indices_;
+  int64_t axis_;
 };
 
 // ---- slice past the edges / padding ----
@@ -228,7 +268,10 @@ std::unique_ptr<Op> BuildGather(const SpecReader& spec, BuildContext& ctx) {
   const int64_t axisReach = p.axisSize > 0 ? (p.axisSize - 1) * (p.axisStride < 0 ? -p.axisStride : p.axisStride) : 0;
   p.fits32 = m < kLimit32 && Reach(p.size, p.outStride, p.rank) < kLimit32 && Reach(p.size, p.indexStride, p.rank) < kLimit32 &&
              Reach(p.size, p.dataStride, p.rank) + axisReach < kLimit32;
-  return std::make_unique<GatherOp>(p);
+  const kernels::StridedView indices = spec.View("indexView");
+  const int64_t axis = spec.Int("axis");
+  if (axis < 0) spec.Fail("axis must be non-negative, got " + std::to_string(axis));
+  return std::make_unique<GatherOp>(p, indices, axis);
 }
 
 std::unique_ptr<Op> BuildSliceMap(const SpecReader& spec, BuildContext& ctx) {

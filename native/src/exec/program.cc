@@ -1,5 +1,6 @@
 #include "exec/program.h"
 
+#include <cstring>
 #include <string>
 
 #include "cuda_check.h"
@@ -19,6 +20,7 @@ std::shared_ptr<ContextState> ContextState::Create(Napi::Env env, std::shared_pt
   ctx->stream_->WaitFor(env, *device->defaultStream(), op);  // the constants' upload
   ctx->memory_ = static_cast<char*>(device->Allocate(env, memoryBytes, ctx->stream_->stream(), op));
   ctx->memoryBytes_ = memoryBytes;
+  ctx->dataError_ = static_cast<kernels::DataErrorRecord*>(device->Allocate(env, sizeof(kernels::DataErrorRecord), ctx->stream_->stream(), op));
   return ctx;
 }
 
@@ -27,8 +29,10 @@ ContextState::~ContextState() {
 #ifdef FXRT_HAVE_CUDNN
   if (cudnn_ != nullptr) cudnnDestroy(cudnn_);
 #endif
+  if (!stream_) return;  // Create failed before anything was allocated
   if (workspace_ != nullptr) device->FreeWorkspace(workspace_, workspaceBytes_, stream_->stream());
-  device->Free(memory_, memoryBytes_, stream_->stream());
+  if (dataError_ != nullptr) device->Free(dataError_, sizeof(kernels::DataErrorRecord), stream_->stream());
+  if (memory_ != nullptr) device->Free(memory_, memoryBytes_, stream_->stream());
 }
 
 void ContextState::EnsureWorkspace(Napi::Env env, size_t bytes) {
@@ -82,7 +86,11 @@ void Program::SetIo(Napi::Env env, std::vector<IoSlot> inputs, std::vector<IoSlo
       total += (s.bytes + 255) / 256 * 256;
     }
   }
-  if (total > 0) FXRT_CUDA_CHECK(env, "prepare", cudaHostAlloc(&pinned_, total, cudaHostAllocDefault));
+  const size_t recordOffset = total;
+  total += sizeof(kernels::DataErrorRecord);
+  FXRT_CUDA_CHECK(env, "prepare", cudaHostAlloc(&pinned_, total, cudaHostAllocDefault));
+  pinnedDataError_ = reinterpret_cast<kernels::DataErrorRecord*>(static_cast<char*>(pinned_) + recordOffset);
+  std::memset(pinnedDataError_, 0, sizeof(kernels::DataErrorRecord));
 }
 
 size_t Program::WorkspaceBytes() const {
@@ -91,7 +99,11 @@ size_t Program::WorkspaceBytes() const {
   return bytes;
 }
 
-std::string Program::EnqueueOps(const ExecEnv& env, bool profile, const std::vector<std::string>& stepNames) {
+std::string Program::StepName(int step) const {
+  return step >= 0 && static_cast<size_t>(step) < stepNames_.size() ? stepNames_[static_cast<size_t>(step)] : "(plan I/O)";
+}
+
+std::string Program::EnqueueOps(const ExecEnv& env, bool profile) {
   if (profile && events_.size() != ops_.size() + 1) {
     for (size_t i = events_.size(); i < ops_.size() + 1; i++) {
       cudaEvent_t e = nullptr;
@@ -99,21 +111,47 @@ std::string Program::EnqueueOps(const ExecEnv& env, bool profile, const std::vec
       events_.push_back(e);
     }
   }
+  // The data error record: zeroed before the ops and copied back after them, in stream order (so
+  // both are nodes of a captured graph and every replay starts clean).
+  kernels::DataErrorRecord* record = reportsDataErrors_ ? ctx_->dataError() : nullptr;
+  if (record != nullptr) {
+    cudaError_t err = cudaMemsetAsync(record, 0, sizeof(*record), env.stream);
+    if (err != cudaSuccess) return std::string("cudaMemsetAsync(data error record) failed: ") + cudaGetErrorString(err);
+  }
+  ExecEnv opEnv = env;
+  opEnv.dataError.record = record;
   if (profile) cudaEventRecord(events_[0], env.stream);
   for (size_t i = 0; i < ops_.size(); i++) {
-    std::string err = ops_[i]->Enqueue(env);
-    if (!err.empty()) {
-      const int step = opSteps_[i];
-      const std::string name = step >= 0 && static_cast<size_t>(step) < stepNames.size() ? stepNames[step] : "(plan I/O)";
-      return "step '" + name + "': " + err;
-    }
+    opEnv.dataError.site = static_cast<int32_t>(i);
+    std::string err = ops_[i]->Enqueue(opEnv);
+    if (!err.empty()) return "step '" + StepName(opSteps_[i]) + "': " + err;
     if (profile) cudaEventRecord(events_[i + 1], env.stream);
+  }
+  if (record != nullptr) {
+    cudaError_t err = cudaMemcpyAsync(pinnedDataError_, record, sizeof(*record), cudaMemcpyDeviceToHost, env.stream);
+    if (err != cudaSuccess) return std::string("cudaMemcpyAsync(data error record) failed: ") + cudaGetErrorString(err);
   }
   return "";
 }
 
-std::string Program::Enqueue(const ExecEnv& env, bool profile, const std::vector<std::string>& stepNames) {
-  if (profile) return EnqueueOps(env, true, stepNames);
+DataErrorReport Program::TakeDataError() {
+  DataErrorReport report;
+  if (!reportsDataErrors_ || pinnedDataError_ == nullptr || pinnedDataError_->claimed == 0) return report;
+  const kernels::DataErrorRecord r = *pinnedDataError_;
+  std::memset(pinnedDataError_, 0, sizeof(kernels::DataErrorRecord));
+  report.found = true;
+  if (r.site < 0 || static_cast<size_t>(r.site) >= ops_.size()) {
+    report.message = "an op reported bad data (code " + std::to_string(r.code) + ") from an unknown site " + std::to_string(r.site);
+    return report;
+  }
+  const size_t site = static_cast<size_t>(r.site);
+  report.step = opSteps_[site];
+  report.message = "step '" + StepName(report.step) + "': " + ops_[site]->DescribeDataError(r);
+  return report;
+}
+
+std::string Program::Enqueue(const ExecEnv& env, bool profile) {
+  if (profile) return EnqueueOps(env, true);
   if (graph_ != nullptr && graphGeneration_ != ctx_->workspaceGeneration()) {
     DropGraph();  // the workspace moved: capture again
     graphState_ = "eager";
@@ -125,7 +163,7 @@ std::string Program::Enqueue(const ExecEnv& env, bool profile, const std::vector
     cudaError_t err = cudaStreamBeginCapture(env.stream, cudaStreamCaptureModeThreadLocal);
     std::string failure;
     if (err == cudaSuccess) {
-      failure = EnqueueOps(env, false, stepNames);
+      failure = EnqueueOps(env, false);
       err = cudaStreamEndCapture(env.stream, &graph);
     }
     if (err == cudaSuccess && failure.empty()) err = cudaGraphInstantiate(&graph_, graph, 0);
@@ -144,17 +182,18 @@ std::string Program::Enqueue(const ExecEnv& env, bool profile, const std::vector
     cudaError_t err = cudaGraphLaunch(graph_, env.stream);
     return err == cudaSuccess ? "" : std::string("cudaGraphLaunch failed: ") + cudaGetErrorString(err);
   }
-  return EnqueueOps(env, false, stepNames);
+  return EnqueueOps(env, false);
 }
 
 std::vector<double> Program::StepTimes() const {
-  std::vector<double> ms(static_cast<size_t>(steps_), 0.0);
+  const int steps = this->steps();
+  std::vector<double> ms(static_cast<size_t>(steps), 0.0);
   if (events_.size() != ops_.size() + 1) return ms;
   for (size_t i = 0; i < ops_.size(); i++) {
     float t = 0.f;
     if (cudaEventElapsedTime(&t, events_[i], events_[i + 1]) != cudaSuccess) continue;
     const int step = opSteps_[i];
-    if (step >= 0 && step < steps_) ms[static_cast<size_t>(step)] += t;
+    if (step >= 0 && step < steps) ms[static_cast<size_t>(step)] += t;
   }
   return ms;
 }

@@ -1,7 +1,7 @@
 // The executor's state: a loaded plan (its constants on the device and its tactic cache), an
 // execution context (one stream, one device memory for arena + inputs + outputs + scratch, a
-// library workspace), and a program (the ops of one plan for one set of input shapes, with its
-// pinned staging and, after a warm-up run, its CUDA graph).
+// library workspace, a data error record), and a program (the ops of one plan for one set of
+// input shapes, with its pinned staging and, after a warm-up run, its CUDA graph).
 #pragma once
 
 #include <cuda_runtime.h>
@@ -56,6 +56,8 @@ class ContextState {
   void* workspace() const { return workspace_; }
   size_t workspaceBytes() const { return workspaceBytes_; }
   uint64_t workspaceGeneration() const { return workspaceGeneration_; }
+  // Where this context's kernels report bad data (kernels/data_error.h); programs zero it per run.
+  kernels::DataErrorRecord* dataError() const { return dataError_; }
 #ifdef FXRT_HAVE_CUDNN
   cudnnHandle_t Cudnn(Napi::Env env);
   // The handle when a prepared program needed one, else null.
@@ -73,6 +75,7 @@ class ContextState {
   void* workspace_ = nullptr;
   size_t workspaceBytes_ = 0;
   uint64_t workspaceGeneration_ = 0;
+  kernels::DataErrorRecord* dataError_ = nullptr;
 #ifdef FXRT_HAVE_CUDNN
   cudnnHandle_t cudnn_ = nullptr;
 #endif
@@ -84,18 +87,28 @@ struct IoSlot {
   size_t bytes = 0;
 };
 
+// Bad data a run's kernels reported: the plan step (-1: plan I/O) and what the op says about it.
+struct DataErrorReport {
+  bool found = false;
+  int step = -1;
+  std::string message;  // "step '<name>': <the op's description>"
+};
+
 class Program {
  public:
-  Program(std::shared_ptr<ContextState> ctx, bool useGraph, int steps) : ctx_(std::move(ctx)), useGraph_(useGraph), steps_(steps) {}
+  // `stepNames`: one per plan step, for errors and profiles.
+  Program(std::shared_ptr<ContextState> ctx, bool useGraph, std::vector<std::string> stepNames)
+      : ctx_(std::move(ctx)), useGraph_(useGraph), stepNames_(std::move(stepNames)) {}
   ~Program();
   Program(const Program&) = delete;
   Program& operator=(const Program&) = delete;
 
   void AddOp(std::unique_ptr<Op> op, int step) {
+    reportsDataErrors_ = reportsDataErrors_ || op->ReportsDataErrors();
     ops_.push_back(std::move(op));
     opSteps_.push_back(step);
   }
-  // Allocates the pinned staging of inputs and outputs once the slots are set.
+  // Allocates the pinned staging of inputs, outputs and the data error record once the slots are set.
   void SetIo(Napi::Env env, std::vector<IoSlot> inputs, std::vector<IoSlot> outputs);
 
   const std::shared_ptr<ContextState>& context() const { return ctx_; }
@@ -103,7 +116,11 @@ class Program {
   const std::vector<int>& opSteps() const { return opSteps_; }
   const std::vector<IoSlot>& inputs() const { return inputs_; }
   const std::vector<IoSlot>& outputs() const { return outputs_; }
-  int steps() const { return steps_; }
+  int steps() const { return static_cast<int>(stepNames_.size()); }
+  const std::vector<std::string>& stepNames() const { return stepNames_; }
+  // Whether an op can report bad data: each run then zeroes the context's record before the ops
+  // and copies it to pinned memory after them.
+  bool reportsDataErrors() const { return reportsDataErrors_; }
   char* pinnedInput(size_t i) const { return static_cast<char*>(pinned_) + pinnedOffsets_[i]; }
   char* pinnedOutput(size_t i) const { return static_cast<char*>(pinned_) + pinnedOffsets_[inputs_.size() + i]; }
   size_t WorkspaceBytes() const;
@@ -113,22 +130,27 @@ class Program {
   // Enqueues the ops: replaying the CUDA graph when there is one, capturing it on the second run,
   // eagerly otherwise; with `profile`, eagerly with an event around every op. Returns "" or the
   // failure, naming the op's step.
-  std::string Enqueue(const ExecEnv& env, bool profile, const std::vector<std::string>& stepNames);
+  std::string Enqueue(const ExecEnv& env, bool profile);
   // Per-step GPU ms of the last profiled run (call once its work completed).
   std::vector<double> StepTimes() const;
+  // The bad data the last run reported, if any (call once its work completed); clears it.
+  DataErrorReport TakeDataError();
 
  private:
-  std::string EnqueueOps(const ExecEnv& env, bool profile, const std::vector<std::string>& stepNames);
+  std::string EnqueueOps(const ExecEnv& env, bool profile);
+  std::string StepName(int step) const;
   void DropGraph() noexcept;
 
   std::shared_ptr<ContextState> ctx_;
   bool useGraph_;
-  int steps_;
+  std::vector<std::string> stepNames_;
+  bool reportsDataErrors_ = false;
   std::vector<std::unique_ptr<Op>> ops_;
   std::vector<int> opSteps_;
   std::vector<IoSlot> inputs_, outputs_;
   void* pinned_ = nullptr;
   std::vector<size_t> pinnedOffsets_;
+  kernels::DataErrorRecord* pinnedDataError_ = nullptr;  // in pinned_: the record copied back
   int runs_ = 0;
   cudaGraphExec_t graph_ = nullptr;
   uint64_t graphGeneration_ = 0;

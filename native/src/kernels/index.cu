@@ -39,10 +39,11 @@ __global__ void __launch_bounds__(256) GatherKernel(const GatherParams p, I n) {
       d += c * static_cast<I>(p.dataStride[k]);
       x += c * static_cast<I>(p.indexStride[k]);
     }
-    long long v = static_cast<long long>(index[x]);
-    if (v < 0) v += axisSize;
+    const long long raw = static_cast<long long>(index[x]);
+    const long long v = raw < 0 ? raw + axisSize : raw;
     W w{};
     if (v >= 0 && v < axisSize) w = data[d + static_cast<I>(v) * static_cast<I>(p.axisStride)];
+    else ReportDataError(p.dataError, DataErrorCode::IndexOutOfRange, raw, static_cast<int64_t>(x), axisSize);
     out[o] = w;
   }
 }

@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "dtype.h"
+#include "kernels/data_error.h"
 #include "kernels/strided.h"
 
 namespace fxrt::kernels {
@@ -17,8 +18,9 @@ namespace fxrt::kernels {
 // out[c] = data[dataOffset(c) + v * axisStride], v = index[indexOffset(c)] (+ axisSize when
 // negative), for every iteration coordinate c; offsets are Σ c[d] * stride[d]. Default mode gives
 // index dims data stride 0 and the others index stride 0; element mode (torch.gather) gives the
-// axis data stride 0. An index outside [-axisSize, axisSize) writes a zero word: the device cannot
-// raise, and it must not read outside the data.
+// axis data stride 0. An index outside [-axisSize, axisSize) writes a zero word (it must not read
+// outside the data) and is reported to `dataError` (DataErrorCode::IndexOutOfRange with the index,
+// its element offset in the index operand and axisSize): the run then fails naming it.
 struct GatherParams {
   const void* data;
   const void* index;
@@ -33,6 +35,7 @@ struct GatherParams {
   int64_t axisStride;
   int64_t axisSize;
   bool fits32;  // every offset and the element count fit 32-bit signed indices
+  DataErrorSink dataError;
 };
 
 cudaError_t LaunchGather(const GatherParams& params, cudaStream_t stream);

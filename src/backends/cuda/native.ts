@@ -10,7 +10,7 @@ import type { ProgramSpec } from './exec_spec.js';
 import type { TimingCacheDevice, TimingCacheEntry } from './timing_cache.js';
 
 /** Version of this interface; must equal FXRT_NATIVE_ABI in native/src/abi.h. */
-export const NATIVE_ABI_VERSION = 2;
+export const NATIVE_ABI_VERSION = 3;
 
 /** A CUDA stream owned by the addon. */
 export interface NativeStream {
@@ -131,6 +131,17 @@ export interface NativeRunResult {
   readonly stepMs: Float64Array | null;
 }
 
+/**
+ * How a run rejects when a kernel reported bad data through the context's data error record
+ * (native/README.md): the message names the step and says what was wrong, e.g.
+ * "fxrt cuda: run: step 'g': gather index 7 at position [1] of the indices is out of range for dim 0 of size 3 (expected -3..2)".
+ */
+export interface NativeDataError extends Error {
+  readonly code: 'FXRT_DATA_ERROR';
+  /** The plan step whose op reported it (-1: plan I/O). */
+  readonly step: number;
+}
+
 /** An execution context: one stream, one device memory; one run at a time. */
 export interface NativeExecContext {
   /** Builds the ops of a program (choosing library algorithms; timing them when `spec.tune`). */
@@ -138,6 +149,7 @@ export interface NativeExecContext {
   /**
    * Enqueues a whole execution: input copies, the ops (or their CUDA graph), output copies;
    * resolves from a completion callback. `outputs[i]` non-null: copy output i into that buffer.
+   * Rejects with a NativeDataError when a kernel met bad data (e.g. a gather index out of range).
    */
   run(program: NativeExecProgram, inputs: readonly (Uint8Array | NativeBuffer)[], outputs: readonly (NativeBuffer | null)[], profile: boolean): Promise<NativeRunResult>;
   dispose(): void;

@@ -137,6 +137,8 @@ export function lowerPadding(ops: Operands, index: number, step: LayerStepOf<'pa
  * Gather. 'default': out = data[..., indices[j...], ...] along the axis (out dims: data's before
  * the axis, the indices', data's after); 'element': torch.gather (out has the indices' shape).
  * Index dims get data stride 0, data dims index stride 0 (element mode: the axis data stride 0).
+ * An index out of range fails the run, as on the reference backend: the kernel reports it
+ * through the context's data error record, located by the indices' own view.
  */
 export function lowerGather(ops: Operands, index: number, step: LayerStepOf<'gather'>): NativeOpSpec[] {
   const what = `step '${step.name}'`;
@@ -171,7 +173,7 @@ export function lowerGather(ops: Operands, index: number, step: LayerStepOf<'gat
   return [{
     step: index, op: 'gather', elemBytes: itemSize(data.dtype), indexDtype, shape: c.shape,
     data: data.ref, dataStrides: c.strides[1]!, axisStride: data.strides[axis]!, axisSize: data.shape[axis]!,
-    index: idx.ref, indexStrides: c.strides[2]!, out: out.ref, outStrides: c.strides[0]!,
+    index: idx.ref, indexStrides: c.strides[2]!, out: out.ref, outStrides: c.strides[0]!, indexView: viewOf(idx), axis,
   }];
 }
 

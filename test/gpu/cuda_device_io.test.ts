@@ -1,0 +1,241 @@
+/**
+ * Bad data and device-resident I/O on the CUDA backend: a gather index out of range fails the
+ * run naming the step, the index, its position and the valid range (the data error channel,
+ * native/README.md), eagerly, while a CUDA graph is captured and when it is replayed, and the
+ * next good run succeeds; EngineModule.run takes DeviceTensors and returns them with
+ * `{ outputs: 'device' }`, matching the host path, and refuses what does not fit.
+ */
+import { describe, expect, it } from 'vitest';
+import { CudaEngineRunner, cudaMemoryInUse, DeviceTensor } from '../../src/backends/cuda/index.js';
+import { compile } from '../../src/compile.js';
+import { Builder } from '../../src/engine/builder.js';
+import type { Engine } from '../../src/engine/engine.js';
+import { EngineInputError } from '../../src/engine/execution_context.js';
+import { NetworkDefinition } from '../../src/engine/network_definition.js';
+import { DeviceError } from '../../src/lowering/device.js';
+import { EngineModule } from '../../src/lowering/engine_module.js';
+import { nn } from '../../src/nn/index.js';
+import type { DType } from '../../src/tensor/dtype.js';
+import { Tensor } from '../../src/tensor/tensor.js';
+import { expectSameBytes } from './compare.js';
+import { layer } from './engine_harness.js';
+
+function ints(values: readonly number[], shape: readonly number[], dtype: DType = 'int64'): Tensor {
+  return Tensor.fromNumbers(values, shape, dtype);
+}
+
+/** Builds on the CUDA backend with CUDA graphs on or off (the backend reads FXRT_CUDA_GRAPHS when it loads the plan). */
+async function buildCuda(net: NetworkDefinition, graphs: boolean): Promise<Engine> {
+  const saved = process.env.FXRT_CUDA_GRAPHS;
+  process.env.FXRT_CUDA_GRAPHS = graphs ? '1' : '0';
+  try {
+    return await new Builder().build(net, { backend: 'cuda' });
+  } finally {
+    if (saved === undefined) delete process.env.FXRT_CUDA_GRAPHS;
+    else process.env.FXRT_CUDA_GRAPHS = saved;
+  }
+}
+
+/** The error `run` rejects with (fails the test when it resolves). */
+async function rejection(run: Promise<unknown>): Promise<Error> {
+  try {
+    await run;
+  } catch (e) {
+    if (e instanceof Error) return e;
+    throw e;
+  }
+  return expect.fail('expected the run to reject');
+}
+
+/** The message of a gather index out of range, as the native op words it. */
+function outOfRange(step: string, value: number, position: string, dim: number, size: number): string {
+  return `fxrt cuda: run: step '${step}': gather index ${value} at position ${position} of the indices is out of range ` +
+    `for dim ${dim} of size ${size} (expected ${-size}..${size - 1})`;
+}
+
+/** Expects a data error of `step` (its name in the message, its index in `step`). */
+async function expectDataError(engine: Engine, run: Promise<unknown>, message: string): Promise<void> {
+  const e = await rejection(run);
+  expect(e.message).toBe(message);
+  expect(Reflect.get(e, 'code')).toBe('FXRT_DATA_ERROR');
+  const name = /step '([^']+)'/.exec(message)![1];
+  expect(Reflect.get(e, 'step')).toBe(engine.plan.steps.findIndex((s) => s.name === name));
+}
+
+/** x float32 [3, 4], i int64 [3]: y = gather(x, i) along dim 0, in step 'g'. */
+function rowGather(): NetworkDefinition {
+  const net = new NetworkDefinition('row_gather');
+  const x = net.addInput('x', 'float32', [3, 4]);
+  const i = net.addInput('i', 'int64', [3]);
+  net.markOutput(layer(net, 'gather', [x, i], { axis: 0, mode: 'default' }, 'g'), 'y');
+  return net;
+}
+
+const rows = Tensor.fromNumbers(Array.from({ length: 12 }, (_, i) => i + 1), [3, 4]);
+
+/** rows[i] for in-range indices (negative ones count from the end). */
+function expectRows(got: Tensor, picked: readonly number[]): void {
+  const want = picked.flatMap((r) => Array.from({ length: 4 }, (_, c) => ((r + 3) % 3) * 4 + c + 1));
+  expect(Array.from(got.toFloat64())).toEqual(want);
+}
+
+async function runDownload(runner: CudaEngineRunner, inputs: readonly Tensor[]): Promise<Tensor> {
+  const [y, ...rest] = await runner.run(inputs);
+  try {
+    expect(rest).toEqual([]);
+    return await y!.download();
+  } finally {
+    y!.dispose();
+  }
+}
+
+describe('gather index out of range on the device', () => {
+  for (const graphs of [true, false]) {
+    it(`rejects naming the step, the index, its position and the range, then runs good indices again (CUDA graphs ${graphs ? 'on' : 'off'})`, async () => {
+      const engine = await buildCuda(rowGather(), graphs);
+      const runner = CudaEngineRunner.of(engine);
+      const buffers = cudaMemoryInUse().deviceBuffers;
+      // run 1 eager; with graphs, run 2 is captured and launched, later runs replay the graph
+      await expectDataError(engine, runner.run([rows, ints([0, 3, 1], [3])]), outOfRange('g', 3, '[1]', 0, 3));
+      await expectDataError(engine, runner.run([rows, ints([2, 0, -4], [3])]), outOfRange('g', -4, '[2]', 0, 3));
+      expect(runner.graphState([[3, 4], [3]])).toBe(graphs ? 'graph' : 'eager');
+      expectRows(await runDownload(runner, [rows, ints([2, -3, -1], [3])]), [2, -3, -1]);
+      await expectDataError(engine, runner.run([rows, ints([-1, 2 ** 40, 0], [3])]), outOfRange('g', 2 ** 40, '[1]', 0, 3));
+      expectRows(await runDownload(runner, [rows, ints([1, 1, 0], [3])]), [1, 1, 0]);
+      // the outputs of a rejected run were freed
+      expect(cudaMemoryInUse().deviceBuffers).toBe(buffers);
+      runner.dispose();
+    });
+  }
+
+  it('rejects on the host path too (ExecutionContext.execute, profiled or not, and EngineModule.run)', async () => {
+    const engine = await buildCuda(rowGather(), true);
+    const ctx = engine.createExecutionContext();
+    const module = new EngineModule(engine, 'part_gather');
+    for (let k = 0; k < 3; k++) {
+      await expectDataError(engine, ctx.execute([rows, ints([7, 0, 0], [3])]), outOfRange('g', 7, '[0]', 0, 3));
+      expectRows((await ctx.execute([rows, ints([0, 1, 2], [3])]))[0]!, [0, 1, 2]);
+      await expectDataError(engine, module.run([rows, ints([0, 0, -5], [3])]), outOfRange('g', -5, '[2]', 0, 3));
+      await expectDataError(engine, module.run([rows, ints([0, 0, 3], [3])], { outputs: 'device' }), outOfRange('g', 3, '[2]', 0, 3));
+      expectRows((await module.run([rows, ints([2, 1, 0], [3])]))[0]!, [2, 1, 0]);
+    }
+    // profiled runs enqueue the ops eagerly with an event around each: they report too
+    const profiled = engine.createExecutionContext();
+    profiled.profile = true;
+    await expectDataError(engine, profiled.execute([rows, ints([1, -7, 1], [3])]), outOfRange('g', -7, '[1]', 0, 3));
+    expectRows((await profiled.execute([rows, ints([1, 1, 1], [3])]))[0]!, [1, 1, 1]);
+  });
+
+  it('names the first step that reports (stream order), and positions in multi-dim int32 indices of element mode', async () => {
+    const twoGathers = (): NetworkDefinition => {
+      const net = new NetworkDefinition('two_gathers');
+      const x = net.addInput('x', 'float32', [3, 4]);
+      const i1 = net.addInput('i1', 'int64', [2]);
+      const i2 = net.addInput('i2', 'int32', [2, 3]);
+      const first = layer(net, 'gather', [x, i1], { axis: 0, mode: 'default' }, 'first'); // [2, 4]
+      net.markOutput(layer(net, 'gather', [first, i2], { axis: 1, mode: 'element' }, 'second'), 'y'); // [2, 3]
+      return net;
+    };
+    for (const graphs of [true, false]) {
+      const engine = await buildCuda(twoGathers(), graphs);
+      const runner = CudaEngineRunner.of(engine);
+      const good2 = ints([0, 1, 2, 3, -1, -4], [2, 3], 'int32');
+      const bad2 = ints([0, 1, 2, 3, 4, -4], [2, 3], 'int32');
+      for (let k = 0; k < 3; k++) {
+        await expectDataError(engine, runner.run([rows, ints([2, 0], [2]), bad2]), outOfRange('second', 4, '[1, 1]', 1, 4));
+        await expectDataError(engine, runner.run([rows, ints([-9, 0], [2]), bad2]), outOfRange('first', -9, '[0]', 0, 3));
+        const y = await runDownload(runner, [rows, ints([2, 0], [2]), good2]);
+        expect(Array.from(y.toFloat64())).toEqual([9, 10, 11, 4, 4, 1]);
+      }
+      expect(runner.graphState([[3, 4], [2], [2, 3]])).toBe(graphs ? 'graph' : 'eager');
+      runner.dispose();
+    }
+  });
+
+  it('reports one of many offending indices of one kernel', async () => {
+    const net = new NetworkDefinition('many');
+    const x = net.addInput('x', 'float32', [5, 64]);
+    const i = net.addInput('i', 'int64', [4096]);
+    net.markOutput(layer(net, 'gather', [x, i], { axis: 0, mode: 'default' }, 'lookup'), 'y');
+    const engine = await buildCuda(net, true);
+    const runner = CudaEngineRunner.of(engine);
+    const data = Tensor.zeros([5, 64], 'float32');
+    const bad = ints(Array.from({ length: 4096 }, (_, k) => (k % 3 === 0 ? 5 + k : k % 5)), [4096]);
+    for (let k = 0; k < 3; k++) {
+      const e = await rejection(runner.run([data, bad]));
+      const m = /^fxrt cuda: run: step 'lookup': gather index (\d+) at position \[(\d+)\] of the indices is out of range for dim 0 of size 5 \(expected -5\.\.4\)$/.exec(e.message);
+      expect(m, e.message).not.toBeNull();
+      const [value, position] = [Number(m![1]), Number(m![2])];
+      expect(position % 3).toBe(0);
+      expect(value).toBe(5 + position);
+    }
+    const good = ints(Array.from({ length: 4096 }, (_, k) => k % 5), [4096]);
+    expect((await runDownload(runner, [data, good])).shape).toEqual([4096, 64]);
+    runner.dispose();
+  });
+});
+
+/** A model whose output feeds its input: y = relu(x W^T + b), x [4, 8]. */
+async function squareModule(): Promise<{ module: EngineModule; x: Tensor }> {
+  const x = Tensor.randn([4, 8], { seed: 21 });
+  const lowered = await compile(new nn.Sequential(new nn.Linear(8, 8), new nn.ReLU()).eval(), [x], { device: 'cuda', precision: 'fp32' });
+  const [module, ...rest] = [...lowered.engines.values()];
+  if (!module || rest.length > 0) throw new Error(`expected one engine for the whole model, got ${lowered.engines.size}`);
+  return { module, x };
+}
+
+describe('EngineModule.run with device tensors', () => {
+  it('takes DeviceTensors and returns them with { outputs: "device" }, matching the host path; outputs chain on the GPU', async () => {
+    const { module, x } = await squareModule();
+    const [hostY] = await module.run([x]);
+    const [hostZ] = await module.run([hostY!]);
+    // the first device run makes the module's device execution context
+    (await module.run([x], { outputs: 'device' })).forEach((t) => t.dispose());
+    const buffers = cudaMemoryInUse().deviceBuffers;
+
+    const dx = DeviceTensor.upload(x);
+    const [dy] = await module.run([dx], { outputs: 'device' });
+    expect(dy).toBeInstanceOf(DeviceTensor);
+    expect(dy!.shape).toEqual([4, 8]);
+    expect(dy!.dtype).toBe('float32');
+    expectSameBytes(await dy!.download(), hostY!, 'device in, device out');
+    const [dz] = await module.run([dy!], { outputs: 'device' });
+    expectSameBytes(await dz!.download(), hostZ!, 'device output fed back in');
+
+    const [fromDevice] = await module.run([dx]);
+    expect(fromDevice).toBeInstanceOf(Tensor);
+    expectSameBytes(fromDevice!, hostY!, 'device in, host out');
+    const [toDevice] = await module.run([x], { outputs: 'device' });
+    expectSameBytes(await toDevice!.download(), hostY!, 'host in, device out');
+
+    for (const t of [dx, dy!, dz!, toDevice!]) t.dispose();
+    expect(cudaMemoryInUse().deviceBuffers).toBe(buffers);
+  });
+
+  it('refuses device tensors of the wrong dtype or shape, disposed ones, and device tensors for a reference engine', async () => {
+    const { module, x } = await squareModule();
+    const name = module.inputNames[0]!;
+    const half = DeviceTensor.upload(x.castTo('float16'));
+    await expect(module.run([half], { outputs: 'device' })).rejects.toThrow(new EngineInputError(`engine '${module.engine.plan.name}': input 0 ('${name}') must be float32, got float16`));
+    const wide = DeviceTensor.upload(Tensor.randn([4, 9], { seed: 1 }));
+    await expect(module.run([wide])).rejects.toBeInstanceOf(EngineInputError);
+    const gone = DeviceTensor.upload(x);
+    gone.dispose();
+    await expect(module.run([gone])).rejects.toThrow(new EngineInputError(`EngineModule '${module.name}': input 0 ('${name}') is a DeviceTensor that was disposed`));
+
+    const net = new NetworkDefinition('ref');
+    const input = net.addInput('x', 'float32', [4, 8]);
+    net.markOutput(layer(net, 'unary', [input], { op: 'neg' }, 'neg'), 'y');
+    const reference = new EngineModule(await new Builder().build(net, { backend: 'reference' }), 'part_ref');
+    const dx = DeviceTensor.upload(x);
+    const run = reference.run([dx]);
+    await expect(run).rejects.toBeInstanceOf(DeviceError);
+    await expect(run).rejects.toThrow(/^EngineModule 'part_ref': input 0 \('x'\) is a DeviceTensor, but the engine runs on the 'reference' backend, not on CUDA/);
+    // still usable with host tensors, and the module on CUDA after its refusals
+    const [y] = await reference.run([x]);
+    expect(Array.from(y!.toFloat64())).toEqual(Array.from(x.toFloat64(), (v) => -v));
+    const [ok] = await module.run([dx]);
+    expect(ok!.shape).toEqual([4, 8]);
+    for (const t of [half, wide, dx]) t.dispose();
+  });
+});
