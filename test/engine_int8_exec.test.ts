@@ -2,7 +2,7 @@
  * Execution of int8 steps on the reference backend: the arithmetic plan.ts specifies (exact int32
  * sums of int8 products, one float32 rescale per output channel, round half to even, saturation)
  * checked against sums computed here by hand; the int8 plan format (serialization, validation),
- * the int8 float fallback, the CUDA backend's refusal of int8 steps, and a whole ResNet-18 with
+ * the int8 float fallback, the CUDA backend's int8 tactics and refusals, and a whole ResNet-18 with
  * Q/DQ inserted by hand compiled to int8-in, int8-out convolutions.
  */
 import { describe, expect, it } from 'vitest';
@@ -232,10 +232,12 @@ describe('int8 plans', () => {
     expect(() => deserializePlan(new Uint8Array(16))).toThrow(PlanFormatError);
   });
 
-  it('is refused by the CUDA backend until it implements int8 steps (a clear error naming the step)', async () => {
+  it('names the CUDA backend\'s int8 kernel for each int8 step and refuses the forms it lacks, naming the step', async () => {
     const step = int8Step(await fusedConv());
-    expect(() => cudaTactic(step)).toThrow(CudaNotImplementedError);
-    expect(() => cudaTactic(step)).toThrow("step 'conv' (convolution covering x_dq, w_dq, conv, y_q): the int8 form of convolution (fused quantize/dequantize) is not implemented on the CUDA backend yet");
+    expect(cudaTactic(step)).toBe('int8 implicit-gemm conv kernel (s8 mma, int32 accumulate), int8 out');
+    const deconv = { ...step, kind: 'deconvolution' } as PlanStep;
+    expect(() => cudaTactic(deconv)).toThrow(CudaNotImplementedError);
+    expect(() => cudaTactic(deconv)).toThrow("step 'conv' (deconvolution covering x_dq, w_dq, conv, y_q): the int8 form of deconvolution (fused quantize/dequantize) is not implemented on the CUDA backend yet");
   });
 });
 

@@ -3,61 +3,14 @@
  * with PyTorch on scikit-learn's digits (fixtures in test/fixtures/digits). Post-training INT8
  * (entropy calibration on 256 training images) must keep held-out top-1 within 1 point of fp32,
  * and so must the same model as an ONNX file with Q/DQ nodes (onnxruntime's quantize_static),
- * compiled for int8 as it is. Reference backend (the CUDA backend runs the same plans on the GPU
- * machine where its int8 kernels exist).
+ * compiled for int8 as it is. Reference backend (test/gpu/cuda_int8_models.test.ts checks the same
+ * on the CUDA backend).
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compile } from '../src/compile.js';
 import { importOnnx } from '../src/onnx/index.js';
-import { Tensor } from '../src/tensor/tensor.js';
-
-const DIR = join(import.meta.dirname, 'fixtures', 'digits');
-
-interface Meta {
-  readonly heldout: { readonly file: string; readonly images: { readonly shape: readonly number[] }; readonly labels: { readonly byteOffset: number; readonly shape: readonly number[] } };
-  readonly calib: { readonly file: string; readonly images: { readonly shape: readonly number[] } };
-  readonly models: { readonly fp32: string; readonly qdq: string };
-  readonly top1: { readonly torch_fp32: number; readonly onnxruntime_qdq: number };
-}
-
-const meta = JSON.parse(readFileSync(join(DIR, 'meta.json'), 'utf8')) as Meta;
-
-function floats(file: string, shape: readonly number[], byteOffset = 0): Tensor {
-  const bytes = readFileSync(join(DIR, file));
-  const n = shape.reduce((a, b) => a * b, 1);
-  return Tensor.fromBytes(new Uint8Array(bytes.buffer, bytes.byteOffset + byteOffset, n * 4), shape, 'float32');
-}
-
-const images = floats(meta.heldout.file, meta.heldout.images.shape);
-const labels = Uint8Array.from(readFileSync(join(DIR, meta.heldout.file)).subarray(meta.heldout.labels.byteOffset));
-const calib = floats(meta.calib.file, meta.calib.images.shape);
-
-/** Rows [start, start + n) of a [N, ...] tensor. */
-function rows(t: Tensor, start: number, n: number): Tensor {
-  const per = t.shape.slice(1).reduce((a, b) => a * b, 1);
-  return Tensor.fromBytes(t.bytes().slice(start * per * 4, (start + n) * per * 4), [n, ...t.shape.slice(1)], 'float32');
-}
-
-/** Calibration batches of 32 images. */
-function calibrationBatches(): Tensor[][] {
-  const out: Tensor[][] = [];
-  for (let i = 0; i < calib.shape[0]!; i += 32) out.push([rows(calib, i, Math.min(32, calib.shape[0]! - i))]);
-  return out;
-}
-
-function top1(logits: Tensor): number {
-  const [n, c] = logits.shape as [number, number];
-  const v = logits.toFloat32();
-  let correct = 0;
-  for (let i = 0; i < n; i++) {
-    let best = 0;
-    for (let j = 1; j < c; j++) if (v[i * c + j]! > v[i * c + best]!) best = j;
-    if (best === labels[i]) correct++;
-  }
-  return correct / n;
-}
+import { DIGITS_DIR as DIR, digitsCalibrationBatches as calibrationBatches, digitsImages as images, digitsLabels as labels, digitsMeta as meta, digitsTop1 as top1 } from './digits_fixture.js';
 
 describe('INT8 on the trained digits CNN (held-out top-1)', () => {
   const heldout = labels.length;
@@ -87,6 +40,17 @@ describe('INT8 on the trained digits CNN (held-out top-1)', () => {
   it('the ONNX model with Q/DQ nodes (onnxruntime quantize_static) compiles for int8 and stays within 1 point of fp32', async () => {
     const gm = importOnnx(join(DIR, meta.models.qdq), { inputShapes: { x: [heldout, 1, 8, 8] } });
     const int8 = await compile(gm, [images], { device: 'cpu', precision: 'int8' });
+    // Its int8 weights (per output channel) reach the engine dequantized: every conv and Gemm is one INT8 step.
+    const [engine, ...others] = [...int8.engines.values()];
+    expect(others).toEqual([]);
+    const anchors = engine!.engine.plan.steps.filter((s) => s.kind === 'convolution' || s.kind === 'matrix_multiply');
+    expect(anchors).toHaveLength(5);
+    for (const s of anchors) expect(s.quant?.operands[1]?.axis, s.name).toBe(0);
+    // Only the network's input quantize and output dequantize run as their own steps.
+    expect(engine!.report.unfusedQdq.map((r) => r.reason)).toEqual([
+      "it quantizes the network input 'x': no step before it can write int8, so it runs as its own step",
+      "its float result is the network output 'output0'",
+    ]);
     const [logits] = await int8.run([images]);
     const acc = top1(logits!);
     console.log(`digits: QDQ ONNX int8 ${acc} (onnxruntime ${meta.top1.onnxruntime_qdq})`);

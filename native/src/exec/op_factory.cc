@@ -25,7 +25,8 @@ std::unique_ptr<Op> BuildOp(const SpecReader& spec, BuildContext& ctx) {
   if (op == "quantize") return BuildQuantize(spec, ctx);
   if (op == "dequantize") return BuildDequantize(spec, ctx);
   if (op == "einsum") return BuildEinsum(spec, ctx);
-  spec.Fail("unknown op '" + op + "' (expected copy, fill, pointwise, pool, layernorm, softmax, attention, gemm, conv, deconv, gather, slice_map, resize, topk, cumsum, reduce, quantize, dequantize or einsum)");
+  if (op == "igemm") return BuildIgemm(spec, ctx);
+  spec.Fail("unknown op '" + op + "' (expected copy, fill, pointwise, pool, layernorm, softmax, attention, gemm, conv, deconv, gather, slice_map, resize, topk, cumsum, reduce, quantize, dequantize, einsum or igemm)");
 }
 
 namespace {

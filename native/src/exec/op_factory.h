@@ -74,4 +74,10 @@ float TimeOp(Op& op, const ExecEnv& env);
 // over an [rows, cols] contiguous y, bias per column, z like y (each optional). Used by conv.
 std::unique_ptr<Op> MakeEpilogueOp(DType dtype, void* y, const void* bias, const void* z, bool relu, int64_t rows, int64_t cols);
 
+// The kernels::PwActivation of an activation name of src/engine/network.ts ActivationOp, or -1.
+int ActivationIndex(const std::string& name);
+
+// The int8 GEMM of the Q/DQ fusion: convolutions and matrix products (op_igemm.cc).
+std::unique_ptr<Op> BuildIgemm(const SpecReader& spec, BuildContext& ctx);
+
 }  // namespace fxrt::exec

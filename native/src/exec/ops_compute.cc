@@ -112,7 +112,7 @@ class PoolOp : public Op {
   explicit PoolOp(const kernels::PoolParams& p) : p_(p) {}
   std::string Enqueue(const ExecEnv& env) override { return Status("pool", kernels::LaunchPool(p_, env.stream)); }
   std::string Tactic() const override {
-    return std::string(p_.isMax ? "max_pool" : "avg_pool") + std::to_string(p_.spatialDims) + "d";
+    return std::string(p_.isMax ? "max_pool" : "avg_pool") + std::to_string(p_.spatialDims) + "d" + (p_.xScale != nullptr ? "_int8" : "");
   }
 
  private:
@@ -165,6 +165,16 @@ std::unique_ptr<Op> BuildPointwise(const SpecReader& spec, BuildContext& ctx) {
     p.in[j].dtype = inputs[j].Dtype("dtype");
     p.in[j].ptr = ResolveRef(inputs[j], "ref", ctx.mem, ExtentOf(ViewOf(shape, strides)), ItemSize(p.in[j].dtype));
     for (size_t d = 0; d < strides.size(); d++) p.in[j].stride[d] = strides[d];
+    if (inputs[j].Has("scale")) {
+      // An int8 operand of an int8 step, dequantized on load.
+      if (p.in[j].dtype != DType::Int8) inputs[j].Fail(std::string("an input with a scale must be int8, got ") + DTypeName(p.in[j].dtype));
+      SpecReader scale = inputs[j].Obj("scale");
+      std::vector<int64_t> scaleStrides = scale.Ints("strides");
+      if (scaleStrides.size() != shape.size()) scale.Fail("needs one stride per iteration dim");
+      p.in[j].scaleDtype = FloatDtype(scale, "dtype");
+      p.in[j].scale = ResolveRef(scale, "ref", ctx.mem, ExtentOf(ViewOf(shape, scaleStrides)), ItemSize(p.in[j].scaleDtype));
+      for (size_t d = 0; d < scaleStrides.size(); d++) p.in[j].scaleStride[d] = scaleStrides[d];
+    }
   }
   SpecReader out = spec.Obj("out");
   std::vector<int64_t> outStrides = out.Ints("strides");
@@ -172,6 +182,13 @@ std::unique_ptr<Op> BuildPointwise(const SpecReader& spec, BuildContext& ctx) {
   p.outDtype = out.Dtype("dtype");
   p.out = ResolveRef(out, "ref", ctx.mem, ExtentOf(ViewOf(shape, outStrides)), ItemSize(p.outDtype));
   for (size_t d = 0; d < outStrides.size(); d++) p.outStride[d] = outStrides[d];
+  if (spec.Has("outScale")) {
+    // An int8 step's output, requantized on store.
+    if (p.outDtype != DType::Int8) out.Fail(std::string("an output with a scale must be int8, got ") + DTypeName(p.outDtype));
+    SpecReader scale = spec.Obj("outScale");
+    p.outScaleDtype = FloatDtype(scale, "dtype");
+    p.outScale = ResolveRef(scale, "ref", ctx.mem, ContiguousExtent(1), ItemSize(p.outScaleDtype));
+  }
   std::vector<SpecReader> instrs = spec.Objs("instrs");
   if (instrs.empty() || instrs.size() > static_cast<size_t>(kernels::kMaxPwInstrs)) {
     spec.Fail("a program needs 1 to " + std::to_string(kernels::kMaxPwInstrs) + " instructions, got " + std::to_string(instrs.size()));
@@ -184,7 +201,8 @@ std::unique_ptr<Op> BuildPointwise(const SpecReader& spec, BuildContext& ctx) {
     return std::make_unique<PointwiseOp>(p, wide, "pointwise_map[" + fn + "]");
   }
   return std::make_unique<PointwiseOp>(p, wide, std::string(wide ? "pointwise_f64" : "pointwise_f32") + "[" +
-                                                    std::to_string(p.nInstr) + " instr]");
+                                                    std::to_string(p.nInstr) + " instr" +
+                                                    (kernels::PointwiseQuantized(p) ? ", int8" : "") + "]");
 }
 
 std::unique_ptr<Op> BuildPool(const SpecReader& spec, BuildContext& ctx) {
@@ -233,11 +251,35 @@ std::unique_ptr<Op> BuildPool(const SpecReader& spec, BuildContext& ctx) {
   const std::string type = spec.Str("type");
   if (type != "max" && type != "average") spec.Fail("type must be max or average, got '" + type + "'");
   p.isMax = type == "max";
-  if (!IsFloating(p.dtype) && !(p.isMax && p.dtype == DType::Int8)) {
-    spec.Fail(std::string("pooling takes float32, float16 or bfloat16 tensors (int8 for max pooling), got ") + DTypeName(p.dtype));
+  p.yDtype = spec.Has("yDtype") ? spec.Dtype("yDtype") : p.dtype;
+  if (spec.Has("xScale")) {
+    // An int8 step: int8 x with its per-tensor scale; y int8 with an output scale, or a float.
+    if (p.dtype != DType::Int8) spec.Fail(std::string("an int8 pooling step reads int8, got ") + DTypeName(p.dtype));
+    SpecReader xScale = spec.Obj("xScale");
+    p.xScaleDtype = FloatDtype(xScale, "dtype");
+    p.xScale = ResolveRef(xScale, "ref", ctx.mem, ContiguousExtent(1), ItemSize(p.xScaleDtype));
+    if (spec.Has("yScale")) {
+      if (p.yDtype != DType::Int8) spec.Fail(std::string("an output scale needs an int8 output, got ") + DTypeName(p.yDtype));
+      SpecReader yScale = spec.Obj("yScale");
+      p.yScaleDtype = FloatDtype(yScale, "dtype");
+      p.yScale = ResolveRef(yScale, "ref", ctx.mem, ContiguousExtent(1), ItemSize(p.yScaleDtype));
+    } else if (!IsFloating(p.yDtype)) {
+      spec.Fail(std::string("an int8 pooling step without an output scale writes a float, got ") + DTypeName(p.yDtype));
+    }
+    int64_t volume = 1;
+    for (size_t s = 0; s < ns; s++) volume *= window[s];
+    if (!p.isMax && volume > (int64_t{1} << 24)) {
+      spec.Fail("an int8 average over windows of " + std::to_string(volume) + " elements (at most 16777216: the window sum is exact in int32)");
+    }
+  } else {
+    if (spec.Has("yScale")) spec.Fail("an output scale needs an int8 step (xScale)");
+    if (p.yDtype != p.dtype) spec.Fail(std::string("x and y must have one dtype, got ") + DTypeName(p.dtype) + " and " + DTypeName(p.yDtype));
+    if (!IsFloating(p.dtype) && !(p.isMax && p.dtype == DType::Int8)) {
+      spec.Fail(std::string("pooling takes float32, float16 or bfloat16 tensors (int8 for max pooling), got ") + DTypeName(p.dtype));
+    }
   }
   p.excludePadding = spec.Bool("excludePadding");
-  p.divisor = static_cast<float>(spec.Num("divisor"));
+  p.divisor = spec.Num("divisor");
   p.channelsLast = spec.Bool("channelsLast");
   kernels::StridedView xv, yv;
   xv.rank = yv.rank = static_cast<int>(ns + 2);
@@ -246,7 +288,7 @@ std::unique_ptr<Op> BuildPool(const SpecReader& spec, BuildContext& ctx) {
     yv.size[d] = out[d]; yv.stride[d] = ys[d];
   }
   p.x = ResolveRef(spec, "x", ctx.mem, ExtentOf(xv), ItemSize(p.dtype));
-  p.y = ResolveRef(spec, "y", ctx.mem, ExtentOf(yv), ItemSize(p.dtype));
+  p.y = ResolveRef(spec, "y", ctx.mem, ExtentOf(yv), ItemSize(p.yDtype));
   return std::make_unique<PoolOp>(p);
 }
 
@@ -355,5 +397,7 @@ std::unique_ptr<Op> MakeEpilogueOp(DType dtype, void* y, const void* bias, const
   }
   return std::make_unique<PointwiseOp>(p, false, "epilogue_kernel");
 }
+
+int ActivationIndex(const std::string& name) { return IndexOf(kActivationNames, name); }
 
 }  // namespace fxrt::exec

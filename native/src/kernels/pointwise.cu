@@ -2,6 +2,8 @@
 // integer results wrap to their dtype, bools are 0/1; NaN propagates through max/min/relu; round
 // is half to even; integer division by zero gives 0 (the reference throws).
 #include "kernels/pointwise.h"
+#include "kernels/activation.cuh"
+#include "kernels/quant_math.cuh"
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -83,20 +85,6 @@ __device__ __forceinline__ void Store(void* p, int64_t i, DType t, R v) {
     case DType::Int64: static_cast<long long*>(p)[i] = TruncInt(v); break;
     case DType::Bool: static_cast<uint8_t*>(p)[i] = v != R(0) ? 1 : 0; break;
   }
-}
-
-template <typename R>
-__device__ __forceinline__ R Max(R a, R b) {
-  if (a != a) return a;
-  if (b != b) return b;
-  return a > b ? a : b > a ? b : (signbit(a) ? b : a);  // max(-0, 0) = 0
-}
-
-template <typename R>
-__device__ __forceinline__ R Min(R a, R b) {
-  if (a != a) return a;
-  if (b != b) return b;
-  return a < b ? a : b < a ? b : (signbit(a) ? a : b);
 }
 
 // Python floor division on floats (c10's div_floor_floating).
@@ -212,33 +200,6 @@ __device__ R UnaryFn(PwUnary fn, R x) {
 }
 
 template <typename R>
-__device__ R ActivationFn(PwActivation fn, R x, R alpha, R beta) {
-  switch (fn) {
-    case PwActivation::Relu: return x > R(0) || x != x ? x : R(0);
-    case PwActivation::Sigmoid: return R(1) / (R(1) + exp(-x));
-    case PwActivation::Tanh: return tanh(x);
-    case PwActivation::LeakyRelu: return x > R(0) ? x : x * alpha;
-    case PwActivation::Elu: return x <= R(0) ? expm1(x) * alpha : x;
-    case PwActivation::Selu: return x <= R(0) ? expm1(x) * alpha * beta : x * beta;
-    case PwActivation::Softsign: return x / (R(1) + fabs(x));
-    case PwActivation::Softplus: {
-      R v = beta * x;
-      return alpha * ((v > R(0) ? v : R(0)) + log1p(exp(-fabs(v))));
-    }
-    case PwActivation::Clip: {
-      R t = x < alpha ? alpha : x;
-      return beta < t ? beta : t;
-    }
-    case PwActivation::HardSigmoid: return Min(Max(alpha * x + beta, R(0)), R(1));
-    case PwActivation::GeluErf: return x * R(0.5) * (R(1) + erf(x * R(0.70710678118654752440)));
-    case PwActivation::GeluTanh:
-      return R(0.5) * x * (R(1) + tanh(R(0.79788456080286535588) * (x + R(0.044715) * x * x * x)));
-    case PwActivation::Silu: return x / (R(1) + exp(-x));
-  }
-  return R(0);
-}
-
-template <typename R>
 __device__ __forceinline__ R Eval(const PwInstr& ins, const R* regs) {
   const R a = regs[ins.a];
   switch (ins.op) {
@@ -261,14 +222,22 @@ __device__ __forceinline__ R Eval(const PwInstr& ins, const R* regs) {
   return R(0);
 }
 
-// Contig: every operand walks the iteration space densely (offset = index), no index arithmetic.
-template <typename R, typename I, bool Contig>
+// Contig: every operand walks the iteration space densely (offset = index), no index arithmetic
+// (a scale's offset is the index times its stride: 0 per tensor, 1 along a one-dim channel axis).
+// Quant: an int8 step (pointwise.h): scales on load and/or on store.
+template <typename R, typename I, bool Contig, bool Quant>
 __global__ void __launch_bounds__(256) PointwiseKernel(const PwParams p, I n) {
   R regs[kMaxPwInputs + kMaxPwInstrs];
+  // The output scale's reciprocal, once per thread (read where the kernel runs: it may be a run-time value).
+  [[maybe_unused]] const float inv = Quant && p.outScale != nullptr ? RequantizeFactor(LoadScale(p.outScale, 0, p.outScaleDtype)) : 0.f;
   const I step = static_cast<I>(gridDim.x) * blockDim.x;
   for (I i = static_cast<I>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
     I offIn[kMaxPwInputs];
-    for (int j = 0; j < p.nIn; j++) offIn[j] = Contig ? i : 0;
+    [[maybe_unused]] I offScale[Quant ? kMaxPwInputs : 1];
+    for (int j = 0; j < p.nIn; j++) {
+      offIn[j] = Contig ? i : 0;
+      if constexpr (Quant) offScale[j] = Contig ? i * static_cast<I>(p.in[j].scaleStride[0]) : 0;
+    }
     I offOut = Contig ? i : 0;
     I rem = i;
     for (int d = Contig ? -1 : p.rank - 1; d >= 0; d--) {
@@ -277,34 +246,63 @@ __global__ void __launch_bounds__(256) PointwiseKernel(const PwParams p, I n) {
       const I c = rem - q * size;
       rem = q;
       offOut += c * static_cast<I>(p.outStride[d]);
-      for (int j = 0; j < p.nIn; j++) offIn[j] += c * static_cast<I>(p.in[j].stride[d]);
+      for (int j = 0; j < p.nIn; j++) {
+        offIn[j] += c * static_cast<I>(p.in[j].stride[d]);
+        if constexpr (Quant) offScale[j] += c * static_cast<I>(p.in[j].scaleStride[d]);
+      }
     }
-    for (int j = 0; j < p.nIn; j++) regs[j] = Load<R>(p.in[j].ptr, offIn[j], p.in[j].dtype);
+    for (int j = 0; j < p.nIn; j++) {
+      const PwOperand& in = p.in[j];
+      if constexpr (Quant) {
+        if (in.scale != nullptr) {
+          // The host checked that a scaled operand is int8.
+          const int8_t q = static_cast<const int8_t*>(in.ptr)[offIn[j]];
+          regs[j] = static_cast<R>(DequantizeInt8(q, LoadScale(in.scale, offScale[j], in.scaleDtype)));
+          continue;
+        }
+      }
+      regs[j] = Load<R>(in.ptr, offIn[j], in.dtype);
+    }
     for (int k = 0; k < p.nInstr; k++) regs[p.nIn + k] = Eval(p.instr[k], regs);
-    Store(p.out, offOut, p.outDtype, regs[p.nIn + p.nInstr - 1]);
+    const R result = regs[p.nIn + p.nInstr - 1];
+    if constexpr (Quant) {
+      if (p.outScale != nullptr) {
+        static_cast<int8_t*>(p.out)[offOut] = Requantize(static_cast<float>(result), inv);
+        continue;
+      }
+    }
+    Store(p.out, offOut, p.outDtype, result);
+  }
+}
+
+template <typename R, bool Quant>
+void LaunchIndexed(const PwParams& p, int64_t n, bool fits32, bool contig, cudaStream_t stream) {
+  if (contig) {
+    if (fits32) PointwiseKernel<R, int32_t, true, Quant><<<GridFor(n), 256, 0, stream>>>(p, static_cast<int32_t>(n));
+    else PointwiseKernel<R, int64_t, true, Quant><<<GridFor(n), 256, 0, stream>>>(p, n);
+  } else if (fits32) {
+    PointwiseKernel<R, int32_t, false, Quant><<<GridFor(n), 256, 0, stream>>>(p, static_cast<int32_t>(n));
+  } else {
+    PointwiseKernel<R, int64_t, false, Quant><<<GridFor(n), 256, 0, stream>>>(p, n);
   }
 }
 
 template <typename R>
-cudaError_t Launch(const PwParams& p, int64_t n, bool fits32, bool contig, cudaStream_t stream) {
-  if (contig) {
-    if (fits32) PointwiseKernel<R, int32_t, true><<<GridFor(n), 256, 0, stream>>>(p, static_cast<int32_t>(n));
-    else PointwiseKernel<R, int64_t, true><<<GridFor(n), 256, 0, stream>>>(p, n);
-  } else if (fits32) {
-    PointwiseKernel<R, int32_t, false><<<GridFor(n), 256, 0, stream>>>(p, static_cast<int32_t>(n));
-  } else {
-    PointwiseKernel<R, int64_t, false><<<GridFor(n), 256, 0, stream>>>(p, n);
-  }
+cudaError_t Launch(const PwParams& p, int64_t n, bool fits32, bool contig, bool quant, cudaStream_t stream) {
+  if (quant) LaunchIndexed<R, true>(p, n, fits32, contig, stream);
+  else LaunchIndexed<R, false>(p, n, fits32, contig, stream);
   return cudaGetLastError();
 }
 
-// Whether every operand's offset is the iteration index (at most one dim, unit strides).
+// Whether every operand's offset is the iteration index (at most one dim, unit strides; a scale
+// steps by 0 or 1).
 bool Contiguous(const PwParams& p) {
   if (p.rank > 1) return false;
   if (p.rank == 0) return true;
   if (p.outStride[0] != 1) return false;
   for (int j = 0; j < p.nIn; j++) {
     if (p.in[j].stride[0] != 1) return false;
+    if (p.in[j].scale != nullptr && p.in[j].scaleStride[0] != 0 && p.in[j].scaleStride[0] != 1) return false;
   }
   return true;
 }
@@ -407,8 +405,16 @@ bool IsFloat(DType t) { return t == DType::Float32 || t == DType::Float16 || t =
 
 }  // namespace
 
+bool PointwiseQuantized(const PwParams& p) {
+  if (p.outScale != nullptr) return true;
+  for (int j = 0; j < p.nIn; j++) {
+    if (p.in[j].scale != nullptr) return true;
+  }
+  return false;
+}
+
 bool PointwiseFastPath(const PwParams& p, bool wide) {
-  if (wide || p.nIn != 1 || p.nInstr != 1 || !Contiguous(p)) return false;
+  if (wide || p.nIn != 1 || p.nInstr != 1 || PointwiseQuantized(p) || !Contiguous(p)) return false;
   const PwInstr& ins = p.instr[0];
   if (ins.a != 0 || !IsFloat(ins.dtype) || !IsFloat(p.outDtype) || p.in[0].dtype != p.outDtype) return false;
   if (ins.op == PwOp::Activation) return true;
@@ -420,6 +426,11 @@ bool PointwiseFastPath(const PwParams& p, bool wide) {
 
 cudaError_t LaunchPointwise(const PwParams& p, bool wide, cudaStream_t stream) {
   if (p.nInstr < 1 || p.nInstr > kMaxPwInstrs || p.nIn > kMaxPwInputs || p.rank > kMaxRank) return cudaErrorInvalidValue;
+  // Scales go with int8 data only (the host checks this and names the operand).
+  if (p.outScale != nullptr && p.outDtype != DType::Int8) return cudaErrorInvalidValue;
+  for (int j = 0; j < p.nIn; j++) {
+    if (p.in[j].scale != nullptr && p.in[j].dtype != DType::Int8) return cudaErrorInvalidValue;
+  }
   int64_t n = 1;
   for (int d = 0; d < p.rank; d++) n *= p.size[d];
   if (n == 0) return cudaSuccess;
@@ -427,13 +438,16 @@ cudaError_t LaunchPointwise(const PwParams& p, bool wide, cudaStream_t stream) {
   view.rank = p.rank;
   bool fits32 = true;
   for (int d = 0; d < p.rank; d++) view.size[d] = p.size[d];
-  for (int j = -1; j < p.nIn && fits32; j++) {
-    for (int d = 0; d < p.rank; d++) view.stride[d] = j < 0 ? p.outStride[d] : p.in[j].stride[d];
+  // Every offset the kernel computes: the output's, each input's and each input scale's.
+  for (int j = -1; j < 2 * p.nIn && fits32; j++) {
+    const int64_t* strides = j < 0 ? p.outStride : j < p.nIn ? p.in[j].stride : p.in[j - p.nIn].scaleStride;
+    for (int d = 0; d < p.rank; d++) view.stride[d] = strides[d];
     fits32 = Fits32(n, view);
   }
   const bool contig = Contiguous(p);
   if (PointwiseFastPath(p, wide)) return LaunchFastPath(p, n, stream);
-  return wide ? Launch<double>(p, n, fits32, contig, stream) : Launch<float>(p, n, fits32, contig, stream);
+  const bool quant = PointwiseQuantized(p);
+  return wide ? Launch<double>(p, n, fits32, contig, quant, stream) : Launch<float>(p, n, fits32, contig, quant, stream);
 }
 
 }  // namespace fxrt::kernels

@@ -3,6 +3,11 @@
 // (src/engine/plan.ts, PointwiseProgram). Registers 0..nIn-1 hold the inputs; instruction k writes
 // register nIn + k; the last register is stored. Floats compute in float32 (registers `float`), or
 // the whole program in `double` when it touches integers, so that int32 results are exact.
+//
+// The int8 pointwise step of the Q/DQ fusion (src/engine/plan.ts, StepQuantization): an int8
+// input with a scale is dequantized on load, fround(s * q) (the scale broadcast like an operand:
+// stride 0 except along its channel axis), and with an output scale the result is requantized to
+// int8 on store (kernels/quant_math.cuh). Scales are read from device memory when the kernel runs.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -43,6 +48,9 @@ struct PwOperand {
   const void* ptr;
   int64_t stride[kMaxRank];  // per dim of the iteration shape; 0 broadcasts
   DType dtype;
+  const void* scale;              // int8 operand of an int8 step: its scale(s); null: loaded as it is
+  int64_t scaleStride[kMaxRank];  // per dim of the iteration shape (0 but along the channel axis)
+  DType scaleDtype;
 };
 
 struct PwParams {
@@ -53,13 +61,18 @@ struct PwParams {
   void* out;
   int64_t outStride[kMaxRank];
   DType outDtype;
+  const void* outScale;  // int8 step: requantize to int8 (outDtype) with this one-element scale; null: store
+  DType outScaleDtype;
   int nInstr;
   PwInstr instr[kMaxPwInstrs];
 };
 
 // Whether LaunchPointwise runs `params` on a kernel specialized for its one function (a single
-// activation or unary instruction over one contiguous input of the output's float dtype).
+// activation or unary instruction over one contiguous input of the output's float dtype, no scales).
 bool PointwiseFastPath(const PwParams& params, bool wide);
+
+// Whether `params` is an int8 step's program (an input scale or an output scale).
+bool PointwiseQuantized(const PwParams& params);
 
 // Runs the program over numel = prod(size) elements. `wide`: double registers (integers).
 cudaError_t LaunchPointwise(const PwParams& params, bool wide, cudaStream_t stream);

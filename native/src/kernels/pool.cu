@@ -1,6 +1,9 @@
 #include "kernels/pool.h"
 
+#include <type_traits>
+
 #include "kernels/float_convert.cuh"
+#include "kernels/quant_math.cuh"
 #include "kernels/strided.h"
 
 namespace fxrt::kernels {
@@ -16,12 +19,17 @@ struct Spatial {
 };
 
 // One output element per thread. I: the index type, 32-bit whenever every offset fits (64-bit
-// division is several times slower).
-template <int NS, typename T, typename I>
+// division is several times slower). TX, TY: x's and y's element types (equal unless kInt8Step).
+// kInt8Step: an int8 step (pool.h): integer window sums, the scales, the requantize when TY is int8.
+template <int NS, typename TX, typename TY, typename I, bool kInt8Step>
 __global__ void __launch_bounds__(256) PoolKernel(const PoolParams p, I total) {
   constexpr bool kD = Spatial<NS>::kD, kH = Spatial<NS>::kH;
-  const T* x = static_cast<const T*>(p.x);
-  T* y = static_cast<T*>(p.y);
+  constexpr bool kRequantize = kInt8Step && std::is_same_v<TY, int8_t>;
+  const TX* x = static_cast<const TX*>(p.x);
+  TY* y = static_cast<TY*>(p.y);
+  // One scale per tensor, read where the kernel runs (a run-time scale may change every execution).
+  [[maybe_unused]] const float sx = kInt8Step ? LoadScale(p.xScale, 0, p.xScaleDtype) : 1.f;
+  [[maybe_unused]] const float inv = kRequantize ? RequantizeFactor(LoadScale(p.yScale, 0, p.yScaleDtype)) : 0.f;
   const I step = static_cast<I>(gridDim.x) * blockDim.x;
   const I C = static_cast<I>(p.c);
   const I OD = kD ? static_cast<I>(p.out[0]) : 1, OH = kH ? static_cast<I>(p.out[1]) : 1, OW = static_cast<I>(p.out[2]);
@@ -46,7 +54,7 @@ __global__ void __launch_bounds__(256) PoolKernel(const PoolParams p, I total) {
     const I z0 = kD ? od * p.stride[0] - p.pre[0] : 0;
     const I y0 = kH ? oh * p.stride[1] - p.pre[1] : 0;
     const I x0 = ow * p.stride[2] - p.pre[2];
-    const T* plane = x + n * xsn + c * xsc;
+    const TX* plane = x + n * xsn + c * xsc;
     float acc;
     if (p.isMax) {
       const int dd = kD ? p.dilation[0] : 1, dh = kH ? p.dilation[1] : 1, dw = p.dilation[2];
@@ -58,7 +66,7 @@ __global__ void __launch_bounds__(256) PoolKernel(const PoolParams p, I total) {
         for (int b = 0; b < kh; b++) {
           const I yy = y0 + static_cast<I>(b) * dh;
           if (kH && (yy < 0 || yy >= H)) continue;
-          const T* row = plane + zz * xsd + yy * xsh;
+          const TX* row = plane + zz * xsd + yy * xsh;
           for (int e = 0; e < kw; e++) {
             const I xx = x0 + static_cast<I>(e) * dw;
             if (xx < 0 || xx >= W) continue;
@@ -84,21 +92,34 @@ __global__ void __launch_bounds__(256) PoolKernel(const PoolParams p, I total) {
       }
       const I xEnd = min(x0 + static_cast<I>(kw), W + static_cast<I>(p.post[2]));
       const I xa = max(x0, I{0}), xb = min(xEnd, W);
-      float sum = 0.f;
+      // int8: the exact integer sum (the host bounds the window so that it fits in int32).
+      std::conditional_t<kInt8Step, int32_t, float> sum = 0;
       for (I zz = za; zz < zb; zz++) {
         for (I yy = ya; yy < yb; yy++) {
-          const T* row = plane + zz * xsd + yy * xsh;
-          for (I xx = xa; xx < xb; xx++) sum += ToF(row[xx * xsw]);
+          const TX* row = plane + zz * xsd + yy * xsh;
+          for (I xx = xa; xx < xb; xx++) {
+            if constexpr (kInt8Step) sum += row[xx * xsw];
+            else sum += ToF(row[xx * xsw]);
+          }
         }
       }
       const bool empty = zb <= za || yb <= ya || xb <= xa;
-      const float div = p.divisor != 0.f ? p.divisor
-                        : p.excludePadding ? static_cast<float>(empty ? 1 : (zb - za) * (yb - ya) * (xb - xa))
-                                           : static_cast<float>((zEnd - z0) * (yEnd - y0) * (xEnd - x0));
-      acc = empty ? 0.f : sum / div;
+      const I count = p.excludePadding ? (empty ? 1 : (zb - za) * (yb - ya) * (xb - xa)) : (zEnd - z0) * (yEnd - y0) * (xEnd - x0);
+      if constexpr (kInt8Step) {
+        // fround(sum / n): the double quotient of two exact values, rounded once to float32.
+        const double div = p.divisor != 0.0 ? p.divisor : static_cast<double>(count);
+        acc = empty ? 0.f : __double2float_rn(__ddiv_rn(static_cast<double>(sum), div));
+      } else {
+        const float div = p.divisor != 0.0 ? static_cast<float>(p.divisor) : static_cast<float>(count);
+        acc = empty ? 0.f : sum / div;
+      }
     }
+    TY out;
+    if constexpr (kRequantize) out = Requantize(__fmul_rn(acc, sx), inv);
+    else if constexpr (kInt8Step) out = FromF<TY>(__fmul_rn(acc, sx));
+    else out = FromF<TY>(acc);
     y[static_cast<int64_t>(n) * p.yStride[0] + static_cast<int64_t>(c) * p.yStride[1] + static_cast<int64_t>(od) * p.yStride[2] +
-      static_cast<int64_t>(oh) * p.yStride[3] + static_cast<int64_t>(ow) * p.yStride[4]] = FromF<T>(acc);
+      static_cast<int64_t>(oh) * p.yStride[3] + static_cast<int64_t>(ow) * p.yStride[4]] = out;
   }
 }
 
@@ -168,7 +189,7 @@ __global__ void __launch_bounds__(256) PoolChannelsLast8Kernel(const PoolParams 
         real *= max(hi - lo, 0);
         padded *= end - starts[s];
       }
-      div = p.divisor != 0.f ? p.divisor : static_cast<float>(p.excludePadding ? real : padded);
+      div = p.divisor != 0.0 ? static_cast<float>(p.divisor) : static_cast<float>(p.excludePadding ? real : padded);
     }
     uint4 out;
     T* o = reinterpret_cast<T*>(&out);
@@ -192,10 +213,24 @@ bool DenseChannelsLast(const PoolParams& p, const int64_t* s, const int64_t* siz
   return p.n == 1 || s[0] == expect;
 }
 
-template <int NS, typename T>
+template <int NS, typename TX, typename TY, bool kInt8Step>
 void Launch(const PoolParams& p, int64_t total, bool fits32, cudaStream_t stream) {
-  if (fits32) PoolKernel<NS, T, int32_t><<<GridFor(total), 256, 0, stream>>>(p, static_cast<int32_t>(total));
-  else PoolKernel<NS, T, int64_t><<<GridFor(total), 256, 0, stream>>>(p, total);
+  if (fits32) PoolKernel<NS, TX, TY, int32_t, kInt8Step><<<GridFor(total), 256, 0, stream>>>(p, static_cast<int32_t>(total));
+  else PoolKernel<NS, TX, TY, int64_t, kInt8Step><<<GridFor(total), 256, 0, stream>>>(p, total);
+}
+
+// An int8 step: int8 x, y int8 (requantized) or a float.
+template <int NS>
+cudaError_t LaunchInt8Step(const PoolParams& p, int64_t total, bool fits32, cudaStream_t stream) {
+  if (p.dtype != DType::Int8 || (p.yDtype == DType::Int8) != (p.yScale != nullptr)) return cudaErrorInvalidValue;
+  switch (p.yDtype) {
+    case DType::Int8: Launch<NS, int8_t, int8_t, true>(p, total, fits32, stream); break;
+    case DType::Float32: Launch<NS, int8_t, float, true>(p, total, fits32, stream); break;
+    case DType::Float16: Launch<NS, int8_t, __half, true>(p, total, fits32, stream); break;
+    case DType::BFloat16: Launch<NS, int8_t, __nv_bfloat16, true>(p, total, fits32, stream); break;
+    default: return cudaErrorInvalidValue;
+  }
+  return cudaGetLastError();
 }
 
 template <int NS>
@@ -206,13 +241,15 @@ cudaError_t LaunchRank(const PoolParams& p, int64_t total, bool fits32, bool vec
     else PoolChannelsLast8Kernel<NS, __nv_bfloat16><<<GridFor(work), 256, 0, stream>>>(p, static_cast<int32_t>(work));
     return cudaGetLastError();
   }
+  if (p.xScale != nullptr) return LaunchInt8Step<NS>(p, total, fits32, stream);
+  if (p.yDtype != p.dtype) return cudaErrorInvalidValue;
   switch (p.dtype) {
-    case DType::Float32: Launch<NS, float>(p, total, fits32, stream); break;
-    case DType::Float16: Launch<NS, __half>(p, total, fits32, stream); break;
-    case DType::BFloat16: Launch<NS, __nv_bfloat16>(p, total, fits32, stream); break;
+    case DType::Float32: Launch<NS, float, float, false>(p, total, fits32, stream); break;
+    case DType::Float16: Launch<NS, __half, __half, false>(p, total, fits32, stream); break;
+    case DType::BFloat16: Launch<NS, __nv_bfloat16, __nv_bfloat16, false>(p, total, fits32, stream); break;
     case DType::Int8:
       if (!p.isMax) return cudaErrorInvalidValue;
-      Launch<NS, int8_t>(p, total, fits32, stream);
+      Launch<NS, int8_t, int8_t, false>(p, total, fits32, stream);
       break;
     default: return cudaErrorInvalidValue;
   }
@@ -237,7 +274,7 @@ cudaError_t LaunchPool(const PoolParams& p, cudaStream_t stream) {
   const bool fits32 = Fits32(total, xv) && span < (int64_t{1} << 30) && total < (int64_t{1} << 30);
   bool undilated = true;
   for (int d = 0; d < kMaxPoolDims; d++) undilated = undilated && p.dilation[d] == 1;
-  const bool vec = (p.dtype == DType::Float16 || p.dtype == DType::BFloat16) && p.c % 8 == 0 && fits32 && DenseChannelsLast(p, p.xStride, p.in) &&
+  const bool vec = (p.dtype == DType::Float16 || p.dtype == DType::BFloat16) && p.yDtype == p.dtype && p.xScale == nullptr && p.c % 8 == 0 && fits32 && DenseChannelsLast(p, p.xStride, p.in) &&
                    DenseChannelsLast(p, p.yStride, p.out) && reinterpret_cast<uintptr_t>(p.x) % 16 == 0 &&
                    reinterpret_cast<uintptr_t>(p.y) % 16 == 0 && (p.isMax || undilated);
   switch (p.spatialDims) {

@@ -2,7 +2,7 @@
  * The plan's constants as the CUDA backend stores them on the device, in one blob uploaded once
  * at load: constants read as they are (row-major), plus the forms the libraries want, derived on
  * the host: (transposed) convolution filters reordered KCRS → KRSC (channels-last, any spatial
- * rank), and per conv/deconv/gemm step one bias vector summing the layer's bias and the
+ * rank), the [K, N] weight of an int8 matrix product transposed to [N, K], and per conv/deconv/gemm step one bias vector summing the layer's bias and the
  * epilogue's bias constants (a convolution gets zeros when it has none, since cuDNN's fused call
  * always adds one).
  */
@@ -17,7 +17,7 @@ export interface DeviceConstants {
   readonly blob: Uint8Array;
   /** Per plan constant index: its row-major copy, or -1 when nothing reads it as is. */
   readonly rowMajor: readonly number[];
-  /** Per conv/deconv step index: its channels-last (KRSC) filter. */
+  /** Per conv/deconv step index: its channels-last (KRSC) filter; per int8 matrix product with a [K, N] weight: its [N, K] transpose. */
   readonly filters: ReadonlyMap<number, number>;
   /** Per conv step index, and per deconv/gemm step index with a library bias: the combined bias vector. */
   readonly biases: ReadonlyMap<number, number>;
@@ -66,6 +66,18 @@ function krsc(t: Tensor): Uint8Array {
   return out;
 }
 
+/** A [..., K, N] weight (no batch, or a batch of one) → [N, K], moving raw elements. */
+function transposed(t: Tensor): Uint8Array {
+  const [k, n] = t.shape.slice(-2) as [number, number];
+  const size = itemSize(t.dtype);
+  const src = t.bytes();
+  const out = new Uint8Array(src.byteLength);
+  for (let r = 0; r < k; r++) {
+    for (let c = 0; c < n; c++) out.set(src.subarray((r * n + c) * size, (r * n + c + 1) * size), (c * k + r) * size);
+  }
+  return out;
+}
+
 /** The sum of bias constants as a [channels] vector of `dtype` (float64 sum, one rounding). */
 function biasVector(tensors: readonly Tensor[], channels: number, dtype: DType): Uint8Array {
   const sum = new Float64Array(channels);
@@ -93,6 +105,14 @@ export function deviceConstants(plan: Plan, layout: PlanLayout): DeviceConstants
   };
   plan.steps.forEach((step, i) => {
     if (step.kind !== 'convolution' && step.kind !== 'deconvolution' && step.kind !== 'matrix_multiply') return;
+    if (step.quant !== undefined) {
+      // The int8 GEMM kernel reads the weight as [N, K] with K contiguous and takes no combined bias.
+      const w = valueConstant(step.inputs[1]!);
+      if (step.kind === 'matrix_multiply' ? step.params.transpose1 || step.params.vector1 || w < 0 : w < 0) return;
+      special.add(`${i}:1`);
+      filters.set(i, builder.add(step.kind === 'matrix_multiply' ? transposed(constantTensor(plan, w)) : krsc(constantTensor(plan, w))));
+      return;
+    }
     const epilogue = layout.epilogues.get(i);
     const biasPositions = epilogue ? [...epilogue.bias] : [];
     if (step.kind !== 'matrix_multiply') {

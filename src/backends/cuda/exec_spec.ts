@@ -38,6 +38,17 @@ export interface PointwiseOperand {
   readonly strides: readonly number[];
 }
 
+/** A pointwise op's input; an int8 one with a `scale` (strides over the iteration shape) is dequantized on load. */
+export interface PointwiseInput extends PointwiseOperand {
+  readonly scale?: PointwiseOperand;
+}
+
+/** The one-element scale of an int8 step's per-tensor operand or output (read on the device when the op runs). */
+export interface ScaleRef {
+  readonly ref: MemRef;
+  readonly dtype: FloatDType;
+}
+
 /**
  * A (transposed) convolution on channels-last memory (native/src/exec/conv_geometry.h): x [n, c,
  * inSpatial...] → y [n, k, outSpatial...], 1 to 3 spatial dims, the layer's paddings as they are
@@ -60,11 +71,15 @@ export interface ConvGeometrySpec {
  * in elements.
  */
 export type IndexOpSpec =
-  /** out[c] = data[c·dataStrides + v·axisStride], v = index[c·indexStrides] (negative: + axisSize; out of range: zero bits). */
+  /**
+   * out[c] = data[c·dataStrides + v·axisStride], v = index[c·indexStrides] (negative: + axisSize; out of range: zero bits,
+   * and the run rejects naming the step, the index and its position in `indexView`, the indices' logical view; `axis` is the data dim).
+   */
   | {
     readonly op: 'gather'; readonly elemBytes: number; readonly indexDtype: 'int32' | 'int64'; readonly shape: readonly number[];
     readonly data: MemRef; readonly dataStrides: readonly number[]; readonly axisStride: number; readonly axisSize: number;
     readonly index: MemRef; readonly indexStrides: readonly number[]; readonly out: MemRef; readonly outStrides: readonly number[];
+    readonly indexView: View; readonly axis: number;
   }
   /** dst[c] = src[Σ map(start + c·stride)·srcStrides] with out-of-range indices mapped by `mode` (fill: the word wordHi:wordLo). */
   | {
@@ -117,12 +132,48 @@ export type ReduceOpSpec =
     readonly sumShape: readonly number[]; readonly operands: readonly EinsumOperandSpec[];
   };
 
+/** One epilogue op of the int8 GEMM, applied in order after the rescale (kernels/igemm.h). */
+export type IgemmEpilogueSpec =
+  /** + a float vector per output column (channel), or one value. */
+  | { readonly kind: 'bias'; readonly ref: MemRef; readonly dtype: FloatDType; readonly perChannel: boolean }
+  /** + a tensor laid out like the output: a float, or int8 dequantized by its scale(s) on load. */
+  | {
+    readonly kind: 'residual'; readonly ref: MemRef; readonly dtype: FloatDType | 'int8';
+    readonly scale?: MemRef; readonly scaleDtype?: FloatDType; readonly scalePerChannel?: boolean;
+  }
+  | { readonly kind: 'activation'; readonly fn: ActivationOp; readonly alpha: number; readonly beta: number };
+
+/** The implicit im2col of a channels-last 2-D convolution input [batch, h, w, c] (1-D: h = kh = 1). */
+export interface IgemmConvSpec {
+  readonly batch: number; readonly h: number; readonly w: number; readonly c: number; readonly cg: number;
+  readonly kh: number; readonly kw: number; readonly oh: number; readonly ow: number;
+  readonly sh: number; readonly sw: number; readonly dh: number; readonly dw: number; readonly ph: number; readonly pw: number;
+}
+
+/**
+ * The int8 GEMM of an int8 convolution or matrix product (kernels/igemm.h): out [m, groups * n] =
+ * the plan's rescale of a [m, k] (a matrix with row stride lda, or the convolution's im2col) times
+ * b [groups * n, k]^T per group, then the epilogue, requantized by outScale or stored as a float.
+ */
+export interface IgemmSpec {
+  readonly op: 'igemm';
+  readonly m: number; readonly n: number; readonly k: number; readonly groups: number;
+  readonly a: MemRef; readonly lda?: number; readonly conv?: IgemmConvSpec; readonly b: MemRef;
+  readonly sx: MemRef; readonly sxDtype: FloatDType; readonly sxRows: number;
+  readonly sw: MemRef; readonly swDtype: FloatDType; readonly swPerChannel: boolean;
+  readonly bias?: MemRef; readonly biasDtype?: FloatDType;
+  readonly epilogue: readonly IgemmEpilogueSpec[];
+  readonly out: MemRef; readonly outDtype: FloatDType | 'int8'; readonly outScale?: MemRef; readonly outScaleDtype?: FloatDType;
+}
+
 /** The native ops, each tagged with the plan step it belongs to (-1: plan input/output copies). */
 export type NativeOpSpec = { readonly step: number } & (
   | { readonly op: 'copy'; readonly elemBytes: number; readonly src: MemRef; readonly srcView: View; readonly dst: MemRef; readonly dstView: View }
   | { readonly op: 'fill'; readonly elemBytes: number; readonly dst: MemRef; readonly dstView: View; readonly wordLo: number; readonly wordHi: number }
   | {
-    readonly op: 'pointwise'; readonly shape: readonly number[]; readonly inputs: readonly PointwiseOperand[]; readonly out: PointwiseOperand;
+    readonly op: 'pointwise'; readonly shape: readonly number[]; readonly inputs: readonly PointwiseInput[]; readonly out: PointwiseOperand;
+    /** An int8 step's output scale: the result is requantized to int8 on store. */
+    readonly outScale?: ScaleRef;
     readonly instrs: readonly NativeInstr[]; readonly wide: boolean;
   }
   /** Max / average pooling of [N, C, 1 to 3 spatial dims] in any layout (int8: max pooling of quantized values). */
@@ -133,6 +184,11 @@ export type NativeOpSpec = { readonly step: number } & (
     readonly window: readonly number[]; readonly stride: readonly number[]; readonly prePadding: readonly number[];
     readonly postPadding: readonly number[]; readonly dilation: readonly number[];
     readonly excludePadding: boolean; readonly divisor: number; readonly channelsLast: boolean;
+    /**
+     * An int8 step (int8 x): x's per-tensor scale, y's dtype (a float, or int8 requantized with
+     * yScale); the pooled integers are rescaled by xScale (kernels/pool.h).
+     */
+    readonly xScale?: ScaleRef; readonly yDtype?: FloatDType | 'int8'; readonly yScale?: ScaleRef;
   }
   | {
     readonly op: 'layernorm'; readonly dtype: FloatDType; readonly affineDtype: FloatDType; readonly rows: number; readonly cols: number;
@@ -164,6 +220,7 @@ export type NativeOpSpec = { readonly step: number } & (
   | ({ readonly op: 'deconv'; readonly bias?: MemRef } & ConvGeometrySpec)
   | IndexOpSpec
   | ReduceOpSpec
+  | IgemmSpec
 );
 
 /** A byte range of the context memory holding one network input or output. */

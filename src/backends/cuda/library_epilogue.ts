@@ -24,7 +24,7 @@ export interface LibraryEpilogue {
 }
 
 /** Whether constant `shape` varies only along dim `axis` of an output of rank `rank` (right-aligned), with `size` entries. */
-function alongOneDim(shape: readonly number[], rank: number, axis: number, size: number): boolean {
+export function alongOneDim(shape: readonly number[], rank: number, axis: number, size: number): boolean {
   const offset = rank - shape.length;
   if (offset < 0) return false;
   let numel = 1;

@@ -89,6 +89,11 @@ function outputLayout(step: PlanStep): Layout | null {
 }
 
 function epilogueOf(step: LayerStep, plan: Plan): LibraryEpilogue | undefined {
+  if (step.quant !== undefined) {
+    // The int8 GEMM kernel applies the whole epilogue itself; only the residual's layout matters here.
+    const residual = step.epilogue.find((op) => op.op === 'residual');
+    return { fused: true, bias: [], residual: residual?.op === 'residual' ? residual.input : null, act: 'none', rest: [] };
+  }
   if (step.kind === 'convolution' || step.kind === 'deconvolution') {
     return libraryEpilogue(step, plan, ['relu'], () => 1, step.params.numOutputMaps);
   }

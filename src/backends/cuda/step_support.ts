@@ -82,6 +82,40 @@ function convFamily(step: LayerStepOf<'convolution'> | LayerStepOf<'deconvolutio
 }
 
 /**
+ * The implementation of an int8 step of the Q/DQ fusion (plan.ts StepQuantization): the int8
+ * GEMM kernel for convolutions and matrix products (tensor-core s8 MMA, int32 accumulation, the
+ * plan's rescale/epilogue/requantize arithmetic in registers), the pooling and pointwise kernels
+ * with dequantize-on-load and requantize-on-store.
+ */
+function int8Tactic(step: PlanStep): string {
+  const q = step.quant!;
+  const out = q.outputScale === null ? 'float out' : 'int8 out';
+  switch (step.kind) {
+    case 'convolution': case 'matrix_multiply': {
+      checkInt8Anchor(step);
+      const epi = step.epilogue.length > 0 ? ` + ${step.epilogue.map((op) => (op.op === 'activation' ? op.fn : op.op)).join('+')}` : '';
+      return `int8 ${step.kind === 'convolution' ? 'implicit-gemm conv' : 'gemm'} kernel (s8 mma, int32 accumulate)${epi}, ${out}`;
+    }
+    case 'pooling': return `int8 ${step.params.type} pool${step.params.windowSize.length}d kernel, ${out}`;
+    case 'pointwise': return `pointwise kernel (${step.program.instrs.length} fused ops, ${q.operands.length} int8 input(s)), ${out}`;
+    default: return notImplemented(step, `the int8 form of ${step.kind} (fused quantize/dequantize)`);
+  }
+}
+
+/** The int8 anchor forms the int8 GEMM kernel runs (checked again with shapes when lowering). */
+function checkInt8Anchor(step: LayerStepOf<'convolution'> | LayerStepOf<'matrix_multiply'>): void {
+  const q = step.quant!;
+  if (!q.operands.some((o) => o.input === 0) || !q.operands.some((o) => o.input === 1)) {
+    notImplemented(step, 'an int8 step whose two GEMM operands are not both int8');
+  }
+  let residuals = 0;
+  for (const op of step.epilogue) {
+    if (op.op === 'residual' && ++residuals > 1) notImplemented(step, 'an int8 epilogue with more than one residual');
+  }
+  if (step.epilogue.length > 4) notImplemented(step, `an int8 epilogue of ${step.epilogue.length} ops (at most 4)`);
+}
+
+/**
  * The implementation family the CUDA backend uses for `step` (the builder records it as the
  * step's tactic); throws CudaNotImplementedError for steps it cannot run.
  * @example
@@ -89,10 +123,9 @@ function convFamily(step: LayerStepOf<'convolution'> | LayerStepOf<'deconvolutio
  */
 export function cudaTactic(step: PlanStep): string {
   stepClass(step);
-  // int8 steps of the Q/DQ fusion (plan.ts StepQuantization): not yet (int8 max pooling runs on the pooling kernel).
-  if (step.quant !== undefined) notImplemented(step, `the int8 form of ${step.kind} (fused quantize/dequantize)`);
+  if (step.kind !== 'pointwise') checkLayerParams(step);
+  if (step.quant !== undefined) return int8Tactic(step);
   if (step.kind === 'pointwise') return `pointwise kernel (${step.program.instrs.length} fused ops)`;
-  checkLayerParams(step);
   const epilogue = step.epilogue.length > 0
     ? ` + epilogue ${step.epilogue.map((op) => (op.op === 'activation' ? op.fn : op.op)).join('+')}`
     : '';

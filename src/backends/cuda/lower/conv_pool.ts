@@ -1,7 +1,10 @@
-/** Lowering of convolutions and transposed convolutions (cuDNN, channels-last, fused epilogue) and pooling (own kernel, any layout). */
+/**
+ * Lowering of convolutions and transposed convolutions (cuDNN, channels-last, fused epilogue) and
+ * pooling (own kernel, any layout; int8 steps of the Q/DQ fusion too).
+ */
 import type { LayerStepOf } from '../../../engine/plan.js';
 import { CONSTANT_MEMORY, type ConvGeometrySpec, type NativeOpSpec } from '../exec_spec.js';
-import { epilogueOp } from './pointwise.js';
+import { epilogueOp, quantOf, scaleOperand, scaleRef } from './pointwise.js';
 import { floatOf, type Operands } from './operands.js';
 
 /**
@@ -49,19 +52,51 @@ export function lowerDeconvolution(ops: Operands, index: number, step: LayerStep
   return [{ step: index, op: 'deconv', ...geometry, ...(bias !== undefined ? { bias: { mem: CONSTANT_MEMORY, offset: bias } } : {}) }, ...rest];
 }
 
+/** The pool op of a pooling step whose input has dtype `dtype`: its geometry, operands in any layout. */
+function poolOp(ops: Operands, index: number, step: LayerStepOf<'pooling'>, dtype: Extract<NativeOpSpec, { op: 'pool' }>['dtype']): Extract<NativeOpSpec, { op: 'pool' }> {
+  const x = ops.input(index, 0);
+  const y = ops.output(index);
+  const p = step.params;
+  return {
+    step: index, op: 'pool', dtype, type: p.type,
+    x: x.ref, inShape: x.shape, xStrides: x.strides, y: y.ref, outShape: y.shape, yStrides: y.strides,
+    window: p.windowSize, stride: p.stride, prePadding: p.prePadding, postPadding: p.postPadding, dilation: p.dilation,
+    excludePadding: p.averageCountExcludesPadding, divisor: p.divisor ?? 0, channelsLast: y.layout === 'nhwc',
+  };
+}
+
 /**
  * Max / average pooling over the trailing 1 to 3 spatial dims of [N, C, ...], reading and writing
  * any layout; max pooling also of int8 (quantized values, which it commutes with).
  */
 export function lowerPooling(ops: Operands, index: number, step: LayerStepOf<'pooling'>): NativeOpSpec[] {
-  const x = ops.input(index, 0);
   const y = ops.output(index);
   const p = step.params;
   const dtype = p.type === 'max' && y.dtype === 'int8' ? 'int8' : floatOf(y.dtype, `step '${step.name}': ${p.type} pooling`);
-  return [{
-    step: index, op: 'pool', dtype, type: p.type,
-    x: x.ref, inShape: x.shape, xStrides: x.strides, y: y.ref, outShape: y.shape, yStrides: y.strides,
-    window: p.windowSize, stride: p.stride, prePadding: p.prePadding, postPadding: p.postPadding, dilation: p.dilation,
-    excludePadding: p.averageCountExcludesPadding, divisor: p.divisor ?? 0, channelsLast: y.layout === 'nhwc',
-  }];
+  return [poolOp(ops, index, step, dtype)];
+}
+
+/**
+ * An int8 pooling step (plan.ts StepQuantization): max or average of the int8 input's integers
+ * (the average: the exact window sum over the divisor), times the input's per-tensor scale, then
+ * requantized with the output scale or stored in the output's float dtype.
+ */
+export function lowerInt8Pooling(ops: Operands, index: number, step: LayerStepOf<'pooling'>): NativeOpSpec[] {
+  const q = quantOf(step);
+  const x = q.operands[0];
+  if (q.operands.length !== 1 || x === undefined || x.input !== 0) {
+    throw new RangeError(`step '${step.name}': an int8 pooling step has one int8 operand, its input 0, got inputs [${q.operands.map((o) => o.input).join(', ')}]`);
+  }
+  if (x.axis !== null) throw new RangeError(`step '${step.name}' (int8 pooling): the input must be quantized per tensor, got axis ${x.axis}`);
+  const input = ops.input(index, 0);
+  if (input.dtype !== 'int8') throw new TypeError(`step '${step.name}': the input of an int8 pooling step must be int8, got ${input.dtype}`);
+  const xScale = scaleRef(ops, index, scaleOperand(ops, index, x.scale, 1, 'the input scale'));
+  const y = ops.output(index);
+  if (q.outputScale === null) {
+    const yDtype = floatOf(y.dtype, `step '${step.name}': the output of an int8 pooling step without an output scale`);
+    return [{ ...poolOp(ops, index, step, 'int8'), xScale, yDtype }];
+  }
+  if (y.dtype !== 'int8') throw new TypeError(`step '${step.name}': an output with a scale must be int8, got ${y.dtype}`);
+  const yScale = scaleRef(ops, index, scaleOperand(ops, index, q.outputScale, 1, 'the output scale'));
+  return [{ ...poolOp(ops, index, step, 'int8'), xScale, yDtype: 'int8', yScale }];
 }

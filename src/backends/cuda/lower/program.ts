@@ -13,6 +13,7 @@ import { convertOp, lowerConcatenation, lowerShape, lowerShuffle } from './data.
 import { lowerCumulative, lowerGather, lowerPadding, lowerResize, lowerSliceStep, lowerTopk } from './index.js';
 import { lowerEinsum } from './einsum.js';
 import { isShuffleView, lowerAttention } from './attention.js';
+import { lowerInt8Step } from './int8.js';
 import { lowerMatrixMultiply } from './linear.js';
 import { lowerNormalization, lowerSoftmax } from './norm.js';
 import { Operands } from './operands.js';
@@ -22,6 +23,7 @@ import { lowerReduce } from './reduce.js';
 
 /** The ops of one step. */
 function lowerStep(ops: Operands, index: number, step: PlanStep): NativeOpSpec[] {
+  if (step.quant !== undefined) return lowerInt8Step(ops, index, step);
   switch (step.kind) {
     case 'pointwise': return lowerPointwiseStep(ops, index, step);
     case 'elementwise': case 'unary': case 'activation': case 'cast': case 'identity': case 'scale': case 'select': case 'parametric_relu':

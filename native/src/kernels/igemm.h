@@ -1,0 +1,85 @@
+// The int8 GEMM of the Q/DQ fusion (src/engine/plan.ts, StepQuantization): int8 x int8 products
+// accumulated exactly in int32 on the tensor cores (mma.sync m16n8k32 s8), then in registers the
+// plan's float32 arithmetic, each operation rounded once as the reference rounds it:
+//   y = fround(fround(acc) * fround(sx[row] * sw[col]))
+//   y = fround(y + bias[col])                     the convolution's own bias, if any
+//   then the epilogue ops in order: + a bias vector, + a residual (deq(r) = fround(s * r) when it
+//   is int8), an activation;
+//   out = requantize(y) = clamp(round_half_even(fround(y * fround(1 / so))), -128, 127) (NaN: 127),
+//   or y stored in the output's float dtype.
+// Two forms of the A operand: a row-major [M, K] matrix, or the implicit im2col of a channels-last
+// convolution input (NHWC; a 1-D convolution runs with H = 1), row = output pixel (n, oh, ow),
+// k = (kh, kw, c). B is [groups * N, K] with K contiguous (a KRSC filter, or a transposed weight);
+// the output is [M, groups * N] row-major (channels-last for a convolution), group g writing
+// columns [g * N, (g + 1) * N).
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "dtype.h"
+
+namespace fxrt::kernels {
+
+constexpr int kMaxIgemmEpilogue = 4;
+
+enum class IgemmEpilogueKind : uint8_t { Bias, Residual, Activation };
+
+struct IgemmEpilogueOp {
+  IgemmEpilogueKind kind;
+  uint8_t fn;           // Activation: PwActivation
+  float alpha, beta;    // Activation
+  const void* ptr;      // Bias: [channels] or one value; Residual: [M, ldc] like the output
+  DType dtype;          // of ptr's elements (a float, or int8 for a quantized residual)
+  int64_t stride;       // Bias: 1 per channel, 0 one value
+  const void* scale;    // Residual int8: its scale(s)
+  DType scaleDtype;
+  bool scalePerChannel;
+};
+
+// The convolution geometry of the implicit A operand (2-D; a 1-D layer has h = kh = 1).
+struct IgemmConv {
+  int batch, h, w, c;   // input [batch, h, w, c], c = groups * cg
+  int cg;               // input channels per group
+  int kh, kw, oh, ow;
+  int sh, sw, dh, dw, ph, pw;
+};
+
+struct IgemmParams {
+  int64_t m;            // rows (matrix rows, or output pixels)
+  int n;                // output columns per group
+  int k;                // reduction length per group (cg * kh * kw for a convolution)
+  int groups;
+  bool conv;
+  IgemmConv g;          // conv only
+  const int8_t* a;      // matrix [m, lda] (k used) or the NHWC convolution input
+  int64_t lda;
+  const int8_t* b;      // [groups * n, k]
+  const void* sx;       // x's scale: one value, or one per row index modulo sxRows
+  DType sxDtype;
+  int64_t sxRows;       // 1: per tensor
+  const void* sw;       // the weight's scale: one value, or one per output column (all groups)
+  DType swDtype;
+  bool swPerChannel;
+  const void* bias;     // the convolution's bias per output column, or null
+  DType biasDtype;
+  int nEpi;
+  IgemmEpilogueOp epi[kMaxIgemmEpilogue];
+  void* out;            // [m, ldc], ldc = groups * n
+  DType outDtype;       // int8 (with outScale) or a float
+  int64_t ldc;
+  const void* outScale; // null: float output
+  DType outScaleDtype;
+};
+
+// Tile configurations (the tactic): indices 0 .. IgemmTileCount() - 1.
+int IgemmTileCount();
+const char* IgemmTileName(int tile);
+// A tile that suits the problem without timing (enough blocks to fill the device).
+int IgemmDefaultTile(const IgemmParams& p, int multiprocessors);
+// Whether the operands allow 16-byte loads (K runs of 16 aligned bytes); else bytewise loads.
+bool IgemmVectorLoads(const IgemmParams& p);
+cudaError_t LaunchIgemm(const IgemmParams& p, int tile, cudaStream_t stream);
+
+}  // namespace fxrt::kernels

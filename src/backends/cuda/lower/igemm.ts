@@ -1,0 +1,151 @@
+/**
+ * Lowering of int8 convolutions and matrix products (plan.ts StepQuantization) to the int8 GEMM
+ * kernel (native/src/kernels/igemm.h): the convolution as an implicit GEMM over its channels-last
+ * int8 input and KRSC int8 filter, the matrix product over a row-major int8 matrix and an [N, K]
+ * int8 weight; the scales read from device memory at run time; the epilogue (bias vectors, a
+ * residual, activations) and the requantization in the kernel's registers.
+ */
+import { anchorInputCount, type LayerStepOf, type PlanStep, type QuantizedOperand } from '../../../engine/plan.js';
+import { formatShape, numelOf, shapesEqual } from '../../../tensor/shape.js';
+import { CONSTANT_MEMORY, type IgemmConvSpec, type IgemmEpilogueSpec, type IgemmSpec, type MemRef, type NativeOpSpec } from '../exec_spec.js';
+import { alongOneDim } from '../library_epilogue.js';
+import { notImplemented } from '../step_support.js';
+import { floatOf, type Operand, type Operands } from './operands.js';
+
+type AnchorStep = LayerStepOf<'convolution'> | LayerStepOf<'matrix_multiply'>;
+
+/** The int8 operand at step input `input`, or null. */
+function operandAt(step: AnchorStep, input: number): QuantizedOperand | null {
+  return step.quant!.operands.find((o) => o.input === input) ?? null;
+}
+
+/** A scale input: its reference, float dtype and element count. */
+function scaleOf(ops: Operands, index: number, step: AnchorStep, o: QuantizedOperand, what: string): { ref: MemRef; dtype: ReturnType<typeof floatOf>; count: number } {
+  const s = ops.input(index, o.scale);
+  return { ref: s.ref, dtype: floatOf(s.dtype, `step '${step.name}': the scale of ${what}`), count: numelOf(s.shape) };
+}
+
+/** The per-tensor (null) or per-channel (`channelAxis`) scale of an operand; anything else is refused. */
+function checkAxis(step: AnchorStep, o: QuantizedOperand, channelAxis: number | null, what: string): boolean {
+  if (o.axis === null) return false;
+  if (o.axis !== channelAxis) notImplemented(step, `int8 ${what} quantized along axis ${o.axis}${channelAxis === null ? '' : ` (only per tensor or along ${channelAxis})`}`);
+  return true;
+}
+
+/** The epilogue ops of the step for the kernel; `channels` columns, the channel axis `axis` of the output. */
+function epilogueSpecs(ops: Operands, index: number, step: AnchorStep, out: Operand, axis: number, channels: number): IgemmEpilogueSpec[] {
+  return step.epilogue.map((op): IgemmEpilogueSpec => {
+    if (op.op === 'activation') return { kind: 'activation', fn: op.fn, alpha: op.alpha, beta: op.beta };
+    const v = ops.input(index, op.input);
+    if (op.op === 'bias') {
+      const perChannel = alongOneDim(v.shape, out.shape.length, axis, channels);
+      if (!perChannel && numelOf(v.shape) !== 1) notImplemented(step, `an int8 epilogue bias of shape ${formatShape(v.shape)} (one value, or one per output channel)`);
+      return { kind: 'bias', ref: v.ref, dtype: floatOf(v.dtype, `step '${step.name}': an epilogue bias`), perChannel };
+    }
+    if (!shapesEqual(v.shape, out.shape) || v.layout !== out.layout) {
+      notImplemented(step, `an int8 epilogue residual ${formatShape(v.shape)} (${v.layout}) that is not laid out like the output ${formatShape(out.shape)} (${out.layout})`);
+    }
+    const q = operandAt(step, op.input);
+    if (q === null) return { kind: 'residual', ref: v.ref, dtype: floatOf(v.dtype, `step '${step.name}': a float residual`) };
+    if (v.dtype !== 'int8') throw new TypeError(`step '${step.name}': the quantized residual (input ${op.input}) must be int8, got ${v.dtype}`);
+    const s = scaleOf(ops, index, step, q, 'the residual');
+    return { kind: 'residual', ref: v.ref, dtype: 'int8', scale: s.ref, scaleDtype: s.dtype, scalePerChannel: checkAxis(step, q, axis, 'residual') };
+  });
+}
+
+/** The output and its scale. */
+function outputSpec(ops: Operands, index: number, step: AnchorStep, out: Operand): Pick<IgemmSpec, 'out' | 'outDtype' | 'outScale' | 'outScaleDtype'> {
+  const q = step.quant!;
+  if (q.outputScale === null) return { out: out.ref, outDtype: floatOf(out.dtype, `step '${step.name}': a float int8-step output`) };
+  if (out.dtype !== 'int8') throw new TypeError(`step '${step.name}': an output with a scale must be int8, got ${out.dtype}`);
+  const s = ops.input(index, q.outputScale);
+  return { out: out.ref, outDtype: 'int8', outScale: s.ref, outScaleDtype: floatOf(s.dtype, `step '${step.name}': the output scale`) };
+}
+
+function int8Input(step: AnchorStep, o: { readonly dtype: string }, what: string): void {
+  if (o.dtype !== 'int8') throw new TypeError(`step '${step.name}': the ${what} of an int8 ${step.kind} must be int8, got ${o.dtype}`);
+}
+
+function lowerConv(ops: Operands, index: number, step: LayerStepOf<'convolution'>): IgemmSpec {
+  const x = ops.input(index, 0);
+  const y = ops.output(index);
+  int8Input(step, x, 'input');
+  int8Input(step, ops.plan.values[step.inputs[1]!]!, 'kernel');
+  if (x.layout !== 'nhwc' || y.layout !== 'nhwc') throw new Error(`step '${step.name}': the int8 convolution needs channels-last operands, got ${x.layout} -> ${y.layout}`);
+  const p = step.params;
+  const nd = p.kernelSize.length;
+  if (nd > 2) notImplemented(step, `an int8 convolution with ${nd} spatial dims (1 or 2)`);
+  if ([...p.prePadding].some((v) => v < 0)) notImplemented(step, `an int8 convolution with negative padding [${p.prePadding.join(', ')}]`);
+  const filter = ops.constants.filters.get(index);
+  if (filter === undefined) throw new Error(`step '${step.name}': the int8 filter was not prepared`);
+  const two = (v: readonly number[], fill: number): [number, number] => (nd === 1 ? [fill, v[0]!] : [v[0]!, v[1]!]);
+  const [h, wIn] = two(x.shape.slice(2), 1);
+  const [oh, ow] = two(y.shape.slice(2), 1);
+  const [kh, kw] = two(p.kernelSize, 1);
+  const [sh, sw] = two(p.stride, 1);
+  const [dh, dw] = two(p.dilation, 1);
+  const [ph, pw] = two(p.prePadding, 0);
+  const c = x.shape[1]!;
+  const cg = c / p.groups;
+  const k = y.shape[1]!;
+  const conv: IgemmConvSpec = { batch: x.shape[0]!, h, w: wIn, c, cg, kh, kw, oh, ow, sh, sw, dh, dw, ph, pw };
+  const xo = operandAt(step, 0)!;
+  const wo = operandAt(step, 1)!;
+  checkAxis(step, xo, null, 'input');
+  const sx = scaleOf(ops, index, step, xo, 'the input');
+  const swPerChannel = checkAxis(step, wo, 0, 'kernel');
+  const sw_ = scaleOf(ops, index, step, wo, 'the kernel');
+  const bias = anchorInputCount(step) > 2 ? ops.input(index, 2) : null;
+  if (bias !== null && numelOf(bias.shape) !== k) throw new RangeError(`step '${step.name}': the bias must have ${k} elements, got ${formatShape(bias.shape)}`);
+  return {
+    op: 'igemm', m: conv.batch * oh * ow, n: k / p.groups, k: cg * kh * kw, groups: p.groups,
+    a: x.ref, conv, b: { mem: CONSTANT_MEMORY, offset: filter },
+    sx: sx.ref, sxDtype: sx.dtype, sxRows: 1, sw: sw_.ref, swDtype: sw_.dtype, swPerChannel,
+    ...(bias !== null ? { bias: bias.ref, biasDtype: floatOf(bias.dtype, `step '${step.name}': the bias`) } : {}),
+    epilogue: epilogueSpecs(ops, index, step, y, 1, k),
+    ...outputSpec(ops, index, step, y),
+  };
+}
+
+function lowerMatmul(ops: Operands, index: number, step: LayerStepOf<'matrix_multiply'>): IgemmSpec {
+  const p = step.params;
+  const a = ops.input(index, 0);
+  const out = ops.output(index);
+  int8Input(step, a, 'first operand');
+  if (p.vector0 || p.transpose0) notImplemented(step, `an int8 matrix product whose first operand is ${p.vector0 ? 'a vector' : 'transposed'}`);
+  const bId = step.inputs[1]!;
+  const bValue = ops.plan.values[bId]!;
+  if (bValue.location.kind !== 'constant') notImplemented(step, 'an int8 matrix product whose second operand is not a constant');
+  if (bValue.dtype !== 'int8') throw new TypeError(`step '${step.name}': the second operand of an int8 matrix product must be int8, got ${bValue.dtype}`);
+  const bShape = bValue.shape;
+  if (!p.vector1 && bShape.length > 2 && numelOf(bShape.slice(0, -2)) !== 1) notImplemented(step, `an int8 matrix product with a batched weight ${formatShape(bShape)}`);
+  const k = a.shape[a.shape.length - 1]!;
+  const n = p.vector1 ? 1 : bShape[bShape.length - (p.transpose1 ? 2 : 1)]!;
+  const kb = p.vector1 ? bShape[0]! : bShape[bShape.length - (p.transpose1 ? 1 : 2)]!;
+  if (kb !== k) throw new RangeError(`step '${step.name}': the operands ${formatShape(a.shape)} and ${formatShape(bShape)} do not share the reduction dim`);
+  // [N, K] with K contiguous: the weight as stored (transposed, or a vector), else its transposed copy.
+  const b: MemRef = p.vector1 || p.transpose1 ? ops.home(bId).ref : { mem: CONSTANT_MEMORY, offset: ops.constants.filters.get(index) ?? -1 };
+  if (b.offset < 0) throw new Error(`step '${step.name}': the transposed int8 weight was not prepared`);
+  const xo = operandAt(step, 0)!;
+  const wo = operandAt(step, 1)!;
+  const rowAxis = a.shape.length - 2;
+  const perRow = checkAxis(step, xo, rowAxis >= 0 ? rowAxis : null, 'first operand');
+  const sx = scaleOf(ops, index, step, xo, 'the first operand');
+  const swPerChannel = checkAxis(step, wo, p.vector1 ? null : bShape.length - (p.transpose1 ? 2 : 1), 'second operand');
+  const sw_ = scaleOf(ops, index, step, wo, 'the second operand');
+  const m = numelOf(a.shape) / k;
+  const axis = p.vector1 ? out.shape.length : out.shape.length - 1;
+  return {
+    op: 'igemm', m, n, k, groups: 1, a: a.ref, lda: k, b,
+    sx: sx.ref, sxDtype: sx.dtype, sxRows: perRow ? a.shape[rowAxis]! : 1, sw: sw_.ref, swDtype: sw_.dtype, swPerChannel,
+    epilogue: epilogueSpecs(ops, index, step, out, axis, n),
+    ...outputSpec(ops, index, step, out),
+  };
+}
+
+/** The int8 GEMM op of an int8 convolution or matrix product. */
+export function lowerInt8Anchor(ops: Operands, index: number, step: PlanStep): NativeOpSpec[] {
+  if (step.kind === 'convolution') return [{ step: index, ...lowerConv(ops, index, step) }];
+  if (step.kind === 'matrix_multiply') return [{ step: index, ...lowerMatmul(ops, index, step) }];
+  return notImplemented(step, `the int8 form of ${step.kind} on the int8 GEMM kernel`);
+}

@@ -1,0 +1,159 @@
+/**
+ * The int8 GEMM kernel (native/src/kernels/igemm.cu) against the reference backend's int8 steps:
+ * convolutions and matrix products with DQ(x), DQ(w) fused (TensorRT's Q/DQ rules), their biases,
+ * residuals (int8 and float), activations, and requantizing or float outputs. The plan's int8
+ * arithmetic is exact apart from transcendental activations, so outputs must be identical: the
+ * same bytes for int8 outputs, the same values for float ones. Each case also checks that the CUDA
+ * plan really runs the step on the int8 kernel (so the test cannot pass on an unfused plan).
+ */
+import { describe, expect, it } from 'vitest';
+import '../../src/backends/cuda/index.js';
+import { Builder } from '../../src/engine/builder.js';
+import type { Engine } from '../../src/engine/engine.js';
+import type { LayerParamsMap, NetTensor } from '../../src/engine/network.js';
+import { NetworkDefinition } from '../../src/engine/network_definition.js';
+import { Tensor } from '../../src/tensor/tensor.js';
+import { expectSameValues } from './compare.js';
+import { constant, layer } from './engine_harness.js';
+
+type FloatOut = 'float32' | 'float16' | 'bfloat16';
+
+/** Normal random values times `k`. */
+function randn(shape: readonly number[], seed: number, k: number): Tensor {
+  return Tensor.fromNumbers(Array.from(Tensor.randn(shape, { seed }).toFloat32(), (v) => v * k), shape);
+}
+
+/** x → Q(s) → DQ(s): an int8 activation. */
+function int8Act(net: NetworkDefinition, x: NetTensor, s: number, name: string, toType: FloatOut = 'float32'): NetTensor {
+  const scale = constant(net, Tensor.fromArray([s]), `${name}_s`);
+  const q = layer(net, 'quantize', [x, scale], { axis: null, toType: 'int8' }, `${name}_q`);
+  return layer(net, 'dequantize', [q, scale], { axis: null, toType }, `${name}_dq`);
+}
+
+/** A random weight quantized per channel along `axis` (or per tensor), as Q → DQ of a constant. */
+function int8Weight(net: NetworkDefinition, shape: readonly number[], axis: number | null, seed: number, name: string, toType: FloatOut = 'float32'): NetTensor {
+  const w = randn(shape, seed, 0.1);
+  const count = axis === null ? 1 : shape[axis]!;
+  const scales = Tensor.fromNumbers(Array.from({ length: count }, (_, c) => 0.0015 + 0.0002 * (c % 7)), [count]);
+  const s = constant(net, scales, `${name}_s`);
+  const q = layer(net, 'quantize', [constant(net, w, name), s], { axis, toType: 'int8' }, `${name}_q`);
+  return layer(net, 'dequantize', [q, s], { axis, toType }, `${name}_dq`);
+}
+
+function conv(out: number, k: readonly number[], o: Partial<LayerParamsMap['convolution']> = {}): LayerParamsMap['convolution'] {
+  const zeros = k.map(() => 0);
+  const ones = k.map(() => 1);
+  return { kernelSize: k, numOutputMaps: out, stride: ones, prePadding: zeros, postPadding: zeros, dilation: ones, groups: 1, ...o };
+}
+
+interface Int8Case {
+  readonly name: string;
+  readonly inputs: readonly (readonly number[])[];
+  readonly build: (net: NetworkDefinition, xs: readonly NetTensor[]) => void;
+  /** The int8 step's kind and whether its output is int8. */
+  readonly kind: 'convolution' | 'matrix_multiply';
+  readonly int8Out: boolean;
+}
+
+async function buildFor(c: Int8Case, backend: 'cuda' | 'reference'): Promise<Engine> {
+  const net = new NetworkDefinition(c.name);
+  const xs = c.inputs.map((shape, i) => net.addInput(`x${i}`, 'float32', shape));
+  c.build(net, xs);
+  return new Builder().build(net, { precision: 'int8', backend });
+}
+
+async function expectSameAsReference(c: Int8Case): Promise<void> {
+  const inputs = c.inputs.map((shape, i) => Tensor.randn(shape, { seed: 11 + i }));
+  const cuda = await buildFor(c, 'cuda');
+  const reference = await buildFor(c, 'reference');
+  const steps = cuda.plan.steps.filter((s) => s.quant !== undefined && s.kind === c.kind);
+  expect(steps.length, `${c.name}: int8 ${c.kind} steps in the CUDA plan`).toBeGreaterThan(0);
+  const info = cuda.layerInfo().filter((l) => steps.some((s) => s.name === l.name));
+  for (const l of info) expect(l.tactic, `${c.name}: step '${l.name}' tactic`).toMatch(/^igemm:/);
+  const got = await cuda.createExecutionContext().execute(inputs);
+  const want = await reference.createExecutionContext().execute(inputs);
+  expect(got.length).toBe(want.length);
+  got.forEach((g, i) => {
+    expect(g.dtype, `${c.name}: output ${i} dtype`).toBe(c.int8Out ? 'int8' : want[i]!.dtype);
+    expectSameValues(g, want[i]!, `${c.name} output ${i}`);
+  });
+}
+
+const CASES: readonly Int8Case[] = [
+  {
+    name: 'linear 37x96 -> 40, per-channel weight, bias, relu, requantized',
+    inputs: [[37, 96]], kind: 'matrix_multiply', int8Out: true,
+    build: (net, [x]) => {
+      const mm = layer(net, 'matrix_multiply', [int8Act(net, x!, 0.02, 'x'), int8Weight(net, [40, 96], 0, 1, 'w')],
+        { transpose0: false, transpose1: true, vector0: false, vector1: false }, 'mm');
+      const b = layer(net, 'elementwise', [mm, constant(net, randn([1, 40], 2, 1), 'b')], { op: 'sum' }, 'bias');
+      const r = layer(net, 'activation', [b], { op: 'relu', alpha: 0, beta: 0 }, 'relu');
+      net.markOutput(layer(net, 'quantize', [r, constant(net, Tensor.fromArray([0.01]), 'so')], { axis: null, toType: 'int8' }, 'y_q'), 'y');
+    },
+  },
+  {
+    name: 'matmul [2, 30, 50] x [1, 50, 24] (K not a multiple of 16: bytewise loads; weight transposed at load), float output',
+    inputs: [[2, 30, 50]], kind: 'matrix_multiply', int8Out: false,
+    build: (net, [x]) => {
+      net.markOutput(layer(net, 'matrix_multiply', [int8Act(net, x!, 0.03, 'x'), int8Weight(net, [1, 50, 24], 2, 3, 'w')],
+        { transpose0: false, transpose1: false, vector0: false, vector1: false }, 'mm'), 'y');
+    },
+  },
+  {
+    name: 'linear 300x512 -> 200 (several tiles), float16 output',
+    inputs: [[300, 512]], kind: 'matrix_multiply', int8Out: false,
+    build: (net, [x]) => {
+      net.markOutput(layer(net, 'matrix_multiply', [int8Act(net, x!, 0.02, 'x', 'float16'), int8Weight(net, [200, 512], 0, 4, 'w', 'float16')],
+        { transpose0: false, transpose1: true, vector0: false, vector1: false }, 'mm'), 'y');
+    },
+  },
+  {
+    name: 'conv 3x3 pad 1, 32 -> 48 channels, bias, int8 residual add, relu, requantized (ResNet block tail)',
+    inputs: [[2, 32, 9, 11], [2, 48, 9, 11]], kind: 'convolution', int8Out: true,
+    build: (net, [x, r]) => {
+      const c = layer(net, 'convolution', [int8Act(net, x!, 0.02, 'x'), int8Weight(net, [48, 32, 3, 3], 0, 5, 'w'),
+        constant(net, randn([48], 6, 0.1), 'bias')], conv(48, [3, 3], { prePadding: [1, 1], postPadding: [1, 1] }), 'conv');
+      const sum = layer(net, 'elementwise', [c, int8Act(net, r!, 0.05, 'r')], { op: 'sum' }, 'add');
+      const relu = layer(net, 'activation', [sum], { op: 'relu', alpha: 0, beta: 0 }, 'relu');
+      net.markOutput(layer(net, 'quantize', [relu, constant(net, Tensor.fromArray([0.04]), 'so')], { axis: null, toType: 'int8' }, 'y_q'), 'y');
+    },
+  },
+  {
+    name: 'conv 7x7 stride 2 pad 3 on 3 channels (bytewise loads), float output',
+    inputs: [[1, 3, 23, 20]], kind: 'convolution', int8Out: false,
+    build: (net, [x]) => {
+      net.markOutput(layer(net, 'convolution', [int8Act(net, x!, 0.03, 'x'), int8Weight(net, [16, 3, 7, 7], 0, 7, 'w')],
+        conv(16, [7, 7], { stride: [2, 2], prePadding: [3, 3], postPadding: [3, 3] }), 'conv'), 'y');
+    },
+  },
+  {
+    name: 'conv groups 2 (16 channels each), dilation 2, uneven padding, per-tensor weight, requantized',
+    inputs: [[1, 32, 10, 12]], kind: 'convolution', int8Out: true,
+    build: (net, [x]) => {
+      const c = layer(net, 'convolution', [int8Act(net, x!, 0.02, 'x'), int8Weight(net, [64, 16, 3, 3], null, 8, 'w')],
+        conv(64, [3, 3], { dilation: [2, 2], prePadding: [2, 1], postPadding: [1, 2], groups: 2 }), 'conv');
+      net.markOutput(layer(net, 'quantize', [c, constant(net, Tensor.fromArray([0.03]), 'so')], { axis: null, toType: 'int8' }, 'y_q'), 'y');
+    },
+  },
+  {
+    name: '1-D conv (k 5, stride 2) with a float residual, float output',
+    inputs: [[3, 16, 40], [3, 32, 18]], kind: 'convolution', int8Out: false,
+    build: (net, [x, r]) => {
+      const c = layer(net, 'convolution', [int8Act(net, x!, 0.02, 'x'), int8Weight(net, [32, 16, 5], 0, 9, 'w')],
+        conv(32, [5], { stride: [2] }), 'conv');
+      net.markOutput(layer(net, 'elementwise', [c, r!], { op: 'sum' }, 'add'), 'y');
+    },
+  },
+  {
+    name: 'conv 1x1, 64 -> 256 over 2x28x28 (many row tiles), requantized',
+    inputs: [[2, 64, 28, 28]], kind: 'convolution', int8Out: true,
+    build: (net, [x]) => {
+      const c = layer(net, 'convolution', [int8Act(net, x!, 0.02, 'x'), int8Weight(net, [256, 64, 1, 1], 0, 10, 'w')], conv(256, [1, 1]), 'conv');
+      net.markOutput(layer(net, 'quantize', [c, constant(net, Tensor.fromArray([0.005]), 'so')], { axis: null, toType: 'int8' }, 'y_q'), 'y');
+    },
+  },
+];
+
+describe('int8 GEMM kernel (convolution and matrix product) matches the reference bit for bit', () => {
+  for (const c of CASES) it(c.name, () => expectSameAsReference(c));
+});
