@@ -11,7 +11,8 @@
  * (CudaEngineRunner), after warm-up, as PyTorch is timed around a synchronized forward. The
  * host-to-host time of LoweredModule.run (input uploaded, output downloaded) is reported too.
  *
- * Run: node node_modules/vite-node/vite-node.mjs scripts/bench_gpu.ts [--out DIR] [--only NAME,..] [--iters N] [--compile]
+ * Run: node node_modules/vite-node/vite-node.mjs scripts/bench_gpu.ts [--out DIR] [--only NAME,..] [--iters N] [--compile] [--int8]
+ * (--int8: also int8 engines of the workloads with INT8 targets, compared with our fp16 ones)
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -40,6 +41,9 @@ const WORKLOADS: readonly Workload[] = [
   { name: 'bert-base 32x128', model: 'bertEncoder', shape: [32, 128, 768] },
   { name: 'bert-layer 32x128', model: 'bertEncoderLayer', shape: [32, 128, 768] },
 ];
+
+/** Workloads with INT8 targets (issue #6): timed again as int8 engines with --int8. */
+const INT8_WORKLOADS: readonly string[] = ['mlp 10240x512', 'resnet50 128x3x224x224', 'resnet18-cifar 1x3x32x32'];
 
 interface OursResult {
   readonly buildS: number;
@@ -99,13 +103,22 @@ function half(model: Module): Module {
   return model;
 }
 
-async function benchOurs(w: Workload, iters: number): Promise<OursResult> {
+/** Calibration batches for an int8 build of `w`: two random batches of at most 8 images (or 1024 rows). */
+function calibrationBatches(w: Workload): Tensor[][] {
+  const rows = Math.min(w.shape[0]!, w.shape.length === 2 ? 1024 : 8);
+  return [0, 1].map((i) => [Tensor.randn([rows, ...w.shape.slice(1)], { seed: 50 + i, dtype: 'float16' })]);
+}
+
+async function benchOurs(w: Workload, iters: number, precision: 'fp16' | 'int8' = 'fp16'): Promise<OursResult> {
   const entry = modelZoo[w.model];
   const model = half(entry.create().eval());
   const x = Tensor.randn(w.shape, { seed: 1, dtype: 'float16' });
   const concreteArgs = entry.traceOptions.concreteArgs;
   const t0 = performance.now();
-  const lowered = await compile(model, [x], { device: 'cuda', precision: 'fp16', ...(concreteArgs ? { concreteArgs } : {}) });
+  const lowered = await compile(model, [x], {
+    device: 'cuda', precision, ...(concreteArgs ? { concreteArgs } : {}),
+    ...(precision === 'int8' ? { calibration: { data: calibrationBatches(w), method: 'entropy' as const } } : {}),
+  });
   const buildS = (performance.now() - t0) / 1000;
   const engines = [...lowered.engines.values()];
   if (engines.length !== 1 || lowered.cpuParts.size !== 0) throw new Error(`${w.name}: expected the whole model in one engine`);
@@ -176,6 +189,14 @@ async function main(): Promise<void> {
     ours[w.name] = await benchOurs(w, iters);
     console.log(`fxrt: ${w.name}: ${JSON.stringify(ours[w.name], null, 1)}`);
   }
+  // INT8 engines (calibrated on random data) of the workloads issue #6 sets targets for, against our fp16 above.
+  const int8: Record<string, OursResult> = {};
+  if (process.argv.includes('--int8')) {
+    for (const w of workloads.filter((v) => INT8_WORKLOADS.includes(v.name))) {
+      int8[w.name] = await benchOurs(w, iters, 'int8');
+      console.log(`fxrt int8: ${w.name}: ${JSON.stringify(int8[w.name], null, 1)}`);
+    }
+  }
   const peers = runPeers(workloads, iters, process.argv.includes('--compile'));
   const date = new Date().toISOString().slice(0, 10);
   const rows = workloads.map((w) => {
@@ -188,9 +209,13 @@ async function main(): Promise<void> {
       speedupVsCompile: p.compile_ms !== undefined ? p.compile_ms / o.deviceMs : null,
     };
   });
+  const int8Rows = Object.entries(int8).map(([name, o]) => ({
+    workload: name, int8Ms: o.deviceMs, fp16Ms: ours[name]!.deviceMs, speedupVsFp16: ours[name]!.deviceMs / o.deviceMs,
+    torchEagerMs: peers.results[name]!.eager_ms, int8BuildS: o.buildS, int8ProfileMs: o.profileMs, slowest: o.slowest,
+  }));
   const report = {
     date, gpu: device.name, driver: device.driverVersion, cudaRuntime: device.runtimeVersion, cudnn: device.cudnnVersion,
-    fxrtCallOverheadMs: overheadMs, torch: peers.torch, precision: 'fp16 (float16 inputs, outputs and weights on both sides)', timing: 'median wall-clock ms per awaited call, inputs and outputs on the device', rows,
+    fxrtCallOverheadMs: overheadMs, torch: peers.torch, precision: 'fp16 (float16 inputs, outputs and weights on both sides)', timing: 'median wall-clock ms per awaited call, inputs and outputs on the device', rows, int8: int8Rows,
   };
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, `gpu_${date}.json`), `${JSON.stringify(report, null, 2)}\n`);
@@ -210,6 +235,15 @@ async function main(): Promise<void> {
       `${fmt(r.speedupVsEager, 2)}x | ${fmt(r.speedupVsGraph, 2)}x | ${fmt(r.fxrtBuildS, 1)} | ${fmt(r.fxrtHostToHostMs)} | ` +
       `${Object.entries(r.fxrtProfileMs).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')} |`),
     '',
+    ...(int8Rows.length === 0 ? [] : [
+      '## INT8 (PTQ, entropy calibration on two random batches; float layers in fp16)',
+      '',
+      '| workload | fxrt int8 ms | fxrt fp16 ms | int8 vs fp16 | torch eager fp16 ms | int8 build s | int8 profiled eager ms by step kind |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | --- |',
+      ...int8Rows.map((r) => `| ${r.workload} | ${fmt(r.int8Ms)} | ${fmt(r.fp16Ms)} | ${fmt(r.speedupVsFp16, 2)}x | ${fmt(r.torchEagerMs)} | ` +
+        `${fmt(r.int8BuildS, 1)} | ${Object.entries(r.int8ProfileMs).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')} |`),
+      '',
+    ]),
   ].join('\n');
   writeFileSync(join(outDir, `gpu_${date}.md`), md);
   console.log(md);
