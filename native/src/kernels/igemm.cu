@@ -21,13 +21,9 @@ constexpr int kBK = 64;     // bytes of K per stage: one 64-byte row per tile ro
 constexpr int kStages = 3;
 constexpr int64_t kMaxGridY = 65535;
 
+// A float element, or an int8 one (a quantized residual) as its integer value.
 __device__ __forceinline__ float LoadFloat(const void* p, int64_t i, DType t) {
-  switch (t) {
-    case DType::Float16: return __half2float(static_cast<const __half*>(p)[i]);
-    case DType::BFloat16: return __bfloat162float(static_cast<const __nv_bfloat16*>(p)[i]);
-    case DType::Int8: return static_cast<float>(static_cast<const int8_t*>(p)[i]);
-    default: return static_cast<const float*>(p)[i];
-  }
+  return t == DType::Int8 ? static_cast<float>(static_cast<const int8_t*>(p)[i]) : LoadScale(p, i, t);
 }
 
 __device__ __forceinline__ uint32_t SmemAddr(const void* p) {
