@@ -10,6 +10,7 @@ import { accTrace } from './acc_ops/acc_tracer.js';
 import type { FloatPrecision } from './converters/context.js';
 import { NetworkInterpreter } from './converters/index.js';
 import { Builder, type BuilderConfig } from './engine/builder.js';
+import type { Int8Fallback } from './engine/optimize/precision.js';
 import type { TacticStats } from './engine/engine.js';
 import type { BuilderPrecision } from './engine/plan.js';
 import { GraphModule } from './ir/graph_module.js';
@@ -61,6 +62,11 @@ export interface CompileOptions {
   /** int8: the calibration data, method, cache and progress (without data: the example inputs, with a warning). */
   readonly calibration?: CalibrationOptions;
   /**
+   * int8: the float precision of the layers that do not run in int8 (default 'fp16': TensorRT's
+   * INT8 engines with FP16 fallback; float32 inputs and outputs are cast at the engine's edges).
+   */
+  readonly int8Fallback?: Int8Fallback;
+  /**
    * int8: layers kept in float, accuracy target with sensitivity fallback, the report callback;
    * or `{ mode: 'dynamic' }` with a float `precision`: dynamic quantization of linear/matmul layers.
    */
@@ -108,7 +114,17 @@ export function defaultTolerance(precision: BuilderPrecision): number {
   return precision === 'fp32' ? 1e-4 : 2e-2;
 }
 
-const FLOAT_PRECISION: Record<BuilderPrecision, FloatPrecision> = { fp32: 'float32', fp16: 'float16', bf16: 'bfloat16', int8: 'float32' };
+const FLOAT_PRECISION: Record<BuilderPrecision | Int8Fallback, FloatPrecision> = { fp32: 'float32', fp16: 'float16', bf16: 'bfloat16', int8: 'float16' };
+
+/** The float dtype of a network built at `precision` (int8: its fallback's, default float16). */
+function networkFloat(precision: BuilderPrecision, options: CompileOptions): FloatPrecision {
+  if (precision !== 'int8') return FLOAT_PRECISION[precision];
+  const fallback = options.int8Fallback ?? 'fp16';
+  if (!(['fp32', 'fp16', 'bf16'] as const).includes(fallback)) {
+    throw new CompileError('trace', `int8Fallback must be 'fp32', 'fp16' or 'bf16', got '${String(fallback)}'`);
+  }
+  return FLOAT_PRECISION[fallback];
+}
 
 /** ', tactics 3 timed, 40 reused' for an engine whose backend chose library tactics at load. */
 function describeTactics(s: TacticStats | null): string {
@@ -151,6 +167,7 @@ export async function compile(model: Module | GraphModule, inputs: readonly Tens
   const start = performance.now();
   const precision = options.precision ?? 'fp32';
   if (!(precision in FLOAT_PRECISION)) throw new CompileError('trace', `precision must be 'fp32', 'fp16', 'bf16' or 'int8', got '${String(precision)}'`);
+  const floatType = networkFloat(precision, options);
   const dynamic = dynamicQuantizationOf(precision, options.quantization);
   const device = resolveDevice(options.device ?? 'auto');
   const leafModules = options.leafModules ?? [];
@@ -199,10 +216,11 @@ export async function compile(model: Module | GraphModule, inputs: readonly Tens
       return m.dtype;
     });
     const converted = await stage('convert', options, () => new NetworkInterpreter(part.module, specsOf(part.inputs, dtypes), {
-      precision: FLOAT_PRECISION[precision], name: part.name,
+      precision: floatType, name: part.name,
     }).run(), (c) => `${c.network.layers.length} layers`, part.name);
     const engine = await stage('build', options, () => new Builder().build(converted.network, {
-      precision: enginePrecision(precision, converted.network), backend: device.backend,
+      precision: enginePrecision(precision, converted.network, options.int8Fallback), backend: device.backend,
+      ...(precision === 'int8' ? { int8Fallback: options.int8Fallback ?? 'fp16' } : {}),
       ...(options.workspaceLimit !== undefined ? { workspaceLimit: options.workspaceLimit } : {}),
       ...(options.optimizations !== undefined ? { optimizations: options.optimizations } : {}),
       ...(options.timingCache !== undefined ? { timingCache: options.timingCache } : {}),

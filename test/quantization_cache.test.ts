@@ -5,7 +5,7 @@ import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { accTrace } from '../src/acc_ops/acc_tracer.js';
 import { compile, CompileError, type CompileStage } from '../src/compile.js';
 import { symbolicTrace } from '../src/ir/tracer.js';
-import { nn } from '../src/nn/index.js';
+import { nn, Parameter } from '../src/nn/index.js';
 import type { CalibrationBatch, CalibrationProgress } from '../src/quantization/calibrator.js';
 import { CALIBRATION_CACHE_FORMAT, CALIBRATION_CACHE_VERSION, type CalibrationCacheStore } from '../src/quantization/cache.js';
 import type { QuantizationReport } from '../src/quantization/report.js';
@@ -145,7 +145,7 @@ describe('compile with precision int8', () => {
     const layers = planLayers(gm);
     insertQdq(gm, layers, new Map(activationTensors(layers).map((t) => [t, 3])));
     const stages: CompileStage[] = [];
-    const lowered = await compile(gm, [x], { device: 'cpu', precision: 'int8', calibration: { data: batches }, onProgress: (s) => stages.push(s) });
+    const lowered = await compile(gm, [x], { device: 'cpu', precision: 'int8', int8Fallback: 'fp32', calibration: { data: batches }, onProgress: (s) => stages.push(s) });
     expect(stages).not.toContain('quantize');
     expect(warn).toHaveBeenCalledWith('calibration/quantization options ignored: the graph already carries quantize/dequantize ops (explicit quantization), so its own scales are used',
       { code: 'FXRT_CALIBRATION_IGNORED' });
@@ -153,15 +153,41 @@ describe('compile with precision int8', () => {
     expect(cosineSimilarity(y!, gm.forward(x) as Tensor)).toBeGreaterThan(0.9999);
   });
 
-  it('builds the engines of parts without quantized layers in fp32', async () => {
+  it('builds the engines of parts without quantized layers in the float fallback (fp16 unless int8Fallback says otherwise)', async () => {
     // linear | softmax (kept out of the engines) | tanh: the last part has nothing to quantize.
     const model = new nn.Sequential(new nn.Linear(3, 4), new nn.Softmax(-1), new nn.Tanh()).eval();
     const input = Tensor.randn([2, 3], { seed: 6 });
-    const lowered = await compile(model, [input], {
-      device: 'cpu', precision: 'int8', excludeOps: ['acc.softmax'], calibration: { data: [[input]] },
-    });
-    expect([...lowered.engines].map(([name, e]) => `${name}: ${e.engine.plan.precision}`)).toEqual(['_run_on_acc_0: int8', '_run_on_acc_2: fp32']);
-    const [y] = await lowered.run([input]);
-    expect(y!.shape).toEqual([2, 4]);
+    for (const [fallback, expected] of [[undefined, 'fp16'], ['fp32', 'fp32'], ['bf16', 'bf16']] as const) {
+      const lowered = await compile(model, [input], {
+        device: 'cpu', precision: 'int8', excludeOps: ['acc.softmax'], calibration: { data: [[input]] },
+        ...(fallback ? { int8Fallback: fallback } : {}),
+      });
+      expect([...lowered.engines].map(([name, e]) => `${name}: ${e.engine.plan.precision}`)).toEqual(['_run_on_acc_0: int8', `_run_on_acc_2: ${expected}`]);
+      const [y] = await lowered.run([input]);
+      expect(y!.shape).toEqual([2, 4]);
+      expect(y!.dtype).toBe('float32');
+    }
+  });
+
+  it('runs the float layers of an int8 build in fp16 by default: float16 tensors between the int8 steps, no cast around float16 inputs', async () => {
+    const model = new nn.Sequential(new nn.Linear(8, 16), new nn.ReLU(), new nn.Linear(16, 4), new nn.Tanh()).eval();
+    const input = Tensor.randn([4, 8], { seed: 7 });
+    const lowered = await compile(model, [input], { device: 'cpu', precision: 'int8', calibration: { data: [[input]], method: 'minmax' } });
+    const [engine] = [...lowered.engines.values()];
+    const steps = engine!.engine.layerInfo();
+    // The second linear writes float (no Q follows it): float16, the tanh after it too.
+    const floats = steps.flatMap((s) => s.outputs).filter((t) => t.dtype !== 'int8').map((t) => t.dtype);
+    expect(new Set(floats.slice(0, -1))).toEqual(new Set(['float16']));
+    expect(steps.at(-1)!.outputs[0]!.dtype).toBe('float32');  // cast back to the model's output type
+    await expect(compile(model, [input], { device: 'cpu', precision: 'int8', int8Fallback: 'fp8' as never })).rejects.toThrow("int8Fallback must be 'fp32', 'fp16' or 'bf16', got 'fp8'");
+    // With float16 inputs the engine starts with the quantize step itself.
+    const model16 = new nn.Sequential(new nn.Linear(8, 16), new nn.ReLU(), new nn.Linear(16, 4), new nn.Tanh()).eval();
+    for (const [, m] of model16.namedModules()) {
+      for (const [k, v] of Object.entries(m)) if (v instanceof Parameter) Reflect.set(m, k, new Parameter(v.castTo('float16')));
+    }
+    const half = await compile(model16, [input.castTo('float16')], { device: 'cpu', precision: 'int8', calibration: { data: [[input.castTo('float16')]], method: 'minmax' } });
+    const first = [...half.engines.values()][0]!.engine.layerInfo()[0]!;
+    expect(first.kind).toBe('quantize');
+    expect(first.inputs[0]!.dtype).toBe('float16');
   });
 });

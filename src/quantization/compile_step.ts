@@ -3,6 +3,7 @@
  * quantizes the optimized acc graph (quantizeGraph); a graph that already carries Q/DQ is
  * explicitly quantized and used as it is; engines of parts without any Q/DQ build in fp32.
  */
+import type { Int8Fallback } from '../engine/optimize/precision.js';
 import type { NetworkDefinition } from '../engine/network_definition.js';
 import type { BuilderPrecision } from '../engine/plan.js';
 import type { GraphModule } from '../ir/graph_module.js';
@@ -49,9 +50,9 @@ export function warnUnusedQuantization(precision: BuilderPrecision, options: Com
 
 /**
  * The precision an engine builds with: an int8 compile's part without Q/DQ layers (nothing in it
- * was quantized) builds in fp32, since an int8 build needs explicit quantization.
+ * was quantized) builds in its float fallback, since an int8 build needs explicit quantization.
  */
-export function enginePrecision(precision: BuilderPrecision, network: NetworkDefinition): BuilderPrecision {
+export function enginePrecision(precision: BuilderPrecision, network: NetworkDefinition, int8Fallback: Int8Fallback = 'fp16'): BuilderPrecision {
   if (precision !== 'int8') return precision;
-  return network.layers.some((l) => l.type === 'quantize' || l.type === 'dequantize') ? precision : 'fp32';
+  return network.layers.some((l) => l.type === 'quantize' || l.type === 'dequantize') ? precision : int8Fallback;
 }
