@@ -119,6 +119,18 @@ const CASES: readonly Int8Case[] = [
     },
   },
   {
+    name: 'conv -> Q -> DQ -> max pool 3x3/2 -> Q -> DQ -> conv: the pool runs on the channels-last int8 tensor (32 channels, 16 per thread)',
+    inputs: [[2, 32, 12, 10]], kind: 'convolution', int8Out: false,
+    build: (net, [x]) => {
+      const c1 = layer(net, 'convolution', [int8Act(net, x!, 0.02, 'x'), int8Weight(net, [32, 32, 1, 1], 0, 12, 'w1')], conv(32, [1, 1]), 'conv1');
+      const pooled = layer(net, 'pooling', [int8Act(net, c1, 0.01, 'c1')], {
+        type: 'max', windowSize: [3, 3], stride: [2, 2], prePadding: [1, 1], postPadding: [1, 1], dilation: [1, 1],
+        averageCountExcludesPadding: false, roundUp: false, divisor: null,
+      }, 'pool');
+      net.markOutput(layer(net, 'convolution', [int8Act(net, pooled, 0.01, 'p'), int8Weight(net, [16, 32, 1, 1], 0, 13, 'w2')], conv(16, [1, 1]), 'conv2'), 'y');
+    },
+  },
+  {
     name: 'conv 7x7 stride 2 pad 3 on 3 channels (bytewise loads), float output',
     inputs: [[1, 3, 23, 20]], kind: 'convolution', int8Out: false,
     build: (net, [x]) => {

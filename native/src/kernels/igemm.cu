@@ -1,7 +1,9 @@
 // The int8 GEMM kernel (igemm.h): a block computes a BM x BN tile of one group's output from
 // 64-byte slices of K staged in shared memory (three stages, cp.async where the operands allow
 // 16-byte loads), each warp a (BM / WARPS_M) x (BN / WARPS_N) part with mma.sync m16n8k32 s8 from
-// ldmatrix fragments; the epilogue runs on the accumulators in registers.
+// ldmatrix fragments. The epilogue reuses the pipeline's shared memory: the block's per-column
+// scales and biases, and a float tile of rescaled accumulators from which every thread finishes
+// four consecutive columns (epilogue ops, requantize) with coalesced loads and stores.
 #include "kernels/igemm.h"
 
 #include <cuda_bf16.h>
@@ -20,11 +22,6 @@ namespace {
 constexpr int kBK = 64;     // bytes of K per stage: one 64-byte row per tile row
 constexpr int kStages = 3;
 constexpr int64_t kMaxGridY = 65535;
-
-// A float element, or an int8 one (a quantized residual) as its integer value.
-__device__ __forceinline__ float LoadFloat(const void* p, int64_t i, DType t) {
-  return t == DType::Int8 ? static_cast<float>(static_cast<const int8_t*>(p)[i]) : LoadScale(p, i, t);
-}
 
 __device__ __forceinline__ uint32_t SmemAddr(const void* p) {
   return static_cast<uint32_t>(__cvta_generic_to_shared(p));
@@ -69,20 +66,16 @@ __device__ __forceinline__ void Mma(int32_t* c, const uint32_t* a, const uint32_
 #endif
 }
 
-// Where one A row (an output pixel or a matrix row) reads from.
-struct RowSource {
-  int64_t base;  // element offset of the row (matrix) or of its image and group (conv)
-  int ih0, iw0;  // conv: input position of kernel tap (0, 0)
+// Where one A row of a convolution (an output pixel) reads from.
+struct ConvRow {
+  int64_t base;  // element offset of its image and group
+  int ih0, iw0;  // input position of kernel tap (0, 0)
   bool valid;
 };
 
-__device__ __forceinline__ RowSource RowOf(const IgemmParams& p, int64_t m, int group) {
-  RowSource r{0, 0, 0, m < p.m};
+__device__ __forceinline__ ConvRow ConvRowOf(const IgemmParams& p, int64_t m, int group) {
+  ConvRow r{0, 0, 0, m < p.m};
   if (!r.valid) return r;
-  if (!p.conv) {
-    r.base = m * p.lda;
-    return r;
-  }
   const IgemmConv& g = p.g;
   const int64_t pixels = static_cast<int64_t>(g.oh) * g.ow;
   const int64_t img = m / pixels;
@@ -95,95 +88,154 @@ __device__ __forceinline__ RowSource RowOf(const IgemmParams& p, int64_t m, int 
   return r;
 }
 
-// The A element (row source `r`, reduction index k < p.k) as an element offset, or -1 for padding.
-__device__ __forceinline__ int64_t AOffset(const IgemmParams& p, const RowSource& r, int k) {
-  if (!p.conv) return r.base + k;
-  const IgemmConv& g = p.g;
-  const int rs = k / g.cg;
-  const int c = k - rs * g.cg;
-  const int ky = rs / g.kw;
-  const int kx = rs - ky * g.kw;
+// The input element of row `r` at kernel tap (ky, kx), channel c of its group, as an element
+// offset, or -1 for padding.
+__device__ __forceinline__ int64_t ConvOffset(const IgemmConv& g, const ConvRow& r, int ky, int kx, int c) {
   const int ih = r.ih0 + ky * g.dh;
   const int iw = r.iw0 + kx * g.dw;
   if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) return -1;
   return r.base + (static_cast<int64_t>(ih) * g.w + iw) * g.c + c;
 }
 
-// One output value from its accumulator (the plan's arithmetic, see igemm.h).
-__device__ __forceinline__ float OutputValue(const IgemmParams& p, int32_t acc, int64_t row, int col, float sx) {
-  const float sw = LoadFloat(p.sw, p.swPerChannel ? col : 0, p.swDtype);
-  float y = __fmul_rn(__int2float_rn(acc), __fmul_rn(sx, sw));
-  if (p.bias != nullptr) y = __fadd_rn(y, LoadFloat(p.bias, col, p.biasDtype));
+// The reduction index k of a convolution as its kernel tap and channel, advanced in steps without
+// dividing (the loaders visit k in increasing order).
+struct ConvK {
+  int c, kx, ky;
+  __device__ __forceinline__ void Set(const IgemmConv& g, int k) {
+    const int rs = k / g.cg;
+    c = k - rs * g.cg;
+    ky = rs / g.kw;
+    kx = rs - ky * g.kw;
+  }
+  __device__ __forceinline__ void Advance(const IgemmConv& g, int step) {
+    c += step;
+    while (c >= g.cg) {
+      c -= g.cg;
+      if (++kx == g.kw) {
+        kx = 0;
+        ++ky;
+      }
+    }
+  }
+};
+
+// Rows of the float tile the epilogue stages per pass: as many as fit in the pipeline's shared
+// memory beside the column vectors.
+constexpr int kColVecs = 2 + kMaxIgemmEpilogue;  // x scale * weight scale, conv bias, one per epilogue op
+constexpr int StagePitch(int bn) { return bn + 8; }  // floats; +8 spreads the fragment rows over the banks
+constexpr int PipelineBytes(int bm, int bn) { return kStages * (bm + bn) * kBK; }
+constexpr int StagingRows(int bm, int bn) {
+  int r = bm;
+  while (r > 8 && r * StagePitch(bn) * 4 + kColVecs * bn * 4 > PipelineBytes(bm, bn)) r /= 2;
+  return r;
+}
+
+// Element i of a float or int8 tensor as float32 (an int8 residual as its integer value).
+__device__ __forceinline__ float LoadElem(const void* ptr, int64_t i, DType t) {
+  return t == DType::Int8 ? static_cast<float>(static_cast<const int8_t*>(ptr)[i]) : LoadScale(ptr, i, t);
+}
+
+// Four consecutive elements starting at i (4-element aligned when `vec`).
+__device__ __forceinline__ void Load4(const void* ptr, int64_t i, DType t, bool vec, int count, float* v) {
+  if (vec && count == 4) {
+    switch (t) {
+      case DType::Int8: {
+        const char4 q = *reinterpret_cast<const char4*>(static_cast<const int8_t*>(ptr) + i);
+        v[0] = q.x, v[1] = q.y, v[2] = q.z, v[3] = q.w;
+        return;
+      }
+      case DType::Float16: {
+        const uint2 u = *reinterpret_cast<const uint2*>(static_cast<const __half*>(ptr) + i);
+        const float2 a = __half22float2(*reinterpret_cast<const __half2*>(&u.x));
+        const float2 b = __half22float2(*reinterpret_cast<const __half2*>(&u.y));
+        v[0] = a.x, v[1] = a.y, v[2] = b.x, v[3] = b.y;
+        return;
+      }
+      case DType::Float32: {
+        const float4 f = *reinterpret_cast<const float4*>(static_cast<const float*>(ptr) + i);
+        v[0] = f.x, v[1] = f.y, v[2] = f.z, v[3] = f.w;
+        return;
+      }
+      default: break;
+    }
+  }
+  for (int q = 0; q < count; q++) v[q] = LoadElem(ptr, i + q, t);
+}
+
+// Stores `count` (1..4) values at element i of the output, requantized when it is int8.
+__device__ __forceinline__ void Store4(const IgemmParams& p, int64_t i, const float* v, int count, float inv, bool vec) {
+  if (vec && count == 4) {
+    switch (p.outDtype) {
+      case DType::Int8:
+        *reinterpret_cast<char4*>(static_cast<int8_t*>(p.out) + i) =
+            make_char4(Requantize(v[0], inv), Requantize(v[1], inv), Requantize(v[2], inv), Requantize(v[3], inv));
+        return;
+      case DType::Float16: {
+        const __half2 a = __floats2half2_rn(v[0], v[1]);
+        const __half2 b = __floats2half2_rn(v[2], v[3]);
+        uint2 u;
+        u.x = *reinterpret_cast<const uint32_t*>(&a);
+        u.y = *reinterpret_cast<const uint32_t*>(&b);
+        *reinterpret_cast<uint2*>(static_cast<__half*>(p.out) + i) = u;
+        return;
+      }
+      case DType::Float32:
+        *reinterpret_cast<float4*>(static_cast<float*>(p.out) + i) = make_float4(v[0], v[1], v[2], v[3]);
+        return;
+      default: break;
+    }
+  }
+  for (int q = 0; q < count; q++) {
+    switch (p.outDtype) {
+      case DType::Int8: static_cast<int8_t*>(p.out)[i + q] = Requantize(v[q], inv); break;
+      case DType::Float16: static_cast<__half*>(p.out)[i + q] = __float2half_rn(v[q]); break;
+      case DType::BFloat16: static_cast<__nv_bfloat16*>(p.out)[i + q] = __float2bfloat16_rn(v[q]); break;
+      default: static_cast<float*>(p.out)[i + q] = v[q]; break;
+    }
+  }
+}
+
+// Finishes `count` (1..4) consecutive columns lc.. of staged row lrow, output element `at`: the
+// epilogue ops in order (+ bias vector, + residual, activation), then the store (requantized for an
+// int8 output).
+template <int BN, int kPitch>
+__device__ __forceinline__ void FinishQuad(const IgemmParams& p, const float* colv, const float* stage, int lrow, int lc, int64_t at,
+                                           int count, float inv, bool vec4) {
+  const float4 f = *reinterpret_cast<const float4*>(stage + lrow * kPitch + lc);
+  float y[4] = {f.x, f.y, f.z, f.w};
   for (int e = 0; e < p.nEpi; e++) {
     const IgemmEpilogueOp& op = p.epi[e];
+    const float* vec = colv + (2 + e) * BN + lc;
     switch (op.kind) {
-      case IgemmEpilogueKind::Bias: y = __fadd_rn(y, LoadFloat(op.ptr, op.stride * col, op.dtype)); break;
+      case IgemmEpilogueKind::Bias:
+#pragma unroll
+        for (int q = 0; q < 4; q++) y[q] = __fadd_rn(y[q], vec[q]);
+        break;
       case IgemmEpilogueKind::Residual: {
-        float r = LoadFloat(op.ptr, row * p.ldc + col, op.dtype);
-        if (op.scale != nullptr) r = __fmul_rn(LoadFloat(op.scale, op.scalePerChannel ? col : 0, op.scaleDtype), r);
-        y = __fadd_rn(y, r);
+        float r[4];
+        Load4(op.ptr, at, op.dtype, vec4, count, r);
+        const bool scaled = op.scale != nullptr;
+#pragma unroll
+        for (int q = 0; q < 4; q++) y[q] = __fadd_rn(y[q], scaled ? __fmul_rn(vec[q], r[q]) : r[q]);
         break;
       }
       case IgemmEpilogueKind::Activation:
-        y = ActivationFn<float>(static_cast<PwActivation>(op.fn), y, op.alpha, op.beta);
+        if (static_cast<PwActivation>(op.fn) == PwActivation::Relu) {
+#pragma unroll
+          for (int q = 0; q < 4; q++) y[q] = y[q] > 0.f || y[q] != y[q] ? y[q] : 0.f;
+        } else {
+#pragma unroll
+          for (int q = 0; q < 4; q++) y[q] = ActivationFn<float>(static_cast<PwActivation>(op.fn), y[q], op.alpha, op.beta);
+        }
         break;
     }
   }
-  return y;
+  Store4(p, at, y, count, inv, vec4);
 }
 
-template <typename T>
-__device__ __forceinline__ void StoreFloat(void* out, int64_t i, float v) {
-  static_cast<T*>(out)[i] = FromF<T>(v);
-}
-
-// Stores columns col and col + 1 (when `two`) of `row`.
-__device__ __forceinline__ void StorePair(const IgemmParams& p, int64_t row, int col, float v0, float v1, bool two, float inv,
-                                          bool pair) {
-  const int64_t i = row * p.ldc + col;
-  switch (p.outDtype) {
-    case DType::Int8: {
-      int8_t* o = static_cast<int8_t*>(p.out);
-      const int8_t q0 = Requantize(v0, inv);
-      if (two && pair) {
-        *reinterpret_cast<char2*>(o + i) = make_char2(q0, Requantize(v1, inv));
-      } else {
-        o[i] = q0;
-        if (two) o[i + 1] = Requantize(v1, inv);
-      }
-      return;
-    }
-    case DType::Float16:
-      if (two && pair) {
-        *reinterpret_cast<__half2*>(static_cast<__half*>(p.out) + i) = __halves2half2(__float2half_rn(v0), __float2half_rn(v1));
-        return;
-      }
-      StoreFloat<__half>(p.out, i, v0);
-      if (two) StoreFloat<__half>(p.out, i + 1, v1);
-      return;
-    case DType::BFloat16:
-      if (two && pair) {
-        *reinterpret_cast<__nv_bfloat162*>(static_cast<__nv_bfloat16*>(p.out) + i) =
-            __halves2bfloat162(__float2bfloat16_rn(v0), __float2bfloat16_rn(v1));
-        return;
-      }
-      StoreFloat<__nv_bfloat16>(p.out, i, v0);
-      if (two) StoreFloat<__nv_bfloat16>(p.out, i + 1, v1);
-      return;
-    default:
-      if (two && pair) {
-        *reinterpret_cast<float2*>(static_cast<float*>(p.out) + i) = make_float2(v0, v1);
-        return;
-      }
-      StoreFloat<float>(p.out, i, v0);
-      if (two) StoreFloat<float>(p.out, i + 1, v1);
-      return;
-  }
-}
-
-template <int BM, int BN, int WARPS_M, int WARPS_N, bool VEC>
+template <int BM, int BN, int WARPS_M, int WARPS_N, bool CONV, bool VEC>
 __global__ void __launch_bounds__(WARPS_M* WARPS_N * 32)
-    IgemmKernel(const __grid_constant__ IgemmParams p, int64_t mBase, bool pair) {
+    IgemmKernel(const __grid_constant__ IgemmParams p, int64_t mBase, bool vec4) {
   constexpr int kThreads = WARPS_M * WARPS_N * 32;
   constexpr int WM = BM / WARPS_M;
   constexpr int WN = BN / WARPS_N;
@@ -192,9 +244,12 @@ __global__ void __launch_bounds__(WARPS_M* WARPS_N * 32)
   constexpr int CA = BM * 4 / kThreads;  // 16-byte chunks of A per thread per stage
   constexpr int CB = BN * 4 / kThreads;
   constexpr int kRowStep = kThreads / 4;
+  constexpr int kRows = StagingRows(BM, BN);
+  constexpr int kPitch = StagePitch(BN);
   static_assert(MI >= 1 && NI % 2 == 0 && CA >= 1 && CB >= 1, "tile shape");
+  static_assert(kRows * kPitch * 4 + kColVecs * BN * 4 <= PipelineBytes(BM, BN) && BM % kRows == 0, "epilogue staging");
 
-  __shared__ __align__(128) int8_t smem[kStages * (BM + BN) * kBK];
+  __shared__ __align__(128) int8_t smem[PipelineBytes(BM, BN)];
   int8_t* const sA = smem;
   int8_t* const sB = smem + kStages * BM * kBK;
 
@@ -208,53 +263,80 @@ __global__ void __launch_bounds__(WARPS_M* WARPS_N * 32)
   const int64_t m0 = mBase + static_cast<int64_t>(blockIdx.y) * BM;
   const int kc = tid & 3;
 
-  RowSource rows[CA];
+  // Loader state: each thread loads 16-byte chunk kc of CA rows of A and CB rows of B per stage.
+  const int8_t* aRows[CA];  // matrix: the row's start, or null beyond m
+  ConvRow convRows[CA];     // convolution
+  ConvK ck{};
 #pragma unroll
-  for (int i = 0; i < CA; i++) rows[i] = RowOf(p, m0 + tid / 4 + i * kRowStep, group);
+  for (int i = 0; i < CA; i++) {
+    const int64_t m = m0 + tid / 4 + i * kRowStep;
+    if constexpr (CONV) {
+      convRows[i] = ConvRowOf(p, m, group);
+    } else {
+      aRows[i] = m < p.m ? p.a + m * p.lda : nullptr;
+    }
+  }
+  if constexpr (CONV) ck.Set(p.g, kc * 16);
   const int8_t* bRows[CB];
-  bool bValid[CB];
 #pragma unroll
   for (int i = 0; i < CB; i++) {
     const int n = n0 + tid / 4 + i * kRowStep;
-    bValid[i] = n < p.n;
-    bRows[i] = p.b + static_cast<int64_t>(group * p.n + (bValid[i] ? n : 0)) * p.k;
+    bRows[i] = n < p.n ? p.b + static_cast<int64_t>(group * p.n + n) * p.k : nullptr;
   }
 
   auto load = [&](int stage, int kt) {
     const int k = kt * kBK + kc * 16;
     int8_t* a = sA + stage * BM * kBK;
     int8_t* b = sB + stage * BN * kBK;
+    const bool inK = k < p.k;
     if constexpr (VEC) {
 #pragma unroll
       for (int i = 0; i < CA; i++) {
         const int row = tid / 4 + i * kRowStep;
-        const int64_t off = rows[i].valid && k < p.k ? AOffset(p, rows[i], k) : -1;
-        CpAsync16(SmemAddr(a + Swizzle(row, kc)), off >= 0 ? p.a + off : p.a, off >= 0);
-      }
-#pragma unroll
-      for (int i = 0; i < CB; i++) {
-        const int row = tid / 4 + i * kRowStep;
-        const bool ok = bValid[i] && k < p.k;
-        CpAsync16(SmemAddr(b + Swizzle(row, kc)), ok ? bRows[i] + k : p.b, ok);
+        const int8_t* src = nullptr;
+        if constexpr (CONV) {
+          if (convRows[i].valid && inK) {
+            const int64_t off = ConvOffset(p.g, convRows[i], ck.ky, ck.kx, ck.c);
+            if (off >= 0) src = p.a + off;
+          }
+        } else {
+          if (aRows[i] != nullptr && inK) src = aRows[i] + k;
+        }
+        CpAsync16(SmemAddr(a + Swizzle(row, kc)), src != nullptr ? src : p.a, src != nullptr);
       }
     } else {
 #pragma unroll
       for (int i = 0; i < CA; i++) {
         const int row = tid / 4 + i * kRowStep;
         uint32_t words[4] = {0, 0, 0, 0};
-        if (rows[i].valid) {
-          for (int j = 0; j < 16 && k + j < p.k; j++) {
-            const int64_t off = AOffset(p, rows[i], k + j);
-            if (off >= 0) words[j >> 2] |= static_cast<uint32_t>(static_cast<uint8_t>(p.a[off])) << ((j & 3) * 8);
+        if constexpr (CONV) {
+          if (convRows[i].valid) {
+            ConvK e = ck;
+            for (int j = 0; j < 16 && k + j < p.k; j++) {
+              const int64_t off = ConvOffset(p.g, convRows[i], e.ky, e.kx, e.c);
+              if (off >= 0) words[j >> 2] |= static_cast<uint32_t>(static_cast<uint8_t>(p.a[off])) << ((j & 3) * 8);
+              e.Advance(p.g, 1);
+            }
+          }
+        } else {
+          if (aRows[i] != nullptr) {
+            for (int j = 0; j < 16 && k + j < p.k; j++) {
+              words[j >> 2] |= static_cast<uint32_t>(static_cast<uint8_t>(aRows[i][k + j])) << ((j & 3) * 8);
+            }
           }
         }
         *reinterpret_cast<uint4*>(a + Swizzle(row, kc)) = make_uint4(words[0], words[1], words[2], words[3]);
       }
+    }
 #pragma unroll
-      for (int i = 0; i < CB; i++) {
-        const int row = tid / 4 + i * kRowStep;
+    for (int i = 0; i < CB; i++) {
+      const int row = tid / 4 + i * kRowStep;
+      if constexpr (VEC) {
+        const bool ok = bRows[i] != nullptr && inK;
+        CpAsync16(SmemAddr(b + Swizzle(row, kc)), ok ? bRows[i] + k : p.b, ok);
+      } else {
         uint32_t words[4] = {0, 0, 0, 0};
-        if (bValid[i]) {
+        if (bRows[i] != nullptr) {
           for (int j = 0; j < 16 && k + j < p.k; j++) {
             words[j >> 2] |= static_cast<uint32_t>(static_cast<uint8_t>(bRows[i][k + j])) << ((j & 3) * 8);
           }
@@ -262,6 +344,7 @@ __global__ void __launch_bounds__(WARPS_M* WARPS_N * 32)
         *reinterpret_cast<uint4*>(b + Swizzle(row, kc)) = make_uint4(words[0], words[1], words[2], words[3]);
       }
     }
+    if constexpr (CONV) ck.Advance(p.g, kBK);
   };
 
   int32_t acc[MI][NI][4];
@@ -311,28 +394,69 @@ __global__ void __launch_bounds__(WARPS_M* WARPS_N * 32)
     }
   }
   CpAsyncWait<0>();
+  __syncthreads();  // the pipeline's shared memory now holds the epilogue's column vectors and staging tile
 
-  // Epilogue: accumulator r of fragment (i, j) is row g (+8 for r >= 2), column 2t + (r & 1).
+  // Column vectors of the block's BN columns: [0] fround(sx * sw) (sw alone when sx is per row),
+  // [1] the convolution's bias, [2 + e] epilogue op e's bias or int8 residual scale.
+  float* const colv = reinterpret_cast<float*>(smem);
+  float* const stage = colv + kColVecs * BN;
+  const bool rowSx = p.sxRows > 1;
+  const float sx0 = rowSx ? 0.f : LoadScale(p.sx, 0, p.sxDtype);
+  for (int lc = tid; lc < BN; lc += kThreads) {
+    const int col = n0 + lc;
+    const int gcol = group * p.n + (col < p.n ? col : 0);
+    const float sw = LoadScale(p.sw, p.swPerChannel ? gcol : 0, p.swDtype);
+    colv[lc] = rowSx ? sw : __fmul_rn(sx0, sw);
+    colv[BN + lc] = p.bias != nullptr ? LoadScale(p.bias, gcol, p.biasDtype) : 0.f;
+    for (int e = 0; e < p.nEpi; e++) {
+      const IgemmEpilogueOp& op = p.epi[e];
+      float v = 0.f;
+      if (op.kind == IgemmEpilogueKind::Bias) v = LoadScale(op.ptr, op.stride * gcol, op.dtype);
+      else if (op.kind == IgemmEpilogueKind::Residual && op.scale != nullptr) v = LoadScale(op.scale, op.scalePerChannel ? gcol : 0, op.scaleDtype);
+      colv[(2 + e) * BN + lc] = v;
+    }
+  }
+
+  // Per pass, the accumulators of kRows rows become fround(fround(acc) * scale) (+ bias) in the
+  // staging tile; then every thread finishes four consecutive columns at a time (epilogue ops,
+  // requantize or convert) and stores them, a warp writing whole rows.
   const float inv = p.outScale != nullptr ? RequantizeFactor(LoadScale(p.outScale, 0, p.outScaleDtype)) : 1.f;
   const int gq = lane >> 2;
   const int tq = lane & 3;
+  const bool hasBias = p.bias != nullptr;
+  constexpr int kQuads = BN / 4;
+  for (int pass = 0; pass < BM / kRows; pass++) {
+    __syncthreads();  // column vectors written / the previous pass's tile consumed
 #pragma unroll
-  for (int i = 0; i < MI; i++) {
+    for (int i = 0; i < MI; i++) {
 #pragma unroll
-    for (int half = 0; half < 2; half++) {
-      const int64_t row = m0 + wm0 + i * 16 + gq + half * 8;
-      if (row >= p.m) continue;
-      const float sx = LoadFloat(p.sx, p.sxRows > 1 ? row % p.sxRows : 0, p.sxDtype);
+      for (int half = 0; half < 2; half++) {
+        const int lrow = wm0 + i * 16 + gq + half * 8 - pass * kRows;
+        if (lrow < 0 || lrow >= kRows) continue;
+        const int64_t row = m0 + pass * kRows + lrow;
+        const float sx = rowSx && row < p.m ? LoadScale(p.sx, row % p.sxRows, p.sxDtype) : 0.f;
 #pragma unroll
-      for (int j = 0; j < NI; j++) {
-        const int col = n0 + wn0 + j * 8 + tq * 2;
-        if (col >= p.n) continue;
-        const int gcol = group * p.n + col;
-        const bool two = col + 1 < p.n;
-        const float v0 = OutputValue(p, acc[i][j][half * 2], row, gcol, sx);
-        const float v1 = two ? OutputValue(p, acc[i][j][half * 2 + 1], row, gcol + 1, sx) : 0.f;
-        StorePair(p, row, gcol, v0, v1, two, inv, pair);
+        for (int j = 0; j < NI; j++) {
+          const int lc = wn0 + j * 8 + tq * 2;
+          float v[2];
+#pragma unroll
+          for (int q = 0; q < 2; q++) {
+            const float s = rowSx ? __fmul_rn(sx, colv[lc + q]) : colv[lc + q];
+            float y = __fmul_rn(__int2float_rn(acc[i][j][half * 2 + q]), s);
+            if (hasBias) y = __fadd_rn(y, colv[BN + lc + q]);
+            v[q] = y;
+          }
+          *reinterpret_cast<float2*>(stage + lrow * kPitch + lc) = make_float2(v[0], v[1]);
+        }
       }
+    }
+    __syncthreads();
+    for (int idx = tid; idx < kRows * kQuads; idx += kThreads) {
+      const int lrow = idx / kQuads;
+      const int lc = (idx - lrow * kQuads) * 4;
+      const int64_t row = m0 + pass * kRows + lrow;
+      const int count = min(4, p.n - (n0 + lc));
+      if (row < p.m && count > 0) FinishQuad<BN, kPitch>(p, colv, stage, lrow, lc, row * p.ldc + group * p.n + n0 + lc, count, inv, vec4);
     }
   }
 }
@@ -347,19 +471,26 @@ constexpr TileConfig kTiles[] = {
     {"128x64 tile, 8 warps", 128, 64, 256},
     {"64x128 tile, 8 warps", 64, 128, 256},
     {"64x64 tile, 4 warps", 64, 64, 128},
+    {"128x128 tile, 4 warps", 128, 128, 128},
 };
 constexpr int kTileCount = sizeof(kTiles) / sizeof(kTiles[0]);
 
 template <int BM, int BN, int WARPS_M, int WARPS_N>
-cudaError_t LaunchTile(const IgemmParams& p, bool vec, bool pair, cudaStream_t stream) {
+cudaError_t LaunchTile(const IgemmParams& p, bool vec, bool vec4, cudaStream_t stream) {
   constexpr int kThreads = WARPS_M * WARPS_N * 32;
   const int64_t mTiles = (p.m + BM - 1) / BM;
   const unsigned nTiles = static_cast<unsigned>((p.n + BN - 1) / BN);
   // Rows beyond the grid's y limit run as further launches, each from its own first row.
   for (int64_t t = 0; t < mTiles; t += kMaxGridY) {
     const dim3 grid(nTiles, static_cast<unsigned>(std::min<int64_t>(kMaxGridY, mTiles - t)), static_cast<unsigned>(p.groups));
-    if (vec) IgemmKernel<BM, BN, WARPS_M, WARPS_N, true><<<grid, kThreads, 0, stream>>>(p, t * BM, pair);
-    else IgemmKernel<BM, BN, WARPS_M, WARPS_N, false><<<grid, kThreads, 0, stream>>>(p, t * BM, pair);
+    const int64_t first = t * BM;
+    if (p.conv) {
+      if (vec) IgemmKernel<BM, BN, WARPS_M, WARPS_N, true, true><<<grid, kThreads, 0, stream>>>(p, first, vec4);
+      else IgemmKernel<BM, BN, WARPS_M, WARPS_N, true, false><<<grid, kThreads, 0, stream>>>(p, first, vec4);
+    } else {
+      if (vec) IgemmKernel<BM, BN, WARPS_M, WARPS_N, false, true><<<grid, kThreads, 0, stream>>>(p, first, vec4);
+      else IgemmKernel<BM, BN, WARPS_M, WARPS_N, false, false><<<grid, kThreads, 0, stream>>>(p, first, vec4);
+    }
     const cudaError_t err = cudaGetLastError();
     if (err != cudaSuccess) return err;
   }
@@ -392,12 +523,17 @@ bool IgemmVectorLoads(const IgemmParams& p) {
 cudaError_t LaunchIgemm(const IgemmParams& p, int tile, cudaStream_t stream) {
   if (p.m == 0 || p.n == 0) return cudaSuccess;
   const bool vec = IgemmVectorLoads(p);
-  const bool pair = p.ldc % 2 == 0 && Aligned(p.out, 8);
+  // Four-element loads and stores in the epilogue: every row's columns of a group start 4-aligned.
+  bool vec4 = p.ldc % 4 == 0 && p.n % 4 == 0 && Aligned(p.out, 4 * ItemSize(p.outDtype));
+  for (int e = 0; e < p.nEpi; e++) {
+    if (p.epi[e].kind == IgemmEpilogueKind::Residual) vec4 = vec4 && Aligned(p.epi[e].ptr, 4 * ItemSize(p.epi[e].dtype));
+  }
   switch (tile) {
-    case 0: return LaunchTile<128, 128, 2, 4>(p, vec, pair, stream);
-    case 1: return LaunchTile<128, 64, 4, 2>(p, vec, pair, stream);
-    case 2: return LaunchTile<64, 128, 2, 4>(p, vec, pair, stream);
-    case 3: return LaunchTile<64, 64, 2, 2>(p, vec, pair, stream);
+    case 0: return LaunchTile<128, 128, 2, 4>(p, vec, vec4, stream);
+    case 1: return LaunchTile<128, 64, 4, 2>(p, vec, vec4, stream);
+    case 2: return LaunchTile<64, 128, 2, 4>(p, vec, vec4, stream);
+    case 3: return LaunchTile<64, 64, 2, 2>(p, vec, vec4, stream);
+    case 4: return LaunchTile<128, 128, 2, 2>(p, vec, vec4, stream);
     default: return cudaErrorInvalidValue;
   }
 }

@@ -1,6 +1,6 @@
 // The int8 GEMM of the Q/DQ fusion (src/engine/plan.ts, StepQuantization): int8 x int8 products
-// accumulated exactly in int32 on the tensor cores (mma.sync m16n8k32 s8), then in registers the
-// plan's float32 arithmetic, each operation rounded once as the reference rounds it:
+// accumulated exactly in int32 on the tensor cores (mma.sync m16n8k32 s8), then (in registers and a
+// shared-memory tile) the plan's float32 arithmetic, each operation rounded once as the reference rounds it:
 //   y = fround(fround(acc) * fround(sx[row] * sw[col]))
 //   y = fround(y + bias[col])                     the convolution's own bias, if any
 //   then the epilogue ops in order: + a bias vector, + a residual (deq(r) = fround(s * r) when it

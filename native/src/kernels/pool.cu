@@ -123,12 +123,15 @@ __global__ void __launch_bounds__(256) PoolKernel(const PoolParams p, I total) {
   }
 }
 
-// Dense channels-last 16-bit tensors with C % 8 == 0: each thread pools 8 consecutive channels of
-// one output position with 16-byte loads and stores (the per-element kernel moves 2 bytes per thread).
+// Dense channels-last tensors with 16 bytes of channels per thread (C % 8 == 0 for 16-bit types,
+// C % 16 == 0 for int8 max pooling of quantized values): each thread pools kLanes consecutive
+// channels of one output position with 16-byte loads and stores (the per-element kernel moves one
+// element per thread).
 template <int NS, typename T>
-__global__ void __launch_bounds__(256) PoolChannelsLast8Kernel(const PoolParams p, int32_t total) {
+__global__ void __launch_bounds__(256) PoolChannelsLastVecKernel(const PoolParams p, int32_t total) {
   constexpr bool kD = Spatial<NS>::kD, kH = Spatial<NS>::kH;
-  const int32_t C8 = static_cast<int32_t>(p.c / 8);
+  constexpr int kLanes = 16 / sizeof(T);
+  const int32_t C8 = static_cast<int32_t>(p.c / kLanes);
   const int32_t OD = kD ? static_cast<int32_t>(p.out[0]) : 1, OH = kH ? static_cast<int32_t>(p.out[1]) : 1,
                 OW = static_cast<int32_t>(p.out[2]);
   const int32_t D = kD ? static_cast<int32_t>(p.in[0]) : 1, H = kH ? static_cast<int32_t>(p.in[1]) : 1, W = static_cast<int32_t>(p.in[2]);
@@ -148,9 +151,9 @@ __global__ void __launch_bounds__(256) PoolChannelsLast8Kernel(const PoolParams 
     const int32_t n = rem;
     const int32_t z0 = kD ? od * p.stride[0] - p.pre[0] : 0, y0 = kH ? oh * p.stride[1] - p.pre[1] : 0;
     const int32_t x0 = ow * p.stride[2] - p.pre[2];
-    float acc[8];
-    bool nan[8];
-    for (int j = 0; j < 8; j++) {
+    float acc[kLanes];
+    bool nan[kLanes];
+    for (int j = 0; j < kLanes; j++) {
       acc[j] = p.isMax ? -INFINITY : 0.f;
       nan[j] = false;
     }
@@ -165,7 +168,7 @@ __global__ void __launch_bounds__(256) PoolChannelsLast8Kernel(const PoolParams 
           if (xx < 0 || xx >= W) continue;
           uint4 word = x[(((static_cast<int64_t>(n) * D + zz) * H + yy) * W + xx) * C8 + cg];
           const T* v = reinterpret_cast<const T*>(&word);
-          for (int j = 0; j < 8; j++) {
+          for (int j = 0; j < kLanes; j++) {
             const float f = ToF(v[j]);
             if (p.isMax) {
               nan[j] = nan[j] || f != f;
@@ -193,7 +196,7 @@ __global__ void __launch_bounds__(256) PoolChannelsLast8Kernel(const PoolParams 
     }
     uint4 out;
     T* o = reinterpret_cast<T*>(&out);
-    for (int j = 0; j < 8; j++) {
+    for (int j = 0; j < kLanes; j++) {
       const float r = p.isMax ? (nan[j] ? NAN : acc[j]) : (empty ? 0.f : acc[j] / div);
       o[j] = FromF<T>(r);
     }
@@ -236,9 +239,10 @@ cudaError_t LaunchInt8Step(const PoolParams& p, int64_t total, bool fits32, cuda
 template <int NS>
 cudaError_t LaunchRank(const PoolParams& p, int64_t total, bool fits32, bool vec, cudaStream_t stream) {
   if (vec) {
-    const int64_t work = total / 8;
-    if (p.dtype == DType::Float16) PoolChannelsLast8Kernel<NS, __half><<<GridFor(work), 256, 0, stream>>>(p, static_cast<int32_t>(work));
-    else PoolChannelsLast8Kernel<NS, __nv_bfloat16><<<GridFor(work), 256, 0, stream>>>(p, static_cast<int32_t>(work));
+    const int32_t work = static_cast<int32_t>(total / (p.dtype == DType::Int8 ? 16 : 8));
+    if (p.dtype == DType::Float16) PoolChannelsLastVecKernel<NS, __half><<<GridFor(work), 256, 0, stream>>>(p, work);
+    else if (p.dtype == DType::BFloat16) PoolChannelsLastVecKernel<NS, __nv_bfloat16><<<GridFor(work), 256, 0, stream>>>(p, work);
+    else PoolChannelsLastVecKernel<NS, int8_t><<<GridFor(work), 256, 0, stream>>>(p, work);
     return cudaGetLastError();
   }
   if (p.xScale != nullptr) return LaunchInt8Step<NS>(p, total, fits32, stream);
@@ -274,7 +278,9 @@ cudaError_t LaunchPool(const PoolParams& p, cudaStream_t stream) {
   const bool fits32 = Fits32(total, xv) && span < (int64_t{1} << 30) && total < (int64_t{1} << 30);
   bool undilated = true;
   for (int d = 0; d < kMaxPoolDims; d++) undilated = undilated && p.dilation[d] == 1;
-  const bool vec = (p.dtype == DType::Float16 || p.dtype == DType::BFloat16) && p.yDtype == p.dtype && p.xScale == nullptr && p.c % 8 == 0 && fits32 && DenseChannelsLast(p, p.xStride, p.in) &&
+  // 16 bytes of channels per thread: 16-bit floats, or int8 max pooling (quantized values moved through a max pool).
+  const bool lanes = p.dtype == DType::Int8 ? p.isMax && p.c % 16 == 0 : (p.dtype == DType::Float16 || p.dtype == DType::BFloat16) && p.c % 8 == 0;
+  const bool vec = lanes && p.yDtype == p.dtype && p.xScale == nullptr && fits32 && DenseChannelsLast(p, p.xStride, p.in) &&
                    DenseChannelsLast(p, p.yStride, p.out) && reinterpret_cast<uintptr_t>(p.x) % 16 == 0 &&
                    reinterpret_cast<uintptr_t>(p.y) % 16 == 0 && (p.isMax || undilated);
   switch (p.spatialDims) {

@@ -1,0 +1,265 @@
+// Kernel-level timing of the int8 GEMM (kernels/igemm.cu) on the problems of the INT8 benchmark
+// workloads (the seed-000 MLP, ResNet-50 at batch 128 as implicit-GEMM convolutions), every tile
+// configuration, beside cuBLASLt's int8 (IMMA, int32 out) and fp16 GEMMs of the same matrix shapes.
+// Built and run by scripts/gpu/igemm_bench.sh; prints one line per problem and tactic.
+#include <cublasLt.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "kernels/igemm.h"
+#include "kernels/pointwise.h"
+
+using namespace fxrt;
+using namespace fxrt::kernels;
+
+#define CK(x)                                                                           \
+  do {                                                                                  \
+    cudaError_t e_ = (x);                                                               \
+    if (e_ != cudaSuccess) {                                                            \
+      std::fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_)); \
+      std::exit(1);                                                                     \
+    }                                                                                   \
+  } while (0)
+#define CB(x)                                                                   \
+  do {                                                                          \
+    cublasStatus_t s_ = (x);                                                    \
+    if (s_ != CUBLAS_STATUS_SUCCESS) {                                          \
+      std::fprintf(stderr, "%s:%d %s: status %d\n", __FILE__, __LINE__, #x, (int)s_); \
+      return -1.f;                                                              \
+    }                                                                           \
+  } while (0)
+
+__global__ void Fill(int8_t* p, int64_t n, uint32_t seed) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    uint32_t s = (uint32_t)i * 2654435761u ^ seed;
+    s ^= s >> 13;
+    s *= 0x5bd1e995u;
+    p[i] = (int8_t)((int)(s >> 24) % 64);
+  }
+}
+__global__ void FillF(float* p, int64_t n, float v) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) p[i] = v * (1 + (i % 7) * 0.01f);
+}
+
+void* Alloc(size_t bytes) {
+  void* p = nullptr;
+  CK(cudaMalloc(&p, bytes < 256 ? 256 : bytes));
+  return p;
+}
+
+template <typename F>
+float TimeMs(F&& fn, int iters = 30) {
+  cudaEvent_t a, b;
+  CK(cudaEventCreate(&a));
+  CK(cudaEventCreate(&b));
+  for (int i = 0; i < 3; i++) fn();
+  CK(cudaEventRecord(a));
+  for (int i = 0; i < iters; i++) fn();
+  CK(cudaEventRecord(b));
+  CK(cudaEventSynchronize(b));
+  float ms = 0;
+  CK(cudaEventElapsedTime(&ms, a, b));
+  CK(cudaEventDestroy(a));
+  CK(cudaEventDestroy(b));
+  return ms / iters;
+}
+
+struct Problem {
+  const char* name;
+  int64_t m;
+  int n, k;
+  bool conv;
+  IgemmConv g;
+  bool int8Out, relu, residual;
+};
+
+Problem Matrix(const char* name, int64_t m, int n, int k, bool int8Out, bool relu) {
+  Problem p{};
+  p.name = name;
+  p.m = m;
+  p.n = n;
+  p.k = k;
+  p.int8Out = int8Out;
+  p.relu = relu;
+  return p;
+}
+
+Problem Conv(const char* name, int batch, int h, int c, int n, int kh, int s, bool relu, bool residual) {
+  Problem p{};
+  p.name = name;
+  p.conv = true;
+  IgemmConv& g = p.g;
+  g.batch = batch;
+  g.h = g.w = h;
+  g.c = g.cg = c;
+  g.kh = g.kw = kh;
+  g.sh = g.sw = s;
+  g.dh = g.dw = 1;
+  g.ph = g.pw = kh / 2;
+  g.oh = g.ow = (h + 2 * g.ph - kh) / s + 1;
+  p.m = static_cast<int64_t>(batch) * g.oh * g.ow;
+  p.n = n;
+  p.k = c * kh * kh;
+  p.int8Out = true;
+  p.relu = relu;
+  p.residual = residual;
+  return p;
+}
+
+// cuBLASLt D[n x m] (col-major) = op(W)[n x k] * X^T[k x m]: the row-major [m, n] product.
+float TimeLt(cublasLtHandle_t lt, int64_t m, int n, int k, bool int8, void* ws, size_t wsBytes, std::string& algoName) {
+  cudaDataType_t ab = int8 ? CUDA_R_8I : CUDA_R_16F;
+  cudaDataType_t cd = int8 ? CUDA_R_32I : CUDA_R_16F;
+  cublasComputeType_t ct = int8 ? CUBLAS_COMPUTE_32I : CUBLAS_COMPUTE_32F;
+  cudaDataType_t st = int8 ? CUDA_R_32I : CUDA_R_32F;
+  size_t ea = int8 ? 1 : 2, ed = int8 ? 4 : 2;
+  void* A = Alloc(ea * n * k);
+  void* B = Alloc(ea * m * k);
+  void* D = Alloc(ed * m * n);
+  cublasLtMatmulDesc_t desc;
+  CB(cublasLtMatmulDescCreate(&desc, ct, st));
+  cublasOperation_t t = CUBLAS_OP_T, nn = CUBLAS_OP_N;
+  CB(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &t, sizeof(t)));
+  CB(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSB, &nn, sizeof(nn)));
+  cublasLtMatrixLayout_t la, lb, ld;
+  CB(cublasLtMatrixLayoutCreate(&la, ab, k, n, k));
+  CB(cublasLtMatrixLayoutCreate(&lb, ab, k, m, k));
+  CB(cublasLtMatrixLayoutCreate(&ld, cd, n, m, n));
+  cublasLtMatmulPreference_t pref;
+  CB(cublasLtMatmulPreferenceCreate(&pref));
+  CB(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &wsBytes, sizeof(wsBytes)));
+  cublasLtMatmulHeuristicResult_t res[8];
+  int found = 0;
+  CB(cublasLtMatmulAlgoGetHeuristic(lt, desc, la, lb, ld, ld, pref, 8, res, &found));
+  float best = -1.f;
+  int32_t ai = 1, bi = 0;
+  float af = 1.f, bf = 0.f;
+  const void* alpha = int8 ? (const void*)&ai : (const void*)&af;
+  const void* beta = int8 ? (const void*)&bi : (const void*)&bf;
+  for (int i = 0; i < found; i++) {
+    if (cublasLtMatmul(lt, desc, alpha, A, la, B, lb, beta, D, ld, D, ld, &res[i].algo, ws, wsBytes, 0) != CUBLAS_STATUS_SUCCESS) continue;
+    float ms = TimeMs([&] { cublasLtMatmul(lt, desc, alpha, A, la, B, lb, beta, D, ld, D, ld, &res[i].algo, ws, wsBytes, 0); });
+    if (best < 0 || ms < best) {
+      best = ms;
+      algoName = "heuristic #" + std::to_string(i) + " of " + std::to_string(found);
+    }
+  }
+  CK(cudaGetLastError());
+  cublasLtMatmulPreferenceDestroy(pref);
+  cublasLtMatrixLayoutDestroy(la);
+  cublasLtMatrixLayoutDestroy(lb);
+  cublasLtMatrixLayoutDestroy(ld);
+  cublasLtMatmulDescDestroy(desc);
+  cudaFree(A);
+  cudaFree(B);
+  cudaFree(D);
+  return best;
+}
+
+int main(int argc, char** argv) {
+  std::vector<Problem> problems = {
+      Matrix("mlp fc1 10240x2048x512 relu->int8", 10240, 2048, 512, true, true),
+      Matrix("mlp fc2 10240x512x2048 ->fp16", 10240, 512, 2048, false, false),
+      Conv("r50 conv1 7x7/2 3->64 @224", 128, 224, 3, 64, 7, 2, true, false),
+      Conv("r50 l1 1x1 64->64 @56", 128, 56, 64, 64, 1, 1, true, false),
+      Conv("r50 l1 3x3 64->64 @56", 128, 56, 64, 64, 3, 1, true, false),
+      Conv("r50 l1 1x1 64->256 @56 +res", 128, 56, 64, 256, 1, 1, true, true),
+      Conv("r50 l1 1x1 256->64 @56", 128, 56, 256, 64, 1, 1, true, false),
+      Conv("r50 l3 3x3 256->256 @14", 128, 14, 256, 256, 3, 1, true, false),
+      Conv("r50 l3 1x1 1024->256 @14", 128, 14, 1024, 256, 1, 1, true, false),
+      Conv("r50 l4 3x3 512->512 @7", 128, 7, 512, 512, 3, 1, true, false),
+  };
+  const char* only = argc > 1 ? argv[1] : nullptr;
+  cudaDeviceProp prop;
+  CK(cudaGetDeviceProperties(&prop, 0));
+  std::printf("device %s, %d SMs\n", prop.name, prop.multiProcessorCount);
+  cublasLtHandle_t lt;
+  if (cublasLtCreate(&lt) != CUBLAS_STATUS_SUCCESS) return 1;
+  size_t wsBytes = 32 << 20;
+  void* ws = Alloc(wsBytes);
+  float* scales = static_cast<float*>(Alloc(sizeof(float) * 4096));
+  FillF<<<16, 256>>>(scales, 4096, 0.01f);
+  for (const Problem& pr : problems) {
+    if (only && std::string(pr.name).find(only) == std::string::npos) continue;
+    IgemmParams p{};
+    p.m = pr.m;
+    p.n = pr.n;
+    p.k = pr.k;
+    p.groups = 1;
+    p.conv = pr.conv;
+    p.g = pr.g;
+    const int64_t aElems = pr.conv ? static_cast<int64_t>(pr.g.batch) * pr.g.h * pr.g.w * pr.g.c : pr.m * pr.k;
+    int8_t* a = static_cast<int8_t*>(Alloc(aElems));
+    int8_t* b = static_cast<int8_t*>(Alloc(static_cast<int64_t>(pr.n) * pr.k));
+    Fill<<<1024, 256>>>(a, aElems, 1);
+    Fill<<<1024, 256>>>(b, static_cast<int64_t>(pr.n) * pr.k, 2);
+    p.a = a;
+    p.lda = pr.k;
+    p.b = b;
+    p.sx = scales;
+    p.sxDtype = DType::Float32;
+    p.sxRows = 1;
+    p.sw = scales;
+    p.swDtype = DType::Float32;
+    p.swPerChannel = true;
+    p.bias = scales;
+    p.biasDtype = DType::Float32;
+    p.ldc = pr.n;
+    const size_t outBytes = static_cast<size_t>(pr.m) * pr.n * (pr.int8Out ? 1 : 2);
+    void* out = Alloc(outBytes);
+    void* res = pr.residual ? Alloc(pr.m * pr.n) : nullptr;
+    if (res) Fill<<<1024, 256>>>(static_cast<int8_t*>(res), pr.m * pr.n, 3);
+    p.out = out;
+    p.outDtype = pr.int8Out ? DType::Int8 : DType::Float16;
+    if (pr.int8Out) {
+      p.outScale = scales;
+      p.outScaleDtype = DType::Float32;
+    }
+    if (pr.residual) {
+      IgemmEpilogueOp& e = p.epi[p.nEpi++];
+      e.kind = IgemmEpilogueKind::Residual;
+      e.ptr = res;
+      e.dtype = DType::Int8;
+      e.scale = scales;
+      e.scaleDtype = DType::Float32;
+    }
+    if (pr.relu) {
+      IgemmEpilogueOp& e = p.epi[p.nEpi++];
+      e.kind = IgemmEpilogueKind::Activation;
+      e.fn = static_cast<uint8_t>(PwActivation::Relu);
+    }
+    const double ops = 2.0 * pr.m * pr.n * pr.k;
+    std::printf("%s: m %lld n %d k %d%s\n", pr.name, (long long)pr.m, pr.n, pr.k, IgemmVectorLoads(p) ? "" : " (bytewise loads)");
+    // Every tile configuration must write the same bytes (the same arithmetic in another order of blocks).
+    std::vector<uint8_t> first(outBytes), other(outBytes);
+    for (int t = 0; t < IgemmTileCount(); t++) {
+      CK(cudaMemset(out, 0x5a, outBytes));
+      if (LaunchIgemm(p, t, 0) != cudaSuccess) {
+        std::printf("  igemm %-24s launch failed\n", IgemmTileName(t));
+        continue;
+      }
+      CK(cudaDeviceSynchronize());
+      CK(cudaMemcpy(t == 0 ? first.data() : other.data(), out, outBytes, cudaMemcpyDeviceToHost));
+      const bool same = t == 0 || first == other;
+      const float ms = TimeMs([&] { LaunchIgemm(p, t, 0); });
+      std::printf("  igemm %-24s %8.4f ms %7.1f TOPS%s\n", IgemmTileName(t), ms, ops / ms / 1e9, same ? "" : "  OUTPUT DIFFERS FROM TILE 0");
+    }
+    if (!pr.conv) {
+      std::string algo;
+      float ms = TimeLt(lt, pr.m, pr.n, pr.k, true, ws, wsBytes, algo);
+      std::printf("  cublasLt int8->int32     %8.4f ms %7.1f TOPS (%s)\n", ms, ops / ms / 1e9, algo.c_str());
+      ms = TimeLt(lt, pr.m, pr.n, pr.k, false, ws, wsBytes, algo);
+      std::printf("  cublasLt fp16            %8.4f ms %7.1f TFLOPS (%s)\n", ms, ops / ms / 1e9, algo.c_str());
+    }
+    CK(cudaFree(a));
+    CK(cudaFree(b));
+    CK(cudaFree(out));
+    if (res) CK(cudaFree(res));
+  }
+  return 0;
+}
