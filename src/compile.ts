@@ -10,7 +10,7 @@ import { accTrace } from './acc_ops/acc_tracer.js';
 import type { FloatPrecision } from './converters/context.js';
 import { NetworkInterpreter } from './converters/index.js';
 import { Builder, type BuilderConfig } from './engine/builder.js';
-import type { Int8Fallback } from './engine/optimize/precision.js';
+import { INT8_FALLBACKS, type Int8Fallback } from './engine/optimize/precision.js';
 import type { TacticStats } from './engine/engine.js';
 import type { BuilderPrecision } from './engine/plan.js';
 import { GraphModule } from './ir/graph_module.js';
@@ -120,7 +120,7 @@ const FLOAT_PRECISION: Record<BuilderPrecision | Int8Fallback, FloatPrecision> =
 function networkFloat(precision: BuilderPrecision, options: CompileOptions): FloatPrecision {
   if (precision !== 'int8') return FLOAT_PRECISION[precision];
   const fallback = options.int8Fallback ?? 'fp16';
-  if (!(['fp32', 'fp16', 'bf16'] as const).includes(fallback)) {
+  if (!INT8_FALLBACKS.includes(fallback)) {
     throw new CompileError('trace', `int8Fallback must be 'fp32', 'fp16' or 'bf16', got '${String(fallback)}'`);
   }
   return FLOAT_PRECISION[fallback];

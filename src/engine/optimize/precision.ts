@@ -21,7 +21,7 @@ import { BuildError, type BNode } from './build_graph.js';
 /** The float precision of the layers of an int8 build that stay in float (BuilderConfig.int8Fallback). */
 export type Int8Fallback = 'fp32' | 'fp16' | 'bf16';
 
-const INT8_FALLBACKS: readonly Int8Fallback[] = ['fp32', 'fp16', 'bf16'];
+export const INT8_FALLBACKS: readonly Int8Fallback[] = ['fp32', 'fp16', 'bf16'];
 
 const ALLOWED_FLOATS: Record<Exclude<BuilderPrecision, 'int8'>, readonly DType[]> = {
   fp32: ['float32'],
