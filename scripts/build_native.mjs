@@ -3,7 +3,7 @@
 // toolkit is installed; without one it says so and exits 0, since the reference backend needs
 // nothing native. A failing build exits non-zero, so CI catches a broken native build.
 //
-//   npm run build:native                  # sm_90 machine code + compute_90 PTX
+//   npm run build:native                  # sm_90a machine code + compute_90 PTX
 //   CUDAARCHS="80;90" npm run build:native  # other architectures (CMake reads CUDAARCHS)
 //   FXRT_CUDNN_INCLUDE=/path/to/cudnn/include npm run build:native
 import { spawnSync } from 'node:child_process';

@@ -166,6 +166,7 @@ int main(int argc, char** argv) {
       Matrix("mlp fc1 10240x2048x512 relu->int8", 10240, 2048, 512, true, true),
       Matrix("mlp fc2 10240x512x2048 ->fp16", 10240, 512, 2048, false, false),
       Conv("r50 conv1 7x7/2 3->64 @224", 128, 224, 3, 64, 7, 2, true, false),
+      Conv("cifar conv1 3x3 3->64 @32 b1", 1, 32, 3, 64, 3, 1, true, false),
       Conv("r50 l1 1x1 64->64 @56", 128, 56, 64, 64, 1, 1, true, false),
       Conv("r50 l1 3x3 64->64 @56", 128, 56, 64, 64, 3, 1, true, false),
       Conv("r50 l1 1x1 64->256 @56 +res", 128, 56, 64, 256, 1, 1, true, true),
@@ -177,7 +178,9 @@ int main(int argc, char** argv) {
   const char* only = argc > 1 ? argv[1] : nullptr;
   cudaDeviceProp prop;
   CK(cudaGetDeviceProperties(&prop, 0));
-  std::printf("device %s, %d SMs\n", prop.name, prop.multiProcessorCount);
+  bool wgmma = false;
+  CK(IgemmWgmmaAvailable(&wgmma));
+  std::printf("device %s, %d SMs, wgmma tiles %s\n", prop.name, prop.multiProcessorCount, wgmma ? "available" : "not available");
   cublasLtHandle_t lt;
   if (cublasLtCreate(&lt) != CUBLAS_STATUS_SUCCESS) return 1;
   size_t wsBytes = 32 << 20;
@@ -238,6 +241,7 @@ int main(int argc, char** argv) {
     // Every tile configuration must write the same bytes (the same arithmetic in another order of blocks).
     std::vector<uint8_t> first(outBytes), other(outBytes);
     for (int t = 0; t < IgemmTileCount(); t++) {
+      if (IgemmTileUsesWgmma(t) && !wgmma) continue;
       CK(cudaMemset(out, 0x5a, outBytes));
       if (LaunchIgemm(p, t, 0) != cudaSuccess) {
         std::printf("  igemm %-24s launch failed\n", IgemmTileName(t));

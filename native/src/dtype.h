@@ -9,7 +9,8 @@ namespace fxrt {
 // Mirrors src/tensor/dtype.ts; 16-bit floats are stored as their bit patterns on both sides.
 enum class DType : uint8_t { Float32, Float16, BFloat16, Int8, UInt8, Int32, Int64, Bool };
 
-inline size_t ItemSize(DType t) {
+// constexpr: kernels use it too (nvcc --expt-relaxed-constexpr).
+constexpr size_t ItemSize(DType t) {
   switch (t) {
     case DType::Float32: case DType::Int32: return 4;
     case DType::Float16: case DType::BFloat16: return 2;

@@ -8,6 +8,6 @@ cd "$(dirname "$0")/../.."
 BIN=/tmp/fxrt-gpu/igemm_bench
 mkdir -p "$(dirname "$BIN")"
 CUDA="${CUDA_HOME:-/usr/local/cuda}"
-"$CUDA/bin/nvcc" -O3 -std=c++17 -arch=sm_90 --expt-relaxed-constexpr -Inative/src -I"$CUDA/include" \
+"$CUDA/bin/nvcc" -O3 -std=c++17 -arch=sm_90a --expt-relaxed-constexpr -Inative/src -I"$CUDA/include" \
   native/bench/igemm_bench.cu native/src/kernels/igemm.cu -o "$BIN" -L"$CUDA/lib64" -lcublasLt
 if [ -n "${OUT:-}" ]; then "$BIN" "$@" | tee "$OUT/igemm_bench.txt"; else "$BIN" "$@"; fi

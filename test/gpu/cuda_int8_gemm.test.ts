@@ -6,8 +6,12 @@
  * same bytes for int8 outputs, the same values for float ones. Each case also checks that the CUDA
  * plan really runs the step on the int8 kernel (so the test cannot pass on an unfused plan).
  */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import '../../src/backends/cuda/index.js';
+import { cudaAvailable } from '../../src/backends/cuda/index.js';
+import { decodeTimingCache, encodeTimingCache } from '../../src/backends/cuda/timing_cache.js';
 import { Builder } from '../../src/engine/builder.js';
 import type { Engine } from '../../src/engine/engine.js';
 import type { LayerParamsMap, NetTensor } from '../../src/engine/network.js';
@@ -55,11 +59,11 @@ interface Int8Case {
   readonly int8Out: boolean;
 }
 
-async function buildFor(c: Int8Case, backend: 'cuda' | 'reference'): Promise<Engine> {
+async function buildFor(c: Int8Case, backend: 'cuda' | 'reference', timingCache?: string): Promise<Engine> {
   const net = new NetworkDefinition(c.name);
   const xs = c.inputs.map((shape, i) => net.addInput(`x${i}`, 'float32', shape));
   c.build(net, xs);
-  return new Builder().build(net, { precision: 'int8', backend });
+  return new Builder().build(net, { precision: 'int8', backend, ...(timingCache !== undefined ? { timingCache } : {}) });
 }
 
 async function expectSameAsReference(c: Int8Case): Promise<void> {
@@ -168,4 +172,53 @@ const CASES: readonly Int8Case[] = [
 
 describe('int8 GEMM kernel (convolution and matrix product) matches the reference bit for bit', () => {
   for (const c of CASES) it(c.name, () => expectSameAsReference(c));
+});
+
+/** The native tactic record with its algorithm (for igemm: the tile configuration) replaced. */
+function withAlgo(data: Uint8Array, algo: number): Uint8Array {
+  const out = new Uint8Array(data);
+  new DataView(out.buffer).setInt32(2, algo, true);  // u8 format, u8 kind, i32 algo (little-endian)
+  return out;
+}
+
+const cacheDir = mkdtempSync(join(tmpdir(), 'fxrt-igemm-tiles-'));
+
+/**
+ * Each case once per tile configuration: the build records its int8 GEMM entries in a timing
+ * cache, the test rewrites their tile and builds again (the entries are reused, not timed), until
+ * the addon rejects the index as past its last tile. Every configuration (the mma.sync tiles, and
+ * on Hopper the wgmma ones) must give the reference's bytes.
+ */
+describe('int8 GEMM kernel: every tile configuration, forced through the timing cache, gives the same bytes', () => {
+  const hopper = (() => {
+    const a = cudaAvailable();
+    return a.available && a.computeCapability[0] === 9 && a.computeCapability[1] === 0;
+  })();
+  CASES.forEach((c, ci) => it(c.name, async () => {
+    const path = join(cacheDir, `case${ci}.cache`);
+    const inputs = c.inputs.map((shape, i) => Tensor.randn(shape, { seed: 11 + i }));
+    await buildFor(c, 'cuda', path);
+    const want = await (await buildFor(c, 'reference')).createExecutionContext().execute(inputs);
+    const sections = decodeTimingCache(readFileSync(path));
+    expect(sections.flatMap((s) => s.entries).filter((e) => e.tactic.startsWith('igemm:')).length, 'igemm entries in the cache').toBeGreaterThan(0);
+    const tiles = new Set<string>();
+    for (let tile = 0; tile < 64; tile++) {
+      writeFileSync(path, encodeTimingCache(sections.map((s) => ({
+        device: s.device,
+        entries: s.entries.map((e) => (e.tactic.startsWith('igemm:') ? { ...e, data: withAlgo(e.data, tile) } : e)),
+      }))));
+      const engine = await buildFor(c, 'cuda', path);
+      if (engine.tacticStats!.rejected > 0) break;  // past the last tile configuration
+      expect(engine.tacticStats!.timed, `tile ${tile}: nothing timed`).toBe(0);
+      // The tile configurations named in the layers' tactics ('igemm:<tile>[ (bytewise loads)]').
+      const used = new Set(engine.layerInfo().flatMap((l) => [...l.tactic.matchAll(/igemm:(\d+x\d+ tile, [^+()]*[^+() ])/g)].map((m) => m[1]!)));
+      expect([...used], `tile ${tile}: one configuration`).toHaveLength(1);
+      const [name] = used;
+      tiles.add(name!);
+      const got = await engine.createExecutionContext().execute(inputs);
+      got.forEach((g, i) => expectSameValues(g, want[i]!, `${c.name}, ${name!}, output ${i}`));
+    }
+    expect(tiles.size, `tile configurations run: ${[...tiles].join('; ')}`).toBeGreaterThanOrEqual(5);
+    if (hopper) expect([...tiles].filter((t) => t.includes('wgmma')).length, 'wgmma tiles on Hopper').toBeGreaterThanOrEqual(4);
+  }));
 });

@@ -1,7 +1,8 @@
 // The int8 GEMM op (kernels/igemm.h) from its spec (src/backends/cuda/exec_spec.ts, 'igemm'):
 // every operand range checked, the tile configuration a tactic: a timed entry of the plan's
 // tactic cache, else each configuration timed on the device at engine load (`tune`), else the
-// configuration that fills the device for this problem size.
+// configuration that fills the device for this problem size (wgmma tiles only where the device
+// and the kernel image have them).
 #include <cuda_runtime.h>
 
 #include <climits>
@@ -20,6 +21,10 @@ namespace {
 class IgemmOp : public Op {
  public:
   explicit IgemmOp(const kernels::IgemmParams& p) : p_(p) {}
+  // Whether `tile` names a tile configuration this device runs (wgmma tiles only where available).
+  static bool Valid(int tile, bool wgmma) {
+    return tile >= 0 && tile < kernels::IgemmTileCount() && (wgmma || !kernels::IgemmTileUsesWgmma(tile));
+  }
   void Choose(int tile) { tile_ = tile; }
   std::string Enqueue(const ExecEnv& env) override {
     const cudaError_t err = kernels::LaunchIgemm(p_, tile_, env.stream);
@@ -174,20 +179,26 @@ std::unique_ptr<Op> BuildIgemm(const SpecReader& spec, BuildContext& ctx) {
     const kernels::IgemmConv& g = p.g;
     for (int v : {g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.ph, g.pw}) key += "," + std::to_string(v);
   }
+  bool wgmma = false;
+  if (kernels::IgemmWgmmaAvailable(&wgmma) != cudaSuccess) {
+    cudaGetLastError();
+    wgmma = false;
+  }
   if (const Tactic* hit = ctx.cache->Lookup(key, ctx.tune)) {
-    if (hit->kind == TacticKind::Igemm && hit->algo >= 0 && hit->algo < kernels::IgemmTileCount()) {
+    if (hit->kind == TacticKind::Igemm && IgemmOp::Valid(hit->algo, wgmma)) {
       op->Choose(hit->algo);
       ctx.source = ctx.cache->Reuse(key);
       return op;
     }
     ctx.cache->Reject(key);
   }
-  int best = kernels::IgemmDefaultTile(p, sms);
+  int best = kernels::IgemmDefaultTile(p, sms, wgmma);
   float bestMs = -1.f;
   if (ctx.tune && p.m > 0) {
     ExecEnv env;
     env.stream = ctx.stream;
     for (int t = 0; t < kernels::IgemmTileCount(); t++) {
+      if (!IgemmOp::Valid(t, wgmma)) continue;
       op->Choose(t);
       const float ms = TimeOp(*op, env);
       if (ms >= 0.f && (bestMs < 0.f || ms < bestMs)) {

@@ -1,9 +1,11 @@
 // The int8 GEMM kernel (igemm.h): a block computes a BM x BN tile of one group's output from
-// 64-byte slices of K staged in shared memory (three stages, cp.async where the operands allow
-// 16-byte loads), each warp a (BM / WARPS_M) x (BN / WARPS_N) part with mma.sync m16n8k32 s8 from
-// ldmatrix fragments. The epilogue reuses the pipeline's shared memory: the block's per-column
-// scales and biases, and a float tile of rescaled accumulators from which every thread finishes
-// four consecutive columns (epilogue ops, requantize) with coalesced loads and stores.
+// 64-byte slices of K staged in (dynamic) shared memory (cp.async where the operands allow 16-byte
+// loads, two stages ahead), either each warp a (BM / WARPS_M) x (BN / WARPS_N) part with mma.sync
+// m16n8k32 s8 from ldmatrix fragments, or (Hopper, sm_90a) each warpgroup 64 rows with wgmma
+// reading the stages through descriptors. The block's per-column scales and biases are loaded
+// before the main loop and a residual tile is prefetched with the first stage; the epilogue reuses
+// the pipeline's shared memory as a float tile of rescaled accumulators from which every thread
+// finishes four consecutive columns (epilogue ops, requantize) with coalesced stores.
 #include "kernels/igemm.h"
 
 #include <cuda_bf16.h>
@@ -20,7 +22,11 @@ namespace fxrt::kernels {
 namespace {
 
 constexpr int kBK = 64;     // bytes of K per stage: one 64-byte row per tile row
-constexpr int kStages = 3;
+constexpr int kAhead = 2;   // stages loaded ahead of the one being multiplied
+// Stages in shared memory: the mma.sync kernel multiplies a stage before the barrier that precedes
+// its next load, so kAhead + 1 suffice; the wgmma kernel leaves one group of MMAs in flight across
+// that barrier, so the stage it reads is not reloaded until two iterations later.
+constexpr int StagesOf(bool wg) { return wg ? kAhead + 2 : kAhead + 1; }
 constexpr int64_t kMaxGridY = 65535;
 
 __device__ __forceinline__ uint32_t SmemAddr(const void* p) {
@@ -65,6 +71,90 @@ __device__ __forceinline__ void Mma(int32_t* c, const uint32_t* a, const uint32_
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 #endif
 }
+
+// Hopper's warpgroup MMA (wgmma, sm_90a only): a warpgroup of 4 warps multiplies a 64 x 32 int8 A
+// and an N x 32 int8 B (both K-major) read from shared memory through descriptors, accumulating a
+// 64 x N int32 tile in registers asynchronously. The stage layout above is wgmma's 64-byte swizzle
+// (16-byte chunk c of row r at chunk c ^ ((r >> 1) & 3) of its 64-byte row, 8-row atoms of 512
+// bytes), so both kernels share the loaders. Compiled only where the architecture has it
+// (__CUDA_ARCH_FEAT_SM90_ALL); IgemmWgmmaAvailable() asks the loaded kernel image.
+#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define FXRT_WGMMA 1
+#else
+#define FXRT_WGMMA 0
+#endif
+
+// Descriptor of a K-major operand at shared address `addr` in the 64-byte swizzle: 8-row groups
+// 512 bytes apart (stride byte offset), leading byte offset unused for a swizzled K-major layout.
+__device__ __forceinline__ uint64_t WgmmaDesc(uint32_t addr) {
+  return static_cast<uint64_t>((addr & 0x3FFFF) >> 4) | (uint64_t{1} << 16) | (uint64_t{512 >> 4} << 32) | (uint64_t{2} << 62);
+}
+
+__device__ __forceinline__ void WgmmaFence() {
+#if FXRT_WGMMA
+  asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void WgmmaCommit() {
+#if FXRT_WGMMA
+  asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+#endif
+}
+// Waits until at most N committed groups of this warpgroup's MMAs are pending.
+template <int N>
+__device__ __forceinline__ void WgmmaWait() {
+#if FXRT_WGMMA
+  asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
+#endif
+}
+// Makes this thread's shared-memory writes (st.shared, cp.async) visible to wgmma's async proxy.
+__device__ __forceinline__ void FenceProxyAsync() {
+#if FXRT_WGMMA
+  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+#endif
+}
+
+#define FXRT_D8(i) "+r"(d[i]), "+r"(d[i + 1]), "+r"(d[i + 2]), "+r"(d[i + 3]), "+r"(d[i + 4]), "+r"(d[i + 5]), "+r"(d[i + 6]), "+r"(d[i + 7])
+
+// d (64 x N, the fragment order of mma.sync m16n8 per 8 columns) += A (64 x 32) * B (N x 32)^T.
+template <int N>
+__device__ __forceinline__ void Wgmma(int32_t* d, uint64_t descA, uint64_t descB);
+
+template <>
+__device__ __forceinline__ void Wgmma<64>(int32_t* d, uint64_t descA, uint64_t descB) {
+#if FXRT_WGMMA
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, 1, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n64k32.s32.s8.s8 "
+      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+      "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, p;\n}\n"
+      : FXRT_D8(0), FXRT_D8(8), FXRT_D8(16), FXRT_D8(24)
+      : "l"(descA), "l"(descB));
+#else
+  __trap();
+#endif
+}
+
+template <>
+__device__ __forceinline__ void Wgmma<128>(int32_t* d, uint64_t descA, uint64_t descB) {
+#if FXRT_WGMMA
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, 1, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8 "
+      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+      "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+      "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+      "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, %64, %65, p;\n}\n"
+      : FXRT_D8(0), FXRT_D8(8), FXRT_D8(16), FXRT_D8(24), FXRT_D8(32), FXRT_D8(40), FXRT_D8(48), FXRT_D8(56)
+      : "l"(descA), "l"(descB));
+#else
+  __trap();
+#endif
+}
+#undef FXRT_D8
+
+// Writes 1 where this image's kernels have wgmma (read by IgemmWgmmaAvailable).
+__global__ void WgmmaProbeKernel(int* out) { *out = FXRT_WGMMA; }
 
 // Where one A row of a convolution (an output pixel) reads from.
 struct ConvRow {
@@ -119,15 +209,31 @@ struct ConvK {
   }
 };
 
-// Rows of the float tile the epilogue stages per pass: as many as fit in the pipeline's shared
-// memory beside the column vectors.
+// Shared memory (dynamic): the pipeline's stages, reused by the epilogue as a float tile of
+// kRows rows per pass; the block's column vectors; and, when the residual can be prefetched, the
+// block's residual tile (copied with cp.async alongside the first stage, so its latency hides behind
+// the main loop).
 constexpr int kColVecs = 2 + kMaxIgemmEpilogue;  // x scale * weight scale, conv bias, one per epilogue op
 constexpr int StagePitch(int bn) { return bn + 8; }  // floats; +8 spreads the fragment rows over the banks
-constexpr int PipelineBytes(int bm, int bn) { return kStages * (bm + bn) * kBK; }
-constexpr int StagingRows(int bm, int bn) {
+constexpr int PipelineBytes(int bm, int bn, bool wg) { return StagesOf(wg) * (bm + bn) * kBK; }
+constexpr int StagingRows(int bm, int bn, bool wg) {
   int r = bm;
-  while (r > 8 && r * StagePitch(bn) * 4 + kColVecs * bn * 4 > PipelineBytes(bm, bn)) r /= 2;
+  while (r > 8 && r * StagePitch(bn) * 4 > PipelineBytes(bm, bn, wg)) r /= 2;
   return r;
+}
+constexpr int ColVecBytes(int bn) { return kColVecs * bn * 4; }
+
+// The residual epilogue op whose tile the kernel prefetches into shared memory, or -1: the first
+// residual, when its rows and the block's columns are runs of whole 16-byte chunks.
+int PrefetchedResidual(const IgemmParams& p) {
+  for (int e = 0; e < p.nEpi; e++) {
+    const IgemmEpilogueOp& op = p.epi[e];
+    if (op.kind != IgemmEpilogueKind::Residual) continue;
+    const int64_t size = ItemSize(op.dtype);
+    const bool ok = reinterpret_cast<uintptr_t>(op.ptr) % 16 == 0 && (p.ldc * size) % 16 == 0 && (p.n * size) % 16 == 0;
+    return ok ? e : -1;
+  }
+  return -1;
 }
 
 // Element i of a float or int8 tensor as float32 (an int8 residual as its integer value).
@@ -200,7 +306,7 @@ __device__ __forceinline__ void Store4(const IgemmParams& p, int64_t i, const fl
 // int8 output).
 template <int BN, int kPitch>
 __device__ __forceinline__ void FinishQuad(const IgemmParams& p, const float* colv, const float* stage, int lrow, int lc, int64_t at,
-                                           int count, float inv, bool vec4) {
+                                           int count, float inv, bool vec4, int resOp, const int8_t* resTile, int resRow) {
   const float4 f = *reinterpret_cast<const float4*>(stage + lrow * kPitch + lc);
   float y[4] = {f.x, f.y, f.z, f.w};
   for (int e = 0; e < p.nEpi; e++) {
@@ -213,7 +319,12 @@ __device__ __forceinline__ void FinishQuad(const IgemmParams& p, const float* co
         break;
       case IgemmEpilogueKind::Residual: {
         float r[4];
-        Load4(op.ptr, at, op.dtype, vec4, count, r);
+        if (e == resOp) {
+          // The prefetched tile: row resRow of the block, columns lc.. (zero beyond n, unused).
+          Load4(resTile, static_cast<int64_t>(resRow) * BN + lc, op.dtype, true, 4, r);
+        } else {
+          Load4(op.ptr, at, op.dtype, vec4, count, r);
+        }
         const bool scaled = op.scale != nullptr;
 #pragma unroll
         for (int q = 0; q < 4; q++) y[q] = __fadd_rn(y[q], scaled ? __fmul_rn(vec[q], r[q]) : r[q]);
@@ -233,10 +344,13 @@ __device__ __forceinline__ void FinishQuad(const IgemmParams& p, const float* co
   Store4(p, at, y, count, inv, vec4);
 }
 
-template <int BM, int BN, int WARPS_M, int WARPS_N, bool CONV, bool VEC>
+// WG: the warpgroup MMA (BM / 64 warpgroups, each 64 rows by BN; WARPS_M = BM / 16, WARPS_N = 1, so
+// every warp holds the fragments of 16 rows by BN as the mma.sync kernel's would).
+template <int BM, int BN, int WARPS_M, int WARPS_N, bool CONV, bool VEC, bool WG>
 __global__ void __launch_bounds__(WARPS_M* WARPS_N * 32)
-    IgemmKernel(const __grid_constant__ IgemmParams p, int64_t mBase, bool vec4) {
+    IgemmKernel(const __grid_constant__ IgemmParams p, int64_t mBase, bool vec4, int resOp) {
   constexpr int kThreads = WARPS_M * WARPS_N * 32;
+  constexpr int kStages = StagesOf(WG);
   constexpr int WM = BM / WARPS_M;
   constexpr int WN = BN / WARPS_N;
   constexpr int MI = WM / 16;
@@ -244,14 +358,20 @@ __global__ void __launch_bounds__(WARPS_M* WARPS_N * 32)
   constexpr int CA = BM * 4 / kThreads;  // 16-byte chunks of A per thread per stage
   constexpr int CB = BN * 4 / kThreads;
   constexpr int kRowStep = kThreads / 4;
-  constexpr int kRows = StagingRows(BM, BN);
+  constexpr int kRows = StagingRows(BM, BN, WG);
   constexpr int kPitch = StagePitch(BN);
   static_assert(MI >= 1 && NI % 2 == 0 && CA >= 1 && CB >= 1, "tile shape");
-  static_assert(kRows * kPitch * 4 + kColVecs * BN * 4 <= PipelineBytes(BM, BN) && BM % kRows == 0, "epilogue staging");
+  static_assert(!WG || (BM % 64 == 0 && WARPS_M == BM / 16 && WARPS_N == 1 && (BN == 64 || BN == 128)), "warpgroup tile shape");
+  static_assert(kRows * kPitch * 4 <= PipelineBytes(BM, BN, WG) && BM % kRows == 0, "epilogue staging");
 
-  __shared__ __align__(128) int8_t smem[PipelineBytes(BM, BN)];
+  // wgmma reads the stages through their shared addresses, whose bits the 64-byte swizzle uses: the
+  // wgmma kernel starts them at a 1024-byte boundary (LaunchKernel allocates the slack).
+  extern __shared__ __align__(16) int8_t dynSmem[];
+  int8_t* const smem = dynSmem + (WG ? (1024u - SmemAddr(dynSmem) % 1024u) % 1024u : 0u);
   int8_t* const sA = smem;
   int8_t* const sB = smem + kStages * BM * kBK;
+  float* const colv = reinterpret_cast<float*>(smem + PipelineBytes(BM, BN, WG));
+  int8_t* const resTile = smem + PipelineBytes(BM, BN, WG) + ColVecBytes(BN);
 
   const int tid = threadIdx.x;
   const int lane = tid & 31;
@@ -347,59 +467,8 @@ __global__ void __launch_bounds__(WARPS_M* WARPS_N * 32)
     if constexpr (CONV) ck.Advance(p.g, kBK);
   };
 
-  int32_t acc[MI][NI][4];
-#pragma unroll
-  for (int i = 0; i < MI; i++) {
-#pragma unroll
-    for (int j = 0; j < NI; j++) {
-#pragma unroll
-      for (int r = 0; r < 4; r++) acc[i][j][r] = 0;
-    }
-  }
-
-  const int kTiles = (p.k + kBK - 1) / kBK;
-#pragma unroll
-  for (int s = 0; s < kStages - 1; s++) {
-    if (s < kTiles) load(s, s);
-    CpAsyncCommit();
-  }
-  for (int kt = 0; kt < kTiles; kt++) {
-    CpAsyncWait<kStages - 2>();
-    __syncthreads();
-    const int next = kt + kStages - 1;
-    if (next < kTiles) load(next % kStages, next);
-    CpAsyncCommit();
-    const int stage = kt % kStages;
-    const int8_t* a = sA + stage * BM * kBK;
-    const int8_t* b = sB + stage * BN * kBK;
-#pragma unroll
-    for (int ks = 0; ks < 2; ks++) {
-      uint32_t af[MI][4];
-      uint32_t bf[NI][2];
-#pragma unroll
-      for (int i = 0; i < MI; i++) {
-        const int row = wm0 + i * 16 + ((lane >> 3) & 1) * 8 + (lane & 7);
-        Ldmatrix4(SmemAddr(a + Swizzle(row, ks * 2 + (lane >> 4))), af[i][0], af[i][1], af[i][2], af[i][3]);
-      }
-#pragma unroll
-      for (int j = 0; j < NI; j += 2) {
-        const int row = wn0 + (j + (lane >> 4)) * 8 + (lane & 7);
-        Ldmatrix4(SmemAddr(b + Swizzle(row, ks * 2 + ((lane >> 3) & 1))), bf[j][0], bf[j][1], bf[j + 1][0], bf[j + 1][1]);
-      }
-#pragma unroll
-      for (int i = 0; i < MI; i++) {
-#pragma unroll
-        for (int j = 0; j < NI; j++) Mma(acc[i][j], af[i], bf[j]);
-      }
-    }
-  }
-  CpAsyncWait<0>();
-  __syncthreads();  // the pipeline's shared memory now holds the epilogue's column vectors and staging tile
-
   // Column vectors of the block's BN columns: [0] fround(sx * sw) (sw alone when sx is per row),
   // [1] the convolution's bias, [2 + e] epilogue op e's bias or int8 residual scale.
-  float* const colv = reinterpret_cast<float*>(smem);
-  float* const stage = colv + kColVecs * BN;
   const bool rowSx = p.sxRows > 1;
   const float sx0 = rowSx ? 0.f : LoadScale(p.sx, 0, p.sxDtype);
   for (int lc = tid; lc < BN; lc += kThreads) {
@@ -417,6 +486,90 @@ __global__ void __launch_bounds__(WARPS_M* WARPS_N * 32)
     }
   }
 
+  // The residual tile [BM, BN] of the prefetched residual op, 16-byte chunks, rows beyond m and
+  // columns beyond n zero-filled; part of the first stage's cp.async group.
+  auto prefetchResidual = [&]() {
+    if (resOp < 0) return;
+    const IgemmEpilogueOp& op = p.epi[resOp];
+    const int size = static_cast<int>(ItemSize(op.dtype));
+    const int chunksPerRow = BN * size / 16;
+    const int64_t col0 = static_cast<int64_t>(group) * p.n + n0;
+    for (int c = tid; c < BM * chunksPerRow; c += kThreads) {
+      const int row = c / chunksPerRow;
+      const int cc = c - row * chunksPerRow;
+      const int64_t m = m0 + row;
+      const bool ok = m < p.m && n0 + cc * 16 / size < p.n;
+      const int8_t* src = static_cast<const int8_t*>(op.ptr) + ((ok ? m * p.ldc + col0 : 0) * size + (ok ? cc * 16 : 0));
+      CpAsync16(SmemAddr(resTile + (static_cast<int64_t>(row) * BN * size + cc * 16)), src, ok);
+    }
+  };
+
+  int32_t acc[MI][NI][4];
+#pragma unroll
+  for (int i = 0; i < MI; i++) {
+#pragma unroll
+    for (int j = 0; j < NI; j++) {
+#pragma unroll
+      for (int r = 0; r < 4; r++) acc[i][j][r] = 0;
+    }
+  }
+
+  const int kTiles = (p.k + kBK - 1) / kBK;
+  prefetchResidual();
+#pragma unroll
+  for (int s = 0; s < kAhead; s++) {
+    if (s < kTiles) load(s, s);
+    CpAsyncCommit();
+  }
+  for (int kt = 0; kt < kTiles; kt++) {
+    CpAsyncWait<kAhead - 1>();
+    if constexpr (WG) FenceProxyAsync();
+    __syncthreads();
+    const int next = kt + kAhead;
+    if (next < kTiles) load(next % kStages, next);
+    CpAsyncCommit();
+    const int stage = kt % kStages;
+    const int8_t* a = sA + stage * BM * kBK;
+    const int8_t* b = sB + stage * BN * kBK;
+    if constexpr (WG) {
+      // The whole stage (K = 64) as two k32 steps: the descriptors advance 32 bytes along the rows.
+      // One group stays in flight: the previous stage's MMAs are done before this thread passes the
+      // next barrier, after which that stage may be reloaded (StagesOf).
+      const uint32_t aAddr = SmemAddr(a + (warp >> 2) * 64 * kBK);
+      const uint32_t bAddr = SmemAddr(b);
+      WgmmaFence();
+#pragma unroll
+      for (int ks = 0; ks < 2; ks++) Wgmma<BN>(&acc[0][0][0], WgmmaDesc(aAddr + ks * 32), WgmmaDesc(bAddr + ks * 32));
+      WgmmaCommit();
+      WgmmaWait<1>();
+    } else {
+#pragma unroll
+      for (int ks = 0; ks < 2; ks++) {
+        uint32_t af[MI][4];
+        uint32_t bf[NI][2];
+#pragma unroll
+        for (int i = 0; i < MI; i++) {
+          const int row = wm0 + i * 16 + ((lane >> 3) & 1) * 8 + (lane & 7);
+          Ldmatrix4(SmemAddr(a + Swizzle(row, ks * 2 + (lane >> 4))), af[i][0], af[i][1], af[i][2], af[i][3]);
+        }
+#pragma unroll
+        for (int j = 0; j < NI; j += 2) {
+          const int row = wn0 + (j + (lane >> 4)) * 8 + (lane & 7);
+          Ldmatrix4(SmemAddr(b + Swizzle(row, ks * 2 + ((lane >> 3) & 1))), bf[j][0], bf[j][1], bf[j + 1][0], bf[j + 1][1]);
+        }
+#pragma unroll
+        for (int i = 0; i < MI; i++) {
+#pragma unroll
+          for (int j = 0; j < NI; j++) Mma(acc[i][j], af[i], bf[j]);
+        }
+      }
+    }
+  }
+  if constexpr (WG) WgmmaWait<0>();
+  CpAsyncWait<0>();
+  __syncthreads();  // the pipeline's shared memory now holds the epilogue's staging tile; the residual tile has arrived
+
+  float* const stage = reinterpret_cast<float*>(smem);
   // Per pass, the accumulators of kRows rows become fround(fround(acc) * scale) (+ bias) in the
   // staging tile; then every thread finishes four consecutive columns at a time (epilogue ops,
   // requantize or convert) and stores them, a warp writing whole rows.
@@ -456,7 +609,10 @@ __global__ void __launch_bounds__(WARPS_M* WARPS_N * 32)
       const int lc = (idx - lrow * kQuads) * 4;
       const int64_t row = m0 + pass * kRows + lrow;
       const int count = min(4, p.n - (n0 + lc));
-      if (row < p.m && count > 0) FinishQuad<BN, kPitch>(p, colv, stage, lrow, lc, row * p.ldc + group * p.n + n0 + lc, count, inv, vec4);
+      if (row < p.m && count > 0) {
+        FinishQuad<BN, kPitch>(p, colv, stage, lrow, lc, row * p.ldc + group * p.n + n0 + lc, count, inv, vec4, resOp, resTile,
+                               pass * kRows + lrow);
+      }
     }
   }
 }
@@ -464,37 +620,52 @@ __global__ void __launch_bounds__(WARPS_M* WARPS_N * 32)
 struct TileConfig {
   const char* name;
   int bm, bn, threads;
+  bool wgmma;
 };
 
 constexpr TileConfig kTiles[] = {
-    {"128x128 tile, 8 warps", 128, 128, 256},
-    {"128x64 tile, 8 warps", 128, 64, 256},
-    {"64x128 tile, 8 warps", 64, 128, 256},
-    {"64x64 tile, 4 warps", 64, 64, 128},
-    {"128x128 tile, 4 warps", 128, 128, 128},
+    {"128x128 tile, 8 warps", 128, 128, 256, false},
+    {"128x64 tile, 8 warps", 128, 64, 256, false},
+    {"64x128 tile, 8 warps", 64, 128, 256, false},
+    {"64x64 tile, 4 warps", 64, 64, 128, false},
+    {"128x128 tile, 4 warps", 128, 128, 128, false},
+    {"128x128 tile, 2 warpgroups wgmma", 128, 128, 256, true},
+    {"128x64 tile, 2 warpgroups wgmma", 128, 64, 256, true},
+    {"64x128 tile, 1 warpgroup wgmma", 64, 128, 128, true},
+    {"64x64 tile, 1 warpgroup wgmma", 64, 64, 128, true},
 };
 constexpr int kTileCount = sizeof(kTiles) / sizeof(kTiles[0]);
 
-template <int BM, int BN, int WARPS_M, int WARPS_N>
-cudaError_t LaunchTile(const IgemmParams& p, bool vec, bool vec4, cudaStream_t stream) {
+template <int BM, int BN, int WARPS_M, int WARPS_N, bool WG, bool CONV, bool VEC>
+cudaError_t LaunchKernel(const IgemmParams& p, bool vec4, int resOp, cudaStream_t stream) {
   constexpr int kThreads = WARPS_M * WARPS_N * 32;
+  auto* kernel = IgemmKernel<BM, BN, WARPS_M, WARPS_N, CONV, VEC, WG>;
+  const int resBytes = resOp >= 0 ? BM * BN * static_cast<int>(ItemSize(p.epi[resOp].dtype)) : 0;
+  const int bytes = PipelineBytes(BM, BN, WG) + ColVecBytes(BN) + resBytes + (WG ? 1024 : 0);
+  if (bytes > 48 * 1024) {
+    const cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+    if (err != cudaSuccess) return err;
+  }
   const int64_t mTiles = (p.m + BM - 1) / BM;
   const unsigned nTiles = static_cast<unsigned>((p.n + BN - 1) / BN);
   // Rows beyond the grid's y limit run as further launches, each from its own first row.
   for (int64_t t = 0; t < mTiles; t += kMaxGridY) {
     const dim3 grid(nTiles, static_cast<unsigned>(std::min<int64_t>(kMaxGridY, mTiles - t)), static_cast<unsigned>(p.groups));
-    const int64_t first = t * BM;
-    if (p.conv) {
-      if (vec) IgemmKernel<BM, BN, WARPS_M, WARPS_N, true, true><<<grid, kThreads, 0, stream>>>(p, first, vec4);
-      else IgemmKernel<BM, BN, WARPS_M, WARPS_N, true, false><<<grid, kThreads, 0, stream>>>(p, first, vec4);
-    } else {
-      if (vec) IgemmKernel<BM, BN, WARPS_M, WARPS_N, false, true><<<grid, kThreads, 0, stream>>>(p, first, vec4);
-      else IgemmKernel<BM, BN, WARPS_M, WARPS_N, false, false><<<grid, kThreads, 0, stream>>>(p, first, vec4);
-    }
+    kernel<<<grid, kThreads, bytes, stream>>>(p, t * BM, vec4, resOp);
     const cudaError_t err = cudaGetLastError();
     if (err != cudaSuccess) return err;
   }
   return cudaSuccess;
+}
+
+template <int BM, int BN, int WARPS_M, int WARPS_N, bool WG = false>
+cudaError_t LaunchTile(const IgemmParams& p, bool vec, bool vec4, int resOp, cudaStream_t stream) {
+  if (p.conv) {
+    return vec ? LaunchKernel<BM, BN, WARPS_M, WARPS_N, WG, true, true>(p, vec4, resOp, stream)
+               : LaunchKernel<BM, BN, WARPS_M, WARPS_N, WG, true, false>(p, vec4, resOp, stream);
+  }
+  return vec ? LaunchKernel<BM, BN, WARPS_M, WARPS_N, WG, false, true>(p, vec4, resOp, stream)
+             : LaunchKernel<BM, BN, WARPS_M, WARPS_N, WG, false, false>(p, vec4, resOp, stream);
 }
 
 bool Aligned(const void* ptr, uintptr_t bytes) { return reinterpret_cast<uintptr_t>(ptr) % bytes == 0; }
@@ -505,14 +676,40 @@ int IgemmTileCount() { return kTileCount; }
 
 const char* IgemmTileName(int tile) { return tile >= 0 && tile < kTileCount ? kTiles[tile].name : "?"; }
 
-int IgemmDefaultTile(const IgemmParams& p, int multiprocessors) {
+bool IgemmTileUsesWgmma(int tile) { return tile >= 0 && tile < kTileCount && kTiles[tile].wgmma; }
+
+cudaError_t IgemmWgmmaAvailable(bool* available) {
+  *available = false;
+  int device = 0, major = 0, minor = 0;
+  cudaError_t err = cudaGetDevice(&device);
+  if (err == cudaSuccess) err = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device);
+  if (err == cudaSuccess) err = cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device);
+  if (err != cudaSuccess || major != 9 || minor != 0) return err;
+  // Compute capability 9.0 runs the sm_90a image when the addon has one; the probe kernel says which
+  // image was loaded (a compute_90 PTX or an sm_90 build has no wgmma).
+  int* flag = nullptr;
+  err = cudaMalloc(&flag, sizeof(int));
+  if (err != cudaSuccess) return err;
+  int value = 0;
+  WgmmaProbeKernel<<<1, 1>>>(flag);
+  err = cudaGetLastError();
+  if (err == cudaSuccess) err = cudaMemcpy(&value, flag, sizeof(int), cudaMemcpyDeviceToHost);
+  cudaFree(flag);
+  *available = err == cudaSuccess && value == 1;
+  return err;
+}
+
+int IgemmDefaultTile(const IgemmParams& p, int multiprocessors, bool wgmma) {
   // The largest tile that still gives every multiprocessor two blocks; else the smallest.
   const int64_t want = 2 * static_cast<int64_t>(std::max(1, multiprocessors));
+  int last = 0;
   for (int t = 0; t < kTileCount; t++) {
+    if (kTiles[t].wgmma != wgmma) continue;
+    last = t;
     const int64_t blocks = (p.m + kTiles[t].bm - 1) / kTiles[t].bm * ((p.n + kTiles[t].bn - 1) / kTiles[t].bn) * p.groups;
     if (blocks >= want) return t;
   }
-  return kTileCount - 1;
+  return last;
 }
 
 bool IgemmVectorLoads(const IgemmParams& p) {
@@ -528,12 +725,17 @@ cudaError_t LaunchIgemm(const IgemmParams& p, int tile, cudaStream_t stream) {
   for (int e = 0; e < p.nEpi; e++) {
     if (p.epi[e].kind == IgemmEpilogueKind::Residual) vec4 = vec4 && Aligned(p.epi[e].ptr, 4 * ItemSize(p.epi[e].dtype));
   }
+  const int resOp = PrefetchedResidual(p);
   switch (tile) {
-    case 0: return LaunchTile<128, 128, 2, 4>(p, vec, vec4, stream);
-    case 1: return LaunchTile<128, 64, 4, 2>(p, vec, vec4, stream);
-    case 2: return LaunchTile<64, 128, 2, 4>(p, vec, vec4, stream);
-    case 3: return LaunchTile<64, 64, 2, 2>(p, vec, vec4, stream);
-    case 4: return LaunchTile<128, 128, 2, 2>(p, vec, vec4, stream);
+    case 0: return LaunchTile<128, 128, 2, 4>(p, vec, vec4, resOp, stream);
+    case 1: return LaunchTile<128, 64, 4, 2>(p, vec, vec4, resOp, stream);
+    case 2: return LaunchTile<64, 128, 2, 4>(p, vec, vec4, resOp, stream);
+    case 3: return LaunchTile<64, 64, 2, 2>(p, vec, vec4, resOp, stream);
+    case 4: return LaunchTile<128, 128, 2, 2>(p, vec, vec4, resOp, stream);
+    case 5: return LaunchTile<128, 128, 8, 1, true>(p, vec, vec4, resOp, stream);
+    case 6: return LaunchTile<128, 64, 8, 1, true>(p, vec, vec4, resOp, stream);
+    case 7: return LaunchTile<64, 128, 4, 1, true>(p, vec, vec4, resOp, stream);
+    case 8: return LaunchTile<64, 64, 4, 1, true>(p, vec, vec4, resOp, stream);
     default: return cudaErrorInvalidValue;
   }
 }

@@ -1,6 +1,7 @@
 // The int8 GEMM of the Q/DQ fusion (src/engine/plan.ts, StepQuantization): int8 x int8 products
-// accumulated exactly in int32 on the tensor cores (mma.sync m16n8k32 s8), then (in registers and a
-// shared-memory tile) the plan's float32 arithmetic, each operation rounded once as the reference rounds it:
+// accumulated exactly in int32 on the tensor cores (mma.sync m16n8k32 s8, or wgmma m64nNk32 s8 on
+// Hopper), then (in registers and a shared-memory tile) the plan's float32 arithmetic, each
+// operation rounded once as the reference rounds it:
 //   y = fround(fround(acc) * fround(sx[row] * sw[col]))
 //   y = fround(y + bias[col])                     the convolution's own bias, if any
 //   then the epilogue ops in order: + a bias vector, + a residual (deq(r) = fround(s * r) when it
@@ -76,10 +77,17 @@ struct IgemmParams {
 // Tile configurations (the tactic): indices 0 .. IgemmTileCount() - 1.
 int IgemmTileCount();
 const char* IgemmTileName(int tile);
-// A tile that suits the problem without timing (enough blocks to fill the device).
-int IgemmDefaultTile(const IgemmParams& p, int multiprocessors);
+// Whether the tile runs on Hopper's warpgroup MMA (wgmma): only where IgemmWgmmaAvailable says so.
+bool IgemmTileUsesWgmma(int tile);
+// Whether this device runs the wgmma tiles: compute capability 9.0 and an sm_90a kernel image
+// (CUDA architecture 90a, the addon's default). Launches a probe kernel and waits for it.
+cudaError_t IgemmWgmmaAvailable(bool* available);
+// A tile that suits the problem without timing (enough blocks to fill the device), among the
+// wgmma tiles or the others.
+int IgemmDefaultTile(const IgemmParams& p, int multiprocessors, bool wgmma);
 // Whether the operands allow 16-byte loads (K runs of 16 aligned bytes); else bytewise loads.
 bool IgemmVectorLoads(const IgemmParams& p);
 cudaError_t LaunchIgemm(const IgemmParams& p, int tile, cudaStream_t stream);
+
 
 }  // namespace fxrt::kernels
