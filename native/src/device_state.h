@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #ifdef FXRT_HAVE_CUBLASLT
@@ -95,6 +96,11 @@ class DeviceState : public std::enable_shared_from_this<DeviceState> {
 
   const MemoryStats& stats() const { return stats_; }
 
+  // Whether the int8 GEMM's wgmma tiles run on this device, once op_igemm has probed it (empty
+  // before): the probe launches a kernel and waits, so it runs once per device, not per op.
+  std::optional<bool> igemmWgmma() const { return igemmWgmma_; }
+  void setIgemmWgmma(bool available) { igemmWgmma_ = available; }
+
 #ifdef FXRT_HAVE_CUBLASLT
   cublasLtHandle_t cublasLt() const { return cublasLt_; }
   std::map<GemmKey, GemmPlan>& gemmPlans() { return gemmPlans_; }
@@ -111,6 +117,7 @@ class DeviceState : public std::enable_shared_from_this<DeviceState> {
   std::shared_ptr<StreamState> defaultStream_;
   std::vector<PinnedBlock*> idleStaging_;
   MemoryStats stats_;
+  std::optional<bool> igemmWgmma_;
 #ifdef FXRT_HAVE_CUBLASLT
   cublasLtHandle_t cublasLt_ = nullptr;
   std::map<GemmKey, GemmPlan> gemmPlans_;

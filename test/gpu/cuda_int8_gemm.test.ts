@@ -123,6 +123,17 @@ const CASES: readonly Int8Case[] = [
     },
   },
   {
+    name: 'conv 3x3, 24 -> 40 channels, int8 residual read directly (40-byte rows: no 16-byte prefetch), relu, requantized',
+    inputs: [[2, 24, 7, 9], [2, 40, 7, 9]], kind: 'convolution', int8Out: true,
+    build: (net, [x, r]) => {
+      const c = layer(net, 'convolution', [int8Act(net, x!, 0.02, 'x'), int8Weight(net, [40, 24, 3, 3], 0, 14, 'w')],
+        conv(40, [3, 3], { prePadding: [1, 1], postPadding: [1, 1] }), 'conv');
+      const sum = layer(net, 'elementwise', [c, int8Act(net, r!, 0.05, 'r')], { op: 'sum' }, 'add');
+      const relu = layer(net, 'activation', [sum], { op: 'relu', alpha: 0, beta: 0 }, 'relu');
+      net.markOutput(layer(net, 'quantize', [relu, constant(net, Tensor.fromArray([0.04]), 'so')], { axis: null, toType: 'int8' }, 'y_q'), 'y');
+    },
+  },
+  {
     name: 'conv -> Q -> DQ -> max pool 3x3/2 -> Q -> DQ -> conv: the pool runs on the channels-last int8 tensor (32 channels, 16 per thread)',
     inputs: [[2, 32, 12, 10]], kind: 'convolution', int8Out: false,
     build: (net, [x]) => {

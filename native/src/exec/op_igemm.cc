@@ -180,9 +180,13 @@ std::unique_ptr<Op> BuildIgemm(const SpecReader& spec, BuildContext& ctx) {
     for (int v : {g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.ph, g.pw}) key += "," + std::to_string(v);
   }
   bool wgmma = false;
-  if (kernels::IgemmWgmmaAvailable(&wgmma) != cudaSuccess) {
+  if (ctx.device != nullptr && ctx.device->igemmWgmma().has_value()) {
+    wgmma = *ctx.device->igemmWgmma();
+  } else if (kernels::IgemmWgmmaAvailable(&wgmma) != cudaSuccess) {
     cudaGetLastError();
     wgmma = false;
+  } else if (ctx.device != nullptr) {
+    ctx.device->setIgemmWgmma(wgmma);
   }
   if (const Tactic* hit = ctx.cache->Lookup(key, ctx.tune)) {
     if (hit->kind == TacticKind::Igemm && IgemmOp::Valid(hit->algo, wgmma)) {
