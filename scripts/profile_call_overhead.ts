@@ -6,13 +6,18 @@
  *   completion     await stream.synchronize() on an idle stream: the completion round trip alone
  *                  (event record → waiter thread → thread-safe function → promise → await)
  *   alloc+free     DeviceTensor.empty + dispose of the output (stream-ordered pool)
- *   runner.run     the whole call as the benchmark times it
+ *   runner.run     the whole call as the benchmark times it (a new output per call)
+ *   run into       the same with the output bound once (runner.run(x, { outputs }))
+ * and the same two calls on the MLP workload (10240x512, fp16), whose gap to the sum of its steps'
+ * GPU times (profiled eagerly) is the per-call cost at scale (input and output copies included).
  *
  * Run: node node_modules/vite-node/vite-node.mjs scripts/profile_call_overhead.ts [--iters N]
  */
 import { CudaEngineRunner, DeviceTensor, Stream } from '../src/backends/cuda/index.js';
 import { compile } from '../src/compile.js';
+import { modelZoo } from '../src/models/index.js';
 import { nn } from '../src/nn/index.js';
+import { Parameter } from '../src/nn/module.js';
 import { Tensor } from '../src/tensor/tensor.js';
 
 function median(xs: number[]): number {
@@ -43,7 +48,34 @@ rows.push(['alloc+free (DeviceTensor.empty + dispose)', await timeUs(iters, () =
 rows.push(['runner.run (one relu step, device in/out)', await timeUs(iters, async () => {
   for (const y of await runner.run([dx])) y.dispose();
 })]);
+const [bound] = await runner.run([dx]);
+rows.push(['runner.run into a bound output', await timeUs(iters, () => runner.run([dx], { outputs: [bound!] }))]);
+bound!.dispose();
 rows.push(['lowered.run (host in/out)', await timeUs(iters >> 2, () => lowered.run([x]))]);
+{
+  const model = modelZoo.mlp.create();
+  for (const [, m] of model.namedModules()) {
+    for (const [k, v] of Object.entries(m)) if (v instanceof Parameter) Reflect.set(m, k, new Parameter(v.castTo('float16')));
+  }
+  const xm = Tensor.randn([10240, 512], { seed: 3, dtype: 'float16' });
+  const lm = await compile(model, [xm], { device: 'cuda', precision: 'fp16' });
+  const engine = [...lm.engines.values()][0]!.engine;
+  const r = CudaEngineRunner.of(engine);
+  const dm = DeviceTensor.upload(xm);
+  rows.push(['mlp: runner.run', await timeUs(iters >> 2, async () => {
+    for (const y of await r.run([dm])) y.dispose();
+  })]);
+  const [out] = await r.run([dm]);
+  rows.push(['mlp: runner.run into a bound output', await timeUs(iters >> 2, () => r.run([dm], { outputs: [out!] }))]);
+  out!.dispose();
+  const ctx = engine.createExecutionContext();
+  ctx.profile = true;
+  for (let i = 0; i < 5; i++) await ctx.execute([xm]);
+  const gpuMs = ctx.profileData().reduce((a, p) => a + p.totalMs / p.calls, 0);
+  rows.push(['mlp: sum of step GPU times (eager, events)', gpuMs * 1000]);
+  dm.dispose();
+  r.dispose();
+}
 for (const [name, us] of rows) console.log(`${us.toFixed(1).padStart(8)} µs  ${name}`);
 dx.dispose();
 runner.dispose();

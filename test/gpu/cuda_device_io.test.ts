@@ -239,3 +239,51 @@ describe('EngineModule.run with device tensors', () => {
     for (const t of [half, wide, dx]) t.dispose();
   });
 });
+
+describe('CudaEngineRunner.run into bound outputs', () => {
+  it('writes into the tensors given, run after run, with the bytes of a fresh output; no allocation per call', async () => {
+    const { module, x } = await squareModule();
+    const runner = CudaEngineRunner.of(module.engine);
+    const dx = DeviceTensor.upload(x);
+    const [fresh] = await runner.run([dx]);
+    const want = await fresh!.download();
+    const bound = DeviceTensor.empty([4, 8], 'float32');
+    const buffers = cudaMemoryInUse().deviceBuffers;
+    for (let k = 0; k < 4; k++) {
+      // eager, captured, replayed: the same tensor comes back holding the output
+      const [y, ...rest] = await runner.run([dx], { outputs: [bound] });
+      expect(rest).toEqual([]);
+      expect(y).toBe(bound);
+      expectSameBytes(await bound.download(), want, `run ${k} into the bound output`);
+    }
+    expect(cudaMemoryInUse().deviceBuffers).toBe(buffers);
+    // the output bound as the next run's input: stream order keeps it correct
+    const [hostZ] = await module.run([want]);
+    const z = DeviceTensor.empty([4, 8], 'float32');
+    await runner.run([bound], { outputs: [z] });
+    expectSameBytes(await z.download(), hostZ!, 'bound output fed back in');
+    for (const t of [dx, fresh!, bound, z]) t.dispose();
+    runner.dispose();
+  });
+
+  it('refuses outputs of the wrong count, dtype or shape, and disposed ones, naming the output', async () => {
+    const { module, x } = await squareModule();
+    const runner = CudaEngineRunner.of(module.engine);
+    const plan = module.engine.plan;
+    const out = plan.outputs[0]!.name;
+    const prefix = `engine '${plan.name}': runDevice`;
+    const half = DeviceTensor.empty([4, 8], 'float16');
+    const wide = DeviceTensor.empty([4, 9], 'float32');
+    const gone = DeviceTensor.empty([4, 8], 'float32');
+    gone.dispose();
+    await expect(runner.run([x], { outputs: [] })).rejects.toThrow(`${prefix}: expected 1 output tensor(s), got 0`);
+    await expect(runner.run([x], { outputs: [half] })).rejects.toThrow(`${prefix}: output 0 ('${out}') is float32[4, 8], the tensor given is float16[4, 8]`);
+    await expect(runner.run([x], { outputs: [wide] })).rejects.toThrow(`${prefix}: output 0 ('${out}') is float32[4, 8], the tensor given is float32[4, 9]`);
+    await expect(runner.run([x], { outputs: [gone] })).rejects.toThrow(`${prefix}: output 0 ('${out}'): the tensor given was disposed`);
+    // the refused calls left the runner usable
+    const [y] = await runner.run([x]);
+    expect(y!.shape).toEqual([4, 8]);
+    for (const t of [half, wide, y!]) t.dispose();
+    runner.dispose();
+  });
+});

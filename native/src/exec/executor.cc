@@ -8,6 +8,7 @@
 #include "cuda_check.h"
 #include "exec/op_factory.h"
 #include "exec/timing_cache.h"
+#include "stream.h"
 
 namespace fxrt::exec {
 
@@ -136,6 +137,7 @@ Napi::Function ExecContext::Define(Napi::Env env) {
     InstanceMethod<&ExecContext::Run>("run"),
     InstanceMethod<&ExecContext::Dispose>("dispose"),
     InstanceAccessor<&ExecContext::MemoryBytes>("memoryBytes"),
+    InstanceAccessor<&ExecContext::GetStream>("stream"),
   });
 }
 
@@ -145,6 +147,13 @@ ExecContext::ExecContext(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Exec
 
 Napi::Value ExecContext::MemoryBytes(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), state_ ? static_cast<double>(state_->memoryBytes()) : 0.0);
+}
+
+// The context's stream, as a Stream handle: buffers allocated on it (the run's outputs) are used
+// by the run without any cross-stream wait.
+Napi::Value ExecContext::GetStream(const Napi::CallbackInfo& info) {
+  if (!state_) ThrowError(info.Env(), "stream", "the context was disposed");
+  return Stream::Wrap(info.Env(), state_->stream(), false);
 }
 
 Napi::Value ExecContext::Dispose(const Napi::CallbackInfo& info) {
@@ -281,16 +290,37 @@ Napi::Value ExecContext::Run(const Napi::CallbackInfo& info) {
     outBuffers[i]->RequireBytes(env, program->outputs()[i].bytes, op, arg.c_str());
   }
 
+  std::vector<IoCopy> inCopies(inputs.Length()), outCopies(program->outputs().size());
   for (uint32_t i = 0; i < inputs.Length(); i++) {
     const IoSlot& slot = program->inputs()[i];
-    if (slot.bytes == 0) continue;
+    IoCopy& c = inCopies[i];
+    c.dst = memory + slot.offset;
+    c.bytes = slot.bytes;
     if (inBuffers[i] != nullptr) {
       inBuffers[i]->UseOn(env, stream, op);
-      FXRT_CUDA_CHECK(env, op, cudaMemcpyAsync(memory + slot.offset, inBuffers[i]->data(), slot.bytes, cudaMemcpyDeviceToDevice, s));
+      c.src = inBuffers[i]->data();
+      c.kind = cudaMemcpyDeviceToDevice;
     } else {
       Napi::TypedArray t = inputs.Get(i).As<Napi::TypedArray>();
-      std::memcpy(program->pinnedInput(i), static_cast<const uint8_t*>(t.ArrayBuffer().Data()) + t.ByteOffset(), slot.bytes);
-      FXRT_CUDA_CHECK(env, op, cudaMemcpyAsync(memory + slot.offset, program->pinnedInput(i), slot.bytes, cudaMemcpyHostToDevice, s));
+      if (slot.bytes > 0) std::memcpy(program->pinnedInput(i), static_cast<const uint8_t*>(t.ArrayBuffer().Data()) + t.ByteOffset(), slot.bytes);
+      c.src = program->pinnedInput(i);
+      c.kind = cudaMemcpyHostToDevice;
+    }
+  }
+  std::vector<bool> toHost(program->outputs().size(), false);
+  for (size_t i = 0; i < program->outputs().size(); i++) {
+    const IoSlot& slot = program->outputs()[i];
+    IoCopy& c = outCopies[i];
+    c.src = memory + slot.offset;
+    c.bytes = slot.bytes;
+    if (outBuffers[i] != nullptr) {
+      outBuffers[i]->UseOn(env, stream, op);
+      c.dst = outBuffers[i]->data();
+      c.kind = cudaMemcpyDeviceToDevice;
+    } else {
+      toHost[i] = true;
+      c.dst = program->pinnedOutput(i);
+      c.kind = cudaMemcpyDeviceToHost;
     }
   }
   ExecEnv exec;
@@ -303,19 +333,8 @@ Napi::Value ExecContext::Run(const Napi::CallbackInfo& info) {
 #ifdef FXRT_HAVE_CUDNN
   exec.cudnn = state_->cudnnIfCreated();
 #endif
-  std::string err = program->Enqueue(exec, profile);
+  std::string err = program->Enqueue(exec, profile, inCopies, outCopies);
   if (!err.empty()) ThrowError(env, op, err);
-  std::vector<bool> toHost(program->outputs().size(), false);
-  for (size_t i = 0; i < program->outputs().size(); i++) {
-    const IoSlot& slot = program->outputs()[i];
-    if (outBuffers[i] != nullptr) {
-      outBuffers[i]->UseOn(env, stream, op);
-      if (slot.bytes > 0) FXRT_CUDA_CHECK(env, op, cudaMemcpyAsync(outBuffers[i]->data(), memory + slot.offset, slot.bytes, cudaMemcpyDeviceToDevice, s));
-    } else {
-      toHost[i] = true;
-      if (slot.bytes > 0) FXRT_CUDA_CHECK(env, op, cudaMemcpyAsync(program->pinnedOutput(i), memory + slot.offset, slot.bytes, cudaMemcpyDeviceToHost, s));
-    }
-  }
   auto guard = std::make_shared<RunGuard>(state_);
   return addon.completions().Enqueue(env, stream, [program, guard, toHost, profile](Napi::Env e) -> Napi::Value {
     const DataErrorReport bad = program->TakeDataError();

@@ -49,6 +49,7 @@ class ExecContext : public Napi::ObjectWrap<ExecContext> {
   Napi::Value Run(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
   Napi::Value MemoryBytes(const Napi::CallbackInfo& info);
+  Napi::Value GetStream(const Napi::CallbackInfo& info);
   std::shared_ptr<ContextState> state_;
 };
 

@@ -69,7 +69,11 @@ Program::~Program() {
 
 void Program::DropGraph() noexcept {
   if (graph_ != nullptr) cudaGraphExecDestroy(graph_);
+  if (graphTemplate_ != nullptr) cudaGraphDestroy(graphTemplate_);
   graph_ = nullptr;
+  graphTemplate_ = nullptr;
+  copyNodes_.clear();
+  boundCopies_.clear();
 }
 
 void Program::SetIo(Napi::Env env, std::vector<IoSlot> inputs, std::vector<IoSlot> outputs) {
@@ -150,11 +154,60 @@ DataErrorReport Program::TakeDataError() {
   return report;
 }
 
-std::string Program::Enqueue(const ExecEnv& env, bool profile) {
-  if (profile) return EnqueueOps(env, true);
+std::string Program::EnqueueCopies(cudaStream_t stream, const std::vector<IoCopy>& copies, size_t first, bool capturing) {
+  for (size_t i = 0; i < copies.size(); i++) {
+    const IoCopy& c = copies[i];
+    if (c.bytes == 0) continue;
+    cudaError_t err = cudaMemcpyAsync(c.dst, c.src, c.bytes, c.kind, stream);
+    if (err != cudaSuccess) return std::string("cudaMemcpyAsync(network input/output) failed: ") + cudaGetErrorString(err);
+    if (!capturing) continue;
+    // The node just captured is the stream's one dependency now.
+    cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+    const cudaGraphNode_t* deps = nullptr;
+    size_t n = 0;
+    err = cudaStreamGetCaptureInfo(stream, &status, nullptr, nullptr, &deps, nullptr, &n);
+    if (err != cudaSuccess || n != 1) return "the captured copy of a network input/output has no single node";
+    copyNodes_[first + i] = deps[0];
+  }
+  return "";
+}
+
+bool Program::RebindCopies(const std::vector<IoCopy>& inputs, const std::vector<IoCopy>& outputs) {
+  if (!copiesInGraph_) return true;
+  size_t i = 0;
+  for (const auto* list : {&inputs, &outputs}) {
+    for (const IoCopy& c : *list) {
+      IoCopy& bound = boundCopies_[i];
+      cudaGraphNode_t node = copyNodes_[i++];
+      if (c.bytes == 0 || (c.dst == bound.dst && c.src == bound.src)) continue;
+      if (c.kind != bound.kind || node == nullptr ||
+          cudaGraphExecMemcpyNodeSetParams1D(graph_, node, c.dst, c.src, c.bytes, c.kind) != cudaSuccess) {
+        cudaGetLastError();
+        return false;
+      }
+      bound = c;
+    }
+  }
+  return true;
+}
+
+std::string Program::Enqueue(const ExecEnv& env, bool profile, const std::vector<IoCopy>& inputs, const std::vector<IoCopy>& outputs) {
+  auto eager = [&](bool withEvents) -> std::string {
+    std::string err = EnqueueCopies(env.stream, inputs, 0, false);
+    if (err.empty()) err = EnqueueOps(env, withEvents);
+    if (err.empty()) err = EnqueueCopies(env.stream, outputs, inputs.size(), false);
+    return err;
+  };
+  if (profile) return eager(true);
   if (graph_ != nullptr && graphGeneration_ != ctx_->workspaceGeneration()) {
     DropGraph();  // the workspace moved: capture again
     graphState_ = "eager";
+  }
+  if (graph_ != nullptr && !RebindCopies(inputs, outputs)) {
+    // These buffers cannot be bound to the captured copies (another kind of memory): capture
+    // again with the copies beside the graph, from now on.
+    DropGraph();
+    copiesInGraph_ = false;
   }
   const bool capture = useGraph_ && graph_ == nullptr && !captureFailed_ && runs_ >= 1;
   runs_++;
@@ -162,27 +215,50 @@ std::string Program::Enqueue(const ExecEnv& env, bool profile) {
     cudaGraph_t graph = nullptr;
     cudaError_t err = cudaStreamBeginCapture(env.stream, cudaStreamCaptureModeThreadLocal);
     std::string failure;
+    bool copyFailure = false;
     if (err == cudaSuccess) {
-      failure = EnqueueOps(env, false);
+      if (copiesInGraph_) {
+        copyNodes_.assign(inputs.size() + outputs.size(), nullptr);
+        failure = EnqueueCopies(env.stream, inputs, 0, true);
+        copyFailure = !failure.empty();
+      }
+      if (failure.empty()) failure = EnqueueOps(env, false);
+      if (failure.empty() && copiesInGraph_) {
+        failure = EnqueueCopies(env.stream, outputs, inputs.size(), true);
+        copyFailure = !failure.empty();
+      }
       err = cudaStreamEndCapture(env.stream, &graph);
     }
     if (err == cudaSuccess && failure.empty()) err = cudaGraphInstantiate(&graph_, graph, 0);
-    if (graph != nullptr) cudaGraphDestroy(graph);
     if (err != cudaSuccess || !failure.empty()) {
+      if (graph != nullptr) cudaGraphDestroy(graph);
       cudaGetLastError();
       graph_ = nullptr;
-      captureFailed_ = true;
-      graphState_ = "capture failed: " + (failure.empty() ? std::string(cudaGetErrorString(err)) : failure);
+      copyNodes_.clear();
+      if (copyFailure) {
+        copiesInGraph_ = false;  // the next run captures the ops alone
+      } else {
+        captureFailed_ = true;
+        graphState_ = "capture failed: " + (failure.empty() ? std::string(cudaGetErrorString(err)) : failure);
+      }
     } else {
+      graphTemplate_ = graph;
+      boundCopies_.assign(inputs.begin(), inputs.end());
+      boundCopies_.insert(boundCopies_.end(), outputs.begin(), outputs.end());
       graphGeneration_ = ctx_->workspaceGeneration();
       graphState_ = "graph";
     }
   }
   if (graph_ != nullptr) {
+    if (!copiesInGraph_) {
+      std::string err = EnqueueCopies(env.stream, inputs, 0, false);
+      if (!err.empty()) return err;
+    }
     cudaError_t err = cudaGraphLaunch(graph_, env.stream);
-    return err == cudaSuccess ? "" : std::string("cudaGraphLaunch failed: ") + cudaGetErrorString(err);
+    if (err != cudaSuccess) return std::string("cudaGraphLaunch failed: ") + cudaGetErrorString(err);
+    return copiesInGraph_ ? "" : EnqueueCopies(env.stream, outputs, inputs.size(), false);
   }
-  return EnqueueOps(env, false);
+  return eager(false);
 }
 
 std::vector<double> Program::StepTimes() const {

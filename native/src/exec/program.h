@@ -87,6 +87,15 @@ struct IoSlot {
   size_t bytes = 0;
 };
 
+// One run's copy of a network input into its slot, or of an output out of its slot: the other
+// side is a device buffer or the program's pinned staging.
+struct IoCopy {
+  void* dst = nullptr;
+  const void* src = nullptr;
+  size_t bytes = 0;
+  cudaMemcpyKind kind = cudaMemcpyDeviceToDevice;
+};
+
 // Bad data a run's kernels reported: the plan step (-1: plan I/O) and what the op says about it.
 struct DataErrorReport {
   bool found = false;
@@ -127,10 +136,11 @@ class Program {
   // "eager" (not yet captured / graphs off), "graph", or why capture failed.
   const std::string& graphState() const { return graphState_; }
 
-  // Enqueues the ops: replaying the CUDA graph when there is one, capturing it on the second run,
-  // eagerly otherwise; with `profile`, eagerly with an event around every op. Returns "" or the
-  // failure, naming the op's step.
-  std::string Enqueue(const ExecEnv& env, bool profile);
+  // Enqueues a run: the input copies, the ops, the output copies. Replays the CUDA graph when there
+  // is one (captured on the second run, copies included: a run whose buffers moved rebinds the
+  // graph's copy nodes to them), eagerly otherwise; with `profile`, eagerly with an event around
+  // every op. Returns "" or the failure, naming the op's step.
+  std::string Enqueue(const ExecEnv& env, bool profile, const std::vector<IoCopy>& inputs, const std::vector<IoCopy>& outputs);
   // Per-step GPU ms of the last profiled run (call once its work completed).
   std::vector<double> StepTimes() const;
   // The bad data the last run reported, if any (call once its work completed); clears it.
@@ -138,6 +148,10 @@ class Program {
 
  private:
   std::string EnqueueOps(const ExecEnv& env, bool profile);
+  // The copies in order, outside or (recording their nodes) inside a capture.
+  std::string EnqueueCopies(cudaStream_t stream, const std::vector<IoCopy>& copies, size_t first, bool capturing);
+  // Points the graph's copy nodes at this run's buffers; false when the graph cannot take them.
+  bool RebindCopies(const std::vector<IoCopy>& inputs, const std::vector<IoCopy>& outputs);
   std::string StepName(int step) const;
   void DropGraph() noexcept;
 
@@ -152,8 +166,13 @@ class Program {
   std::vector<size_t> pinnedOffsets_;
   kernels::DataErrorRecord* pinnedDataError_ = nullptr;  // in pinned_: the record copied back
   int runs_ = 0;
+  cudaGraph_t graphTemplate_ = nullptr;  // kept: the copy nodes are named through it
   cudaGraphExec_t graph_ = nullptr;
   uint64_t graphGeneration_ = 0;
+  // Whether captures include the I/O copies (until a rebind fails: then they run beside the graph).
+  bool copiesInGraph_ = true;
+  std::vector<cudaGraphNode_t> copyNodes_;  // per copy (inputs, then outputs); null for empty ones
+  std::vector<IoCopy> boundCopies_;         // what the graph's copy nodes do now
   bool captureFailed_ = false;
   std::string graphState_ = "eager";
   std::vector<cudaEvent_t> events_;

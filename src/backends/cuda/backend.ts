@@ -96,9 +96,16 @@ export class CudaEngineRunner {
     return this.engine.resolveShapes(inputs.map((t) => t.shape));
   }
 
-  /** Runs the engine; outputs are new DeviceTensors (dispose them). Never blocks the event loop. */
-  run(inputs: readonly (Tensor | DeviceTensor)[]): Promise<DeviceTensor[]> {
-    return this.#context.runDevice(inputs, this.#shapes(inputs));
+  /**
+   * Runs the engine; outputs are new DeviceTensors (dispose them), or, with `options.outputs`,
+   * written into the DeviceTensors given (as TensorRT's bound output buffers: no allocation per
+   * call) and returned. Never blocks the event loop; bad arguments reject, naming what is wrong.
+   * @example
+   *   const [y] = await runner.run([dx]);                 // a new tensor
+   *   await runner.run([dx], { outputs: [y] });           // into y again
+   */
+  async run(inputs: readonly (Tensor | DeviceTensor)[], options: { readonly outputs?: readonly DeviceTensor[] } = {}): Promise<DeviceTensor[]> {
+    return this.#context.runDevice(inputs, this.#shapes(inputs), options.outputs);
   }
 
   /** Per op: the plan step and the implementation chosen, for inputs of these shapes (default: the profile's opt). */

@@ -8,7 +8,7 @@ import type { BackendContext, LoadedPlan, LoadOptions, RunRequest, StepTactic, T
 import { resolveShapes } from '../../engine/execution_context.js';
 import type { Plan } from '../../engine/plan.js';
 import { storageFromBytes } from '../../tensor/dtype.js';
-import { numelOf } from '../../tensor/shape.js';
+import { formatShape, numelOf } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { requireCuda } from './availability.js';
 import { deviceConstants, type DeviceConstants } from './device_constants.js';
@@ -16,6 +16,7 @@ import { DeviceTensor } from './device_tensor.js';
 import { programSpec } from './lower/program.js';
 import type { NativeBuffer, NativeExecContext, NativeExecPlan, NativeExecProgram, NativeRunResult } from './native.js';
 import { contextMemory, planLayout, type ContextMemory, type PlanLayout } from './plan_layout.js';
+import { Stream } from './stream.js';
 import { TimingCache } from './timing_cache.js';
 
 /** Options of the CUDA backend's execution. */
@@ -51,6 +52,7 @@ export class CudaContext implements BackendContext {
   readonly #native: NativeExecContext;
   readonly #programs = new Map<string, NativeExecProgram>();
   #queue: Promise<unknown> = Promise.resolve();
+  #stream: Stream | undefined;
 
   constructor(loaded: CudaLoadedPlan, native: NativeExecContext) {
     this.#loaded = loaded;
@@ -98,20 +100,24 @@ export class CudaContext implements BackendContext {
 
   /**
    * Runs on device tensors (or host tensors) and returns device tensors: nothing leaves the GPU.
-   * Outputs are new DeviceTensors the caller disposes.
+   * Without `into`, outputs are new DeviceTensors (allocated on the context's stream, so the run
+   * waits on no other stream) that the caller disposes; with `into`, the outputs are written into
+   * those tensors (checked against the outputs' dtypes and shapes) and returned.
    */
-  runDevice(inputs: readonly (Tensor | DeviceTensor)[], shapes: readonly (readonly number[])[]): Promise<DeviceTensor[]> {
+  runDevice(inputs: readonly (Tensor | DeviceTensor)[], shapes: readonly (readonly number[])[], into?: readonly DeviceTensor[]): Promise<DeviceTensor[]> {
+    const plan = this.#loaded.plan;
+    const op = `engine '${plan.name}': runDevice`;
+    if (into) checkOutputs(op, plan, shapes, into);
     const result = this.#queue.then(async () => {
-      const plan = this.#loaded.plan;
       const program = this.program(shapes);
-      const op = `engine '${plan.name}': runDevice`;
-      const outs = plan.outputs.map((o) => DeviceTensor.empty(shapes[o.value]!, o.dtype));
+      const stream = (this.#stream ??= Stream.fromNative(this.#native.stream));
+      const outs = into ? [...into] : plan.outputs.map((o) => DeviceTensor.empty(shapes[o.value]!, o.dtype, stream));
       try {
         const ins: (Uint8Array | NativeBuffer)[] = inputs.map((t) => (t instanceof DeviceTensor ? t.handle(op) : t.bytes()));
         await this.#native.run(program, ins, outs.map((t) => t.handle(op)), false);
         return outs;
       } catch (e) {
-        for (const t of outs) t.dispose();
+        if (!into) for (const t of outs) t.dispose();
         throw e;
       }
     });
@@ -131,10 +137,24 @@ export class CudaContext implements BackendContext {
 
   /** Frees the context's device memory once runs in flight are done. */
   dispose(): void {
+    this.#stream?.dispose();
     for (const p of this.#programs.values()) p.dispose();
     this.#programs.clear();
     this.#native.dispose();
   }
+}
+
+/** Throws naming the output when `into` does not match the plan's outputs at these shapes. */
+function checkOutputs(op: string, plan: Plan, shapes: readonly (readonly number[])[], into: readonly DeviceTensor[]): void {
+  if (into.length !== plan.outputs.length) throw new Error(`${op}: expected ${plan.outputs.length} output tensor(s), got ${into.length}`);
+  plan.outputs.forEach((o, i) => {
+    const t = into[i]!;
+    const shape = shapes[o.value]!;
+    if (t.dtype !== o.dtype || t.shape.length !== shape.length || t.shape.some((d, j) => d !== shape[j])) {
+      throw new Error(`${op}: output ${i} ('${o.name}') is ${o.dtype}${formatShape(shape)}, the tensor given is ${t.dtype}${formatShape(t.shape)}`);
+    }
+    if (t.disposed) throw new Error(`${op}: output ${i} ('${o.name}'): the tensor given was disposed`);
+  });
 }
 
 function reportSteps(r: NativeRunResult, onStep: RunRequest['onStep']): void {

@@ -154,6 +154,8 @@ export interface NativeExecContext {
   run(program: NativeExecProgram, inputs: readonly (Uint8Array | NativeBuffer)[], outputs: readonly (NativeBuffer | null)[], profile: boolean): Promise<NativeRunResult>;
   dispose(): void;
   readonly memoryBytes: number;
+  /** The context's own stream: outputs allocated on it are used by runs without a cross-stream wait. */
+  readonly stream: NativeStream;
 }
 
 /** The ops of one plan for one set of input shapes. */

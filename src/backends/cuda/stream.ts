@@ -1,7 +1,7 @@
 /**
  * CUDA streams as JS objects. Work is enqueued on a stream without waiting; `synchronize()`
- * returns a Promise that a completion callback resolves (cudaLaunchHostFunc → thread-safe
- * function), so awaiting GPU work never blocks the event loop.
+ * returns a Promise that a completion callback resolves (an event a waiter thread watches → a
+ * thread-safe function), so awaiting GPU work never blocks the event loop.
  */
 import { requireCuda } from './availability.js';
 import type { NativeStream } from './native.js';
@@ -43,6 +43,11 @@ export class Stream {
    */
   static default(): Stream {
     return (defaultStream ??= new Stream(requireCuda('Stream.default').defaultStream(), true));
+  }
+
+  /** A handle on a stream the addon owns elsewhere (an execution context's), for the backend's own modules. */
+  static fromNative(native: NativeStream): Stream {
+    return new Stream(native, false);
   }
 
   /** Whether this is the process's default stream. */
