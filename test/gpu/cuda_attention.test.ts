@@ -42,6 +42,8 @@ const CASES: readonly AttentionCase[] = [
   { name: 'causal, odd length 77', batch: [3, 4], l: 77, s: 77, e: 64, ev: 64, causal: true },
   { name: 'causal, L > S', batch: [2, 2], l: 100, s: 37, e: 32, ev: 32, causal: true },
   { name: 'one query', batch: [2, 3], l: 1, s: 77, e: 64, ev: 64 },
+  { name: 'six key tiles through the two stages', batch: [2, 2], l: 40, s: 360, e: 64, ev: 64 },
+  { name: 'four key tiles, head dim 128, causal', batch: [2], l: 256, s: 256, e: 128, ev: 128, causal: true },
   { name: 'one key', batch: [2, 3], l: 9, s: 1, e: 16, ev: 16 },
   { name: 'boolean key mask broadcast over heads', batch: [2, 4], l: 65, s: 130, e: 64, ev: 64, mask: { shape: [2, 1, 1, 130], kind: 'bool' } },
   { name: 'additive mask broadcast over the batch', batch: [2, 2], l: 33, s: 70, e: 128, ev: 128, mask: { shape: [1, 1, 33, 70], kind: 'float' } },

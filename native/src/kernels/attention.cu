@@ -22,8 +22,6 @@ constexpr int Pitch() {
   return D + 8;
 }
 
-__device__ __forceinline__ uint32_t Lds32(const uint16_t* p) { return *reinterpret_cast<const uint32_t*>(p); }
-
 // d += a · b on tensor cores: a 16x16 (row-major fragment), b 16x8 (column fragment), d 16x8 float32.
 template <bool kBf16>
 __device__ __forceinline__ void Mma(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
@@ -67,30 +65,88 @@ __device__ __forceinline__ float LoadMask(const void* p, int64_t i, DType t) {
   }
 }
 
-// Rows [first, first + 64) of a [count, cols] operand (row stride `rowStride`, contiguous cols)
-// into a [64, D] shared tile, 16 bytes per load; rows past `count` and cols past `cols` are zero.
+__device__ __forceinline__ uint32_t SmemAddr(const void* p) { return static_cast<uint32_t>(__cvta_generic_to_shared(p)); }
+
+// 16 bytes global → shared without passing through registers; `valid` false writes zeros.
+__device__ __forceinline__ void CpAsync16(uint16_t* dst, const uint16_t* src, bool valid) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(SmemAddr(dst)), "l"(src), "r"(valid ? 16 : 0));
+#endif
+}
+__device__ __forceinline__ void CpAsyncCommit() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.commit_group;\n" ::);
+#endif
+}
+// Waits until at most N committed groups of this thread's copies are pending.
+template <int N>
+__device__ __forceinline__ void CpAsyncWait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+#endif
+}
+
+// Four 8x8 16-bit matrices from shared memory, lane i giving the address of row i % 8 of matrix
+// i / 8; register j holds matrix j's (row lane / 4, columns 2 (lane % 4), +1), or with `kTrans`
+// its (rows 2 (lane % 4), +1, column lane / 4).
+template <bool kTrans>
+__device__ __forceinline__ void Ldmatrix4(const uint16_t* p, uint32_t& r0, uint32_t& r1, uint32_t& r2, uint32_t& r3) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  if constexpr (kTrans) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3)
+                 : "r"(SmemAddr(p)));
+  } else {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3)
+                 : "r"(SmemAddr(p)));
+  }
+#endif
+}
+
+// Starts copying rows [first, first + 64) of a [count, cols] operand (row stride `rowStride`,
+// contiguous cols) into a [64, D] shared tile, 16 bytes per copy; rows past `count` and cols past
+// `cols` are zero.
 template <int D>
 __device__ __forceinline__ void LoadTile(uint16_t* dst, const uint16_t* src, int64_t first, int64_t count, int cols,
                                          int64_t rowStride) {
   constexpr int kChunks = D / 8;
   for (int i = threadIdx.x; i < kBlockN * kChunks; i += kThreads) {
     const int r = i / kChunks, c = i % kChunks;
-    uint4 v = make_uint4(0, 0, 0, 0);
-    if (first + r < count && c * 8 < cols) v = __ldg(reinterpret_cast<const uint4*>(src + (first + r) * rowStride + c * 8));
-    *reinterpret_cast<uint4*>(dst + r * Pitch<D>() + c * 8) = v;
+    const bool ok = first + r < count && c * 8 < cols;
+    CpAsync16(dst + r * Pitch<D>() + c * 8, ok ? src + (first + r) * rowStride + c * 8 : src, ok);
   }
 }
 
+// Blocks per multiprocessor the kernel is compiled for (registers capped to fit them, without
+// spilling: 128 registers for D = 64 would spill).
+template <int D>
+constexpr int MinBlocks() {
+  return D <= 32 ? 4 : D <= 64 ? 3 : 2;
+}
+
+// Shared memory of one CTA: the query tile and two stages of key and value tiles.
+template <int D>
+constexpr int SmemBytes() {
+  return 5 * kBlockN * Pitch<D>() * 2;
+}
+
 // One CTA: query rows [q0, q0 + 64) of one batch item. Thread (warp w, lane = 4g + t) holds, in
-// every 16x8 accumulator fragment, rows 16w + g and 16w + g + 8, columns 2t and 2t + 1.
+// every 16x8 accumulator fragment, rows 16w + g and 16w + g + 8, columns 2t and 2t + 1. Key/value
+// tiles are double-buffered: the copy of tile i + 2 starts when tile i is done, so it runs behind
+// the math of tile i + 1. Scores are kept in the log2 domain (scaled by log2 e) for exp2.
 template <bool kBf16, int D>
-__global__ void __launch_bounds__(kThreads) AttentionKernel(const AttentionParams p) {
+__global__ void __launch_bounds__(kThreads, MinBlocks<D>()) AttentionKernel(const AttentionParams p) {
   constexpr int kP = Pitch<D>();
+  constexpr int kTile = kBlockN * kP;  // 16-bit words of one tile
   constexpr int kSteps = D / 16;     // k-steps of q kᵀ over the head dim
   constexpr int kOut = D / 8;        // 8-wide column blocks of the output
   constexpr int kScore = kBlockN / 8;  // 8-wide key blocks of a score tile
-  __shared__ __align__(16) uint16_t ks[kBlockN * kP];
-  __shared__ __align__(16) uint16_t vs[kBlockN * kP];
+  constexpr float kLog2e = 1.4426950408889634f;
+  extern __shared__ __align__(16) uint16_t smem[];
+  uint16_t* const qs = smem;
+  uint16_t* const ks = smem + kTile;      // two stages
+  uint16_t* const vs = smem + 3 * kTile;  // two stages
 
   const int64_t queryTiles = (p.l + kBlockM - 1) / kBlockM;
   int64_t item = blockIdx.x / queryTiles;
@@ -113,26 +169,8 @@ __global__ void __launch_bounds__(kThreads) AttentionKernel(const AttentionParam
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
   const int r0 = warp * 16 + g;
   const int64_t rows[2] = {q0 + r0, q0 + r0 + 8};
-
-  // The warp's 16 query rows as A fragments, kept in registers for every key tile.
-  LoadTile<D>(ks, q, q0, p.l, p.e, p.qRow);
-  __syncthreads();
-  uint32_t qf[kSteps][4];
-#pragma unroll
-  for (int kc = 0; kc < kSteps; kc++) {
-    const uint16_t* a = ks + r0 * kP + kc * 16 + 2 * t;
-    qf[kc][0] = Lds32(a);
-    qf[kc][1] = Lds32(a + 8 * kP);
-    qf[kc][2] = Lds32(a + 8);
-    qf[kc][3] = Lds32(a + 8 * kP + 8);
-  }
-  __syncthreads();
-
-  float acc[kOut][4];
-#pragma unroll
-  for (int db = 0; db < kOut; db++) acc[db][0] = acc[db][1] = acc[db][2] = acc[db][3] = 0.f;
-  float rowMax[2] = {-INFINITY, -INFINITY};
-  float rowSum[2] = {0.f, 0.f};  // this thread's share; the 4 threads of a row add theirs at the end
+  // ldmatrix addressing: this lane's row (lm % 8) of matrix lm / 8.
+  const int lm = lane / 8, lr = lane % 8;
 
   int64_t keyTiles = (p.s + kBlockN - 1) / kBlockN;
   if (p.causal) {
@@ -140,11 +178,41 @@ __global__ void __launch_bounds__(kThreads) AttentionKernel(const AttentionParam
     const int64_t needed = (q0 + kBlockM - 1) / kBlockN + 1;
     keyTiles = needed < keyTiles ? needed : keyTiles;
   }
+  // Group 0: the query tile and key/value tile 0; group 1: tile 1 (empty when there is none).
+  LoadTile<D>(qs, q, q0, p.l, p.e, p.qRow);
+  for (int st = 0; st < 2; st++) {
+    if (st < keyTiles) {
+      LoadTile<D>(ks + st * kTile, k, st * kBlockN, p.s, p.e, p.kRow);
+      LoadTile<D>(vs + st * kTile, v, st * kBlockN, p.s, p.ev, p.vRow);
+    }
+    CpAsyncCommit();
+  }
+  CpAsyncWait<1>();
+  __syncthreads();
+
+  // The warp's 16 query rows as A fragments, kept in registers for every key tile.
+  uint32_t qf[kSteps][4];
+#pragma unroll
+  for (int kc = 0; kc < kSteps; kc++) {
+    // matrices: (rows +0, k +0), (rows +8, k +0), (rows +0, k +8), (rows +8, k +8)
+    Ldmatrix4<false>(qs + (warp * 16 + (lm % 2) * 8 + lr) * kP + kc * 16 + (lm / 2) * 8, qf[kc][0], qf[kc][1], qf[kc][2], qf[kc][3]);
+  }
+
+  float acc[kOut][4];
+#pragma unroll
+  for (int db = 0; db < kOut; db++) acc[db][0] = acc[db][1] = acc[db][2] = acc[db][3] = 0.f;
+  float rowMax[2] = {-INFINITY, -INFINITY};
+  float rowSum[2] = {0.f, 0.f};  // this thread's share; the 4 threads of a row add theirs at the end
+  const float scale = p.scale * kLog2e;
+
   for (int64_t tile = 0; tile < keyTiles; tile++) {
+    if (tile > 0) {
+      CpAsyncWait<1>();  // this tile's group (the most recent one may still be in flight)
+      __syncthreads();
+    }
     const int64_t k0 = tile * kBlockN;
-    LoadTile<D>(ks, k, k0, p.s, p.e, p.kRow);
-    LoadTile<D>(vs, v, k0, p.s, p.ev, p.vRow);
-    __syncthreads();
+    const uint16_t* kt = ks + (tile % 2) * kTile;
+    const uint16_t* vt = vs + (tile % 2) * kTile;
 
     // Scores of the warp's 16 rows against the tile's 64 keys.
     float sc[kScore][4];
@@ -153,9 +221,12 @@ __global__ void __launch_bounds__(kThreads) AttentionKernel(const AttentionParam
 #pragma unroll
     for (int kc = 0; kc < kSteps; kc++) {
 #pragma unroll
-      for (int nb = 0; nb < kScore; nb++) {
-        const uint16_t* b = ks + (nb * 8 + g) * kP + kc * 16 + 2 * t;
-        Mma<kBf16>(sc[nb], qf[kc], Lds32(b), Lds32(b + 8));
+      for (int nb = 0; nb < kScore; nb += 2) {
+        // matrices: (keys nb, k +0), (keys nb, k +8), (keys nb + 1, k +0), (keys nb + 1, k +8)
+        uint32_t b0, b1, b2, b3;
+        Ldmatrix4<false>(kt + ((nb + lm / 2) * 8 + lr) * kP + kc * 16 + (lm % 2) * 8, b0, b1, b2, b3);
+        Mma<kBf16>(sc[nb], qf[kc], b0, b1);
+        Mma<kBf16>(sc[nb + 1], qf[kc], b2, b3);
       }
     }
 
@@ -167,12 +238,14 @@ __global__ void __launch_bounds__(kThreads) AttentionKernel(const AttentionParam
       for (int i = 0; i < 4; i++) {
         const int r = i >> 1;
         const int64_t j = k0 + nb * 8 + 2 * t + (i & 1);
-        float x = sc[nb][i] * p.scale;
+        float x;
         if (j >= p.s || rows[r] >= p.l || (p.causal && j > rows[r])) {
           x = -INFINITY;
         } else if (p.mask != nullptr) {
           const float m = LoadMask(p.mask, mo + rows[r] * p.maskRow + j * p.maskCol, p.maskDtype);
-          x = p.maskDtype == DType::Bool ? (m != 0.f ? x : -INFINITY) : x + m;
+          x = p.maskDtype == DType::Bool ? (m != 0.f ? sc[nb][i] * scale : -INFINITY) : (sc[nb][i] * p.scale + m) * kLog2e;
+        } else {
+          x = sc[nb][i] * scale;
         }
         sc[nb][i] = x;
         tileMax[r] = fmaxf(tileMax[r], x);
@@ -187,7 +260,7 @@ __global__ void __launch_bounds__(kThreads) AttentionKernel(const AttentionParam
       tileMax[r] = fmaxf(tileMax[r], __shfl_xor_sync(0xffffffff, tileMax[r], 2));
       const float next = fmaxf(rowMax[r], tileMax[r]);
       base[r] = next == -INFINITY ? 0.f : next;  // a row masked so far: exp(-inf - 0) = 0, not NaN
-      const float alpha = expf(rowMax[r] - base[r]);
+      const float alpha = exp2f(rowMax[r] - base[r]);
       rowMax[r] = next;
       rowSum[r] *= alpha;
 #pragma unroll
@@ -204,25 +277,31 @@ __global__ void __launch_bounds__(kThreads) AttentionKernel(const AttentionParam
       float pr[4];
 #pragma unroll
       for (int i = 0; i < 4; i++) {
-        pr[i] = expf(sc[nb][i] - base[i >> 1]);
+        pr[i] = exp2f(sc[nb][i] - base[i >> 1]);
         rowSum[i >> 1] += pr[i];
       }
       pf[nb / 2][(nb % 2) * 2] = Pack<kBf16>(pr[0], pr[1]);
       pf[nb / 2][(nb % 2) * 2 + 1] = Pack<kBf16>(pr[2], pr[3]);
     }
 
-    // acc += p · v: the B fragment of keys 2t, 2t+1 (and +8) at column g of each 8-wide block.
+    // acc += p · v: B fragments of v (keys along k) through transposing loads.
 #pragma unroll
     for (int kc = 0; kc < kBlockN / 16; kc++) {
 #pragma unroll
-      for (int db = 0; db < kOut; db++) {
-        const uint16_t* b = vs + (kc * 16 + 2 * t) * kP + db * 8 + g;
-        const uint32_t b0 = static_cast<uint32_t>(b[0]) | (static_cast<uint32_t>(b[kP]) << 16);
-        const uint32_t b1 = static_cast<uint32_t>(b[8 * kP]) | (static_cast<uint32_t>(b[9 * kP]) << 16);
+      for (int db = 0; db < kOut; db += 2) {
+        // matrices: (keys +0, dims db), (keys +8, dims db), (keys +0, dims db + 1), (keys +8, dims db + 1)
+        uint32_t b0, b1, b2, b3;
+        Ldmatrix4<true>(vt + (kc * 16 + (lm % 2) * 8 + lr) * kP + (db + lm / 2) * 8, b0, b1, b2, b3);
         Mma<kBf16>(acc[db], pf[kc], b0, b1);
+        Mma<kBf16>(acc[db + 1], pf[kc], b2, b3);
       }
     }
-    __syncthreads();  // the next tile overwrites ks and vs
+    __syncthreads();  // every warp is done with this stage: tile + 2 may overwrite it
+    if (tile + 2 < keyTiles) {
+      LoadTile<D>(ks + (tile % 2) * kTile, k, (tile + 2) * kBlockN, p.s, p.e, p.kRow);
+      LoadTile<D>(vs + (tile % 2) * kTile, v, (tile + 2) * kBlockN, p.s, p.ev, p.vRow);
+    }
+    CpAsyncCommit();
   }
 
 #pragma unroll
@@ -251,14 +330,25 @@ int PaddedHead(int e, int ev) {
   return m <= 32 ? 32 : m <= 64 ? 64 : 128;
 }
 
+template <bool kBf16, int D>
+cudaError_t LaunchHead(const AttentionParams& p, unsigned blocks, cudaStream_t stream) {
+  constexpr int kBytes = SmemBytes<D>();
+  if constexpr (kBytes > 48 * 1024) {
+    // Above the default dynamic shared memory limit (a graph replay launches without this call).
+    const cudaError_t err = cudaFuncSetAttribute(AttentionKernel<kBf16, D>, cudaFuncAttributeMaxDynamicSharedMemorySize, kBytes);
+    if (err != cudaSuccess) return err;
+  }
+  AttentionKernel<kBf16, D><<<blocks, kThreads, kBytes, stream>>>(p);
+  return cudaGetLastError();
+}
+
 template <bool kBf16>
 cudaError_t Launch(const AttentionParams& p, unsigned blocks, cudaStream_t stream) {
   switch (PaddedHead(p.e, p.ev)) {
-    case 32: AttentionKernel<kBf16, 32><<<blocks, kThreads, 0, stream>>>(p); break;
-    case 64: AttentionKernel<kBf16, 64><<<blocks, kThreads, 0, stream>>>(p); break;
-    default: AttentionKernel<kBf16, 128><<<blocks, kThreads, 0, stream>>>(p); break;
+    case 32: return LaunchHead<kBf16, 32>(p, blocks, stream);
+    case 64: return LaunchHead<kBf16, 64>(p, blocks, stream);
+    default: return LaunchHead<kBf16, 128>(p, blocks, stream);
   }
-  return cudaGetLastError();
 }
 
 }  // namespace

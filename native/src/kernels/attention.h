@@ -1,8 +1,10 @@
 // Fused scaled-dot-product attention (flash-attention style): softmax(q kᵀ · scale + mask) v with
 // the scores kept on chip. One CTA of 4 warps takes 64 query rows of one batch item; key/value
-// tiles of 64 positions pass through shared memory; q kᵀ and p v run on tensor cores
-// (mma.sync m16n8k16, fp16 or bf16 in, float32 accumulate); the softmax is the online one in
-// float32, with the probabilities rounded to the storage dtype for the second product.
+// tiles of 64 positions pass through shared memory, double-buffered (cp.async: the next tile's
+// copy runs behind the current one's math); q kᵀ and p v run on tensor cores (mma.sync m16n8k16
+// from ldmatrix fragments, fp16 or bf16 in, float32 accumulate); the softmax is the online one in
+// float32 (exp2 of log2e-scaled scores), with the probabilities rounded to the storage dtype for
+// the second product.
 //
 // Operands are read and written through strides: any batch dims (each with its own stride per
 // operand), a position stride, and a contiguous head dim. So q, k, v stored [B, S, H, D] and
