@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Engine, getBackend } from '../src/engine/engine.js';
 import { EngineInputError } from '../src/engine/execution_context.js';
 import { BuildError } from '../src/engine/builder.js';
+import { YIELD_AFTER_MS } from '../src/engine/reference/backend.js';
 import { formatReport } from '../src/engine/report.js';
 import { roundTo } from '../src/tensor/dtype.js';
 import { Tensor } from '../src/tensor/tensor.js';
@@ -205,5 +206,44 @@ describe('fp16 and bf16 emulation', () => {
     expect(dbf).toBeGreaterThan(d16);
     expect(dbf).toBeLessThan(1e-1);
     expectClose(y16!.castTo('float32'), y32!, 1e-2, 1e-2);
+  });
+});
+
+describe('reference runs and the event loop', () => {
+  /** x [192, 192] → 24 chained matmuls with tanh (each matmul milliseconds of reference compute). */
+  async function chainEngine(): Promise<Engine> {
+    const net = newNet('chain');
+    let h = net.addInput('x', 'float32', [192, 192]);
+    for (let i = 0; i < 24; i++) {
+      const w = constant(net, Tensor.randn([192, 192], { seed: 10 + i, std: 0.1 }), `w${i}`);
+      const mm = layer(net, 'matrix_multiply', [h, w], { transpose0: false, transpose1: false, vector0: false, vector1: false }, `mm${i}`);
+      h = layer(net, 'activation', [mm], { op: 'tanh', alpha: 0, beta: 0 }, `tanh${i}`);
+    }
+    net.markOutput(h, 'y');
+    return build(net);
+  }
+
+  it('a long run yields between steps: timers fire before it resolves', async () => {
+    const engine = await chainEngine();
+    const ctx = engine.createExecutionContext();
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    const started = performance.now();
+    await ctx.execute([randn([192, 192], 1)]);
+    const elapsed = performance.now() - started;
+    clearInterval(timer);
+    // The run is long enough to have crossed several yield points (else the test proves nothing).
+    expect(elapsed).toBeGreaterThan(4 * YIELD_AFTER_MS);
+    expect(ticks).toBeGreaterThan(0);
+  });
+
+  it('concurrent runs on one context share its arena one at a time, giving the results of sequential runs', async () => {
+    const engine = await chainEngine();
+    const ctx = engine.createExecutionContext();
+    const xs = [1, 2, 3].map((s) => randn([192, 192], s));
+    const sequential: Tensor[] = [];
+    for (const x of xs) sequential.push((await ctx.execute([x]))[0]!);
+    const concurrent = await Promise.all(xs.map((x) => ctx.execute([x])));
+    concurrent.forEach(([y], i) => expect(maxAbsDiff(y!, sequential[i]!)).toBe(0));
   });
 });

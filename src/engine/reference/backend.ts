@@ -5,6 +5,9 @@
  * the arena lives at its planned offset: a step reads its inputs as views of that memory, and its
  * results are stored there. So the memory plan is exercised for real: a plan that let two live
  * values overlap would corrupt results. fp16/bf16 values are rounded where they are stored.
+ *
+ * A run does not hold the event loop for long: after YIELD_AFTER_MS of computing it yields a turn
+ * between steps; runs on one context wait for each other (they share its arena).
  */
 import { formatShape, shapesEqual } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
@@ -18,10 +21,14 @@ export class StepExecutionError extends Error {
   override name = 'StepExecutionError';
 }
 
+/** Longest stretch (ms) a reference run computes before it yields to the event loop between steps. */
+export const YIELD_AFTER_MS = 20;
+
 class ReferenceContext implements BackendContext {
   readonly #plan: Plan;
   readonly #constants: readonly Tensor[];
   readonly #arena: ArrayBuffer;
+  #queue: Promise<unknown> = Promise.resolve();
 
   constructor(plan: Plan, constants: readonly Tensor[]) {
     this.#plan = plan;
@@ -29,7 +36,14 @@ class ReferenceContext implements BackendContext {
     this.#arena = new ArrayBuffer(plan.memory.arenaSize);
   }
 
-  async run({ inputs, shapes, onStep }: RunRequest): Promise<Tensor[]> {
+  run(request: RunRequest): Promise<Tensor[]> {
+    // Runs on one context share its arena: one at a time, in call order.
+    const result = this.#queue.then(() => this.#run(request));
+    this.#queue = result.catch(() => undefined);
+    return result;
+  }
+
+  async #run({ inputs, shapes, onStep }: RunRequest): Promise<Tensor[]> {
     const plan = this.#plan;
     const outputs = plan.outputs.map((o) => Tensor.empty(shapes[o.value]!, o.dtype));
     const tensorOf = (id: number): Tensor => {
@@ -48,7 +62,13 @@ class ReferenceContext implements BackendContext {
         }
       }
     };
-    plan.steps.forEach((step, index) => {
+    let slice = performance.now();
+    for (const [index, step] of plan.steps.entries()) {
+      // A long run hands the event loop a turn between steps (timers, I/O, other requests).
+      if (performance.now() - slice > YIELD_AFTER_MS) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        slice = performance.now();
+      }
       const start = onStep ? performance.now() : 0;
       const specs = step.outputs.map((id) => ({ dtype: plan.values[id]!.dtype, shape: shapes[id]! }));
       let results: Tensor[];
@@ -65,7 +85,7 @@ class ReferenceContext implements BackendContext {
         writeInto(tensorOf(id), r);
       });
       if (onStep) onStep(index, performance.now() - start);
-    });
+    }
     // Outputs that no step writes: network inputs, constants, or a value also returned under another name.
     plan.outputs.forEach((o, i) => {
       const loc = plan.values[o.value]!.location;
