@@ -20,7 +20,7 @@ type GatherSpec = Extract<NativeOpSpec, { op: 'gather' }>;
 function gathersOf(plan: Plan): GatherSpec[] {
   const layout = planLayout(plan);
   const shapes = resolveShapes(plan, plan.inputs.map((io) => io.profile.opt));
-  const spec = programSpec(plan, layout, contextMemory(plan, layout), deviceConstants(plan, layout), shapes, { tune: false, graphs: false, deterministic: false });
+  const spec = programSpec(plan, layout, contextMemory(plan, layout), deviceConstants(plan, layout), shapes, { tune: false, graphs: false, graphCopies: false, deterministic: false });
   return spec.ops.filter((op): op is GatherSpec => op.op === 'gather');
 }
 

@@ -162,7 +162,7 @@ function lower(plan: Plan): { spec: ProgramSpec; bytes: number; constants: Uint8
   const memory = contextMemory(plan, layout);
   const constants = deviceConstants(plan, layout);
   const shapes = resolveShapes(plan, plan.inputs.map((io) => io.profile.opt));
-  const spec = programSpec(plan, layout, memory, constants, shapes, { tune: false, graphs: false, deterministic: false });
+  const spec = programSpec(plan, layout, memory, constants, shapes, { tune: false, graphs: false, graphCopies: false, deterministic: false });
   return { spec, bytes: memory.bytes, constants: constants.blob, shapes };
 }
 

@@ -175,7 +175,7 @@ Napi::Value ExecContext::Prepare(const Napi::CallbackInfo& info) {
   Napi::Array names = namesValue.As<Napi::Array>();
   for (uint32_t i = 0; i < names.Length(); i++) stepNames.push_back(names.Get(i).ToString().Utf8Value());
   const bool tune = spec.Bool("tune");
-  auto program = std::make_shared<Program>(state_, spec.Bool("graphs"), std::move(stepNames));
+  auto program = std::make_shared<Program>(state_, spec.Bool("graphs"), spec.Bool("graphCopies"), std::move(stepNames));
   auto slots = [&](const char* key) {
     std::vector<IoSlot> out;
     for (const SpecReader& s : spec.Objs(key)) {

@@ -154,13 +154,17 @@ DataErrorReport Program::TakeDataError() {
   return report;
 }
 
-std::string Program::EnqueueCopies(cudaStream_t stream, const std::vector<IoCopy>& copies, size_t first, bool capturing) {
+std::string Program::EnqueueCopies(cudaStream_t stream, const std::vector<IoCopy>& copies, size_t first, CopyPass pass) {
   for (size_t i = 0; i < copies.size(); i++) {
     const IoCopy& c = copies[i];
     if (c.bytes == 0) continue;
+    // Capture takes the device-to-device copies (host copies are faster beside the graph); beside
+    // a graph run the copies it has no node for.
+    if (pass == CopyPass::Capture && !(copiesInGraph_ && c.kind == cudaMemcpyDeviceToDevice)) continue;
+    if (pass == CopyPass::Beside && copyNodes_[first + i] != nullptr) continue;
     cudaError_t err = cudaMemcpyAsync(c.dst, c.src, c.bytes, c.kind, stream);
     if (err != cudaSuccess) return std::string("cudaMemcpyAsync(network input/output) failed: ") + cudaGetErrorString(err);
-    if (!capturing) continue;
+    if (pass != CopyPass::Capture) continue;
     // The node just captured is the stream's one dependency now.
     cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
     const cudaGraphNode_t* deps = nullptr;
@@ -173,15 +177,13 @@ std::string Program::EnqueueCopies(cudaStream_t stream, const std::vector<IoCopy
 }
 
 bool Program::RebindCopies(const std::vector<IoCopy>& inputs, const std::vector<IoCopy>& outputs) {
-  if (!copiesInGraph_) return true;
   size_t i = 0;
   for (const auto* list : {&inputs, &outputs}) {
     for (const IoCopy& c : *list) {
       IoCopy& bound = boundCopies_[i];
       cudaGraphNode_t node = copyNodes_[i++];
-      if (c.bytes == 0 || (c.dst == bound.dst && c.src == bound.src)) continue;
-      if (c.kind != bound.kind || node == nullptr ||
-          cudaGraphExecMemcpyNodeSetParams1D(graph_, node, c.dst, c.src, c.bytes, c.kind) != cudaSuccess) {
+      if (node == nullptr || (c.dst == bound.dst && c.src == bound.src && c.kind == bound.kind)) continue;
+      if (c.kind != bound.kind || cudaGraphExecMemcpyNodeSetParams1D(graph_, node, c.dst, c.src, c.bytes, c.kind) != cudaSuccess) {
         cudaGetLastError();
         return false;
       }
@@ -193,9 +195,9 @@ bool Program::RebindCopies(const std::vector<IoCopy>& inputs, const std::vector<
 
 std::string Program::Enqueue(const ExecEnv& env, bool profile, const std::vector<IoCopy>& inputs, const std::vector<IoCopy>& outputs) {
   auto eager = [&](bool withEvents) -> std::string {
-    std::string err = EnqueueCopies(env.stream, inputs, 0, false);
+    std::string err = EnqueueCopies(env.stream, inputs, 0, CopyPass::All);
     if (err.empty()) err = EnqueueOps(env, withEvents);
-    if (err.empty()) err = EnqueueCopies(env.stream, outputs, inputs.size(), false);
+    if (err.empty()) err = EnqueueCopies(env.stream, outputs, inputs.size(), CopyPass::All);
     return err;
   };
   if (profile) return eager(true);
@@ -204,10 +206,10 @@ std::string Program::Enqueue(const ExecEnv& env, bool profile, const std::vector
     graphState_ = "eager";
   }
   if (graph_ != nullptr && !RebindCopies(inputs, outputs)) {
-    // These buffers cannot be bound to the captured copies (another kind of memory): capture
-    // again with the copies beside the graph, from now on.
+    // A captured copy's slot is host memory this time: capture again; a context whose slots keep
+    // switching gets its copies beside the graph from then on.
     DropGraph();
-    copiesInGraph_ = false;
+    if (++copyRecaptures_ > kMaxCopyRecaptures) copiesInGraph_ = false;
   }
   const bool capture = useGraph_ && graph_ == nullptr && !captureFailed_ && runs_ >= 1;
   runs_++;
@@ -217,14 +219,12 @@ std::string Program::Enqueue(const ExecEnv& env, bool profile, const std::vector
     std::string failure;
     bool copyFailure = false;
     if (err == cudaSuccess) {
-      if (copiesInGraph_) {
-        copyNodes_.assign(inputs.size() + outputs.size(), nullptr);
-        failure = EnqueueCopies(env.stream, inputs, 0, true);
-        copyFailure = !failure.empty();
-      }
+      copyNodes_.assign(inputs.size() + outputs.size(), nullptr);
+      failure = EnqueueCopies(env.stream, inputs, 0, CopyPass::Capture);
+      copyFailure = !failure.empty();
       if (failure.empty()) failure = EnqueueOps(env, false);
-      if (failure.empty() && copiesInGraph_) {
-        failure = EnqueueCopies(env.stream, outputs, inputs.size(), true);
+      if (failure.empty()) {
+        failure = EnqueueCopies(env.stream, outputs, inputs.size(), CopyPass::Capture);
         copyFailure = !failure.empty();
       }
       err = cudaStreamEndCapture(env.stream, &graph);
@@ -235,7 +235,7 @@ std::string Program::Enqueue(const ExecEnv& env, bool profile, const std::vector
       cudaGetLastError();
       graph_ = nullptr;
       copyNodes_.clear();
-      if (copyFailure) {
+      if (copyFailure && copiesInGraph_) {
         copiesInGraph_ = false;  // the next run captures the ops alone
       } else {
         captureFailed_ = true;
@@ -250,13 +250,11 @@ std::string Program::Enqueue(const ExecEnv& env, bool profile, const std::vector
     }
   }
   if (graph_ != nullptr) {
-    if (!copiesInGraph_) {
-      std::string err = EnqueueCopies(env.stream, inputs, 0, false);
-      if (!err.empty()) return err;
-    }
-    cudaError_t err = cudaGraphLaunch(graph_, env.stream);
-    if (err != cudaSuccess) return std::string("cudaGraphLaunch failed: ") + cudaGetErrorString(err);
-    return copiesInGraph_ ? "" : EnqueueCopies(env.stream, outputs, inputs.size(), false);
+    std::string err = EnqueueCopies(env.stream, inputs, 0, CopyPass::Beside);
+    if (!err.empty()) return err;
+    cudaError_t launched = cudaGraphLaunch(graph_, env.stream);
+    if (launched != cudaSuccess) return std::string("cudaGraphLaunch failed: ") + cudaGetErrorString(launched);
+    return EnqueueCopies(env.stream, outputs, inputs.size(), CopyPass::Beside);
   }
   return eager(false);
 }

@@ -106,8 +106,9 @@ struct DataErrorReport {
 class Program {
  public:
   // `stepNames`: one per plan step, for errors and profiles.
-  Program(std::shared_ptr<ContextState> ctx, bool useGraph, std::vector<std::string> stepNames)
-      : ctx_(std::move(ctx)), useGraph_(useGraph), stepNames_(std::move(stepNames)) {}
+  // `graphCopies`: capture the input/output copies with the ops (else they run beside the graph).
+  Program(std::shared_ptr<ContextState> ctx, bool useGraph, bool graphCopies, std::vector<std::string> stepNames)
+      : ctx_(std::move(ctx)), useGraph_(useGraph), stepNames_(std::move(stepNames)), copiesInGraph_(graphCopies) {}
   ~Program();
   Program(const Program&) = delete;
   Program& operator=(const Program&) = delete;
@@ -148,8 +149,10 @@ class Program {
 
  private:
   std::string EnqueueOps(const ExecEnv& env, bool profile);
-  // The copies in order, outside or (recording their nodes) inside a capture.
-  std::string EnqueueCopies(cudaStream_t stream, const std::vector<IoCopy>& copies, size_t first, bool capturing);
+  // Which copies EnqueueCopies enqueues: all (an eager run), the device-to-device ones into a
+  // capture (recording their nodes), or those beside a graph run (no node in the graph).
+  enum class CopyPass { All, Capture, Beside };
+  std::string EnqueueCopies(cudaStream_t stream, const std::vector<IoCopy>& copies, size_t first, CopyPass pass);
   // Points the graph's copy nodes at this run's buffers; false when the graph cannot take them.
   bool RebindCopies(const std::vector<IoCopy>& inputs, const std::vector<IoCopy>& outputs);
   std::string StepName(int step) const;
@@ -169,9 +172,12 @@ class Program {
   cudaGraph_t graphTemplate_ = nullptr;  // kept: the copy nodes are named through it
   cudaGraphExec_t graph_ = nullptr;
   uint64_t graphGeneration_ = 0;
-  // Whether captures include the I/O copies (until a rebind fails: then they run beside the graph).
-  bool copiesInGraph_ = true;
-  std::vector<cudaGraphNode_t> copyNodes_;  // per copy (inputs, then outputs); null for empty ones
+  // Whether captures include the device-to-device I/O copies (host ones always run beside the
+  // graph: measured faster there), until slots switched memory kinds too often.
+  bool copiesInGraph_;
+  static constexpr int kMaxCopyRecaptures = 2;
+  int copyRecaptures_ = 0;
+  std::vector<cudaGraphNode_t> copyNodes_;  // per copy (inputs, then outputs); null: not in the graph
   std::vector<IoCopy> boundCopies_;         // what the graph's copy nodes do now
   bool captureFailed_ = false;
   std::string graphState_ = "eager";

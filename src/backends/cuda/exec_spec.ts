@@ -240,6 +240,8 @@ export interface ProgramSpec {
   readonly tune: boolean;
   /** Capture the ops into a CUDA graph on the second run and replay it afterwards. */
   readonly graphs: boolean;
+  /** Capture the network input/output copies into that graph too (else they run beside it). */
+  readonly graphCopies: boolean;
   /** Only library algorithms whose results do not depend on scheduling. */
   readonly deterministic: boolean;
 }

@@ -24,6 +24,11 @@ export interface CudaExecutionOptions {
   /** Capture each program into a CUDA graph after one warm-up run and replay it (default true; FXRT_CUDA_GRAPHS=0 turns it off). */
   readonly graphs: boolean;
   /**
+   * Capture the input and output copies into the graph as well (default true; FXRT_CUDA_GRAPH_COPIES=0
+   * keeps them beside it, as separate copies each run).
+   */
+  readonly graphCopies: boolean;
+  /**
    * Only library algorithms whose results do not depend on GPU scheduling, so that contexts
    * running concurrently give bit-identical results (default false, as PyTorch's
    * cudnn.deterministic; FXRT_CUDA_DETERMINISTIC=1 turns it on). Some are slower.
@@ -66,7 +71,7 @@ export class CudaContext implements BackendContext {
     let p = this.#programs.get(key);
     if (!p) {
       const spec = programSpec(plan, this.#loaded.layout, this.#loaded.memory, this.#loaded.constants, shapes, {
-        tune, graphs: this.#loaded.options.graphs, deterministic: this.#loaded.options.deterministic,
+        tune, graphs: this.#loaded.options.graphs, graphCopies: this.#loaded.options.graphCopies, deterministic: this.#loaded.options.deterministic,
       });
       p = this.#native.prepare(spec);
       if (this.#programs.size >= PROGRAM_CACHE_SIZE) {
