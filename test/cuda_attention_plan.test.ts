@@ -218,7 +218,7 @@ function lower(plan: Plan, inputShapes = plan.inputs.map((io) => io.profile.opt)
   const memory = contextMemory(plan, layout);
   const constants = deviceConstants(plan, layout);
   const shapes = resolveShapes(plan, inputShapes);
-  const spec = programSpec(plan, layout, memory, constants, shapes, { tune: false, graphs: false, deterministic: false });
+  const spec = programSpec(plan, layout, memory, constants, shapes, { tune: false, graphs: false, graphCopies: false, deterministic: false });
   return { spec, bytes: memory.bytes, constants: constants.blob, shapes };
 }
 
@@ -244,6 +244,8 @@ interface HeadsNet {
   readonly causal?: boolean;
   /** Batch dims in front (default [2]). */
   readonly batch?: readonly number[];
+  /** q, k and v sliced from one packed input [batch..., l, h * (e + e + ev)] (needs l = s), as after mergeParallelLinears. */
+  readonly packed?: boolean;
 }
 
 /**
@@ -259,11 +261,25 @@ function headsNetwork(c: HeadsNet): { net: NetworkDefinition; inputs: Tensor[] }
     const perm = [...batch.map((_, i) => i), nb + 1, nb, nb + 2];
     return layer(net, 'shuffle', [cast], { firstTranspose: null, reshape: [...batch, positions, c.h, dim], secondTranspose: perm }, `${name}_heads`);
   };
-  const shapes = [[...batch, c.l, c.h * c.e], [...batch, c.s, c.h * c.e], [...batch, c.s, c.h * c.ev]];
+  const shapes = c.packed
+    ? [[...batch, c.l, c.h * (2 * c.e + c.ev)]]
+    : [[...batch, c.l, c.h * c.e], [...batch, c.s, c.h * c.e], [...batch, c.s, c.h * c.ev]];
   const xs = shapes.map((shape, i) => net.addInput(`x${i}`, 'float32', shape));
-  const q = split(xs[0]!, c.l, c.e, 'q');
-  const k = split(xs[1]!, c.s, c.e, 'k');
-  const v = split(xs[2]!, c.s, c.ev, 'v');
+  const widths = [c.h * c.e, c.h * c.e, c.h * c.ev];
+  // Packed: the slices cut the cast packed tensor (the cast is a step of its own, read by all three).
+  const packed = c.packed ? layer(net, 'cast', [xs[0]!], { toType: c.dtype }, 'packed_cast') : null;
+  const part = (i: number, positions: number, dim: number, name: string): NetTensor => {
+    if (!packed) return split(xs[i]!, positions, dim, name);
+    const rank = batch.length + 2;
+    const start = [...Array<number>(rank - 1).fill(0), widths.slice(0, i).reduce((a, b) => a + b, 0)];
+    const size = [...batch, positions, widths[i]!];
+    const cut = layer(net, 'slice', [packed], { start, size, stride: Array<number>(rank).fill(1), mode: 'default', fillValue: 0 }, `${name}_slice`);
+    const perm = [...batch.map((_, j) => j), nb + 1, nb, nb + 2];
+    return layer(net, 'shuffle', [cut], { firstTranspose: null, reshape: [...batch, positions, c.h, dim], secondTranspose: perm }, `${name}_heads`);
+  };
+  const q = part(0, c.l, c.e, 'q');
+  const k = part(1, c.s, c.e, 'k');
+  const v = part(2, c.s, c.ev, 'v');
   const inputs = shapes.map((shape, i) => Tensor.randn(shape, { seed: 10 + i }));
   const operands = [q, k, v];
   if (c.mask) {
@@ -354,9 +370,13 @@ describe('fused attention: aliases and storage', () => {
     expect(shuffles.length).toBe(4);
     expect(spec.ops.filter((op) => shuffles.includes(op.step))).toEqual([]);
     const attention = spec.ops.filter((op) => op.op === 'attention');
-    expect(attention.map((op) => (op.op === 'attention' ? [op.qView.strides, op.outView.strides] : []))).toEqual([
-      [[6144, 64, 768, 1], [6144, 64, 768, 1]],
+    // q, k and v are slices of the merged projection [2, 8, 2304] (mergeParallelLinears), read in place
+    expect(attention.map((op) => (op.op === 'attention' ? [op.qView.strides, op.kView.strides, op.outView.strides] : []))).toEqual([
+      [[18432, 64, 2304, 1], [18432, 64, 2304, 1], [6144, 64, 768, 1]],
     ]);
+    const slices = plan.steps.flatMap((s, i) => (s.kind === 'slice' ? [i] : []));
+    expect(slices.length).toBe(3);
+    expect(spec.ops.filter((op) => slices.includes(op.step))).toEqual([]);
     expect(spec.ops.some((op) => op.op === 'softmax')).toBe(false);
   });
 });
@@ -397,6 +417,52 @@ describe('fused attention programs, interpreted on the host, match the reference
     const [got] = interpret(spec, bytes, constants, inputs, plan.outputs.map((o) => ({ dtype: o.dtype, shape: valueShapes[o.value]! })));
     const [want] = await run(engine, inputs);
     expect(relativeError(got!, want!)).toBeLessThanOrEqual(TOLERANCE.float16);
+  });
+
+  for (const c of [
+    { name: 'float16, q, k, v sliced from one packed projection', l: 7, s: 7, h: 2, e: 16, ev: 8, dtype: 'float16', packed: true },
+    { name: 'bfloat16, packed, causal, two batch dims', l: 5, s: 5, h: 3, e: 8, ev: 16, dtype: 'bfloat16', packed: true, causal: true, batch: [2, 2] },
+  ] as const) {
+    it(`${c.name}: the slices and splits are views (no op), the packed tensor stays alive for the attention`, async () => {
+      const { engine, inputs } = await built(c);
+      const plan = engine.plan;
+      const layout = planLayout(plan);
+      const slices = ['q_slice', 'k_slice', 'v_slice'].map((n) => stepIndex(plan, n));
+      expect([...layout.aliases.values()].flatMap((a) => (a.slice === undefined ? [] : [a.slice])).sort((a, b) => a - b)).toEqual([...slices].sort((a, b) => a - b));
+      const { spec, bytes, constants, shapes } = lower(plan);
+      const viewSteps = [...slices, ...['q_heads', 'k_heads', 'v_heads', 'merge'].map((n) => stepIndex(plan, n))];
+      expect(spec.ops.filter((op) => viewSteps.includes(op.step))).toEqual([]);
+      const att = spec.ops.find((op) => op.op === 'attention');
+      if (att?.op !== 'attention') return expect.fail('no attention op');
+      // k and v start h * e and 2 * h * e elements into the packed rows
+      const bytesOf = c.dtype === 'float16' || c.dtype === 'bfloat16' ? 2 : 4;
+      expect([att.k.offset - att.q.offset, att.v.offset - att.q.offset]).toEqual([c.h * c.e * bytesOf, 2 * c.h * c.e * bytesOf]);
+      const [got] = interpret(spec, bytes, constants, inputs, plan.outputs.map((o) => ({ dtype: o.dtype, shape: shapes[o.value]! })));
+      const [want] = await run(engine, inputs);
+      expect(relativeError(got!, want!)).toBeLessThanOrEqual(TOLERANCE[c.dtype]);
+    });
+  }
+
+  it('copies a slice that another step reads too, or that is not a forward one', async () => {
+    const net = new NetworkDefinition('slices');
+    const x = net.addInput('x', 'float16', [2, 6, 48]);
+    const cut = (start: number, stride: number, name: string): NetTensor =>
+      layer(net, 'slice', [x], { start: [0, 0, start], size: [2, 6, 16], stride: [1, 1, stride], mode: 'default', fillValue: 0 }, name);
+    const heads = (t: NetTensor, name: string): NetTensor =>
+      layer(net, 'shuffle', [t], { firstTranspose: null, reshape: [2, 6, 2, 8], secondTranspose: [0, 2, 1, 3] }, name);
+    const shared = cut(0, 1, 'shared');
+    const strided = cut(1, 2, 'strided'); // every other element: starts misaligned for 16-byte vectors
+    const plain = cut(32, 1, 'plain');
+    const a = layer(net, 'attention', [heads(shared, 'h_shared'), heads(strided, 'h_strided'), heads(plain, 'h_plain')], { scale: 0.3, causal: false }, 'attention');
+    net.markOutput(a, 'a');
+    net.markOutput(layer(net, 'activation', [shared], { op: 'relu', alpha: 0, beta: 0 }, 'relu'), 'r');
+    const plan = (await build(net, { precision: 'fp16' })).plan;
+    const layout = planLayout(plan);
+    const sliced = [...layout.aliases.values()].flatMap((al) => (al.slice === undefined ? [] : [plan.steps[al.slice]!.name]));
+    expect(sliced).toEqual(['plain']);
+    const { spec } = lower(plan);
+    const opsOf = (name: string): string[] => spec.ops.filter((op) => op.step === stepIndex(plan, name)).map((op) => op.op);
+    expect([opsOf('shared').length > 0, opsOf('strided').length > 0, opsOf('plain')]).toEqual([true, true, []]);
   });
 
   it('a dynamic batch: the views hold at every shape of the profile', async () => {

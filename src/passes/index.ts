@@ -6,6 +6,7 @@ import { eliminateDeadCode } from './dce.js';
 import { dynamicQuantize, type DynamicQuantizeOptions } from './dynamic_quantize.js';
 import { foldBatchNorm } from './fold_batch_norm.js';
 import { fusePermuteMatmul } from './fuse_permute_matmul.js';
+import { mergeParallelLinears } from './merge_parallel_linears.js';
 import type { NamedPass } from './pass_manager.js';
 import { qdqCastRepair } from './qdq_cast_repair.js';
 import { qdqResidualRepair } from './qdq_residual_repair.js';
@@ -18,6 +19,7 @@ export { eliminateDeadCode } from './dce.js';
 export { dynamicQuantize, MIN_DYNAMIC_SCALE, quantizeWeight, type DynamicQuantizeOptions } from './dynamic_quantize.js';
 export { canFoldBatchNorm, foldBatchNorm } from './fold_batch_norm.js';
 export { fusePermuteMatmul, swapsLastTwoDims } from './fuse_permute_matmul.js';
+export { mergeParallelLinears } from './merge_parallel_linears.js';
 export {
   accOpName, compareOutputs, definePass, PassError, PassManager, passNameOf, replaceUsesWith, tensorMetaOf,
   type NamedPass, type Pass, type PassConstraint, type PassManagerOptions, type PassOptions, type PassResult,
@@ -42,12 +44,18 @@ export interface DefaultPassOptions {
   readonly qdqRepairs?: boolean;
   /** Dynamically quantize linear/matmul layers (compile's `quantization: { mode: 'dynamic' }`). */
   readonly dynamicQuantization?: DynamicQuantizeOptions;
+  /**
+   * Merge linears that share their input (mergeParallelLinears). Default: on for float builds,
+   * off when `qdqRepairs` or `dynamicQuantization` is given, since quantization is per layer
+   * (its names in `exclude`, one activation scale per layer output).
+   */
+  readonly mergeParallelLinears?: boolean;
 }
 
 /**
  * The default pass pipeline of compile: replaceMutableOps → constFold → eliminateDeadCode →
- * cse → (qdqCastRepair → qdqResidualRepair) → foldBatchNorm → fusePermuteMatmul → removeNoOps →
- * (dynamicQuantize) → eliminateDeadCode, the parenthesized passes as `opts` asks. The
+ * cse → (qdqCastRepair → qdqResidualRepair) → foldBatchNorm → fusePermuteMatmul →
+ * (mergeParallelLinears) → removeNoOps → (dynamicQuantize) → eliminateDeadCode, the parenthesized passes as `opts` asks. The
  * ordering constraints are declared by the passes themselves (`runsAfter`) and checked by PassManager.
  *
  * @example
@@ -58,5 +66,6 @@ export interface DefaultPassOptions {
 export function defaultPasses(opts: DefaultPassOptions = {}): NamedPass[] {
   const repairs = opts.qdqRepairs ? [qdqCastRepair, qdqResidualRepair] : [];
   const dynamic = opts.dynamicQuantization ? [dynamicQuantize(opts.dynamicQuantization)] : [];
-  return [replaceMutableOps, constFold, eliminateDeadCode, cse, ...repairs, foldBatchNorm, fusePermuteMatmul, removeNoOps, ...dynamic, eliminateDeadCode];
+  const merge = opts.mergeParallelLinears ?? !(opts.qdqRepairs || opts.dynamicQuantization) ? [mergeParallelLinears] : [];
+  return [replaceMutableOps, constFold, eliminateDeadCode, cse, ...repairs, foldBatchNorm, fusePermuteMatmul, ...merge, removeNoOps, ...dynamic, eliminateDeadCode];
 }

@@ -5,7 +5,9 @@
  *
  *   - a shuffle whose output only fused attention steps read (as q, k or v), such as the
  *     [B, S, H*D] → [B, H, S, D] split into heads, becomes a view of its input: the attention
- *     reads the input's storage;
+ *     reads the input's storage; where that input is a slice (a plain, forward one) read by this
+ *     shuffle alone, such as q, k or v cut from one merged projection (mergeParallelLinears),
+ *     the slice is part of the view too and copies nothing either;
  *   - a shuffle that alone reads a fused attention's output, such as [B, H, S, D] → [B, S, H*D],
  *     lets the attention write straight into the shuffle's output.
  *
@@ -55,6 +57,8 @@ export interface ValueAlias {
   readonly root: number;
   /** The shuffle step between the two; it copies nothing where the view applies. */
   readonly shuffle: number;
+  /** 'output' side only: a slice step from the root to the shuffle's input, also a view then. */
+  readonly slice?: number;
   /**
    * 'output': the aliasing value is the shuffle's output, a view of its input (the root);
    * 'input': it is the shuffle's input (an attention output), a view of the shuffle's output.
@@ -62,15 +66,43 @@ export interface ValueAlias {
   readonly side: 'output' | 'input';
 }
 
+/** A value as a view of its alias root's storage: strides, and the element offset where it starts. */
+export interface AliasView {
+  readonly view: View;
+  readonly offset: number;
+}
+
 /**
  * The view through which value `id` (aliased by `alias`) is accessed in `root`'s storage (viewed
  * as `root`) at value shapes `shapes`, or null when the fused kernel cannot use that view.
  */
-export function aliasView(plan: Plan, alias: ValueAlias, id: number, root: View, shapes: readonly (readonly number[])[]): View | null {
+export function aliasView(plan: Plan, alias: ValueAlias, id: number, root: View, shapes: readonly (readonly number[])[]): AliasView | null {
   const step = plan.steps[alias.shuffle]!;
   if (step.kind !== 'shuffle') throw new Error(`aliasView: step ${alias.shuffle} is a ${step.kind}, not a shuffle`);
-  const view = alias.side === 'output' ? shuffleOutputView(root, step.params, shapes[id]!) : shuffleInputView(root, step.params, shapes[id]!);
-  return view !== null && isVectorView(view, plan.values[id]!.dtype) ? view : null;
+  const sliced = alias.slice === undefined ? { view: root, offset: 0 } : sliceView(plan, alias.slice, root, shapes);
+  if (sliced === null) return null;
+  const view = alias.side === 'output' ? shuffleOutputView(sliced.view, step.params, shapes[id]!) : shuffleInputView(sliced.view, step.params, shapes[id]!);
+  // The kernel's 16-byte vectors need the start aligned like the strides.
+  return view !== null && isVectorView(view, plan.values[id]!.dtype) && sliced.offset % ATTENTION_HEAD_ALIGN === 0 ? { view, offset: sliced.offset } : null;
+}
+
+/** The output of slice step `index` as a view of its input (viewed as `x`), or null when it is not one. */
+function sliceView(plan: Plan, index: number, x: View, shapes: readonly (readonly number[])[]): AliasView | null {
+  const step = plan.steps[index]!;
+  if (step.kind !== 'slice' || step.params.mode !== 'default') return null;
+  const out = shapes[step.outputs[0]!]!;
+  const { start, stride } = step.params;
+  const rank = x.shape.length;
+  if (start.length !== rank || stride.length !== rank || out.length !== rank) return null;
+  let offset = 0;
+  for (let d = 0; d < rank; d++) {
+    const first = start[d]!;
+    const by = stride[d]!;
+    // A forward slice inside the input (what a view can express).
+    if (first < 0 || by < 1 || (out[d]! > 0 && first + (out[d]! - 1) * by >= x.shape[d]!)) return null;
+    offset += first * x.strides[d]!;
+  }
+  return { view: { shape: [...out], strides: x.strides.map((s, d) => s * stride[d]!) }, offset };
 }
 
 /** Per value: the step producing it (-1 for inputs and constants) and the steps reading it, with the input position. */
@@ -110,10 +142,20 @@ export function planAttentionAliases(plan: Plan, home: readonly Layout[], shapeS
         return;
       }
     }
-    // The attention steps read the shuffle's input.
+    // The attention steps read the shuffle's input (or, through a slice that only this shuffle
+    // reads, the slice's input).
     const yReaders = readers[y]!;
     const onlyAttention = yReaders.length > 0 && yReaders.every((r) => r.position < 3 && isFusedAttention(plan.steps[r.step]!, plan));
     if (onlyAttention && !outputs.has(y) && !aliases.has(x) && plan.values[x]!.dtype === plan.values[y]!.dtype) {
+      const cut = producer[x]!;
+      const sliceIn = cut >= 0 && plan.steps[cut]!.kind === 'slice' && plan.steps[cut]!.inputs.length === 1 ? plan.steps[cut]!.inputs[0]! : -1;
+      if (sliceIn >= 0 && readers[x]!.length === 1 && !outputs.has(x) && !aliases.has(sliceIn) && plan.values[sliceIn]!.dtype === plan.values[x]!.dtype) {
+        const alias: ValueAlias = { root: sliceIn, shuffle: index, slice: cut, side: 'output' };
+        if (viewable(alias, y)) {
+          aliases.set(y, alias);
+          return;
+        }
+      }
       const alias: ValueAlias = { root: x, shuffle: index, side: 'output' };
       if (viewable(alias, y)) aliases.set(y, alias);
     }

@@ -4,6 +4,7 @@
  * became a view; else cuBLASLt q·kᵀ into float32 scratch, the masked softmax kernel, and ·v.
  */
 import type { LayerStepOf } from '../../../engine/plan.js';
+import { itemSize } from '../../../tensor/dtype.js';
 import { contiguousStrides, numelOf } from '../../../tensor/shape.js';
 import { aliasView, isFusedAttention } from '../attention_views.js';
 import type { MemRef, NativeOpSpec, View } from '../exec_spec.js';
@@ -21,9 +22,10 @@ function aliasAccess(ops: Operands, id: number): Access | null {
   const alias = ops.layout.aliases.get(id);
   if (!alias) return null;
   const root = ops.home(alias.root);
-  if (root.ref.offset % 16 !== 0) return null;
-  const view = aliasView(ops.plan, alias, id, viewOf(root), ops.shapes);
-  return view === null ? null : { ref: root.ref, view };
+  const av = aliasView(ops.plan, alias, id, viewOf(root), ops.shapes);
+  if (av === null) return null;
+  const offset = root.ref.offset + av.offset * itemSize(root.dtype);
+  return offset % 16 === 0 ? { ref: { ...root.ref, offset }, view: av.view } : null;
 }
 
 /**
@@ -33,6 +35,12 @@ function aliasAccess(ops: Operands, id: number): Access | null {
 export function isShuffleView(ops: Operands, index: number): boolean {
   const step = ops.step(index);
   return [step.outputs[0]!, step.inputs[0]!].some((id) => ops.layout.aliases.get(id)?.shuffle === index && aliasAccess(ops, id) !== null);
+}
+
+/** Whether slice step `index` is part of an attention operand's view at these shapes: it then runs nothing. */
+export function isSliceView(ops: Operands, index: number): boolean {
+  for (const [id, alias] of ops.layout.aliases) if (alias.slice === index) return aliasAccess(ops, id) !== null;
+  return false;
 }
 
 /** softmax(q kᵀ · scale + mask, causal) v. */

@@ -12,7 +12,7 @@ import { lowerConvolution, lowerDeconvolution, lowerPooling } from './conv_pool.
 import { convertOp, lowerConcatenation, lowerShape, lowerShuffle } from './data.js';
 import { lowerCumulative, lowerGather, lowerPadding, lowerResize, lowerSliceStep, lowerTopk } from './index.js';
 import { lowerEinsum } from './einsum.js';
-import { isShuffleView, lowerAttention } from './attention.js';
+import { isShuffleView, isSliceView, lowerAttention } from './attention.js';
 import { lowerInt8Step } from './int8.js';
 import { lowerMatrixMultiply } from './linear.js';
 import { lowerNormalization, lowerSoftmax } from './norm.js';
@@ -37,7 +37,7 @@ function lowerStep(ops: Operands, index: number, step: PlanStep): NativeOpSpec[]
     case 'softmax': return lowerSoftmax(ops, index, step);
     case 'shuffle': return isShuffleView(ops, index) ? [] : lowerShuffle(ops, index, step);
     case 'concatenation': return lowerConcatenation(ops, index, step);
-    case 'slice': return lowerSliceStep(ops, index, step);
+    case 'slice': return isSliceView(ops, index) ? [] : lowerSliceStep(ops, index, step);
     case 'shape': return lowerShape(ops, index, step);
     case 'padding': return lowerPadding(ops, index, step);
     case 'gather': return lowerGather(ops, index, step);
@@ -65,7 +65,7 @@ function conversions(ops: Operands, id: number, step: number): NativeOpSpec[] {
 /** Everything prepare() needs to run `plan` at `shapes` (indexed by value id). */
 export function programSpec(
   plan: Plan, layout: PlanLayout, memory: ContextMemory, constants: DeviceConstants, shapes: readonly (readonly number[])[],
-  options: { readonly tune: boolean; readonly graphs: boolean; readonly deterministic: boolean },
+  options: { readonly tune: boolean; readonly graphs: boolean; readonly graphCopies: boolean; readonly deterministic: boolean },
 ): ProgramSpec {
   const ops = new Operands(plan, layout, memory, constants, shapes);
   const specs: NativeOpSpec[] = [];
@@ -89,6 +89,7 @@ export function programSpec(
     stepNames: plan.steps.map((s) => s.name),
     tune: options.tune,
     graphs: options.graphs,
+    graphCopies: options.graphCopies,
     deterministic: options.deterministic,
   };
 }
