@@ -287,3 +287,61 @@ describe('CudaEngineRunner.run into bound outputs', () => {
     runner.dispose();
   });
 });
+
+describe('device I/O read and written in place (bound programs)', () => {
+  it('binds the tensors that fill the same slots two runs in a row; other tensors, alternation and aliasing stay correct', async () => {
+    const { module, x } = await squareModule();
+    const runner = CudaEngineRunner.of(module.engine);
+    const x2 = Tensor.randn([4, 8], { seed: 22 });
+    const [want1] = await module.run([x]);
+    const [want2] = await module.run([x2]);
+    const [wantChained] = await module.run([want1!]);
+    const dx = DeviceTensor.upload(x);
+    const dx2 = DeviceTensor.upload(x2);
+    const y = DeviceTensor.empty([4, 8], 'float32');
+    const shape = [[4, 8]];
+    expect(runner.boundSlots(shape)).toEqual({ inputs: [], outputs: [] });
+    // runs 1..5 on dx → y: from run 2 a program bound to both (eager, captured, replayed)
+    for (let k = 0; k < 5; k++) {
+      await runner.run([dx], { outputs: [y] });
+      expectSameBytes(await y.download(), want1!, `run ${k} on the same tensors`);
+    }
+    expect(runner.boundSlots(shape)).toEqual({ inputs: [0], outputs: [0] });
+    // another input: copied again, never read through the old binding
+    await runner.run([dx2], { outputs: [y] });
+    expectSameBytes(await y.download(), want2!, 'another input tensor');
+    expect(runner.boundSlots(shape)).toEqual({ inputs: [], outputs: [] });
+    for (let k = 0; k < 4; k++) {
+      const [t, want] = k % 2 === 0 ? [dx, want1!] : [dx2, want2!];
+      await runner.run([t], { outputs: [y] });
+      expectSameBytes(await y.download(), want, `alternating inputs, run ${k}`);
+    }
+    // the output fed back as the input (the same tensor both ways) is never bound
+    const z = DeviceTensor.empty([4, 8], 'float32');
+    await runner.run([dx], { outputs: [z] });
+    for (let k = 0; k < 3; k++) {
+      await runner.run([z], { outputs: [z] });
+      expect(runner.boundSlots(shape)).toEqual({ inputs: [], outputs: [] });
+    }
+    await runner.run([dx], { outputs: [z] });
+    await runner.run([z], { outputs: [z] });
+    expectSameBytes(await z.download(), wantChained!, 'in place over its own input');
+    // new outputs per call: the input alone is bound
+    for (let k = 0; k < 3; k++) {
+      const [fresh] = await runner.run([dx2]);
+      expectSameBytes(await fresh!.download(), want2!, `new output, run ${k}`);
+      fresh!.dispose();
+    }
+    expect(runner.boundSlots(shape)).toEqual({ inputs: [0], outputs: [] });
+    // a disposed input's successor (maybe at the same address) is a new tensor: copied, then bound
+    dx2.dispose();
+    const dx3 = DeviceTensor.upload(x);
+    for (let k = 0; k < 3; k++) {
+      const [fresh] = await runner.run([dx3]);
+      expectSameBytes(await fresh!.download(), want1!, `successor tensor, run ${k}`);
+      fresh!.dispose();
+    }
+    for (const t of [dx, dx3, y, z]) t.dispose();
+    runner.dispose();
+  });
+});

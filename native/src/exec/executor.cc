@@ -190,7 +190,34 @@ Napi::Value ExecContext::Prepare(const Napi::CallbackInfo& info) {
   PlanState& plan = *state_->plan();
   const std::shared_ptr<DeviceState>& device = plan.device();
   BuildContext ctx{env};
-  ctx.mem = Memories{state_->memory(), state_->memoryBytes(), plan.weights(), plan.bytes()};
+  ctx.mem = Memories{state_->memory(), state_->memoryBytes(), plan.weights(), plan.bytes(), {}};
+  // bind: { inputs, outputs } of (DeviceBuffer | null): slots the program addresses in those
+  // buffers (no copies); runs must pass the same buffers there.
+  Napi::Value bindValue = info[0].As<Napi::Object>().Get("bind");
+  if (!bindValue.IsUndefined() && !bindValue.IsNull()) {
+    if (!bindValue.IsObject()) spec.Fail("field 'bind' must be an object");
+    auto bindList = [&](const char* key, const std::vector<IoSlot>& list) {
+      std::vector<char*> ptrs(list.size(), nullptr);
+      Napi::Value v = bindValue.As<Napi::Object>().Get(key);
+      if (!v.IsArray() || v.As<Napi::Array>().Length() != list.size()) {
+        spec.Fail(std::string("bind.") + key + " must be an array of " + std::to_string(list.size()) + " DeviceBuffer or null");
+      }
+      Napi::Array a = v.As<Napi::Array>();
+      for (uint32_t i = 0; i < a.Length(); i++) {
+        Napi::Value b = a.Get(i);
+        if (b.IsNull() || b.IsUndefined()) continue;
+        const std::string arg = std::string("bind.") + key + "[" + std::to_string(i) + "]";
+        DeviceBuffer* buf = DeviceBuffer::From(env, b, op, arg.c_str());
+        buf->RequireBytes(env, list[i].bytes, op, arg.c_str());
+        ptrs[i] = static_cast<char*>(buf->data());
+        if (list[i].bytes > 0) ctx.mem.bound.push_back(SlotBinding{list[i].offset, list[i].offset + list[i].bytes, ptrs[i]});
+      }
+      return ptrs;
+    };
+    std::vector<char*> ins = bindList("inputs", program->inputs());
+    std::vector<char*> outs = bindList("outputs", program->outputs());
+    program->SetBound(std::move(ins), std::move(outs));
+  }
   ctx.stream = state_->stream()->stream();
   ctx.tune = tune;
   ctx.deterministic = spec.Bool("deterministic");
@@ -291,11 +318,23 @@ Napi::Value ExecContext::Run(const Napi::CallbackInfo& info) {
   }
 
   std::vector<IoCopy> inCopies(inputs.Length()), outCopies(program->outputs().size());
+  for (size_t i = 0; i < program->inputs().size(); i++) {
+    char* bound = program->boundInput(i);
+    if (bound != nullptr && (inBuffers[i] == nullptr || inBuffers[i]->data() != bound)) {
+      ThrowError(env, op, "inputs[" + std::to_string(i) + "]: the program reads this input in place from another device buffer");
+    }
+  }
+  for (size_t i = 0; i < program->outputs().size(); i++) {
+    char* bound = program->boundOutput(i);
+    if (bound != nullptr && (outBuffers[i] == nullptr || outBuffers[i]->data() != bound)) {
+      ThrowError(env, op, "outputs[" + std::to_string(i) + "]: the program writes this output in place into another device buffer");
+    }
+  }
   for (uint32_t i = 0; i < inputs.Length(); i++) {
     const IoSlot& slot = program->inputs()[i];
     IoCopy& c = inCopies[i];
     c.dst = memory + slot.offset;
-    c.bytes = slot.bytes;
+    c.bytes = program->boundInput(i) != nullptr ? 0 : slot.bytes;  // a bound slot is read in place
     if (inBuffers[i] != nullptr) {
       inBuffers[i]->UseOn(env, stream, op);
       c.src = inBuffers[i]->data();
@@ -312,7 +351,7 @@ Napi::Value ExecContext::Run(const Napi::CallbackInfo& info) {
     const IoSlot& slot = program->outputs()[i];
     IoCopy& c = outCopies[i];
     c.src = memory + slot.offset;
-    c.bytes = slot.bytes;
+    c.bytes = program->boundOutput(i) != nullptr ? 0 : slot.bytes;  // a bound slot is written in place
     if (outBuffers[i] != nullptr) {
       outBuffers[i]->UseOn(env, stream, op);
       c.dst = outBuffers[i]->data();

@@ -120,6 +120,13 @@ class Program {
   }
   // Allocates the pinned staging of inputs, outputs and the data error record once the slots are set.
   void SetIo(Napi::Env env, std::vector<IoSlot> inputs, std::vector<IoSlot> outputs);
+  // Slots the ops address in caller buffers (null: not bound), set before the ops are built.
+  void SetBound(std::vector<char*> inputs, std::vector<char*> outputs) {
+    boundInputs_ = std::move(inputs);
+    boundOutputs_ = std::move(outputs);
+  }
+  char* boundInput(size_t i) const { return i < boundInputs_.size() ? boundInputs_[i] : nullptr; }
+  char* boundOutput(size_t i) const { return i < boundOutputs_.size() ? boundOutputs_[i] : nullptr; }
 
   const std::shared_ptr<ContextState>& context() const { return ctx_; }
   const std::vector<std::unique_ptr<Op>>& ops() const { return ops_; }
@@ -165,6 +172,7 @@ class Program {
   std::vector<std::unique_ptr<Op>> ops_;
   std::vector<int> opSteps_;
   std::vector<IoSlot> inputs_, outputs_;
+  std::vector<char*> boundInputs_, boundOutputs_;
   void* pinned_ = nullptr;
   std::vector<size_t> pinnedOffsets_;
   kernels::DataErrorRecord* pinnedDataError_ = nullptr;  // in pinned_: the record copied back

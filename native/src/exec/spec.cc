@@ -119,12 +119,23 @@ char* ResolveRef(const SpecReader& spec, const char* key, const Memories& mem, E
   auto size = static_cast<int64_t>(which == 0 ? mem.contextBytes : mem.weightsBytes);
   const auto item = static_cast<int64_t>(elemBytes);
   if (offset % item != 0) ref.Fail("offset " + std::to_string(offset) + " is not aligned to " + std::to_string(item) + " bytes");
-  if (extent.hi >= extent.lo) {
-    int64_t lo = offset + extent.lo * item;
-    int64_t hi = offset + (extent.hi + 1) * item;
-    if (lo < 0 || hi > size) {
-      ref.Fail("bytes [" + std::to_string(lo) + ", " + std::to_string(hi) + ") lie outside the " + std::to_string(size) +
-               "-byte " + (which == 0 ? "context memory" : "constants"));
+  const bool empty = extent.hi < extent.lo;
+  const int64_t lo = empty ? offset : offset + extent.lo * item;
+  const int64_t hi = empty ? offset : offset + (extent.hi + 1) * item;
+  if (!empty && (lo < 0 || hi > size)) {
+    ref.Fail("bytes [" + std::to_string(lo) + ", " + std::to_string(hi) + ") lie outside the " + std::to_string(size) +
+             "-byte " + (which == 0 ? "context memory" : "constants"));
+  }
+  if (which == 0) {
+    // A bound slot: the access must lie wholly inside it, and goes to the caller's buffer.
+    for (const SlotBinding& b : mem.bound) {
+      const auto start = static_cast<int64_t>(b.start), end = static_cast<int64_t>(b.end);
+      const bool inside = lo >= start && hi <= end && (empty ? offset < end : true);
+      if (inside) return b.ptr + (offset - start);
+      if (lo < end && hi > start) {
+        ref.Fail("bytes [" + std::to_string(lo) + ", " + std::to_string(hi) + ") straddle the bound slot [" + std::to_string(start) +
+                 ", " + std::to_string(end) + ")");
+      }
     }
   }
   return base + offset;

@@ -41,13 +41,21 @@ class SpecReader {
   std::string where_;
 };
 
+// A byte range of the context memory (a network input or output slot) that a bound program
+// addresses in a caller's device buffer instead.
+struct SlotBinding {
+  size_t start = 0, end = 0;
+  char* ptr = nullptr;
+};
+
 // The two memories an op may address: the execution context's (arena, inputs, outputs, scratch)
-// and the loaded plan's constants.
+// and the loaded plan's constants; and the slots bound to caller buffers.
 struct Memories {
   char* context = nullptr;
   size_t contextBytes = 0;
   char* weights = nullptr;
   size_t weightsBytes = 0;
+  std::vector<SlotBinding> bound;
 };
 
 // Element-offset range [lo, hi] a view reaches (hi < lo when it is empty).

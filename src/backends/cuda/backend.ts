@@ -99,7 +99,8 @@ export class CudaEngineRunner {
   /**
    * Runs the engine; outputs are new DeviceTensors (dispose them), or, with `options.outputs`,
    * written into the DeviceTensors given (as TensorRT's bound output buffers: no allocation per
-   * call) and returned. Never blocks the event loop; bad arguments reject, naming what is wrong.
+   * call) and returned. Device inputs and given outputs that fill the same slots as in the run
+   * before are read and written in place (see boundSlots), else copied. Never blocks the event loop; bad arguments reject, naming what is wrong.
    * @example
    *   const [y] = await runner.run([dx]);                 // a new tensor
    *   await runner.run([dx], { outputs: [y] });           // into y again
@@ -117,6 +118,17 @@ export class CudaEngineRunner {
   /** Whether runs at these input shapes replay a CUDA graph ('graph'), run eagerly, or why capture failed. */
   graphState(inputShapes: readonly (readonly number[])[]): string {
     return this.#context.graphState(this.engine.resolveShapes(inputShapes));
+  }
+
+  /**
+   * Which inputs and outputs runs at these input shapes read or write in place, without copies:
+   * device tensors that filled the same slots two runs in a row get a program bound to them.
+   * @example
+   *   await runner.run([dx], { outputs: [y] }); await runner.run([dx], { outputs: [y] });
+   *   runner.boundSlots([dx.shape]); // { inputs: [0], outputs: [0] }
+   */
+  boundSlots(inputShapes: readonly (readonly number[])[]): { inputs: number[]; outputs: number[] } {
+    return this.#context.boundSlots(this.engine.resolveShapes(inputShapes));
   }
 
   /** Frees the runner's context. */

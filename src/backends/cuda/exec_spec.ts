@@ -6,7 +6,7 @@
  */
 import type { DType } from '../../tensor/dtype.js';
 import type { ActivationOp, ElementWiseOp, ReduceOp, UnaryOp } from '../../engine/network.js';
-import type { FloatDType } from './native.js';
+import type { FloatDType, NativeBuffer } from './native.js';
 
 /** Which device memory a reference points into. */
 export const CONTEXT_MEMORY = 0;
@@ -244,4 +244,9 @@ export interface ProgramSpec {
   readonly graphCopies: boolean;
   /** Only library algorithms whose results do not depend on scheduling. */
   readonly deterministic: boolean;
+  /**
+   * Slots the program addresses in these device buffers instead of copying (null: copied);
+   * runs of it must pass exactly these buffers there.
+   */
+  readonly bind?: { readonly inputs: readonly (NativeBuffer | null)[]; readonly outputs: readonly (NativeBuffer | null)[] };
 }

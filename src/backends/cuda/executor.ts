@@ -13,6 +13,7 @@ import { Tensor } from '../../tensor/tensor.js';
 import { requireCuda } from './availability.js';
 import { deviceConstants, type DeviceConstants } from './device_constants.js';
 import { DeviceTensor } from './device_tensor.js';
+import type { ProgramSpec } from './exec_spec.js';
 import { programSpec } from './lower/program.js';
 import type { NativeBuffer, NativeExecContext, NativeExecPlan, NativeExecProgram, NativeRunResult } from './native.js';
 import { contextMemory, planLayout, type ContextMemory, type PlanLayout } from './plan_layout.js';
@@ -44,6 +45,14 @@ export interface CudaOpTactic {
   readonly source: TacticSource;
 }
 
+/** The device tensors in a context's I/O slots at some input shapes, and the program bound to them. */
+interface BoundIo {
+  readonly tensors: readonly (WeakRef<DeviceTensor> | null)[];
+  program: NativeExecProgram | null;
+  /** The bound prepare was refused (an op reaches across a slot): copy at these tensors. */
+  failed: boolean;
+}
+
 /** Bounds on the programs a context keeps (one per distinct input shapes). */
 const PROGRAM_CACHE_SIZE = 8;
 
@@ -56,6 +65,8 @@ export class CudaContext implements BackendContext {
   readonly #loaded: CudaLoadedPlan;
   readonly #native: NativeExecContext;
   readonly #programs = new Map<string, NativeExecProgram>();
+  /** Per input shapes: the device tensors of the last device run's slots, and the program bound to them. */
+  readonly #bound = new Map<string, BoundIo>();
   #queue: Promise<unknown> = Promise.resolve();
   #stream: Stream | undefined;
 
@@ -64,16 +75,20 @@ export class CudaContext implements BackendContext {
     this.#native = native;
   }
 
+  #spec(shapes: readonly (readonly number[])[], tune: boolean): ProgramSpec {
+    const o = this.#loaded.options;
+    return programSpec(this.#loaded.plan, this.#loaded.layout, this.#loaded.memory, this.#loaded.constants, shapes, {
+      tune, graphs: o.graphs, graphCopies: o.graphCopies, deterministic: o.deterministic,
+    });
+  }
+
   /** The program for these value shapes, prepared on first use (with timing when `tune`). */
   program(shapes: readonly (readonly number[])[], tune = false): NativeExecProgram {
     const plan = this.#loaded.plan;
     const key = shapeKey(plan.inputs.map((io) => shapes[io.value]!));
     let p = this.#programs.get(key);
     if (!p) {
-      const spec = programSpec(plan, this.#loaded.layout, this.#loaded.memory, this.#loaded.constants, shapes, {
-        tune, graphs: this.#loaded.options.graphs, graphCopies: this.#loaded.options.graphCopies, deterministic: this.#loaded.options.deterministic,
-      });
-      p = this.#native.prepare(spec);
+      p = this.#native.prepare(this.#spec(shapes, tune));
       if (this.#programs.size >= PROGRAM_CACHE_SIZE) {
         const [oldKey, old] = this.#programs.entries().next().value!;
         this.#programs.delete(oldKey);
@@ -114,7 +129,7 @@ export class CudaContext implements BackendContext {
     const op = `engine '${plan.name}': runDevice`;
     if (into) checkOutputs(op, plan, shapes, into);
     const result = this.#queue.then(async () => {
-      const program = this.program(shapes);
+      const program = this.#boundProgram(inputs, into, shapes, op) ?? this.program(shapes);
       const stream = (this.#stream ??= Stream.fromNative(this.#native.stream));
       const outs = into ? [...into] : plan.outputs.map((o) => DeviceTensor.empty(shapes[o.value]!, o.dtype, stream));
       try {
@@ -130,6 +145,51 @@ export class CudaContext implements BackendContext {
     return result;
   }
 
+  /**
+   * The program that reads the device inputs and writes the bound outputs of this run in place
+   * (no copies), when the same tensors filled those slots in the previous run at these shapes
+   * too: it is prepared then, once, and kept while they keep coming. A tensor that is both an
+   * input and an output, or two outputs, is not bound (the ops would read what they overwrite).
+   * Null: the copying program.
+   */
+  #boundProgram(inputs: readonly (Tensor | DeviceTensor)[], into: readonly DeviceTensor[] | undefined, shapes: readonly (readonly number[])[], op: string): NativeExecProgram | null {
+    const plan = this.#loaded.plan;
+    const key = shapeKey(plan.inputs.map((io) => shapes[io.value]!));
+    const outs = into ?? [];
+    const uses = new Map<DeviceTensor, number>();
+    for (const t of [...inputs, ...outs]) if (t instanceof DeviceTensor) uses.set(t, (uses.get(t) ?? 0) + 1);
+    const onlyRead = (t: DeviceTensor): boolean => !outs.includes(t);
+    const slots = [
+      ...inputs.map((t) => (t instanceof DeviceTensor && onlyRead(t) ? t : null)),
+      ...plan.outputs.map((_, i) => (outs[i] !== undefined && uses.get(outs[i]!) === 1 ? outs[i]! : null)),
+    ];
+    const last = this.#bound.get(key);
+    const same = last !== undefined && last.tensors.length === slots.length && last.tensors.every((w, i) => (w?.deref() ?? null) === slots[i]);
+    if (!same) {
+      last?.program?.dispose();
+      this.#bound.set(key, { tensors: slots.map((t) => (t ? new WeakRef(t) : null)), program: null, failed: false });
+      return null;
+    }
+    if (last.program === null && !last.failed && slots.some((t) => t !== null)) {
+      const handles = slots.map((t) => t?.handle(op) ?? null);
+      try {
+        last.program = this.#native.prepare({ ...this.#spec(shapes, false), bind: { inputs: handles.slice(0, inputs.length), outputs: handles.slice(inputs.length) } });
+      } catch {
+        last.failed = true;  // an op reaches across a slot's bounds: keep copying
+      }
+    }
+    return last.program;
+  }
+
+  /** The I/O slots that device runs at these shapes read or write in place (a bound program), by index. */
+  boundSlots(shapes: readonly (readonly number[])[]): { inputs: number[]; outputs: number[] } {
+    const plan = this.#loaded.plan;
+    const b = this.#bound.get(shapeKey(plan.inputs.map((io) => shapes[io.value]!)));
+    const n = plan.inputs.length;
+    const bound = b?.program ? b.tensors.flatMap((t, i) => (t !== null ? [i] : [])) : [];
+    return { inputs: bound.filter((i) => i < n), outputs: bound.filter((i) => i >= n).map((i) => i - n) };
+  }
+
   /** Per op of the program for these shapes: the plan step and the implementation chosen. */
   tactics(shapes: readonly (readonly number[])[]): CudaOpTactic[] {
     return this.program(shapes).tactics();
@@ -143,6 +203,8 @@ export class CudaContext implements BackendContext {
   /** Frees the context's device memory once runs in flight are done. */
   dispose(): void {
     this.#stream?.dispose();
+    for (const b of this.#bound.values()) b.program?.dispose();
+    this.#bound.clear();
     for (const p of this.#programs.values()) p.dispose();
     this.#programs.clear();
     this.#native.dispose();
