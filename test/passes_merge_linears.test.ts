@@ -1,9 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import '../src/acc_ops/ops/index.js';
-import { getAccOp } from '../src/acc_ops/registry.js';
-import { Graph } from '../src/ir/graph.js';
-import { GraphModule } from '../src/ir/graph_module.js';
-import type { AnyNode, Argument } from '../src/ir/node.js';
+import type { GraphModule } from '../src/ir/graph_module.js';
 import { targetName } from '../src/ir/print.js';
 import { accTrace } from '../src/acc_ops/acc_tracer.js';
 import { symbolicTrace } from '../src/ir/tracer.js';
@@ -11,22 +7,9 @@ import { bertEncoderLayer } from '../src/models/bert.js';
 import { defaultPasses } from '../src/passes/index.js';
 import { mergeParallelLinears } from '../src/passes/merge_parallel_linears.js';
 import { PassManager, tensorMetaOf } from '../src/passes/pass_manager.js';
-import { ShapeProp } from '../src/passes/shape_prop.js';
 import { maxAbsDiff } from '../src/tensor/compare.js';
 import { Tensor } from '../src/tensor/tensor.js';
-
-type Call = (op: string, kwargs: Record<string, Argument>, name?: string) => AnyNode;
-
-/** A one-input graph over constant attributes, with metadata from running it on `x`. */
-function graphOf(x: Tensor, attrs: Record<string, Tensor>, build: (g: Graph, x: AnyNode, call: Call) => Argument): GraphModule {
-  const g = new Graph();
-  const xi = g.placeholder('x');
-  g.output(build(g, xi, (op, kwargs, name) => g.callFunction(getAccOp(op), [], kwargs, name)));
-  const gm = new GraphModule(attrs, g);
-  new ShapeProp(gm).propagate(x);
-  gm.lint();
-  return gm;
-}
+import { graphOf } from './pass_helpers.js';
 
 const calls = (gm: GraphModule): string[] =>
   gm.graph.nodeList().filter((n) => n.op === 'call_function').map((n) => targetName(n));
@@ -43,7 +26,7 @@ describe('mergeParallelLinears', () => {
   it('merges linears of one input into one over the stacked weights, each output a slice, with the same values', () => {
     const x = Tensor.randn([2, 5, 8], { seed: 1 });
     const attrs = { wq: w(6, 8, 2), bq: b(6, 3), wk: w(4, 8, 4), bk: b(4, 5), wv: w(6, 8, 6), bv: b(6, 7) };
-    const gm = graphOf(x, attrs, (g, xi, call) => ['q', 'k', 'v'].map((n) => call('linear', { input: xi, weight: g.getAttr(`w${n}`), bias: g.getAttr(`b${n}`) }, n)));
+    const gm = graphOf(x, (g, xi, call) => ['q', 'k', 'v'].map((n) => call('linear', { input: xi, weight: g.getAttr(`w${n}`), bias: g.getAttr(`b${n}`) }, n)), attrs);
     const before = outputs(gm, x);
     expect(mergeParallelLinears(gm).modified).toBe(true);
     gm.lint();
@@ -63,12 +46,12 @@ describe('mergeParallelLinears', () => {
   it('leaves linears alone that differ in dtype, input width or bias presence, or whose weight is not a constant', () => {
     const x = Tensor.randn([3, 8], { seed: 1 });
     const attrs = { w1: w(4, 8, 2), w2: w(4, 8, 3, 'float16'), w3: w(5, 8, 4), b3: b(5, 5) };
-    const gm = graphOf(x, attrs, (g, xi, call) => [
+    const gm = graphOf(x, (g, xi, call) => [
       call('linear', { input: xi, weight: g.getAttr('w1'), bias: null }, 'plain32'),
       call('linear', { input: call('to_dtype', { input: xi, dtype: 'float16' }, 'h'), weight: g.getAttr('w2'), bias: null }, 'half'),
       call('linear', { input: xi, weight: g.getAttr('w3'), bias: g.getAttr('b3') }, 'biased'),
       call('linear', { input: xi, weight: call('relu', { input: g.getAttr('w1') }, 'computed'), bias: null }, 'dynamic'),
-    ]);
+    ], attrs);
     expect(mergeParallelLinears(gm).modified).toBe(false);
     expect(calls(gm).filter((c) => c === 'acc.linear').length).toBe(4);
   });
@@ -76,11 +59,11 @@ describe('mergeParallelLinears', () => {
   it('merges only the matching ones of a mixed set (two without bias, one with)', () => {
     const x = Tensor.randn([3, 8], { seed: 1 });
     const attrs = { w1: w(4, 8, 2), w2: w(3, 8, 3), w3: w(5, 8, 4), b3: b(5, 5) };
-    const gm = graphOf(x, attrs, (g, xi, call) => [
+    const gm = graphOf(x, (g, xi, call) => [
       call('linear', { input: xi, weight: g.getAttr('w1'), bias: null }, 'a'),
       call('linear', { input: xi, weight: g.getAttr('w3'), bias: g.getAttr('b3') }, 'c'),
       call('linear', { input: xi, weight: g.getAttr('w2'), bias: null }, 'bb'),
-    ]);
+    ], attrs);
     const before = outputs(gm, x);
     expect(mergeParallelLinears(gm).modified).toBe(true);
     gm.lint();

@@ -10,19 +10,7 @@ import { fusePermuteMatmul, swapsLastTwoDims } from '../src/passes/fuse_permute_
 import { noOpIdentities, removeNoOps } from '../src/passes/remove_noops.js';
 import { ShapeProp } from '../src/passes/shape_prop.js';
 import { Tensor } from '../src/tensor/tensor.js';
-
-type Build = (g: Graph, x: AnyNode, call: (op: string, kwargs: Record<string, Argument>, name?: string) => AnyNode) => Argument;
-
-/** A one-input graph over attributes `attrs`, with metadata from running it on `x`. */
-function graphOf(x: Tensor, build: Build, attrs: Record<string, Tensor> = {}): GraphModule {
-  const g = new Graph();
-  const xi = g.placeholder('x');
-  g.output(build(g, xi, (op, kwargs, name) => g.callFunction(getAccOp(op), [], kwargs, name)));
-  const gm = new GraphModule(attrs, g);
-  new ShapeProp(gm).propagate(x);
-  gm.lint();
-  return gm;
-}
+import { graphOf } from './pass_helpers.js';
 
 function data(out: unknown): unknown {
   if (out instanceof Tensor) return { shape: out.shape, dtype: out.dtype, data: [...out.toFloat64()] };

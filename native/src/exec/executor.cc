@@ -318,18 +318,18 @@ Napi::Value ExecContext::Run(const Napi::CallbackInfo& info) {
   }
 
   std::vector<IoCopy> inCopies(inputs.Length()), outCopies(program->outputs().size());
-  for (size_t i = 0; i < program->inputs().size(); i++) {
-    char* bound = program->boundInput(i);
-    if (bound != nullptr && (inBuffers[i] == nullptr || inBuffers[i]->data() != bound)) {
-      ThrowError(env, op, "inputs[" + std::to_string(i) + "]: the program reads this input in place from another device buffer");
+  // A bound program addresses its slots in exactly the buffers it was prepared with.
+  auto checkBound = [&](const std::vector<DeviceBuffer*>& given, bool inputSide) {
+    for (size_t i = 0; i < given.size(); i++) {
+      char* bound = inputSide ? program->boundInput(i) : program->boundOutput(i);
+      if (bound != nullptr && (given[i] == nullptr || given[i]->data() != bound)) {
+        ThrowError(env, op, std::string(inputSide ? "inputs[" : "outputs[") + std::to_string(i) + "]: the program " +
+                                (inputSide ? "reads this input in place from" : "writes this output in place into") + " another device buffer");
+      }
     }
-  }
-  for (size_t i = 0; i < program->outputs().size(); i++) {
-    char* bound = program->boundOutput(i);
-    if (bound != nullptr && (outBuffers[i] == nullptr || outBuffers[i]->data() != bound)) {
-      ThrowError(env, op, "outputs[" + std::to_string(i) + "]: the program writes this output in place into another device buffer");
-    }
-  }
+  };
+  checkBound(inBuffers, true);
+  checkBound(outBuffers, false);
   for (uint32_t i = 0; i < inputs.Length(); i++) {
     const IoSlot& slot = program->inputs()[i];
     IoCopy& c = inCopies[i];

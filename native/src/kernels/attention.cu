@@ -5,6 +5,8 @@
 
 #include <climits>
 
+#include "kernels/smem_async.cuh"
+
 namespace fxrt::kernels {
 
 namespace {
@@ -65,45 +67,6 @@ __device__ __forceinline__ float LoadMask(const void* p, int64_t i, DType t) {
   }
 }
 
-__device__ __forceinline__ uint32_t SmemAddr(const void* p) { return static_cast<uint32_t>(__cvta_generic_to_shared(p)); }
-
-// 16 bytes global → shared without passing through registers; `valid` false writes zeros.
-__device__ __forceinline__ void CpAsync16(uint16_t* dst, const uint16_t* src, bool valid) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(SmemAddr(dst)), "l"(src), "r"(valid ? 16 : 0));
-#endif
-}
-__device__ __forceinline__ void CpAsyncCommit() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  asm volatile("cp.async.commit_group;\n" ::);
-#endif
-}
-// Waits until at most N committed groups of this thread's copies are pending.
-template <int N>
-__device__ __forceinline__ void CpAsyncWait() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
-#endif
-}
-
-// Four 8x8 16-bit matrices from shared memory, lane i giving the address of row i % 8 of matrix
-// i / 8; register j holds matrix j's (row lane / 4, columns 2 (lane % 4), +1), or with `kTrans`
-// its (rows 2 (lane % 4), +1, column lane / 4).
-template <bool kTrans>
-__device__ __forceinline__ void Ldmatrix4(const uint16_t* p, uint32_t& r0, uint32_t& r1, uint32_t& r2, uint32_t& r3) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  if constexpr (kTrans) {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-                 : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3)
-                 : "r"(SmemAddr(p)));
-  } else {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-                 : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3)
-                 : "r"(SmemAddr(p)));
-  }
-#endif
-}
-
 // Starts copying rows [first, first + 64) of a [count, cols] operand (row stride `rowStride`,
 // contiguous cols) into a [64, D] shared tile, 16 bytes per copy; rows past `count` and cols past
 // `cols` are zero.
@@ -114,7 +77,7 @@ __device__ __forceinline__ void LoadTile(uint16_t* dst, const uint16_t* src, int
   for (int i = threadIdx.x; i < kBlockN * kChunks; i += kThreads) {
     const int r = i / kChunks, c = i % kChunks;
     const bool ok = first + r < count && c * 8 < cols;
-    CpAsync16(dst + r * Pitch<D>() + c * 8, ok ? src + (first + r) * rowStride + c * 8 : src, ok);
+    CpAsync16(SmemAddr(dst + r * Pitch<D>() + c * 8), ok ? src + (first + r) * rowStride + c * 8 : src, ok);
   }
 }
 
@@ -195,7 +158,7 @@ __global__ void __launch_bounds__(kThreads, MinBlocks<D>()) AttentionKernel(cons
 #pragma unroll
   for (int kc = 0; kc < kSteps; kc++) {
     // matrices: (rows +0, k +0), (rows +8, k +0), (rows +0, k +8), (rows +8, k +8)
-    Ldmatrix4<false>(qs + (warp * 16 + (lm % 2) * 8 + lr) * kP + kc * 16 + (lm / 2) * 8, qf[kc][0], qf[kc][1], qf[kc][2], qf[kc][3]);
+    Ldmatrix4<false>(SmemAddr(qs + (warp * 16 + (lm % 2) * 8 + lr) * kP + kc * 16 + (lm / 2) * 8), qf[kc][0], qf[kc][1], qf[kc][2], qf[kc][3]);
   }
 
   float acc[kOut][4];
@@ -224,7 +187,7 @@ __global__ void __launch_bounds__(kThreads, MinBlocks<D>()) AttentionKernel(cons
       for (int nb = 0; nb < kScore; nb += 2) {
         // matrices: (keys nb, k +0), (keys nb, k +8), (keys nb + 1, k +0), (keys nb + 1, k +8)
         uint32_t b0, b1, b2, b3;
-        Ldmatrix4<false>(kt + ((nb + lm / 2) * 8 + lr) * kP + kc * 16 + (lm % 2) * 8, b0, b1, b2, b3);
+        Ldmatrix4<false>(SmemAddr(kt + ((nb + lm / 2) * 8 + lr) * kP + kc * 16 + (lm % 2) * 8), b0, b1, b2, b3);
         Mma<kBf16>(sc[nb], qf[kc], b0, b1);
         Mma<kBf16>(sc[nb + 1], qf[kc], b2, b3);
       }
@@ -291,7 +254,7 @@ __global__ void __launch_bounds__(kThreads, MinBlocks<D>()) AttentionKernel(cons
       for (int db = 0; db < kOut; db += 2) {
         // matrices: (keys +0, dims db), (keys +8, dims db), (keys +0, dims db + 1), (keys +8, dims db + 1)
         uint32_t b0, b1, b2, b3;
-        Ldmatrix4<true>(vt + (kc * 16 + (lm % 2) * 8 + lr) * kP + (db + lm / 2) * 8, b0, b1, b2, b3);
+        Ldmatrix4<true>(SmemAddr(vt + (kc * 16 + (lm % 2) * 8 + lr) * kP + (db + lm / 2) * 8), b0, b1, b2, b3);
         Mma<kBf16>(acc[db], pf[kc], b0, b1);
         Mma<kBf16>(acc[db + 1], pf[kc], b2, b3);
       }

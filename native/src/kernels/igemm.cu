@@ -16,6 +16,7 @@
 #include "kernels/activation.cuh"
 #include "kernels/float_convert.cuh"
 #include "kernels/quant_math.cuh"
+#include "kernels/smem_async.cuh"
 
 namespace fxrt::kernels {
 
@@ -29,38 +30,9 @@ constexpr int kAhead = 2;   // stages loaded ahead of the one being multiplied
 constexpr int StagesOf(bool wg) { return wg ? kAhead + 2 : kAhead + 1; }
 constexpr int64_t kMaxGridY = 65535;
 
-__device__ __forceinline__ uint32_t SmemAddr(const void* p) {
-  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
-
 // Byte offset of 16-byte chunk `kc` (0..3) of tile row `row` in a stage: rows of 64 bytes with the
 // chunks XOR-swizzled so that the 8 rows one ldmatrix phase reads lie in 8 different bank groups.
 __device__ __forceinline__ int Swizzle(int row, int kc) { return row * kBK + ((kc ^ ((row >> 1) & 3)) << 4); }
-
-__device__ __forceinline__ void CpAsync16(uint32_t dst, const void* src, bool valid) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(valid ? 16 : 0));
-#endif
-}
-__device__ __forceinline__ void CpAsyncCommit() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  asm volatile("cp.async.commit_group;\n" ::);
-#endif
-}
-template <int N>
-__device__ __forceinline__ void CpAsyncWait() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
-#endif
-}
-
-__device__ __forceinline__ void Ldmatrix4(uint32_t addr, uint32_t& r0, uint32_t& r1, uint32_t& r2, uint32_t& r3) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-               : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3)
-               : "r"(addr));
-#endif
-}
 
 // c += a (16x32 s8, row) * b (32x8 s8, col), exact in int32.
 __device__ __forceinline__ void Mma(int32_t* c, const uint32_t* a, const uint32_t* b) {
