@@ -22,7 +22,6 @@ import { CudaEngineRunner, cudaDeviceInfo, DeviceTensor } from '../src/backends/
 import { compile } from '../src/compile.js';
 import { modelZoo, type ModelName } from '../src/models/index.js';
 import { nn } from '../src/nn/index.js';
-import { Parameter, type Module } from '../src/nn/module.js';
 import { Tensor } from '../src/tensor/tensor.js';
 
 interface Workload {
@@ -94,17 +93,6 @@ async function timeMs(iters: number, warmup: number, fn: () => Promise<void>): P
   return median(times);
 }
 
-/** The model with every float32 parameter and buffer cast to float16 (PyTorch's model.half()). */
-function half(model: Module): Module {
-  for (const [, m] of model.namedModules()) {
-    for (const [k, v] of Object.entries(m)) {
-      if (v instanceof Parameter && v.dtype === 'float32') Reflect.set(m, k, new Parameter(v.castTo('float16')));
-      else if (v instanceof Tensor && m.isBuffer(k) && v.dtype === 'float32') m.registerBuffer(k, v.castTo('float16'));
-    }
-  }
-  return model;
-}
-
 /** Calibration batches for an int8 build of `w`: two random batches of at most 8 images (or 1024 rows). */
 function calibrationBatches(w: Workload): Tensor[][] {
   const rows = Math.min(w.shape[0]!, w.shape.length === 2 ? 1024 : 8);
@@ -113,7 +101,7 @@ function calibrationBatches(w: Workload): Tensor[][] {
 
 async function benchOurs(w: Workload, iters: number, precision: 'fp16' | 'int8' = 'fp16'): Promise<OursResult> {
   const entry = modelZoo[w.model];
-  const model = half(entry.create().eval());
+  const model = entry.create().eval().half();
   const x = Tensor.randn(w.shape, { seed: 1, dtype: 'float16' });
   const concreteArgs = entry.traceOptions.concreteArgs;
   const t0 = performance.now();

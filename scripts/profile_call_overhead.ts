@@ -17,7 +17,6 @@ import { CudaEngineRunner, DeviceTensor, Stream } from '../src/backends/cuda/ind
 import { compile } from '../src/compile.js';
 import { modelZoo } from '../src/models/index.js';
 import { nn } from '../src/nn/index.js';
-import { Parameter } from '../src/nn/module.js';
 import { Tensor } from '../src/tensor/tensor.js';
 
 function median(xs: number[]): number {
@@ -53,10 +52,7 @@ rows.push(['runner.run into a bound output', await timeUs(iters, () => runner.ru
 bound!.dispose();
 rows.push(['lowered.run (host in/out)', await timeUs(iters >> 2, () => lowered.run([x]))]);
 {
-  const model = modelZoo.mlp.create();
-  for (const [, m] of model.namedModules()) {
-    for (const [k, v] of Object.entries(m)) if (v instanceof Parameter) Reflect.set(m, k, new Parameter(v.castTo('float16')));
-  }
+  const model = modelZoo.mlp.create().half();
   const xm = Tensor.randn([10240, 512], { seed: 3, dtype: 'float16' });
   const lm = await compile(model, [xm], { device: 'cuda', precision: 'fp16' });
   const engine = [...lm.engines.values()][0]!.engine;

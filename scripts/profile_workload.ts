@@ -10,22 +10,11 @@
 import { CudaEngineRunner, DeviceTensor } from '../src/backends/cuda/index.js';
 import { compile } from '../src/compile.js';
 import { modelZoo, type ModelName } from '../src/models/index.js';
-import { Parameter, type Module } from '../src/nn/module.js';
 import { Tensor } from '../src/tensor/tensor.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
-}
-
-function half(model: Module): Module {
-  for (const [, m] of model.namedModules()) {
-    for (const [k, v] of Object.entries(m)) {
-      if (v instanceof Parameter && v.dtype === 'float32') Reflect.set(m, k, new Parameter(v.castTo('float16')));
-      else if (v instanceof Tensor && m.isBuffer(k) && v.dtype === 'float32') m.registerBuffer(k, v.castTo('float16'));
-    }
-  }
-  return model;
 }
 
 const name = arg('model', 'bertEncoderLayer');
@@ -37,7 +26,7 @@ if (precision !== 'fp16' && precision !== 'int8') throw new Error(`--precision: 
 const iters = Number(arg('iters', '200'));
 const top = Number(arg('top', '20'));
 
-const model = half(entry.create().eval());
+const model = entry.create().eval().half();
 const x = Tensor.randn(shape, { seed: 1, dtype: 'float16' });
 const concreteArgs = entry.traceOptions.concreteArgs;
 const calibration = precision === 'int8'

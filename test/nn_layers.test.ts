@@ -644,3 +644,22 @@ describe('initialization', () => {
     expect([...p.toFloat32()]).toEqual([3, 3, 3, 3]);
   });
 });
+
+describe('Module.to(dtype) and half()', () => {
+  it('casts floating parameters and buffers in place, keeps integer buffers, and the model runs in the new dtype', () => {
+    const model = new nn.Sequential(new nn.Conv2d(3, 4, 3), new nn.BatchNorm2d(4), new nn.ReLU()).eval();
+    const before = [...model.stateDict()].map(([k, v]) => [k, v.dtype, v.toFloat64()] as const);
+    expect(model.half()).toBe(model);
+    const after = model.stateDict();
+    for (const [k, dtype, values] of before) {
+      const t = after.get(k)!;
+      // num_batches_tracked (int64) stays; floats become float16, rounded
+      expect(t.dtype, k).toBe(dtype === 'float32' ? 'float16' : dtype);
+      expect(Array.from(t.toFloat64()), k).toEqual(Array.from(values, (v) => (dtype === 'float32' ? Tensor.fromNumbers([v], [1], 'float16').toFloat64()[0]! : v)));
+    }
+    expect([...model.namedParameters()].every(([, p]) => p instanceof nn.Parameter)).toBe(true);
+    const y = model.forward(Tensor.randn([1, 3, 6, 6], { seed: 1, dtype: 'float16' })) as Tensor;
+    expect(y.dtype).toBe('float16');
+    expect(model.to('float32').stateDict().get('0.weight')!.dtype).toBe('float32');
+  });
+});

@@ -117,6 +117,28 @@ export class Module {
   }
   eval(): this { return this.train(false); }
 
+  /**
+   * Casts every floating-point parameter and buffer to `dtype` in place (PyTorch's
+   * module.to(dtype)); integer and quantized tensors are kept. Returns the module.
+   * @example
+   *   const model = modelZoo.resnet18.create().eval().to('float16');   // for an fp16 engine with float16 I/O
+   */
+  to(dtype: 'float32' | 'float16' | 'bfloat16'): this {
+    for (const m of this.modules()) {
+      for (const [k, v] of Object.entries(m)) {
+        if (!(v instanceof Tensor) || v.qparams || v.dtype === dtype || !(v.dtype === 'float32' || v.dtype === 'float16' || v.dtype === 'bfloat16')) continue;
+        if (v instanceof Parameter) Reflect.set(m, k, new Parameter(v.castTo(dtype)));
+        else if (m.isBuffer(k)) m.registerBuffer(k, v.castTo(dtype));
+      }
+    }
+    return this;
+  }
+
+  /** `to('float16')`. */
+  half(): this {
+    return this.to('float16');
+  }
+
   /** Parameters and buffers by dotted path. */
   stateDict(): Map<string, Tensor> {
     const out = new Map<string, Tensor>();
