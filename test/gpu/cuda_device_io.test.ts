@@ -288,9 +288,19 @@ describe('CudaEngineRunner.run into bound outputs', () => {
   });
 });
 
-describe('device I/O read and written in place (bound programs)', () => {
+describe('device I/O read and written in place (bound programs, FXRT_CUDA_BIND_IO=1)', () => {
   it('binds the tensors that fill the same slots two runs in a row; other tensors, alternation and aliasing stay correct', async () => {
-    const { module, x } = await squareModule();
+    // The backend reads FXRT_CUDA_BIND_IO when it loads the plan (inside compile).
+    const saved = process.env.FXRT_CUDA_BIND_IO;
+    process.env.FXRT_CUDA_BIND_IO = '1';
+    let built: Awaited<ReturnType<typeof squareModule>>;
+    try {
+      built = await squareModule();
+    } finally {
+      if (saved === undefined) delete process.env.FXRT_CUDA_BIND_IO;
+      else process.env.FXRT_CUDA_BIND_IO = saved;
+    }
+    const { module, x } = built;
     const runner = CudaEngineRunner.of(module.engine);
     const x2 = Tensor.randn([4, 8], { seed: 22 });
     const [want1] = await module.run([x]);

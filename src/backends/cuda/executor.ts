@@ -30,6 +30,12 @@ export interface CudaExecutionOptions {
    */
   readonly graphCopies: boolean;
   /**
+   * Read and write device tensors that fill the same I/O slots run after run in place
+   * (FXRT_CUDA_BIND_IO=1; default off: the one benchmark run with it on had ResNet-18/50 at
+   * batch 128 about 1.2 ms slower per call, not yet explained).
+   */
+  readonly bindIo: boolean;
+  /**
    * Only library algorithms whose results do not depend on GPU scheduling, so that contexts
    * running concurrently give bit-identical results (default false, as PyTorch's
    * cudnn.deterministic; FXRT_CUDA_DETERMINISTIC=1 turns it on). Some are slower.
@@ -153,6 +159,7 @@ export class CudaContext implements BackendContext {
    * Null: the copying program.
    */
   #boundProgram(inputs: readonly (Tensor | DeviceTensor)[], into: readonly DeviceTensor[] | undefined, shapes: readonly (readonly number[])[], op: string): NativeExecProgram | null {
+    if (!this.#loaded.options.bindIo) return null;
     const plan = this.#loaded.plan;
     const key = shapeKey(plan.inputs.map((io) => shapes[io.value]!));
     const outs = into ?? [];
