@@ -253,6 +253,9 @@ describe('dynamicQuantize pass', () => {
     expect((excluded.kwargs['weight'] as AnyNode).op).toBe('get_attr');
     const byKind = new PassManager([...defaultPasses({ mergeParallelLinears: false }), dynamicQuantize({ exclude: ['linear'] })]).run(accTrace(model, [x])).gm;
     expect(nodesOf(byKind, 'quantize_per_tensor')).toHaveLength(0);
+    // A name the graph does not have (here: renamed by mergeParallelLinears) is refused, naming the layers.
+    const merged = () => new PassManager([...defaultPasses(), dynamicQuantize({ exclude: ['linear_2'] })]).run(accTrace(model, [x]));
+    expect(merged).toThrow("pass 'dynamicQuantize' failed: dynamicQuantize: exclude 'linear_2' is neither a node of the graph nor one of linear, matmul, transposed_matmul (layers: linear_4, linear_3)");
   });
 
   it('quantizes matmul and transposed_matmul with a constant 2-D weight along its output-channel axis', () => {

@@ -69,6 +69,7 @@ export function dynamicQuantize(opts: DynamicQuantizeOptions = {}): NamedPass {
   }
   const exclude = new Set(opts.exclude ?? []);
   return definePass('dynamicQuantize', (gm: GraphModule) => {
+    checkExclusions(gm, exclude);
     let modified = false;
     const rewriter = new Rewriter(gm, granularity);
     for (const node of gm.graph.nodeList()) {
@@ -81,6 +82,23 @@ export function dynamicQuantize(opts: DynamicQuantizeOptions = {}): NamedPass {
     if (modified) gm.deleteUnusedAttributes();
     return { gm, modified };
   }, { runsAfter: ['constFold', 'foldBatchNorm', 'fusePermuteMatmul'] });
+}
+
+const LAYER_OPS = new Set(['linear', 'matmul', 'transposed_matmul']);
+
+/**
+ * Rejects exclusions that name neither a node of the graph nor a layer kind: a typo, or a layer
+ * renamed by an earlier pass (mergeParallelLinears), would otherwise quantize it silently.
+ */
+function checkExclusions(gm: GraphModule, exclude: ReadonlySet<string>): void {
+  const nodes = gm.graph.nodeList();
+  const names = new Set(nodes.map((n) => n.name));
+  for (const e of exclude) {
+    if (names.has(e) || LAYER_OPS.has(e)) continue;
+    const layers = nodes.filter((n) => eligible(gm, n) !== undefined).map((n) => n.name);
+    throw new RangeError(`dynamicQuantize: exclude '${e}' is neither a node of the graph nor one of ${[...LAYER_OPS].join(', ')} ` +
+      `(layers: ${layers.join(', ') || 'none'})`);
+  }
 }
 
 /** A layer to quantize: its activation, its constant weight and the weight's output-channel axis. */
