@@ -14,8 +14,10 @@ namespace fxrt::exec {
 
 namespace {
 
-constexpr size_t kTuneWorkspace = size_t{256} << 20;
-constexpr size_t kPrepareWorkspace = size_t{64} << 20;
+// Scratch of a prepare (cuDNN tries algorithms on it), and the smaller one taken when that much
+// device memory is not free.
+constexpr size_t kBuildWorkspace = size_t{256} << 20;
+constexpr size_t kFallbackBuildWorkspace = size_t{32} << 20;
 
 template <typename T>
 struct Init {
@@ -235,12 +237,15 @@ Napi::Value ExecContext::Prepare(const Napi::CallbackInfo& info) {
     }
   }
 #endif
-  // Scratch for choosing library algorithms (cuDNN tries them on the real buffers).
-  size_t scratchBytes = tune ? kTuneWorkspace : kPrepareWorkspace;
+  // Scratch for choosing library algorithms (cuDNN tries them on the real buffers). As large when
+  // taking cached choices as when timing them: a choice timed with a large workspace must pass its
+  // trial launch again; with a smaller scratch it is refused and the heuristic's choice, which
+  // fits, may be slower (every program after the tuned one: other contexts, bound programs).
+  size_t scratchBytes = kBuildWorkspace;
   try {
     ctx.workspace = device->AllocateWorkspace(env, scratchBytes, ctx.stream, op);
   } catch (const Napi::Error&) {
-    scratchBytes = kPrepareWorkspace / 2;
+    scratchBytes = kFallbackBuildWorkspace;
     ctx.workspace = device->AllocateWorkspace(env, scratchBytes, ctx.stream, op);
   }
   ctx.workspaceBytes = scratchBytes;

@@ -32,7 +32,9 @@ export interface CudaExecutionOptions {
   /**
    * Read and write device tensors that fill the same I/O slots run after run in place
    * (FXRT_CUDA_BIND_IO=1; default off: the one benchmark run with it on had ResNet-18/50 at
-   * batch 128 about 1.2 ms slower per call, not yet explained).
+   * batch 128 about 1.2 ms slower per call, probably because bound programs were prepared with
+   * a 64 MB scratch that refused the tuned convolution algorithms; that scratch is now as large
+   * as the tuning one, not yet measured).
    */
   readonly bindIo: boolean;
   /**
