@@ -6,21 +6,19 @@
  * over the real context-memory layout, against the reference backend.
  */
 import { describe, expect, it } from 'vitest';
-import { deviceConstants } from '../src/backends/cuda/device_constants.js';
-import type { MemRef, NativeOpSpec, ProgramSpec, View } from '../src/backends/cuda/exec_spec.js';
-import { programSpec } from '../src/backends/cuda/lower/program.js';
-import { contextMemory, planLayout } from '../src/backends/cuda/plan_layout.js';
+import type { NativeOpSpec, ProgramSpec, View } from '../src/backends/cuda/exec_spec.js';
+import { planLayout } from '../src/backends/cuda/plan_layout.js';
 import { reshapeView, shuffleInputView, shuffleOutputView } from '../src/backends/cuda/shuffle_view.js';
 import { compile } from '../src/compile.js';
 import type { Engine } from '../src/engine/engine.js';
-import { resolveShapes } from '../src/engine/execution_context.js';
 import type { LayerParamsMap, NetTensor } from '../src/engine/network.js';
 import { NetworkDefinition } from '../src/engine/network_definition.js';
 import type { Plan } from '../src/engine/plan.js';
 import { modelZoo } from '../src/models/index.js';
-import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits, itemSize, storageFromBytes, type DType } from '../src/tensor/dtype.js';
+import { storageFromBytes, type DType } from '../src/tensor/dtype.js';
 import { contiguousStrides, numelOf } from '../src/tensor/shape.js';
 import { Tensor } from '../src/tensor/tensor.js';
+import { HostMemory, lowerPlan } from './cuda_spec_host.js';
 import { build, layer, run } from './engine_helpers.js';
 
 type Shuffle = LayerParamsMap['shuffle'];
@@ -99,45 +97,6 @@ describe('shuffles as strided views', () => {
 
 // ---------------------------------------------------------------- a host interpreter of the program specs used here
 
-class HostMemory {
-  readonly context: Uint8Array;
-  readonly constants: Uint8Array;
-  readonly #views: DataView[];
-
-  constructor(bytes: number, constants: Uint8Array) {
-    this.context = new Uint8Array(bytes);
-    this.constants = constants;
-    this.#views = [this.context, constants].map((m) => new DataView(m.buffer, m.byteOffset, m.byteLength));
-  }
-
-  read(ref: MemRef, element: number, dtype: DType): number {
-    const v = this.#views[ref.mem]!;
-    const at = ref.offset + element * itemSize(dtype);
-    switch (dtype) {
-      case 'float32': return v.getFloat32(at, true);
-      case 'float16': return f16BitsToF32(v.getUint16(at, true));
-      case 'bfloat16': return bf16BitsToF32(v.getUint16(at, true));
-      case 'bool': case 'uint8': return v.getUint8(at);
-      default: throw new Error(`the test interpreter reads no ${dtype}`);
-    }
-  }
-
-  write(ref: MemRef, element: number, dtype: DType, value: number): void {
-    const v = this.#views[ref.mem]!;
-    const at = ref.offset + element * itemSize(dtype);
-    if (dtype === 'float32') v.setFloat32(at, value, true);
-    else if (dtype === 'float16') v.setUint16(at, f32ToF16Bits(value), true);
-    else if (dtype === 'bfloat16') v.setUint16(at, f32ToBf16Bits(value), true);
-    else throw new Error(`the test interpreter writes no ${dtype}`);
-  }
-
-  copyBytes(src: MemRef, srcElement: number, dst: MemRef, dstElement: number, bytes: number): void {
-    if (dst.mem !== 0) throw new Error('copies write the context memory');
-    const from = [this.context, this.constants][src.mem]!;
-    this.context.set(from.subarray(src.offset + srcElement * bytes, src.offset + (srcElement + 1) * bytes), dst.offset + dstElement * bytes);
-  }
-}
-
 /** softmax(q kᵀ · scale + mask, causal) v over the op's views, softmax in float64 (kernels/attention.h's contract). */
 function interpretAttention(m: HostMemory, op: Extract<NativeOpSpec, { op: 'attention' }>): void {
   const rank = op.qView.shape.length;
@@ -210,16 +169,6 @@ function interpret(spec: ProgramSpec, memoryBytes: number, constants: Uint8Array
     const bytes = m.context.slice(slot.offset, slot.offset + slot.bytes);
     return new Tensor(storageFromBytes(o.dtype, bytes, numelOf(o.shape)), o.shape, o.dtype);
   });
-}
-
-/** The CUDA program of `plan` at `inputShapes` (default: the profile's opt shapes). */
-function lower(plan: Plan, inputShapes = plan.inputs.map((io) => io.profile.opt)): { spec: ProgramSpec; bytes: number; constants: Uint8Array; shapes: number[][] } {
-  const layout = planLayout(plan);
-  const memory = contextMemory(plan, layout);
-  const constants = deviceConstants(plan, layout);
-  const shapes = resolveShapes(plan, inputShapes);
-  const spec = programSpec(plan, layout, memory, constants, shapes, { tune: false, graphs: false, graphCopies: false, deterministic: false });
-  return { spec, bytes: memory.bytes, constants: constants.blob, shapes };
 }
 
 function relativeError(got: Tensor, want: Tensor): number {
@@ -319,7 +268,7 @@ describe('fused attention: aliases and storage', () => {
     expect(roots.every((r) => layout.relocated.has(r) && layout.pooled.has(layout.relocated.get(r)!))).toBe(true);
     const bytes = 2 * 9 * 48 * 2;
     expect(layout.poolBytes).toBe(4 * Math.ceil(bytes / 256) * 256);
-    const { spec } = lower(plan);
+    const { spec } = lowerPlan(plan);
     expect(spec.ops.filter((op) => shuffles.includes(op.step))).toEqual([]);
     const attention = spec.ops.filter((op) => op.op === 'attention');
     expect(attention.length).toBe(1);
@@ -337,7 +286,7 @@ describe('fused attention: aliases and storage', () => {
       const layout = planLayout(plan);
       expect(layout.aliases.size).toBe(0);
       expect(layout.poolBytes).toBe(0);
-      const { spec } = lower(plan);
+      const { spec } = lowerPlan(plan);
       expect(spec.ops.filter((op) => op.step === stepIndex(plan, 'attention')).map((op) => op.op)).toEqual(['gemm', 'softmax', 'gemm']);
       expect(spec.ops.filter((op) => op.step === stepIndex(plan, 'merge')).map((op) => op.op)).toEqual(['copy']);
     }
@@ -353,7 +302,7 @@ describe('fused attention: aliases and storage', () => {
     net.markOutput(layer(net, 'activation', [heads], { op: 'relu', alpha: 0, beta: 0 }, 'relu'), 'r');
     const plan = (await build(net, { precision: 'fp16' })).plan;
     expect(planLayout(plan).aliases.size).toBe(0);
-    const { spec } = lower(plan);
+    const { spec } = lowerPlan(plan);
     expect(spec.ops.filter((op) => op.step === stepIndex(plan, 'heads') || op.step === stepIndex(plan, 'merge')).map((op) => op.op)).toEqual(['copy', 'copy']);
   });
 
@@ -365,7 +314,7 @@ describe('fused attention: aliases and storage', () => {
     });
     const [part] = [...lowered.engines.values()];
     const plan = part!.engine.plan;
-    const { spec } = lower(plan);
+    const { spec } = lowerPlan(plan);
     const shuffles = plan.steps.flatMap((s, i) => (s.kind === 'shuffle' ? [i] : []));
     expect(shuffles.length).toBe(4);
     expect(spec.ops.filter((op) => shuffles.includes(op.step))).toEqual([]);
@@ -392,7 +341,7 @@ describe('fused attention programs, interpreted on the host, match the reference
     it(c.name, async () => {
       const { engine, inputs } = await built(c);
       const plan = engine.plan;
-      const { spec, bytes, constants, shapes } = lower(plan);
+      const { spec, bytes, constants, shapes } = lowerPlan(plan);
       expect(spec.ops.map((op) => op.op).sort()).toEqual(['attention', 'pointwise', 'pointwise', 'pointwise', 'pointwise']);
       const [got] = interpret(spec, bytes, constants, inputs, plan.outputs.map((o) => ({ dtype: o.dtype, shape: shapes[o.value]! })));
       const [want] = await run(engine, inputs);
@@ -409,7 +358,7 @@ describe('fused attention programs, interpreted on the host, match the reference
     net.markOutput(layer(net, 'attention', xs, { scale: 0.25, causal: false }, 'attention'), 'y');
     const engine = await build(net, { precision: 'fp16' });
     const plan = engine.plan;
-    const { spec, bytes, constants, shapes: valueShapes } = lower(plan);
+    const { spec, bytes, constants, shapes: valueShapes } = lowerPlan(plan);
     const op = spec.ops.find((o) => o.op === 'attention');
     if (op?.op !== 'attention') throw new Error('expected the attention op');
     expect(op.kView).toEqual({ shape: [2, 4, 7, 16], strides: [112, 0, 16, 1] });
@@ -429,7 +378,7 @@ describe('fused attention programs, interpreted on the host, match the reference
       const layout = planLayout(plan);
       const slices = ['q_slice', 'k_slice', 'v_slice'].map((n) => stepIndex(plan, n));
       expect([...layout.aliases.values()].flatMap((a) => (a.slice === undefined ? [] : [a.slice])).sort((a, b) => a - b)).toEqual([...slices].sort((a, b) => a - b));
-      const { spec, bytes, constants, shapes } = lower(plan);
+      const { spec, bytes, constants, shapes } = lowerPlan(plan);
       const viewSteps = [...slices, ...['q_heads', 'k_heads', 'v_heads', 'merge'].map((n) => stepIndex(plan, n))];
       expect(spec.ops.filter((op) => viewSteps.includes(op.step))).toEqual([]);
       const att = spec.ops.find((op) => op.op === 'attention');
@@ -460,7 +409,7 @@ describe('fused attention programs, interpreted on the host, match the reference
     const layout = planLayout(plan);
     const sliced = [...layout.aliases.values()].flatMap((al) => (al.slice === undefined ? [] : [plan.steps[al.slice]!.name]));
     expect(sliced).toEqual(['plain']);
-    const { spec } = lower(plan);
+    const { spec } = lowerPlan(plan);
     const opsOf = (name: string): string[] => spec.ops.filter((op) => op.step === stepIndex(plan, name)).map((op) => op.op);
     expect([opsOf('shared').length > 0, opsOf('strided').length > 0, opsOf('plain')]).toEqual([true, true, []]);
   });
@@ -477,7 +426,7 @@ describe('fused attention programs, interpreted on the host, match the reference
     const plan = engine.plan;
     expect(planLayout(plan).aliases.size).toBe(2);
     for (const n of [1, 3]) {
-      const { spec, bytes, constants, shapes } = lower(plan, [[n, 6, 32]]);
+      const { spec, bytes, constants, shapes } = lowerPlan(plan, [[n, 6, 32]]);
       expect(spec.ops.filter((op) => op.step === stepIndex(plan, 'heads') || op.step === stepIndex(plan, 'merge'))).toEqual([]);
       const input = Tensor.randn([n, 6, 32], { seed: n, dtype: 'float16' });
       const [got] = interpret(spec, bytes, constants, [input], plan.outputs.map((o) => ({ dtype: o.dtype, shape: shapes[o.value]! })));

@@ -4,24 +4,18 @@
  * element's offset into a position, and the data axis). The report itself: test/gpu/cuda_device_io.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { deviceConstants } from '../src/backends/cuda/device_constants.js';
 import type { NativeOpSpec } from '../src/backends/cuda/exec_spec.js';
-import { programSpec } from '../src/backends/cuda/lower/program.js';
-import { contextMemory, planLayout } from '../src/backends/cuda/plan_layout.js';
-import { resolveShapes } from '../src/engine/execution_context.js';
 import type { LayerParamsMap } from '../src/engine/network.js';
 import { NetworkDefinition } from '../src/engine/network_definition.js';
 import type { Plan } from '../src/engine/plan.js';
+import { lowerPlan } from './cuda_spec_host.js';
 import { build, layer } from './engine_helpers.js';
 
 type GatherSpec = Extract<NativeOpSpec, { op: 'gather' }>;
 
 /** The gather ops of the plan's program at its opt shapes. */
 function gathersOf(plan: Plan): GatherSpec[] {
-  const layout = planLayout(plan);
-  const shapes = resolveShapes(plan, plan.inputs.map((io) => io.profile.opt));
-  const spec = programSpec(plan, layout, contextMemory(plan, layout), deviceConstants(plan, layout), shapes, { tune: false, graphs: false, graphCopies: false, deterministic: false });
-  return spec.ops.filter((op): op is GatherSpec => op.op === 'gather');
+  return lowerPlan(plan).spec.ops.filter((op): op is GatherSpec => op.op === 'gather');
 }
 
 async function gatherPlan(dataShape: number[], indexShape: number[], params: LayerParamsMap['gather']): Promise<Plan> {

@@ -7,20 +7,17 @@
  * the kernels cannot take fail the lowering, naming the step.
  */
 import { describe, expect, it } from 'vitest';
-import { deviceConstants } from '../src/backends/cuda/device_constants.js';
-import type { MemRef, NativeOpSpec, ProgramSpec, View } from '../src/backends/cuda/exec_spec.js';
+import type { NativeOpSpec, View } from '../src/backends/cuda/exec_spec.js';
 import { channelScaleStrides } from '../src/backends/cuda/lower/pointwise.js';
-import { programSpec } from '../src/backends/cuda/lower/program.js';
-import { contextMemory, planLayout } from '../src/backends/cuda/plan_layout.js';
 import { Engine } from '../src/engine/engine.js';
-import { resolveShapes } from '../src/engine/execution_context.js';
 import type { LayerParamsMap } from '../src/engine/network.js';
 import type { NetworkDefinition } from '../src/engine/network_definition.js';
 import type { Plan, PlanStep } from '../src/engine/plan.js';
 import { quantizeValue } from '../src/kernels/reference/quant.js';
-import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits, itemSize, storageFromBytes, type DType } from '../src/tensor/dtype.js';
+import { storageFromBytes, type DType } from '../src/tensor/dtype.js';
 import { numelOf } from '../src/tensor/shape.js';
 import { Tensor } from '../src/tensor/tensor.js';
+import { HostMemory, lowerPlan } from './cuda_spec_host.js';
 import { build, constant, layer, newNet, run } from './engine_helpers.js';
 import { dequantize, quantize, scalar } from './int8_layers.js';
 
@@ -29,41 +26,6 @@ type PoolSpec = Extract<NativeOpSpec, { op: 'pool' }>;
 type PointwiseSpec = Extract<NativeOpSpec, { op: 'pointwise' }>;
 
 // ---------------------------------------------------------------- a host interpreter of the int8 specs
-
-class HostMemory {
-  readonly context: Uint8Array;
-  readonly #views: DataView[];
-
-  constructor(bytes: number, constants: Uint8Array) {
-    this.context = new Uint8Array(bytes);
-    this.#views = [this.context, constants].map((m) => new DataView(m.buffer, m.byteOffset, m.byteLength));
-  }
-
-  read(ref: MemRef, element: number, dtype: DType): number {
-    const v = this.#views[ref.mem]!;
-    const at = ref.offset + element * itemSize(dtype);
-    switch (dtype) {
-      case 'float32': return v.getFloat32(at, true);
-      case 'float16': return f16BitsToF32(v.getUint16(at, true));
-      case 'bfloat16': return bf16BitsToF32(v.getUint16(at, true));
-      case 'int8': return v.getInt8(at);
-      default: throw new Error(`the test interpreter reads no ${dtype}`);
-    }
-  }
-
-  write(ref: MemRef, element: number, dtype: DType, value: number): void {
-    if (ref.mem !== 0) throw new Error('ops write the context memory');
-    const v = this.#views[0]!;
-    const at = ref.offset + element * itemSize(dtype);
-    switch (dtype) {
-      case 'float32': v.setFloat32(at, value, true); break;
-      case 'float16': v.setUint16(at, f32ToF16Bits(value), true); break;
-      case 'bfloat16': v.setUint16(at, f32ToBf16Bits(value), true); break;
-      case 'int8': v.setInt8(at, value); break;
-      default: throw new Error(`the test interpreter writes no ${dtype}`);
-    }
-  }
-}
 
 /** Element offset of row-major linear index `i` in `view`. */
 function offsetOf(i: number, view: View): number {
@@ -156,19 +118,9 @@ function interpretPointwise(m: HostMemory, op: PointwiseSpec): void {
   }
 }
 
-/** The CUDA program of `plan` at the profile's opt shapes. */
-function lower(plan: Plan): { spec: ProgramSpec; bytes: number; constants: Uint8Array; shapes: number[][] } {
-  const layout = planLayout(plan);
-  const memory = contextMemory(plan, layout);
-  const constants = deviceConstants(plan, layout);
-  const shapes = resolveShapes(plan, plan.inputs.map((io) => io.profile.opt));
-  const spec = programSpec(plan, layout, memory, constants, shapes, { tune: false, graphs: false, graphCopies: false, deterministic: false });
-  return { spec, bytes: memory.bytes, constants: constants.blob, shapes };
-}
-
 /** Runs the lowered program of `plan` on the host; the outputs as the plan declares them. */
 function interpret(plan: Plan, inputs: readonly Tensor[]): Tensor[] {
-  const { spec, bytes, constants, shapes } = lower(plan);
+  const { spec, bytes, constants, shapes } = lowerPlan(plan);
   const m = new HostMemory(bytes, constants);
   inputs.forEach((t, i) => m.context.set(t.bytes(), spec.inputs[i]!.offset));
   for (const op of spec.ops) {
@@ -220,7 +172,7 @@ function withStep(plan: Plan, change: (s: PlanStep) => PlanStep): Plan {
 }
 
 function specsOf(plan: Plan, kind: 'pool' | 'pointwise'): NativeOpSpec[] {
-  return lower(plan).spec.ops.filter((op) => op.op === kind);
+  return lowerPlan(plan).spec.ops.filter((op) => op.op === kind);
 }
 
 describe('int8 pooling steps', () => {
@@ -287,13 +239,13 @@ describe('int8 pooling steps', () => {
       return (await build(net, { precision: 'int8' })).plan;
     };
     const zero = await make(0);
-    expect(() => lower(zero)).toThrow("step 'avg': the output scale must be positive finite float32 values whose reciprocals are finite, got 0");
+    expect(() => lowerPlan(zero)).toThrow("step 'avg': the output scale must be positive finite float32 values whose reciprocals are finite, got 0");
     const plan = await make(0.5);
     const perChannel = withStep(plan, (s) => ({ ...s, quant: { ...s.quant!, operands: [{ ...s.quant!.operands[0]!, axis: 1 }] } }));
-    expect(() => lower(perChannel)).toThrow("step 'avg' (int8 pooling): the input must be quantized per tensor, got axis 1");
+    expect(() => lowerPlan(perChannel)).toThrow("step 'avg' (int8 pooling): the input must be quantized per tensor, got axis 1");
     // 1e-45 is a float32 whose reciprocal is not.
     const tiny = await make(1e-45);
-    expect(() => lower(tiny)).toThrow("step 'avg': the output scale must be positive finite float32 values whose reciprocals are finite, got 1.401298464324817e-45");
+    expect(() => lowerPlan(tiny)).toThrow("step 'avg': the output scale must be positive finite float32 values whose reciprocals are finite, got 1.401298464324817e-45");
   });
 });
 
@@ -375,14 +327,14 @@ describe('int8 pointwise steps', () => {
     const plan = (await build(mixed, { precision: 'int8' })).plan;
     expect(int8Steps(plan).map((st) => st.quant!.operands)).toEqual([[{ input: 0, scale: 2, axis: null }]]);
     const floatOperand = withStep(plan, (st) => ({ ...st, quant: { ...st.quant!, operands: [{ input: 1, scale: 2, axis: null }] } }));
-    expect(() => lower(floatOperand)).toThrow("step 'add': int8 operand 1 must be int8, got float32[4]");
+    expect(() => lowerPlan(floatOperand)).toThrow("step 'add': int8 operand 1 must be int8, got float32[4]");
     const outside = withStep(plan, (st) => ({ ...st, quant: { ...st.quant!, operands: [{ input: 2, scale: 2, axis: null }] } }));
-    expect(() => lower(outside)).toThrow("step 'add': int8 operand 2 is not a data input (0..1)");
+    expect(() => lowerPlan(outside)).toThrow("step 'add': int8 operand 2 is not a data input (0..1)");
     const net = newNet('bad');
     const q = dequantize(net, net.addInput('a', 'int8', [4]), scalar(net, Infinity, 'sa'), 'a_dq');
     net.markOutput(layer(net, 'activation', [q], { op: 'relu', alpha: 0, beta: 0 }, 'relu'), 'y');
     const bad = (await build(net, { precision: 'int8', optimizations: { qdqPropagation: false } })).plan;
     expect(int8Steps(bad).map((st) => st.kind)).toEqual(['pointwise']);
-    expect(() => lower(bad)).toThrow("step 'relu': the scale of input 0 must be positive finite float32 values whose reciprocals are finite, got Infinity");
+    expect(() => lowerPlan(bad)).toThrow("step 'relu': the scale of input 0 must be positive finite float32 values whose reciprocals are finite, got Infinity");
   });
 });
