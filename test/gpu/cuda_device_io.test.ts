@@ -248,13 +248,15 @@ describe('CudaEngineRunner.run into bound outputs', () => {
     const [fresh] = await runner.run([dx]);
     const want = await fresh!.download();
     const bound = DeviceTensor.empty([4, 8], 'float32');
-    const buffers = cudaMemoryInUse().deviceBuffers;
-    for (let k = 0; k < 4; k++) {
-      // eager, captured, replayed: the same tensor comes back holding the output
+    let buffers = -1;
+    for (let k = 0; k < 6; k++) {
+      // copying, then (from run 2, same tensors) the program bound to them: eager, captured,
+      // replayed; the same tensor comes back holding the output
       const [y, ...rest] = await runner.run([dx], { outputs: [bound] });
       expect(rest).toEqual([]);
       expect(y).toBe(bound);
       expectSameBytes(await bound.download(), want, `run ${k} into the bound output`);
+      if (k === 1) buffers = cudaMemoryInUse().deviceBuffers;
     }
     expect(cudaMemoryInUse().deviceBuffers).toBe(buffers);
     // the output bound as the next run's input: stream order keeps it correct
@@ -288,18 +290,38 @@ describe('CudaEngineRunner.run into bound outputs', () => {
   });
 });
 
-describe('device I/O read and written in place (bound programs, FXRT_CUDA_BIND_IO=1)', () => {
-  it('binds the tensors that fill the same slots two runs in a row; other tensors, alternation and aliasing stay correct', async () => {
-    // The backend reads FXRT_CUDA_BIND_IO when it loads the plan (inside compile).
-    const saved = process.env.FXRT_CUDA_BIND_IO;
-    process.env.FXRT_CUDA_BIND_IO = '1';
-    let built: Awaited<ReturnType<typeof squareModule>>;
-    try {
-      built = await squareModule();
-    } finally {
-      if (saved === undefined) delete process.env.FXRT_CUDA_BIND_IO;
-      else process.env.FXRT_CUDA_BIND_IO = saved;
+/** Builds squareModule with FXRT_CUDA_BIND_IO set to `value` (undefined: unset, the default), read when the backend loads the plan (inside compile). */
+async function squareModuleWithBinding(value: string | undefined): Promise<Awaited<ReturnType<typeof squareModule>>> {
+  const saved = process.env.FXRT_CUDA_BIND_IO;
+  if (value === undefined) delete process.env.FXRT_CUDA_BIND_IO;
+  else process.env.FXRT_CUDA_BIND_IO = value;
+  try {
+    return await squareModule();
+  } finally {
+    if (saved === undefined) delete process.env.FXRT_CUDA_BIND_IO;
+    else process.env.FXRT_CUDA_BIND_IO = saved;
+  }
+}
+
+describe('device I/O read and written in place (bound programs, on by default)', () => {
+  it('FXRT_CUDA_BIND_IO=0 copies every run, with the same results', async () => {
+    const { module, x } = await squareModuleWithBinding('0');
+    const runner = CudaEngineRunner.of(module.engine);
+    const [want] = await module.run([x]);
+    const dx = DeviceTensor.upload(x);
+    const y = DeviceTensor.empty([4, 8], 'float32');
+    for (let k = 0; k < 4; k++) {
+      await runner.run([dx], { outputs: [y] });
+      expectSameBytes(await y.download(), want!, `copying run ${k}`);
     }
+    expect(runner.boundSlots([[4, 8]])).toEqual({ inputs: [], outputs: [] });
+    expect(runner.graphState([[4, 8]])).toBe('graph');
+    for (const t of [dx, y]) t.dispose();
+    runner.dispose();
+  });
+
+  it('binds the tensors that fill the same slots two runs in a row; other tensors, alternation and aliasing stay correct', async () => {
+    const built = await squareModuleWithBinding(undefined);
     const { module, x } = built;
     const runner = CudaEngineRunner.of(module.engine);
     const x2 = Tensor.randn([4, 8], { seed: 22 });
@@ -317,6 +339,7 @@ describe('device I/O read and written in place (bound programs, FXRT_CUDA_BIND_I
       expectSameBytes(await y.download(), want1!, `run ${k} on the same tensors`);
     }
     expect(runner.boundSlots(shape)).toEqual({ inputs: [0], outputs: [0] });
+    expect(runner.graphState(shape)).toBe('graph');  // the bound program, captured and replayed
     // another input: copied again, never read through the old binding
     await runner.run([dx2], { outputs: [y] });
     expectSameBytes(await y.download(), want2!, 'another input tensor');

@@ -15,7 +15,7 @@ import { cudaTactic } from './step_support.js';
 const loaded = new WeakMap<Plan, CudaLoadedPlan>();
 
 function executionOptions(): CudaExecutionOptions {
-  return { graphs: process.env.FXRT_CUDA_GRAPHS !== '0', graphCopies: process.env.FXRT_CUDA_GRAPH_COPIES !== '0', bindIo: process.env.FXRT_CUDA_BIND_IO === '1', deterministic: process.env.FXRT_CUDA_DETERMINISTIC === '1' };
+  return { graphs: process.env.FXRT_CUDA_GRAPHS !== '0', graphCopies: process.env.FXRT_CUDA_GRAPH_COPIES !== '0', bindIo: process.env.FXRT_CUDA_BIND_IO !== '0', deterministic: process.env.FXRT_CUDA_DETERMINISTIC === '1' };
 }
 
 /**
@@ -99,8 +99,9 @@ export class CudaEngineRunner {
   /**
    * Runs the engine; outputs are new DeviceTensors (dispose them), or, with `options.outputs`,
    * written into the DeviceTensors given (as TensorRT's bound output buffers: no allocation per
-   * call) and returned. With FXRT_CUDA_BIND_IO=1, device inputs and given outputs that fill the
-   * same slots as in the run before are read and written in place (see boundSlots), else copied. Never blocks the event loop; bad arguments reject, naming what is wrong.
+   * call) and returned. Device inputs and given outputs that fill the
+   * same slots as in the run before are read and written in place (see boundSlots; FXRT_CUDA_BIND_IO=0
+   * turns that off), else copied. Never blocks the event loop; bad arguments reject, naming what is wrong.
    * @example
    *   const [y] = await runner.run([dx]);                 // a new tensor
    *   await runner.run([dx], { outputs: [y] });           // into y again
@@ -122,7 +123,7 @@ export class CudaEngineRunner {
 
   /**
    * Which inputs and outputs runs at these input shapes read or write in place, without copies
-   * (with FXRT_CUDA_BIND_IO=1): device tensors that filled the same slots two runs in a row get a
+   * (unless FXRT_CUDA_BIND_IO=0): device tensors that filled the same slots two runs in a row get a
    * program bound to them.
    * @example
    *   await runner.run([dx], { outputs: [y] }); await runner.run([dx], { outputs: [y] });

@@ -31,10 +31,7 @@ export interface CudaExecutionOptions {
   readonly graphCopies: boolean;
   /**
    * Read and write device tensors that fill the same I/O slots run after run in place
-   * (FXRT_CUDA_BIND_IO=1; default off: the one benchmark run with it on had ResNet-18/50 at
-   * batch 128 about 1.2 ms slower per call, probably because bound programs were prepared with
-   * a 64 MB scratch that refused the tuned convolution algorithms; that scratch is now as large
-   * as the tuning one, not yet measured).
+   * (default true; FXRT_CUDA_BIND_IO=0 always copies them).
    */
   readonly bindIo: boolean;
   /**
@@ -204,9 +201,14 @@ export class CudaContext implements BackendContext {
     return this.program(shapes).tactics();
   }
 
-  /** 'eager', 'graph', or why capture failed, for the program of these shapes. */
+  /**
+   * 'eager', 'graph', or why capture failed, for the program that device runs at these shapes
+   * use: the bound one while its tensors keep coming, else the copying one.
+   */
   graphState(shapes: readonly (readonly number[])[]): string {
-    return this.program(shapes).graphState;
+    const plan = this.#loaded.plan;
+    const bound = this.#bound.get(shapeKey(plan.inputs.map((io) => shapes[io.value]!)))?.program;
+    return (bound ?? this.program(shapes)).graphState;
   }
 
   /** Frees the context's device memory once runs in flight are done. */
