@@ -12,7 +12,7 @@ import { NetworkInterpreter } from './converters/index.js';
 import { Builder, type BuilderConfig } from './engine/builder.js';
 import { INT8_FALLBACKS, type Int8Fallback } from './engine/optimize/precision.js';
 import type { TacticStats } from './engine/engine.js';
-import type { BuilderPrecision } from './engine/plan.js';
+import { isQuantizedPrecision, type BuilderPrecision } from './engine/plan.js';
 import { GraphModule } from './ir/graph_module.js';
 import { symbolicTrace, type LeafSpec } from './ir/tracer.js';
 import type { Module } from './nn/module.js';
@@ -114,11 +114,11 @@ export function defaultTolerance(precision: BuilderPrecision): number {
   return precision === 'fp32' ? 1e-4 : 2e-2;
 }
 
-const FLOAT_PRECISION: Record<BuilderPrecision | Int8Fallback, FloatPrecision> = { fp32: 'float32', fp16: 'float16', bf16: 'bfloat16', int8: 'float16' };
+const FLOAT_PRECISION: Record<BuilderPrecision | Int8Fallback, FloatPrecision> = { fp32: 'float32', fp16: 'float16', bf16: 'bfloat16', int8: 'float16', fp8: 'float16' };
 
-/** The float dtype of a network built at `precision` (int8: its fallback's, default float16). */
+/** The float dtype of a network built at `precision` (int8, fp8: its fallback's, default float16). */
 function networkFloat(precision: BuilderPrecision, options: CompileOptions): FloatPrecision {
-  if (precision !== 'int8') return FLOAT_PRECISION[precision];
+  if (!isQuantizedPrecision(precision)) return FLOAT_PRECISION[precision];
   const fallback = options.int8Fallback ?? 'fp16';
   if (!INT8_FALLBACKS.includes(fallback)) {
     throw new CompileError('trace', `int8Fallback must be 'fp32', 'fp16' or 'bf16', got '${String(fallback)}'`);
@@ -184,7 +184,7 @@ export async function compile(model: Module | GraphModule, inputs: readonly Tens
   const optimized = await stage('passes', options, () => new PassManager(passes).run(acc).gm,
     (gm) => `${gm.graph.length} nodes after ${passes.map((p) => p.passName).join(', ')}`);
   let quantization: QuantizationReport | undefined;
-  if (precision === 'int8' && !carriesQdq(optimized)) {
+  if (isQuantizedPrecision(precision) && !carriesQdq(optimized)) {
     // Calibrates on float engines when the CUDA backend runs this compile (fp32, or the 16-bit type of
     // half-precision inputs, which an fp32 build refuses), else on the interpreter; rewrites `optimized` in place.
     const observer = device.backend === 'cuda' ? engineObserver((g, example) => compile(g, example, {
@@ -192,7 +192,7 @@ export async function compile(model: Module | GraphModule, inputs: readonly Tens
       ...(options.minAccModuleSize !== undefined ? { minAccModuleSize: options.minAccModuleSize } : {}),
       ...(options.excludeOps ? { excludeOps: options.excludeOps } : {}),
     }), 'float engines on the CUDA backend') : undefined;
-    const quantized = await stage('quantize', options, () => quantizeGraph(optimized, inputs, quantizeOptionsOf(options, observer)),
+    const quantized = await stage('quantize', options, () => quantizeGraph(optimized, inputs, { ...quantizeOptionsOf(options, observer), format: precision === 'fp8' ? 'float8e4m3' : 'int8' }),
       (r) => formatQuantizationReport(r.report).split('\n')[0]!);
     quantization = quantized.report;
   } else if (!dynamic) warnUnusedQuantization(precision, options);
@@ -220,7 +220,7 @@ export async function compile(model: Module | GraphModule, inputs: readonly Tens
     }).run(), (c) => `${c.network.layers.length} layers`, part.name);
     const engine = await stage('build', options, () => new Builder().build(converted.network, {
       precision: enginePrecision(precision, converted.network, options.int8Fallback), backend: device.backend,
-      ...(precision === 'int8' ? { int8Fallback: options.int8Fallback ?? 'fp16' } : {}),
+      ...(isQuantizedPrecision(precision) ? { int8Fallback: options.int8Fallback ?? 'fp16' } : {}),
       ...(options.workspaceLimit !== undefined ? { workspaceLimit: options.workspaceLimit } : {}),
       ...(options.optimizations !== undefined ? { optimizations: options.optimizations } : {}),
       ...(options.timingCache !== undefined ? { timingCache: options.timingCache } : {}),
@@ -253,15 +253,15 @@ export async function compile(model: Module | GraphModule, inputs: readonly Tens
 function dynamicQuantizationOf(precision: BuilderPrecision, q: CompileOptions['quantization']): DynamicQuantization | undefined {
   if (q === undefined || !('mode' in q)) return undefined;
   if (q.mode !== 'dynamic') throw new CompileError('trace', `quantization.mode must be 'dynamic', got '${String(q.mode)}'`);
-  if (precision === 'int8') {
-    throw new CompileError('trace', "quantization mode 'dynamic' keeps the model in a float precision: use precision 'fp32', 'fp16' or 'bf16' ('int8' is static quantization)");
+  if (isQuantizedPrecision(precision)) {
+    throw new CompileError('trace', `quantization mode 'dynamic' keeps the model in a float precision: use precision 'fp32', 'fp16' or 'bf16' ('${precision}' is static quantization)`);
   }
   return q;
 }
 
 /** The default pipeline's options: the Q/DQ repairs for int8, dynamic quantization when asked. */
 function passOptions(precision: BuilderPrecision, dynamic: DynamicQuantization | undefined): DefaultPassOptions {
-  if (!dynamic) return { qdqRepairs: precision === 'int8' };
+  if (!dynamic) return { qdqRepairs: isQuantizedPrecision(precision) };
   const { granularity, exclude } = dynamic;
   return { dynamicQuantization: { ...(granularity ? { granularity } : {}), ...(exclude ? { exclude } : {}) } };
 }

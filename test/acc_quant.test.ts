@@ -215,7 +215,7 @@ describe('acc.dequantize', () => {
   it('errors on a tensor without qparams, naming it, and on float input', () => {
     expect(() => run('dequantize', { input: Tensor.fromArray([1, 2], 'int8') }))
       .toThrow(/acc\.dequantize: input \(int8\[2\]\) carries no quantization parameters/);
-    expect(() => run('dequantize', { input: Tensor.fromArray([1, 2]) })).toThrow(/input must be a quantized int8, uint8 or int32 tensor, got float32/);
+    expect(() => run('dequantize', { input: Tensor.fromArray([1, 2]) })).toThrow(/input must be a quantized int8, uint8, int32 or float8e4m3 tensor, got float32/);
     const bad = new Tensor(Int8Array.of(1, 2), [2], 'int8', { scale: Float32Array.of(1, 1, 1), zeroPoint: Int32Array.of(0, 0, 0), axis: 0 });
     expect(() => run('dequantize', { input: bad })).toThrow(/per-channel along dim 0 parameters \(3 scales, 3 zero points\) do not fit input \[2\]/);
     expect(infer('dequantize', { input: m([4], 'uint8') })).toEqual(m([4]));

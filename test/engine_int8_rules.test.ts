@@ -371,7 +371,7 @@ describe('report of Q/DQ that did not fuse', () => {
     expect(reasons(fused)).toEqual({
       x_q: "it quantizes the network input 'x': no step before it can write int8, so it runs as its own step",
       x_dq: "it feeds 'softmax' (softmax), which has no int8 implementation: it reads float32, so the dequantize runs as its own step",
-      p_q: "it reads 'softmax' (softmax), which has no int8 implementation: it writes float32, so the quantize runs as its own step",
+      p_q: "it reads 'softmax' (softmax), which has no int8 output: it writes float32, so the quantize runs as its own step",
       p_dq: "its float result is the network output 'y'",
     });
   });

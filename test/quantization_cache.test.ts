@@ -136,7 +136,7 @@ describe('compile with precision int8', () => {
   it('warns that calibration options are ignored by a float compile', async () => {
     const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
     await compile(mlp(), [Tensor.randn([2, 3])], { device: 'cpu', calibration: { data: [[Tensor.randn([2, 3])]] } });
-    expect(warn).toHaveBeenCalledWith("calibration/quantization options ignored: precision is 'fp32'; they apply to precision 'int8'", { code: 'FXRT_CALIBRATION_IGNORED' });
+    expect(warn).toHaveBeenCalledWith("calibration/quantization options ignored: precision is 'fp32'; they apply to precisions 'int8' and 'fp8'", { code: 'FXRT_CALIBRATION_IGNORED' });
   });
 
   it('keeps the scales of a graph that already carries Q/DQ, warning that calibration options are not used', async () => {

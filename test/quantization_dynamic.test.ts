@@ -453,6 +453,6 @@ describe('builder: Q/DQ in float builds', () => {
     const xs = staticNet.addInput('x', 'float32', [4]);
     const s = constant(staticNet, Tensor.fromArray([0.01]), 's');
     staticNet.markOutput(layer(staticNet, 'dequantize', [layer(staticNet, 'quantize', [xs, s], { axis: null, toType: 'int8' }, 'q'), s], { axis: null, toType: 'float32' }, 'dq'), 'y');
-    await expect(build(staticNet, { precision: 'fp16' })).rejects.toThrow(/need precision 'int8', got 'fp16' \(only dynamic quantization/);
+    await expect(build(staticNet, { precision: 'fp16' })).rejects.toThrow(/need precision 'int8' or 'fp8', got 'fp16' \(only dynamic quantization/);
   });
 });

@@ -110,7 +110,10 @@ describe('the quantization report on the compiled module', () => {
       layers: [{ node: 'fc', op: 'linear', precision: 'float', reason: 'excluded by the user', reasonKind: 'excluded', quantizedInputs: [] }],
       scales: { x: 0.01 },
     };
-    expect(quantizationReportFromJSON(good)).toEqual(good);
+    // a report saved before FP8 existed has no format: it reads as int8
+    expect(quantizationReportFromJSON(good)).toEqual({ format: 'int8', ...good });
+    expect(quantizationReportFromJSON({ format: 'float8e4m3', ...good })).toEqual({ format: 'float8e4m3', ...good });
+    expect(() => quantizationReportFromJSON({ format: 'int4', ...good })).toThrow(/format/);
     expect(() => quantizationReportFromJSON({ ...good, calibration: { ...good.calibration, method: 'kl' } }))
       .toThrow(/quantization\.calibration\.method is 'kl', expected one of 'entropy', 'minmax', 'percentile'/);
     expect(() => quantizationReportFromJSON({ ...good, layers: [{ ...good.layers[0], reasonKind: 'tired' }] }))

@@ -92,8 +92,8 @@ export interface AccKwargs {
   index_select: { input: T; dim: number; index: T };
   gather: { input: T; dim: number; index: T };
   embedding: { input: T; weight: T; padding_idx?: number | null };
-  quantize_per_tensor: { input: T; scale: number | T; zero_point: number | T; dtype: 'int8' | 'uint8' | 'int32' };
-  quantize_per_channel: { input: T; scales: T; zero_points: T; axis: number; dtype: 'int8' | 'uint8' | 'int32' };
+  quantize_per_tensor: { input: T; scale: number | T; zero_point: number | T; dtype: 'int8' | 'uint8' | 'int32' | 'float8e4m3' };
+  quantize_per_channel: { input: T; scales: T; zero_points: T; axis: number; dtype: 'int8' | 'uint8' | 'int32' | 'float8e4m3' };
   dequantize: Unary;
 }
 

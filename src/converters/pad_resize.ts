@@ -3,7 +3,7 @@
  * interpolate (a resize layer with PyTorch's coordinate rules).
  */
 import type { LayerParamsMap, NetTensor, SliceMode } from '../engine/network.js';
-import { QUANT_RANGES, quantizeValue, type QuantDType } from '../kernels/reference/quant.js';
+import { quantizeScalar, type QuantDType } from '../kernels/reference/quant.js';
 import type { InterpolateMode, PadMode } from '../kernels/reference/pad_resize.js';
 import { argMeta } from './node_meta.js';
 import { registerConverter } from './registry.js';
@@ -35,8 +35,7 @@ registerConverter<PadArgs>('pad', (ctx, node, { input, pad, mode, value }) => {
   const q = argMeta(node, 'input')?.qparams;
   if (mode === 'constant' && q && q.axis === undefined) {
     // A quantized input pads with the quantized value (PyTorch).
-    const [qmin, qmax] = QUANT_RANGES[input.dtype as QuantDType];
-    fill = quantizeValue(fill, Math.fround(1 / q.scale[0]!), q.zeroPoint[0]!, qmin, qmax);
+    fill = quantizeScalar(fill, input.dtype as QuantDType, q.scale[0]!, q.zeroPoint[0]!);
   }
   let x = input;
   // PyTorch crops the negative sides of a circular pad first, then wraps around what is left.

@@ -63,7 +63,7 @@ export interface BuilderConfig {
 
 type Pass = (g: BuildGraph, log: PassLog) => number;
 
-const PRECISIONS: readonly BuilderPrecision[] = ['fp32', 'fp16', 'bf16', 'int8'];
+const PRECISIONS: readonly BuilderPrecision[] = ['fp32', 'fp16', 'bf16', 'int8', 'fp8'];
 
 /** The passes in the order they run. */
 const PASSES: Readonly<Record<OptimizationName, Pass>> = {

@@ -575,12 +575,12 @@ registerLayerInference('quantize', (inputs, p) => {
   return [{ dtype: p.toType, shape: x.shape }];
 });
 
-// dequantize: y = (q - zeroPoint) * scale in toType; q int8/uint8/int32, scale and zeroPoint as for quantize
-// (zeroPoint of q's dtype).
+// dequantize: y = (q - zeroPoint) * scale in toType; q int8/uint8/int32/float8e4m3, scale and zeroPoint as for
+// quantize (zeroPoint of q's dtype; float8e4m3: zero point 0, so none).
 registerLayerInference('dequantize', (inputs, p) => {
   arity(inputs, 2, 3);
   const q = input(inputs, 0);
-  if (q.dtype !== 'int8' && q.dtype !== 'uint8' && q.dtype !== 'int32') throw new TypeError(`input ${desc(q)} must be int8, uint8 or int32`);
+  if (q.dtype !== 'int8' && q.dtype !== 'uint8' && q.dtype !== 'int32' && q.dtype !== 'float8e4m3') throw new TypeError(`input ${desc(q)} must be int8, uint8, int32 or float8e4m3`);
   quantParams(q, inputs, p.axis, q.dtype);
   return [{ dtype: p.toType, shape: q.shape }];
 });

@@ -75,7 +75,7 @@ export interface LayerParamsMap {
   cast: { readonly toType: DType };
   topk: { readonly op: TopKOp; readonly k: number; readonly axis: number };
   /** Output = round_half_even(x * fround(1 / scale)) (+ zero point), saturated to the output type (PyTorch CPU's arithmetic). */
-  quantize: { readonly axis: number | null; readonly toType: 'int8' | 'uint8' | 'int32' };
+  quantize: { readonly axis: number | null; readonly toType: 'int8' | 'uint8' | 'int32' | 'float8e4m3' };
   dequantize: { readonly axis: number | null; readonly toType: 'float32' | 'float16' | 'bfloat16' };
   identity: Record<string, never>;
   shape: Record<string, never>;

@@ -29,7 +29,17 @@ const MAGIC = [0x46, 0x58, 0x52, 0x54]; // 'FXRT'
 const FIXED_HEADER = 32;
 
 /** Reduced precisions a build may use (TensorRT's builder flags). */
-export type BuilderPrecision = 'fp32' | 'fp16' | 'bf16' | 'int8';
+export type BuilderPrecision = 'fp32' | 'fp16' | 'bf16' | 'int8' | 'fp8';
+/**
+ * The precisions of explicitly quantized builds: the network's Q/DQ layers decide what runs
+ * quantized (int8, or FP8 e4m3 matrix products), the other layers run in the float fallback.
+ * compile's post-training quantization inserts int8 Q/DQ for 'int8' and FP8 Q/DQ for 'fp8'.
+ */
+export type QuantizedPrecision = 'int8' | 'fp8';
+/** Whether a build precision is explicitly quantized ('int8' or 'fp8'). */
+export function isQuantizedPrecision(p: BuilderPrecision): p is QuantizedPrecision {
+  return p === 'int8' || p === 'fp8';
+}
 /** Backends that execute plans. */
 export type BackendName = 'reference' | 'cuda';
 

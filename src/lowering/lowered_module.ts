@@ -205,5 +205,5 @@ export class LoweredModule {
 }
 
 function isPrecision(v: unknown): v is BuilderPrecision {
-  return v === 'fp32' || v === 'fp16' || v === 'bf16' || v === 'int8';
+  return v === 'fp32' || v === 'fp16' || v === 'bf16' || v === 'int8' || v === 'fp8';
 }

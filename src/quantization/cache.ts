@@ -20,7 +20,7 @@ import type { GraphModule } from '../ir/graph_module.js';
 import { Slice, isNode, type Argument } from '../ir/node.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { MethodSpec } from './calibrator.js';
-import { scaleOf } from './scales.js';
+import { scaleOf, type QuantFormat } from './scales.js';
 
 /** The cache's "format" field, which tells it apart from other JSON. */
 export const CALIBRATION_CACHE_FORMAT = 'fxrt-calibration-cache';
@@ -163,10 +163,11 @@ export async function readCalibrationCache(
  * file's directory if needed.
  */
 export async function writeCalibrationCache(
-  cache: CalibrationCache, content: { readonly spec: MethodSpec; readonly graph: string; readonly batches: number; readonly amax: ReadonlyMap<string, number> },
+  cache: CalibrationCache,
+  content: { readonly spec: MethodSpec; readonly graph: string; readonly batches: number; readonly amax: ReadonlyMap<string, number>; readonly format?: QuantFormat },
 ): Promise<void> {
   const tensors: Record<string, { amax: number; scale: number }> = {};
-  for (const [name, a] of content.amax) tensors[name] = { amax: a, scale: scaleOf(a) };
+  for (const [name, a] of content.amax) tensors[name] = { amax: a, scale: scaleOf(a, content.format) };
   const doc = {
     format: CALIBRATION_CACHE_FORMAT, version: CALIBRATION_CACHE_VERSION,
     method: content.spec.method, params: content.spec.params, graph: content.graph, batches: content.batches, tensors,

@@ -5,7 +5,7 @@
  */
 import type { Int8Fallback } from '../engine/optimize/precision.js';
 import type { NetworkDefinition } from '../engine/network_definition.js';
-import type { BuilderPrecision } from '../engine/plan.js';
+import { isQuantizedPrecision, type BuilderPrecision } from '../engine/plan.js';
 import type { GraphModule } from '../ir/graph_module.js';
 import { accOpName } from '../passes/pass_manager.js';
 import type { ObserverFactory } from './observe.js';
@@ -42,17 +42,17 @@ export function quantizeOptionsOf(options: CompileQuantizationOptions, observer?
 /** Warns when calibration or quantization options were given to a compile that does not quantize. */
 export function warnUnusedQuantization(precision: BuilderPrecision, options: CompileQuantizationOptions): void {
   if (options.calibration === undefined && options.quantization === undefined) return;
-  const why = precision === 'int8'
+  const why = isQuantizedPrecision(precision)
     ? 'the graph already carries quantize/dequantize ops (explicit quantization), so its own scales are used'
-    : `precision is '${precision}'; they apply to precision 'int8'`;
+    : `precision is '${precision}'; they apply to precisions 'int8' and 'fp8'`;
   process.emitWarning(`calibration/quantization options ignored: ${why}`, { code: CALIBRATION_IGNORED_WARNING });
 }
 
 /**
- * The precision an engine builds with: an int8 compile's part without Q/DQ layers (nothing in it
- * was quantized) builds in its float fallback, since an int8 build needs explicit quantization.
+ * The precision an engine builds with: an int8 (or fp8) compile's part without Q/DQ layers (nothing
+ * in it was quantized) builds in its float fallback, since a quantized build needs explicit quantization.
  */
 export function enginePrecision(precision: BuilderPrecision, network: NetworkDefinition, int8Fallback: Int8Fallback = 'fp16'): BuilderPrecision {
-  if (precision !== 'int8') return precision;
+  if (!isQuantizedPrecision(precision)) return precision;
   return network.layers.some((l) => l.type === 'quantize' || l.type === 'dequantize') ? precision : int8Fallback;
 }

@@ -3,7 +3,7 @@
  * quantize → dequantize pairs (acc.quantize_per_tensor / acc.quantize_per_channel, then
  * acc.dequantize), which the converters turn into TensorRT-style Q/DQ layers. Activations are
  * symmetric int8 per tensor (scale = amax / 127, zero point 0), weights symmetric int8 per
- * output channel. An activation read by several quantized layers gets one pair, placed before
+ * output channel; in the FP8 format (float8e4m3) scales are amax / 448 and weights per tensor. An activation read by several quantized layers gets one pair, placed before
  * its first quantized reader; readers that stay float keep reading the float value.
  */
 import { accDequantize, accQuantizePerChannel, accQuantizePerTensor } from '../acc_ops/ops/quant.js';
@@ -13,7 +13,7 @@ import { definePass, tensorMetaOf, type NamedPass, type PassResult } from '../pa
 import { Tensor } from '../tensor/tensor.js';
 import { nodesByName } from './graph_copy.js';
 import type { LayerPlan, QdqInput } from './placement.js';
-import { perChannelScales, scaleOf } from './scales.js';
+import { perChannelScales, scaleOf, type QuantFormat } from './scales.js';
 
 function metaOf(n: AnyNode): TensorMeta {
   const m = tensorMetaOf(n);
@@ -29,13 +29,13 @@ function constantNode(gm: GraphModule, before: AnyNode, base: string, t: Tensor)
   return n;
 }
 
-/** quantize_per_tensor(value, scale, 0, int8) → dequantize, before `before`; returns the dequantize. */
-function perTensorPair(gm: GraphModule, value: AnyNode, scale: number, before: AnyNode): AnyNode {
+/** quantize_per_tensor(value, scale, 0, format) → dequantize, before `before`; returns the dequantize. */
+function perTensorPair(gm: GraphModule, value: AnyNode, scale: number, before: AnyNode, format: QuantFormat): AnyNode {
   const graph = gm.graph;
   const input = metaOf(value);
   return graph.insertingBefore(before, () => {
-    const q = graph.callFunction(accQuantizePerTensor, [], { input: value, scale, zero_point: 0, dtype: 'int8' }, `${value.name}_quant`);
-    q.meta.tensorMeta = accQuantizePerTensor.infer({ input, scale, zero_point: 0, dtype: 'int8' });
+    const q = graph.callFunction(accQuantizePerTensor, [], { input: value, scale, zero_point: 0, dtype: format }, `${value.name}_quant`);
+    q.meta.tensorMeta = accQuantizePerTensor.infer({ input, scale, zero_point: 0, dtype: format });
     const dq = graph.callFunction(accDequantize, [], { input: q }, `${value.name}_dequant`);
     dq.meta.tensorMeta = accDequantize.infer({ input: metaOf(q) });
     return dq;
@@ -67,15 +67,16 @@ function weightTensor(gm: GraphModule, n: AnyNode, layer: string): Tensor {
 }
 
 /**
- * Rewrites `gm` in place so every layer of `layers` reads its `inputs` through Q/DQ pairs;
- * activation scales come from `amax` (by tensor name), weight scales from the weights.
+ * Rewrites `gm` in place so every layer of `layers` reads its `inputs` through Q/DQ pairs of
+ * `format` (default int8); activation scales come from `amax` (by tensor name), weight scales
+ * from the weights.
  *
  * @example
  * const layers = planLayers(gm);
  * const { amax } = await collectAmax(gm, activationTensors(layers), data, opts);
  * insertQdq(gm, layers, amax);
  */
-export function insertQdq(gm: GraphModule, layers: readonly LayerPlan[], amax: ReadonlyMap<string, number>): PassResult {
+export function insertQdq(gm: GraphModule, layers: readonly LayerPlan[], amax: ReadonlyMap<string, number>, format: QuantFormat = 'int8'): PassResult {
   const nodes = nodesByName(gm.graph);
   const activations = new Map<string, AnyNode>();
   const weights = new Map<string, AnyNode>();
@@ -91,7 +92,7 @@ export function insertQdq(gm: GraphModule, layers: readonly LayerPlan[], amax: R
       if (!dq) {
         const a = amax.get(input.tensor);
         if (a === undefined) throw new Error(`insertQdq: no calibrated amax for tensor '${input.tensor}' (input '${input.slot}' of layer '${layer.name}')`);
-        activations.set(input.tensor, (dq = perTensorPair(gm, value, scaleOf(a), layer)));
+        activations.set(input.tensor, (dq = perTensorPair(gm, value, scaleOf(a, format), layer, format)));
       }
       return dq;
     }
@@ -100,7 +101,8 @@ export function insertQdq(gm: GraphModule, layers: readonly LayerPlan[], amax: R
     if (!dq) {
       const w = weightTensor(gm, value, layer.name);
       try {
-        dq = input.axis === null ? perTensorPair(gm, value, scaleOf(maxAbs(w)), layer) : perChannelPair(gm, value, w, input.axis, layer);
+        if (format === 'float8e4m3' && input.axis !== null) throw new Error('FP8 weights are quantized per tensor (the plan asks for per-channel scales)');
+        dq = input.axis === null ? perTensorPair(gm, value, scaleOf(maxAbs(w), format), layer, format) : perChannelPair(gm, value, w, input.axis, layer);
       } catch (e) {
         throw new Error(`insertQdq: weight '${value.name}' of layer '${layer.name}': ${e instanceof Error ? e.message : String(e)}`, { cause: e });
       }
@@ -140,6 +142,6 @@ function maxAbs(t: Tensor): number {
  * @example
  * new PassManager([...defaultPasses(), insertQdqPass(layers, amax)]).run(gm);
  */
-export function insertQdqPass(layers: readonly LayerPlan[], amax: ReadonlyMap<string, number>): NamedPass {
-  return definePass('insertQdq', (gm) => insertQdq(gm, layers, amax), { runsAfter: ['constFold', 'foldBatchNorm'] });
+export function insertQdqPass(layers: readonly LayerPlan[], amax: ReadonlyMap<string, number>, format: QuantFormat = 'int8'): NamedPass {
+  return definePass('insertQdq', (gm) => insertQdq(gm, layers, amax, format), { runsAfter: ['constFold', 'foldBatchNorm'] });
 }

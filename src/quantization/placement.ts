@@ -18,6 +18,7 @@ import { isNode, type AnyNode, type TensorMeta } from '../ir/node.js';
 import { accOpName, tensorMetaOf } from '../passes/pass_manager.js';
 import { isFloating } from '../tensor/dtype.js';
 import { Tensor } from '../tensor/tensor.js';
+import type { QuantFormat } from './scales.js';
 
 /** One input of a layer that gets a Q/DQ pair when the layer is quantized. */
 export interface QdqInput {
@@ -129,20 +130,27 @@ function planResidualAdd(n: AnyNode): LayerPlan | undefined {
 /**
  * Every layer of an acc graph that int8 could run, in graph order: weighted layers (with their
  * Q/DQ inputs, or why they have no int8 form), residual adds, and the compute ops engines run
- * in float only. The graph needs tensor metadata (accTrace records it).
+ * in float only. The graph needs tensor metadata (accTrace records it). For the FP8 format
+ * (float8e4m3) only matrix products (linear, matmul) are candidates, with per-tensor weights
+ * (cuBLASLt's FP8 GEMM takes one scale per operand); convolutions are listed as float.
+ * Residual adds are left out: FP8 fuses into matrix products only.
  *
  * @example
  * planLayers(gm).map((l) => `${l.node}: ${l.inputs.map((i) => i.tensor).join(', ')}`);
  * // ['conv2d: x, conv2d_weight', 'conv2d_1: relu, conv2d_1_weight', 'add: relu', ...]
  */
-export function planLayers(gm: GraphModule): LayerPlan[] {
+export function planLayers(gm: GraphModule, format: QuantFormat = 'int8'): LayerPlan[] {
   const out: LayerPlan[] = [];
+  const fp8 = format === 'float8e4m3';
   for (const n of gm.graph.nodes()) {
     const op = accOpName(n);
     if (op === undefined) continue;
-    if (op in WEIGHT_AXIS || MATMULS.has(op)) out.push(planWeighted(gm, n, op));
-    else if (NO_INT8.has(op)) out.push({ node: n.name, op, inputs: [], unsupported: 'no int8 implementation' });
-    else if (op === 'add') {
+    if (fp8 && op in WEIGHT_AXIS && op !== 'linear') out.push({ node: n.name, op, inputs: [], unsupported: 'FP8 quantizes matrix products only (linear, matmul)' });
+    else if (op in WEIGHT_AXIS || MATMULS.has(op)) {
+      const plan = planWeighted(gm, n, op);
+      out.push(fp8 ? { ...plan, inputs: plan.inputs.map((i) => ({ ...i, axis: null })) } : plan);
+    } else if (NO_INT8.has(op)) out.push({ node: n.name, op, inputs: [], unsupported: `no ${fp8 ? 'FP8' : 'int8'} implementation` });
+    else if (op === 'add' && !fp8) {
       const plan = planResidualAdd(n);
       if (plan) out.push(plan);
     }

@@ -20,7 +20,7 @@ import { interpreterObserver, type ObserverFactory } from './observe.js';
 import { activationTensors, planLayers, type LayerPlan } from './placement.js';
 import { insertQdqPass } from './insert_qdq.js';
 import type { CalibrationRecord, FloatReasonKind, LayerPrecisionRecord, QuantizationReport } from './report.js';
-import { scaleOf } from './scales.js';
+import { scaleOf, type QuantFormat } from './scales.js';
 import {
   checkAccuracyTarget, fallBackUntil, meetsTarget, QuantizationEvaluator, rankLayers, type AccuracyTarget, type Agreement,
   type LayerSensitivity,
@@ -62,6 +62,11 @@ export interface QuantizeGraphOptions {
   readonly excludeOps?: readonly string[];
   /** Where the float model runs to be observed (default: the reference interpreter). */
   readonly observer?: ObserverFactory;
+  /**
+   * What to quantize to (default 'int8'). 'float8e4m3' (compile's precision 'fp8'): matrix
+   * products only, scales amax / 448, weights per tensor, calibration method 'minmax' by default.
+   */
+  readonly format?: QuantFormat;
 }
 
 /** The quantized graph and what was done to it. */
@@ -85,7 +90,10 @@ interface Thresholds {
 /** The thresholds of `tensors`: from the cache when it holds them, else by calibrating (and caching). */
 async function thresholds(gm: GraphModule, tensors: readonly string[], example: readonly Tensor[], opts: QuantizeGraphOptions, keep: number): Promise<Thresholds> {
   const cal = opts.calibration ?? {};
-  const spec = methodSpec(cal.method, cal.percentile);
+  const format = opts.format ?? 'int8';
+  // FP8 keeps a float's relative precision over its range, so clipping outliers (entropy) buys
+  // little and costs their values: the maximum is FP8's usual calibration.
+  const spec = methodSpec(cal.method ?? (format === 'float8e4m3' ? 'minmax' : undefined), cal.percentile);
   if (tensors.length === 0) return { amax: new Map(), kept: [], record: { ...spec, source: 'none', batches: 0, where: 'none' } };
   const graph = cal.cache === undefined ? '' : graphStructureHash(gm);
   if (cal.cache !== undefined) {
@@ -95,7 +103,7 @@ async function thresholds(gm: GraphModule, tensors: readonly string[], example: 
   const fromExamples = cal.data === undefined;
   if (fromExamples) {
     process.emitWarning(
-      "precision 'int8' without calibration.data: calibrating on the example inputs, which may not be representative of real inputs; " +
+      `precision '${format === 'float8e4m3' ? 'fp8' : 'int8'}' without calibration.data: calibrating on the example inputs, which may not be representative of real inputs; ` +
       'pass calibration: { data } with batches drawn from real inputs for accurate scales',
       { code: EXAMPLE_INPUTS_WARNING },
     );
@@ -104,7 +112,7 @@ async function thresholds(gm: GraphModule, tensors: readonly string[], example: 
   const collected = await collectAmax(gm, tensors, cal.data ?? [example], {
     spec, observer, example, keep, ...(cal.onProgress ? { onProgress: cal.onProgress } : {}),
   });
-  if (cal.cache !== undefined) await writeCalibrationCache(cal.cache, { spec, graph, batches: collected.batches, amax: collected.amax });
+  if (cal.cache !== undefined) await writeCalibrationCache(cal.cache, { spec, graph, batches: collected.batches, amax: collected.amax, format });
   return {
     amax: collected.amax, kept: collected.kept,
     record: { ...spec, source: fromExamples ? 'example-inputs' : 'data', batches: collected.batches, where: observer.where },
@@ -129,7 +137,7 @@ function checkExclusions(gm: GraphModule, exclude: readonly string[]): void {
   for (const e of exclude) {
     if (names.has(e) || hasAccOp(e.startsWith('acc.') ? e.slice(4) : e)) continue;
     throw new RangeError(`quantization.exclude: '${e}' is neither a node of the acc graph nor an acc op kind ` +
-      `(layers: ${planLayers(gm).map((l) => l.node).join(', ') || 'none'})`);
+      `(layers: ${planLayers(gm, 'int8').map((l) => l.node).join(', ') || 'none'})`);
   }
 }
 
@@ -192,7 +200,9 @@ export async function quantizeGraph(gm: GraphModule, example: readonly Tensor[],
   const evalCount = checkEvaluationBatches(q.evaluationBatches ?? DEFAULT_EVALUATION_BATCHES);
   const measuring = q.accuracyTarget !== undefined || q.sensitivity === true;
   checkExclusions(gm, q.exclude ?? []);
-  const layers = planLayers(gm);
+  const format = opts.format ?? 'int8';
+  if (format !== 'int8' && format !== 'float8e4m3') throw new RangeError(`quantizeGraph: format must be 'int8' or 'float8e4m3', got '${String(format)}'`);
+  const layers = planLayers(gm, format);
   const { amax, kept, record } = await thresholds(gm, activationTensors(layers), example, opts, measuring ? evalCount : 0);
 
   const exclude = new Set(q.exclude ?? []);
@@ -210,23 +220,23 @@ export async function quantizeGraph(gm: GraphModule, example: readonly Tensor[],
   let mix: Measured | undefined;
   if (measuring && candidates.length > 0) {
     const batches = kept.length > 0 ? kept : await evaluationBatches(opts.calibration?.data, example, evalCount);
-    mix = measure(new QuantizationEvaluator(gm, batches, amax), candidates, q, opts.calibration?.onProgress);
+    mix = measure(new QuantizationEvaluator(gm, batches, amax, format), candidates, q, opts.calibration?.onProgress);
     for (const s of mix.fellBack) {
       floats.set(s.node, { kind: 'sensitivity', reason: `sensitivity: cosine ${s.cosine.toFixed(4)} when quantized alone (relative error ${s.relativeError.toPrecision(3)})` });
     }
   }
   const quantized = mix?.quantized ?? candidates;
 
-  const result = new PassManager([insertQdqPass(quantized, amax)]).run(gm);
+  const result = new PassManager([insertQdqPass(quantized, amax, format)]).run(gm);
   const records = layers.map((l): LayerPrecisionRecord => {
     const f = floats.get(l.node);
     if (f) return { node: l.node, op: l.op, precision: 'float', reason: f.reason, reasonKind: f.kind, quantizedInputs: [] };
-    return { node: l.node, op: l.op, precision: 'int8', quantizedInputs: l.inputs.map((i) => i.tensor) };
+    return { node: l.node, op: l.op, precision: format === 'float8e4m3' ? 'fp8' : 'int8', quantizedInputs: l.inputs.map((i) => i.tensor) };
   });
   const scales: Record<string, number> = {};
-  for (const [name, a] of amax) scales[name] = scaleOf(a);
+  for (const [name, a] of amax) scales[name] = scaleOf(a, format);
   const report: QuantizationReport = {
-    calibration: record, layers: records, scales, ...(mix?.sensitivity ? { sensitivity: mix.sensitivity } : {}), ...(mix ? { accuracy: mix.accuracy } : {}),
+    format, calibration: record, layers: records, scales, ...(mix?.sensitivity ? { sensitivity: mix.sensitivity } : {}), ...(mix ? { accuracy: mix.accuracy } : {}),
   };
   q.onReport?.(report);
   return { gm: result.gm, report };

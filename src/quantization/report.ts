@@ -3,6 +3,7 @@
  * stayed in float and why, the activation scales, and the sensitivity analysis when it ran.
  */
 import type { CalibrationMethod } from './calibrator.js';
+import type { QuantFormat } from './scales.js';
 import { formatAgreement, type AccuracyTarget, type Agreement, type LayerSensitivity } from './sensitivity.js';
 
 /** Why a layer stayed in float. */
@@ -22,7 +23,7 @@ export interface LayerPrecisionRecord {
   readonly node: string;
   /** The acc op ('conv2d', 'add', ...). */
   readonly op: string;
-  readonly precision: 'int8' | 'float';
+  readonly precision: 'int8' | 'fp8' | 'float';
   /** Float layers: why, in words ('excluded by the user', 'sensitivity: cosine 0.9312 when quantized', ...). */
   readonly reason?: string;
   readonly reasonKind?: FloatReasonKind;
@@ -47,10 +48,12 @@ export interface CalibrationRecord {
 
 /** What quantizing a graph did. */
 export interface QuantizationReport {
+  /** What the quantized layers run in: int8, or FP8 (float8e4m3, precision 'fp8'). */
+  readonly format: QuantFormat;
   readonly calibration: CalibrationRecord;
   /** Every layer int8 could run, in graph order. */
   readonly layers: readonly LayerPrecisionRecord[];
-  /** Activation scales by tensor name (amax / 127). */
+  /** Activation scales by tensor name (amax / 127; FP8: amax / 448). */
   readonly scales: Readonly<Record<string, number>>;
   /** Per layer, the agreement with fp32 with only it quantized, worst first (when the analysis ran). */
   readonly sensitivity?: readonly LayerSensitivity[];
@@ -65,11 +68,11 @@ export interface QuantizationReport {
  */
 export function formatQuantizationReport(r: QuantizationReport): string {
   const c = r.calibration;
-  const int8 = r.layers.filter((l) => l.precision === 'int8').length;
+  const quantized = r.layers.filter((l) => l.precision !== 'float').length;
   const from = c.source === 'none' ? 'nothing to calibrate'
     : c.source === 'cache' ? `${c.method} thresholds from the calibration cache`
       : `${c.method} thresholds from ${c.batches} batch(es) of ${c.source === 'data' ? 'calibration data' : 'the example inputs'} on ${c.where}`;
-  const lines = [`int8: ${int8} of ${r.layers.length} layer(s) quantized; ${from}`];
+  const lines = [`${r.format === 'float8e4m3' ? 'fp8' : 'int8'}: ${quantized} of ${r.layers.length} layer(s) quantized; ${from}`];
   for (const l of r.layers) if (l.precision === 'float') lines.push(`  float ${l.node} (${l.op}): ${l.reason ?? ''}`);
   if (r.accuracy) {
     const a = r.accuracy;

@@ -61,7 +61,7 @@ function calibration(v: unknown, where: string): CalibrationRecord {
 }
 
 function layer(v: unknown, where: string): LayerPrecisionRecord {
-  const precision = oneOf(v, 'precision', where, ['int8', 'float'] as const);
+  const precision = oneOf(v, 'precision', where, ['int8', 'fp8', 'float'] as const);
   const base = {
     node: str(v, 'node', where), op: str(v, 'op', where), precision,
     quantizedInputs: list(v, 'quantizedInputs', where, (s, w) => {
@@ -105,7 +105,10 @@ export function quantizationReportFromJSON(raw: unknown): QuantizationReport {
   const where = 'quantization';
   const ranked = field(raw, 'sensitivity', where);
   const acc = field(raw, 'accuracy', where);
+  // Reports saved before FP8 existed have no format: they are int8.
+  const format = field(raw, 'format', where) === undefined ? 'int8' : oneOf(raw, 'format', where, ['int8', 'float8e4m3'] as const);
   return {
+    format,
     calibration: calibration(field(raw, 'calibration', where), `${where}.calibration`),
     layers: list(raw, 'layers', where, layer),
     scales: numbers(raw, 'scales', where),

@@ -1,24 +1,32 @@
 /**
- * Symmetric int8 scales: scale = amax / 127 with zero point 0, per tensor for activations and per
- * output channel for weights. A zero amax (a tensor or channel that is all zeros) gets PyTorch's
+ * Symmetric scales: scale = amax / 127 for int8, amax / 448 for FP8 (float8e4m3, whose largest
+ * value is 448), zero point 0, per tensor for activations and per output channel for weights. A zero amax (a tensor or channel that is all zeros) gets PyTorch's
  * floor, float32's machine epsilon, so the scale stays a valid positive float32.
  */
 import { normDim } from '../tensor/shape.js';
+import { FLOAT8E4M3_MAX } from '../tensor/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 /** int8's largest magnitude, the level amax maps to. */
 export const INT8_MAX = 127;
 
+/** What post-training quantization quantizes to: int8, or FP8 (float8e4m3) for precision 'fp8'. */
+export type QuantFormat = 'int8' | 'float8e4m3';
+
+/** The largest magnitude of each format: the level a threshold (amax) maps to. */
+export const FORMAT_MAX: Readonly<Record<QuantFormat, number>> = { int8: INT8_MAX, float8e4m3: FLOAT8E4M3_MAX };
+
 /** The smallest scale handed out (float32 epsilon, as PyTorch's observers). */
 export const MIN_SCALE = 2 ** -23;
 
 /**
- * The symmetric int8 scale of a clipping threshold.
+ * The symmetric scale of a clipping threshold, for int8 (default) or FP8.
  * @example scaleOf(12.7); // 0.1
+ * @example scaleOf(44.8, 'float8e4m3'); // 0.1
  */
-export function scaleOf(amax: number): number {
+export function scaleOf(amax: number, format: QuantFormat = 'int8'): number {
   if (!(amax >= 0 && amax < Infinity)) throw new RangeError(`quantization: amax must be finite and >= 0, got ${amax}`);
-  return Math.max(amax / INT8_MAX, MIN_SCALE);
+  return Math.max(amax / FORMAT_MAX[format], MIN_SCALE);
 }
 
 /**
@@ -49,6 +57,6 @@ export function perChannelAmax(weight: Tensor, axis: number): Float64Array {
 }
 
 /** Per-channel symmetric scales of a weight along `axis`. */
-export function perChannelScales(weight: Tensor, axis: number): Float32Array {
-  return Float32Array.from(perChannelAmax(weight, axis), scaleOf);
+export function perChannelScales(weight: Tensor, axis: number, format: QuantFormat = 'int8'): Float32Array {
+  return Float32Array.from(perChannelAmax(weight, axis), (a) => scaleOf(a, format));
 }

@@ -12,6 +12,7 @@ import type { CalibrationBatch, CalibrationProgress } from './calibrator.js';
 import { copyGraphModule } from './graph_copy.js';
 import { insertQdq } from './insert_qdq.js';
 import type { LayerPlan } from './placement.js';
+import type { QuantFormat } from './scales.js';
 
 /** The agreement with fp32 that quantization must keep: a cosine floor or a relative-error ceiling. */
 export type AccuracyTarget =
@@ -94,12 +95,14 @@ export class QuantizationEvaluator {
   readonly #gm: GraphModule;
   readonly #batches: readonly CalibrationBatch[];
   readonly #amax: ReadonlyMap<string, number>;
+  readonly #format: QuantFormat;
   readonly #reference: Tensor[][];
   /** Model runs so far (fp32 references included). */
   runs = 0;
 
-  constructor(gm: GraphModule, batches: readonly CalibrationBatch[], amax: ReadonlyMap<string, number>) {
+  constructor(gm: GraphModule, batches: readonly CalibrationBatch[], amax: ReadonlyMap<string, number>, format: QuantFormat = 'int8') {
     if (batches.length === 0) throw new RangeError('QuantizationEvaluator: needs at least one batch');
+    this.#format = format;
     this.#gm = gm;
     this.#batches = batches;
     this.#amax = amax;
@@ -114,7 +117,7 @@ export class QuantizationEvaluator {
   /** The agreement of the model with exactly `layers` quantized (worst output over all batches). */
   measure(layers: readonly LayerPlan[]): Agreement {
     const variant = copyGraphModule(this.#gm);
-    insertQdq(variant, layers, this.#amax);
+    insertQdq(variant, layers, this.#amax, this.#format);
     const sums: OutputSums[] = [];
     this.#batches.forEach((batch, b) => {
       const outs = this.#run(variant, batch);

@@ -30,7 +30,7 @@ export interface OperatorSupportOptions {
 }
 
 /** The tensor dtypes the network definition and its converters handle at layer inputs. */
-export const ENGINE_DTYPES: readonly DType[] = ['float32', 'float16', 'bfloat16', 'int8', 'int32', 'int64', 'bool'];
+export const ENGINE_DTYPES: readonly DType[] = ['float32', 'float16', 'bfloat16', 'float8e4m3', 'int8', 'int32', 'int64', 'bool'];
 
 /** The support decision of every compute node, with the fusion groups it was decided over. */
 export interface SupportReport {

@@ -1,16 +1,20 @@
 /**
  * Element types. Storage is always a typed array; float16 and bfloat16 are kept
  * as their 16-bit patterns in a Uint16Array and converted with round-to-nearest-even.
+ * float8e4m3 (OCP E4M3, PyTorch's float8_e4m3fn, ONNX FLOAT8E4M3FN: 4 exponent bits, 3 mantissa
+ * bits, no infinities, ±448 at most) holds 8-bit patterns in a Uint8Array; like int8 it is a
+ * storage type for quantized values (FP8 quantization), not one the arithmetic runs in.
  */
-export type DType = 'float32' | 'float16' | 'bfloat16' | 'int8' | 'uint8' | 'int32' | 'int64' | 'bool';
+export type DType = 'float32' | 'float16' | 'bfloat16' | 'float8e4m3' | 'int8' | 'uint8' | 'int32' | 'int64' | 'bool';
 
-export const DTYPES: readonly DType[] = ['float32', 'float16', 'bfloat16', 'int8', 'uint8', 'int32', 'int64', 'bool'];
+export const DTYPES: readonly DType[] = ['float32', 'float16', 'bfloat16', 'float8e4m3', 'int8', 'uint8', 'int32', 'int64', 'bool'];
 
 /** The typed array that holds each dtype's elements. */
 export interface StorageMap {
   float32: Float32Array;
   float16: Uint16Array;
   bfloat16: Uint16Array;
+  float8e4m3: Uint8Array;
   int8: Int8Array;
   uint8: Uint8Array;
   int32: Int32Array;
@@ -27,7 +31,7 @@ export function itemSize(dtype: DType): number {
   switch (dtype) {
     case 'float32': case 'int32': return 4;
     case 'float16': case 'bfloat16': return 2;
-    case 'int8': case 'uint8': case 'bool': return 1;
+    case 'float8e4m3': case 'int8': case 'uint8': case 'bool': return 1;
     case 'int64': return 8;
   }
 }
@@ -45,7 +49,7 @@ export function allocStorage(dtype: DType, n: number): Storage {
     case 'float32': return new Float32Array(n);
     case 'float16': case 'bfloat16': return new Uint16Array(n);
     case 'int8': return new Int8Array(n);
-    case 'uint8': case 'bool': return new Uint8Array(n);
+    case 'float8e4m3': case 'uint8': case 'bool': return new Uint8Array(n);
     case 'int32': return new Int32Array(n);
     case 'int64': return new BigInt64Array(n);
   }
@@ -69,7 +73,7 @@ export function storageFromBytes(dtype: DType, bytes: Uint8Array, n: number): St
     case 'float32': return new Float32Array(buf, off, n);
     case 'float16': case 'bfloat16': return new Uint16Array(buf, off, n);
     case 'int8': return new Int8Array(buf, off, n);
-    case 'uint8': case 'bool': return new Uint8Array(buf, off, n);
+    case 'float8e4m3': case 'uint8': case 'bool': return new Uint8Array(buf, off, n);
     case 'int32': return new Int32Array(buf, off, n);
     case 'int64': return new BigInt64Array(buf, off, n);
   }
@@ -171,6 +175,71 @@ export function decodeHalf(dtype: 'float16' | 'bfloat16', src: Uint16Array, dst:
   for (let i = 0; i < src.length; i++) dst[i] = table[src[i]!]!;
 }
 
+// ---- float8 e4m3 (OCP E4M3 / float8_e4m3fn) ----
+
+/** The largest finite e4m3 magnitude. */
+export const FLOAT8E4M3_MAX = 448;
+
+/**
+ * float32 value → e4m3 bit pattern, round to nearest even, saturating: magnitudes beyond 448
+ * (infinities included) become ±448, as ONNX QuantizeLinear/Cast with saturate=1 (their default)
+ * and TensorRT's FP8 quantize do; NaN → 0x7f.
+ * @example f32ToF8e4m3Bits(1.0625); // 0x38 (1.0625 is halfway between 1 and 1.125: ties to even)
+ */
+export function f32ToF8e4m3Bits(value: number): number {
+  f32[0] = value;
+  const x = u32[0]!;
+  const sign = (x >>> 24) & 0x80;
+  const abs = x & 0x7fffffff;
+  if (abs > 0x7f800000) return 0x7f;
+  if (abs >= 0x43e00000) return sign | 0x7e; // >= 448 (and +inf): saturate
+  const exp = abs >>> 23;
+  const mant = abs & 0x7fffff;
+  const e = exp - 127 + 7;
+  if (e <= 0) {
+    // subnormal e4m3: value = m * 2^-9, m in 0..7 (m = 8 rounds up into the smallest normal, 0x08)
+    if (e < -3) return sign; // below 2^-10 rounds to zero
+    const full = mant | 0x800000;
+    const shift = 21 - e; // 24-bit significand → multiples of 2^-9
+    const half = 1 << (shift - 1);
+    let r = full >>> shift;
+    const rem = full & ((1 << shift) - 1);
+    if (rem > half || (rem === half && (r & 1) === 1)) r++;
+    return sign | r;
+  }
+  let r = (e << 3) | (mant >>> 20);
+  const rem = mant & 0xfffff;
+  if (rem > 0x80000 || (rem === 0x80000 && (r & 1) === 1)) r++; // may carry into the exponent: correct
+  return sign | (r > 0x7e ? 0x7e : r);
+}
+
+const f8Table = (() => {
+  const t = new Float32Array(256);
+  for (let b = 0; b < 256; b++) {
+    const sign = b & 0x80 ? -1 : 1;
+    const exp = (b >>> 3) & 0xf;
+    const mant = b & 7;
+    if (exp === 0xf && mant === 7) t[b] = NaN;
+    else t[b] = sign * (exp === 0 ? mant * 2 ** -9 : (1 + mant / 8) * 2 ** (exp - 7));
+  }
+  return t;
+})();
+
+/** e4m3 bit pattern → value (0x7f and 0xff are NaN). */
+export function f8e4m3BitsToF32(b: number): number {
+  return f8Table[b & 0xff]!;
+}
+
+/** Rounds every element of `src` to e4m3 bit patterns into `dst` (f32ToF8e4m3Bits). */
+export function encodeF8e4m3(src: ArrayLike<number>, dst: Uint8Array): void {
+  for (let i = 0; i < src.length; i++) dst[i] = f32ToF8e4m3Bits(src[i]!);
+}
+
+/** Decodes e4m3 bit patterns into `dst`. */
+export function decodeF8e4m3(src: Uint8Array, dst: Float32Array | Float64Array): void {
+  for (let i = 0; i < src.length; i++) dst[i] = f8Table[src[i]!]!;
+}
+
 // ---- type promotion (PyTorch's rules) ----
 
 const FLOAT_RANK: Record<string, number> = { bfloat16: 1, float16: 1, float32: 2 };
@@ -178,6 +247,9 @@ const INT_RANK: Record<string, number> = { bool: 0, uint8: 1, int8: 1, int32: 3,
 
 /** Result dtype of a binary op between two tensors. */
 export function promoteTypes(a: DType, b: DType): DType {
+  if (a === 'float8e4m3' || b === 'float8e4m3') {
+    throw new TypeError(`no arithmetic on float8e4m3 tensors (${a} with ${b}): it is a storage type for quantized values; dequantize or cast to a float first`);
+  }
   if (a === b) return a;
   const fa = isFloating(a);
   const fb = isFloating(b);

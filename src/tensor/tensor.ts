@@ -1,5 +1,5 @@
 import {
-  allocStorage, bf16BitsToF32, decodeHalf, encodeHalf, f16BitsToF32, isFloating, itemSize, storageFromBytes,
+  allocStorage, bf16BitsToF32, decodeF8e4m3, decodeHalf, encodeF8e4m3, encodeHalf, f16BitsToF32, isFloating, itemSize, storageFromBytes,
   type DType, type Storage, type StorageMap,
 } from './dtype.js';
 import { contiguousStrides, formatShape, numelOf, type Shape } from './shape.js';
@@ -212,10 +212,10 @@ export class Tensor {
   withShape(shape: Shape): Tensor {
     return new Tensor(this.data, shape, this.dtype, this.qparams);
   }
-  /** Converts element type; floats round to nearest even, float→int truncates toward zero. */
+  /** Converts element type; floats round to nearest even (float8e4m3 from the float32 value, saturating at ±448), float→int truncates toward zero. */
   castTo(dtype: DType): Tensor {
     if (dtype === this.dtype) return this;
-    if (this.dtype === 'int64' && !isFloating(dtype)) return new Tensor(castInt64(this.data as BigInt64Array, dtype), this.#shape, dtype);
+    if (this.dtype === 'int64' && !isFloating(dtype) && dtype !== 'float8e4m3') return new Tensor(castInt64(this.data as BigInt64Array, dtype), this.#shape, dtype);
     return Tensor.fromNumbers(this.toFloat64(), this.#shape, dtype);
   }
 
@@ -245,6 +245,7 @@ export function writeNumbers(dtype: DType, data: Storage, values: ArrayLike<numb
   switch (dtype) {
     case 'float32': (data as Float32Array).set(values); return;
     case 'float16': case 'bfloat16': encodeHalf(dtype, values, data as Uint16Array); return;
+    case 'float8e4m3': encodeF8e4m3(values, data as Uint8Array); return;
     case 'bool': {
       const d = data as Uint8Array;
       for (let i = 0; i < values.length; i++) d[i] = values[i] !== 0 ? 1 : 0;
@@ -272,6 +273,7 @@ export function writeNumbers(dtype: DType, data: Storage, values: ArrayLike<numb
 export function readNumbersInto(t: Tensor, out: Float32Array | Float64Array): void {
   switch (t.dtype) {
     case 'float16': case 'bfloat16': decodeHalf(t.dtype, t.data as Uint16Array, out); return;
+    case 'float8e4m3': decodeF8e4m3(t.data as Uint8Array, out); return;
     case 'int64': {
       const d = t.data as BigInt64Array;
       for (let i = 0; i < d.length; i++) out[i] = Number(d[i]!);
@@ -285,7 +287,7 @@ export function readNumbersInto(t: Tensor, out: Float32Array | Float64Array): vo
 
 function formatNumber(v: number, dtype: DType): string {
   if (dtype === 'bool') return v ? 'true' : 'false';
-  if (!isFloating(dtype)) return String(v);
+  if (!isFloating(dtype) && dtype !== 'float8e4m3') return String(v);
   if (Number.isNaN(v)) return 'nan';
   if (!Number.isFinite(v)) return v > 0 ? 'inf' : '-inf';
   if (Number.isInteger(v) && Math.abs(v) < 1e8) return `${v}.`;

@@ -5,8 +5,8 @@
  *   f(c1, ..., cn) → const(f(c1, ..., cn))   every layer is a deterministic function of its inputs
  *   shape(x)       → const(x.shape)          when x's shape has no dynamic dim
  * Folded values are computed now by the reference kernels, in the dtypes the network gives them,
- * so they equal what the step would compute at run time. Not folded: dequantize of int8 constants
- * (weights), which the Q/DQ fusion (qdq_fusion.ts) turns into int8 convolutions and GEMMs, as
+ * so they equal what the step would compute at run time. Not folded: dequantize of int8 (and FP8)
+ * constants (weights), which the Q/DQ fusion (qdq_fusion.ts) turns into int8 convolutions and GEMMs (FP8 GEMMs), as
  * TensorRT keeps DQ(w); a dequantized int32 bias or uint8 constant has no int8 kernel and folds.
  */
 import { Tensor } from '../../tensor/tensor.js';
@@ -24,7 +24,7 @@ function fold(node: BNode): Tensor[] | null {
     if (!isStatic(x.shape)) return null;
     return [Tensor.fromNumbers(x.shape, [x.shape.length], node.outputs[0]!.dtype)];
   }
-  if (node.kind === 'dequantize' && node.inputs[0]!.dtype === 'int8') return null;
+  if (node.kind === 'dequantize' && (node.inputs[0]!.dtype === 'int8' || node.inputs[0]!.dtype === 'float8e4m3')) return null;
   if (node.inputs.length === 0 || !node.inputs.every((v) => v.constant !== null)) return null;
   if (!node.outputs.every((o) => isStatic(o.shape))) return null;
   try {

@@ -15,7 +15,7 @@
 import { isFloating, type DType } from '../../tensor/dtype.js';
 import type { Layer, NetTensor } from '../network.js';
 import type { NetworkDefinition } from '../network_definition.js';
-import { ANCHOR_KINDS, type BuilderPrecision, type StepPrecision } from '../plan.js';
+import { ANCHOR_KINDS, isQuantizedPrecision, type BuilderPrecision, type QuantizedPrecision, type StepPrecision } from '../plan.js';
 import { BuildError, type BNode } from './build_graph.js';
 
 /** The float precision of the layers of an int8 build that stay in float (BuilderConfig.int8Fallback). */
@@ -23,7 +23,7 @@ export type Int8Fallback = 'fp32' | 'fp16' | 'bf16';
 
 export const INT8_FALLBACKS: readonly Int8Fallback[] = ['fp32', 'fp16', 'bf16'];
 
-const ALLOWED_FLOATS: Record<Exclude<BuilderPrecision, 'int8'>, readonly DType[]> = {
+const ALLOWED_FLOATS: Record<Exclude<BuilderPrecision, QuantizedPrecision>, readonly DType[]> = {
   fp32: ['float32'],
   fp16: ['float32', 'float16'],
   bf16: ['float32', 'bfloat16'],
@@ -37,7 +37,7 @@ const CONVERTING = new Set(['cast', 'quantize', 'dequantize']);
 /** What a disallowed float type needs: another precision, or (int8) another fallback. */
 function remedy(f: DType, precision: BuilderPrecision): string {
   const p = PRECISION_OF[f];
-  return precision === 'int8' && p ? `build with int8Fallback '${p}'` : `build with precision '${p}'`;
+  return isQuantizedPrecision(precision) && p ? `build with int8Fallback '${p}'` : `build with precision '${p}'`;
 }
 
 /**
@@ -51,8 +51,9 @@ export function checkNetworkTypes(net: NetworkDefinition, precision: BuilderPrec
   if (!INT8_FALLBACKS.includes(int8Fallback)) {
     throw new BuildError(`int8Fallback must be one of ${INT8_FALLBACKS.join(', ')}, got '${String(int8Fallback)}'`);
   }
-  const allowed = ALLOWED_FLOATS[precision === 'int8' ? int8Fallback : precision];
-  const what = precision === 'int8' ? `precision 'int8' with int8Fallback '${int8Fallback}'` : `precision '${precision}'`;
+  const quantized = isQuantizedPrecision(precision);
+  const allowed = ALLOWED_FLOATS[quantized ? int8Fallback : precision];
+  const what = quantized ? `precision '${precision}' with int8Fallback '${int8Fallback}'` : `precision '${precision}'`;
   const qdq: string[] = [];
   const calibrated: string[] = [];
   const runTime = new RunTimeScales(net.inputs);
@@ -79,11 +80,11 @@ export function checkNetworkTypes(net: NetworkDefinition, precision: BuilderPrec
       );
     }
   }
-  if (precision === 'int8' && qdq.length === 0) {
-    throw new BuildError(`network '${net.name}': precision 'int8' needs explicit quantization, but the network has no quantize/dequantize layers (calibrate and insert Q/DQ first)`);
+  if (quantized && qdq.length === 0) {
+    throw new BuildError(`network '${net.name}': precision '${precision}' needs explicit quantization, but the network has no quantize/dequantize layers (calibrate and insert Q/DQ first)`);
   }
-  if (precision !== 'int8' && calibrated.length > 0) {
-    throw new BuildError(`network '${net.name}': quantize/dequantize layers (${calibrated.slice(0, 3).join(', ')}${calibrated.length > 3 ? ', ...' : ''}) need precision 'int8', got '${precision}' ` +
+  if (!quantized && calibrated.length > 0) {
+    throw new BuildError(`network '${net.name}': quantize/dequantize layers (${calibrated.slice(0, 3).join(', ')}${calibrated.length > 3 ? ', ...' : ''}) need precision 'int8' or 'fp8', got '${precision}' ` +
       '(only dynamic quantization, whose scales the network computes at run time, runs in a float precision)');
   }
 }
@@ -117,10 +118,12 @@ class RunTimeScales {
   }
 }
 
-/** Storage dtype of a node's first output and the precision it computes in (int32 for an int8 convolution or GEMM). */
+/** Storage dtype of a node's first output and the precision it computes in (int32 for an int8 convolution or GEMM, float32 for an FP8 one). */
 export function stepPrecision(n: BNode): StepPrecision {
   const storage = n.outputs[0]!.dtype;
-  if (n.quant !== undefined && (ANCHOR_KINDS as readonly string[]).includes(n.kind)) return { storage, compute: 'int32' };
+  if (n.quant !== undefined && (ANCHOR_KINDS as readonly string[]).includes(n.kind)) {
+    return { storage, compute: n.inputs[0]!.dtype === 'float8e4m3' ? 'float32' : 'int32' };
+  }
   const floating = [...n.inputs, ...n.outputs].some((v) => isFloating(v.dtype));
   return { storage, compute: floating ? 'float32' : storage };
 }

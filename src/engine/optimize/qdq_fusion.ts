@@ -12,6 +12,11 @@
  *   Q(P(DQ(x_i), y_j))                     → P_int8(x_i, y_j): a pointwise step (a fused program or
  *       one elementwise, unary or activation layer) dequantizes on load and quantizes on store
  *   Q(DQ(q)), other scale                  → requantize(q): a one-instruction int8 pointwise step
+ *   Q(matrix_multiply⟨epilogue⟩(DQ(x), DQ(w))) with float8e4m3 per-tensor x and w (FP8)
+ *                                          → matrix_multiply_fp8⟨epilogue, requantize⟩(x, w), or
+ *       writing float without the Q: Σ (sx·x)(sw·w) = sx·sw·Σ x·w, the sum of e4m3 products in
+ *       float32; FP8 fuses into matrix products only (TensorRT's FP8 on Hopper likewise centres
+ *       on GEMMs), its Q/DQ elsewhere run as their own steps
  * Each Q/DQ that fuses disappears when nothing else reads it; a dequantize shared with a layer
  * that cannot take int8 stays for that layer (the build report says why, qdq_report.ts).
  */
@@ -19,7 +24,8 @@ import { isFloating } from '../../tensor/dtype.js';
 import type { PointwiseProgram, QuantizedOperand } from '../plan.js';
 import { type BLayerNodeOf, type BNode, type BuildGraph, type BValue, type NodeSpec, type PassLog } from './build_graph.js';
 import {
-  activationProblem, dequantizeOf, describeNode, int8Problem, soleQuantizeOf, weightProblem, type DequantizeNode, type QuantizeNode,
+  activationProblem, dequantizeOf, describeNode, fp8Problem, int8Problem, quantizedType, soleQuantizeOf, weightProblem, type DequantizeNode,
+  type QuantizeNode,
 } from './qdq_rules.js';
 
 /** A convolution, deconvolution or matrix_multiply node. */
@@ -122,6 +128,7 @@ export function matchAnchor(g: BuildGraph, a: AnchorNode): AnchorMatch {
   });
   if (x === null) return notDequantized(a.inputs[0]!, xName);
   if (w === null) return notDequantized(a.inputs[1]!, wName);
+  if (quantizedType(x) === 'float8e4m3' || quantizedType(w) === 'float8e4m3') return matchFp8Anchor(g, a, x, w);
   const px = inputProblem(a, x);
   if (px !== null) return { ok: false, reason: `the ${xName} of ${what} ('${x.name}') cannot be an int8 operand: ${px}` };
   const axis = outputChannelAxis(a);
@@ -138,6 +145,23 @@ export function matchAnchor(g: BuildGraph, a: AnchorNode): AnchorMatch {
     if (r !== null && activationProblem(r) === null) operands.set(op.input, r);
   }
   return { ok: true, fusion: { operands, output: int8Output(g, a) } };
+}
+
+/**
+ * The FP8 form of anchor `a`: a matrix product of two per-tensor float8e4m3 operands, with its
+ * epilogue (float inputs only) and, when a per-tensor float8e4m3 quantize alone reads it, an FP8 output.
+ */
+function matchFp8Anchor(g: BuildGraph, a: AnchorNode, x: DequantizeNode, w: DequantizeNode): AnchorMatch {
+  const [xName, wName] = operandNames(a);
+  const what = describeNode(a);
+  if (a.kind !== 'matrix_multiply') return { ok: false, reason: `${what} has float8e4m3 operands, but FP8 runs matrix products only (a ${a.kind} runs in float)` };
+  const px = fp8Problem(x);
+  if (px !== null) return { ok: false, reason: `the ${xName} of ${what} ('${x.name}') cannot be an FP8 operand: ${px}` };
+  const pw = fp8Problem(w);
+  if (pw !== null) return { ok: false, reason: `the ${wName} of ${what} ('${w.name}') cannot be an FP8 operand: ${pw}` };
+  const q = soleQuantizeOf(g, a.outputs[0]!);
+  const output = q !== null && fp8Problem(q) === null ? q : null;
+  return { ok: true, fusion: { operands: new Map([[0, x], [1, w]]), output } };
 }
 
 /** The pointwise program a node computes: its own, or that of one elementwise, unary or activation layer. */

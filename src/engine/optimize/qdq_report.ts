@@ -10,7 +10,7 @@ import type { BNode, BuildGraph } from './build_graph.js';
 import { isInternal } from './matchers.js';
 import { isAnchor, matchAnchor, pointwiseProgram } from './qdq_fusion.js';
 import { dequantizeCommuteProblem, quantizeCommuteProblem } from './qdq_propagation.js';
-import { activationProblem, dequantizeOf, describeNode, type DequantizeNode, type QuantizeNode } from './qdq_rules.js';
+import { activationProblem, dequantizeOf, describeNode, fp8Problem, quantizedType, type DequantizeNode, type QuantizeNode } from './qdq_rules.js';
 
 /** Data layers a dequantize moves across when it can (propagation; pooling and activations fuse instead). */
 const COMMUTING = new Set(['shuffle', 'slice', 'padding', 'concatenation']);
@@ -66,8 +66,10 @@ function readerReason(g: BuildGraph, dq: DequantizeNode, c: BNode): string {
 function quantizeReason(g: BuildGraph, q: QuantizeNode): string {
   const x = q.inputs[0]!;
   const p = x.producer;
-  const own = activationProblem(q);
-  if (own !== null) return `it cannot be the int8 output of a step: ${own}`;
+  const fp8 = quantizedType(q) === 'float8e4m3';
+  const own = fp8 ? fp8Problem(q) : activationProblem(q);
+  const fmt = fp8 ? 'FP8' : 'int8';
+  if (own !== null) return `it cannot be the ${fmt} output of a step: ${own}`;
   if (p === null) {
     return x.constant !== null
       ? `it quantizes the constant '${x.name}' with a scale computed at run time`
@@ -87,5 +89,5 @@ function quantizeReason(g: BuildGraph, q: QuantizeNode): string {
   }
   const moved = quantizeCommuteProblem(g, q);
   if (moved !== null) return `it cannot move in front of ${producer}: ${moved}`;
-  return `it reads ${producer}, which has no int8 implementation: it writes ${x.dtype}, so the quantize runs as its own step`;
+  return `it reads ${producer}, which has no ${fmt} output: it writes ${x.dtype}, so the quantize runs as its own step`;
 }

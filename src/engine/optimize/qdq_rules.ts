@@ -43,8 +43,18 @@ function zeroPointProblem(n: QuantizeNode | DequantizeNode): string | null {
 /** Why `n` is not a symmetric int8 quantization (any axis), or null. */
 export function int8Problem(n: QuantizeNode | DequantizeNode): string | null {
   const t = quantizedType(n);
+  if (t === 'float8e4m3') return 'it quantizes to float8e4m3 (FP8 runs only as the operands and output of a matrix product)';
   if (t !== 'int8') return `it quantizes to ${t} (int8 kernels take int8; a uint8 or int32 quantization stays a float computation)`;
   return zeroPointProblem(n);
+}
+
+/** Why `n` is not a symmetric per-tensor FP8 (float8e4m3) quantization, what an FP8 matrix product takes, or null. */
+export function fp8Problem(n: QuantizeNode | DequantizeNode): string | null {
+  const t = quantizedType(n);
+  if (t !== 'float8e4m3') return `it quantizes to ${t}, not float8e4m3 (an FP8 matrix product takes both operands in FP8)`;
+  const z = zeroPointProblem(n);
+  if (z !== null) return z;
+  return n.params.axis === null ? null : `it is per-channel along axis ${n.params.axis} (FP8 operands take one per-tensor scale)`;
 }
 
 /** Why `n` is not a symmetric int8 per-tensor quantization (an activation's), or null. */

@@ -5,14 +5,17 @@
  * plan format specifies (so a GPU kernel can match them bit for bit). Products are accumulated in
  * Int32Arrays (each sum is exact in a double before the store wraps it to int32): no float touches
  * the integer part. Also: max pooling of int8 tensors, which is exact (max commutes with a
- * positive dequantization).
+ * positive dequantization). FP8 matrix products (float8e4m3 operands) run here too: the e4m3
+ * values multiplied in the float32 GEMM, then the same rescale, epilogue and (e4m3) requantization.
  */
 import { quantizeValue } from '../../kernels/reference/quant.js';
+import { f32ToF8e4m3Bits, f8e4m3BitsToF32 } from '../../tensor/dtype.js';
 import { broadcastShapes, formatShape, numelOf } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
 import type { LayerParamsMap } from '../network.js';
 import { quantInputCount, type EpilogueOp, type PointwiseProgram, type QuantizedOperand, type StepQuantization } from '../plan.js';
 import { ReferenceKernelError, type LayerCall, type LayerKernels, type OutputSpec } from './layer_kernel.js';
+import { LINEAR_KERNELS } from './layers_linear.js';
 import { REDUCE_KERNELS } from './layers_reduce.js';
 import { epilogueProgram, runPointwise } from './pointwise.js';
 
@@ -24,10 +27,10 @@ export type Int8Step =
   | { readonly kind: 'pooling'; readonly name: string; readonly params: LayerParamsMap['pooling']; readonly epilogue: readonly EpilogueOp[] }
   | { readonly kind: 'pointwise'; readonly name: string; readonly program: PointwiseProgram };
 
-/** An int8 operand with its scales, read from the step's inputs. */
+/** An int8 (or float8e4m3: `data` holds e4m3 bit patterns) operand with its scales, read from the step's inputs. */
 interface Operand {
   readonly q: Tensor;
-  readonly data: Int8Array;
+  readonly data: Int8Array | Uint8Array;
   readonly scales: Float32Array;
   readonly axis: number | null;
 }
@@ -45,7 +48,7 @@ export function runInt8Step(step: Int8Step, quant: StepQuantization, inputs: rea
     throw new ReferenceKernelError(`step '${step.name}' (int8 ${step.kind}): ${what}`);
   };
   const out = outputs[0]!;
-  if ((quant.outputScale === null) === (out.dtype === 'int8')) {
+  if ((quant.outputScale === null) === (out.dtype === 'int8' || out.dtype === 'float8e4m3')) {
     fail(`the output is ${out.dtype} but the step ${quant.outputScale === null ? 'has no' : 'has an'} output scale`);
   }
   const nData = inputs.length - quantInputCount(quant);
@@ -63,6 +66,7 @@ export function runInt8Step(step: Int8Step, quant: StepQuantization, inputs: rea
     return [out.dtype === 'float32' ? r : r.castTo(out.dtype)];
   }
   const so = scaleValues(inputs[quant.outputScale]!, 1, 'output scale', fail)[0]!;
+  if (out.dtype === 'float8e4m3') return [Tensor.fromStorage(requantizeFp8(y, Math.fround(1 / so)), out.shape, 'float8e4m3')];
   return [Tensor.fromStorage(requantize(y, Math.fround(1 / so)), out.shape, 'int8')];
 }
 
@@ -81,14 +85,14 @@ export const INT8_AWARE_POOLING: LayerKernels<'pooling'> = {
 function readOperand(inputs: readonly Tensor[], o: QuantizedOperand, nData: number, fail: (what: string) => never): Operand {
   if (o.input >= nData) fail(`operand ${o.input} is not a data input`);
   const q = inputs[o.input]!;
-  if (q.dtype !== 'int8') fail(`input ${o.input} must be int8, got ${q.dtype}${formatShape(q.shape)}`);
+  if (q.dtype !== 'int8' && q.dtype !== 'float8e4m3') fail(`input ${o.input} must be int8 or float8e4m3, got ${q.dtype}${formatShape(q.shape)}`);
   let count = 1;
   if (o.axis !== null) {
     if (!(o.axis >= 0 && o.axis < q.rank)) fail(`input ${o.input} ${formatShape(q.shape)} has no axis ${o.axis}`);
     count = q.shape[o.axis]!;
   }
   const scales = scaleValues(inputs[o.scale]!, count, `scale of input ${o.input}`, fail);
-  return { q, data: q.data as Int8Array, scales, axis: o.axis };
+  return { q, data: q.data as Int8Array | Uint8Array, scales, axis: o.axis };
 }
 
 /** The float32 scales of a scale input: `count` positive finite values whose reciprocal is finite. */
@@ -109,8 +113,23 @@ function dequantized(o: Operand): Tensor {
   const axis = o.axis;
   const C = axis === null ? 1 : shape[axis]!;
   const inner = axis === null ? out.length : numelOf(shape.slice(axis + 1));
-  for (let i = 0; i < out.length; i++) out[i] = o.scales[Math.floor(i / inner) % C]! * o.data[i]!;
+  const fp8 = o.q.dtype === 'float8e4m3';
+  for (let i = 0; i < out.length; i++) out[i] = o.scales[Math.floor(i / inner) % C]! * (fp8 ? f8e4m3BitsToF32(o.data[i]!) : o.data[i]!);
   return Tensor.fromStorage(out, shape, 'float32');
+}
+
+/** e4m3(fround(y * inv)), saturating at ±448, NaN to NaN: an FP8 quantize layer's arithmetic. */
+function requantizeFp8(y: Float32Array, inv: number): Uint8Array {
+  const out = new Uint8Array(y.length);
+  for (let i = 0; i < y.length; i++) out[i] = f32ToF8e4m3Bits(Math.fround(y[i]! * inv));
+  return out;
+}
+
+/** The e4m3 values of an FP8 operand as a float32 tensor (exact: every e4m3 value is a float32). */
+function fp8Values(o: Operand): Tensor {
+  const v = new Float32Array(o.data.length);
+  for (let i = 0; i < v.length; i++) v[i] = f8e4m3BitsToF32(o.data[i]!);
+  return Tensor.fromStorage(v, o.q.shape, 'float32');
 }
 
 /** clamp(round_half_even(fround(y * inv)), -128, 127), NaN to 127: a quantize layer's arithmetic. */
@@ -152,7 +171,11 @@ function anchorInt8(step: AnchorStep, data: readonly Tensor[], operands: Readonl
   const rowAxis = step.kind === 'matrix_multiply' && !step.params.vector0 ? x.q.rank - (step.params.transpose0 ? 1 : 2) : null;
   if (x.axis !== null && x.axis !== rowAxis) fail(`input 0 must be quantized per tensor${rowAxis === null ? '' : ` or per row (axis ${rowAxis})`}, got axis ${x.axis}`);
   const rows = x.axis === null ? 1 : x.scales.length;
-  let acc: Int32Array;
+  const fp8 = x.q.dtype === 'float8e4m3' || w.q.dtype === 'float8e4m3';
+  if (fp8 && (x.q.dtype !== w.q.dtype || step.kind !== 'matrix_multiply' || x.axis !== null || w.axis !== null)) {
+    fail(`FP8 runs matrix products of two per-tensor float8e4m3 operands, got ${x.q.dtype} x ${w.q.dtype} (${step.kind})`);
+  }
+  let acc: Int32Array | Float32Array;
   let channels: number;
   let inner: number;
   let wAxis: number;
@@ -166,7 +189,7 @@ function anchorInt8(step: AnchorStep, data: readonly Tensor[], operands: Readonl
       [channels, inner, wAxis] = [outShape[1]!, numelOf(outShape.slice(2)), 1];
       break;
     case 'matrix_multiply': {
-      const r = matmulInt8(x, w, step.params, fail);
+      const r = fp8 ? matmulFp8(step.name, x, w, step.params) : matmulInt8(x, w, step.params, fail);
       if (numelOf(r.shape) !== numelOf(outShape)) fail(`the product ${formatShape(r.shape)} does not fit the output ${formatShape(outShape)}`);
       acc = r.acc;
       [channels, inner, wAxis] = [step.params.vector1 ? 1 : r.n, 1, w.q.rank - (step.params.transpose1 ? 2 : 1)];
@@ -201,6 +224,14 @@ function anchorInt8(step: AnchorStep, data: readonly Tensor[], operands: Readonl
     return o ? dequantized(o) : data[p]!;
   });
   return runPointwise(step.name, program, [Tensor.fromStorage(y, outShape, 'float32'), ...extra], 'float32').data as Float32Array;
+}
+
+/** The float32 GEMM of the e4m3 values of two FP8 operands (sums in float32, as the reference matrix_multiply). */
+function matmulFp8(name: string, x: Operand, w: Operand, p: LayerParamsMap['matrix_multiply']): { acc: Float32Array; shape: readonly number[]; n: number } {
+  const [a, b] = [fp8Values(x), fp8Values(w)];
+  const call = { name, inputs: [a, b], params: p, outputs: [] };
+  const r = LINEAR_KERNELS.matrix_multiply(call)[0]!;
+  return { acc: r.data as Float32Array, shape: r.shape, n: p.vector1 ? 1 : b.shape[b.rank - (p.transpose1 ? 2 : 1)]! };
 }
 
 function to3(v: readonly number[], fill: number): Vec3 {
@@ -328,7 +359,7 @@ function deconvInt8(x: Operand, w: Operand, p: LayerParamsMap['deconvolution'], 
 
 /** One matrix_multiply operand: a vector [..., K] or a matrix [..., R, C], transposed when flagged. */
 interface MatInt8 {
-  readonly data: Int8Array;
+  readonly data: Int8Array | Uint8Array;
   readonly batch: readonly number[];
   readonly rows: number;
   readonly cols: number;

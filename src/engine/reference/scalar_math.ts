@@ -7,7 +7,7 @@
  */
 import { BINARY_MATH, erf, UNARY_MATH, type BinaryMath, type BinaryMathName, type UnaryMathName } from '../../kernels/reference/elementwise.js';
 import { ACTIVATION_MATH } from '../../kernels/reference/activation.js';
-import { isFloating, isIntegral, roundTo, type DType } from '../../tensor/dtype.js';
+import { f32ToF8e4m3Bits, f8e4m3BitsToF32, isFloating, isIntegral, roundTo, type DType } from '../../tensor/dtype.js';
 import type { ActivationOp, ElementWiseOp, UnaryOp } from '../network.js';
 
 /** A unary scalar function on numbers in the compute precision. */
@@ -88,6 +88,7 @@ export function storeFn(dtype: DType): ScalarFn1 {
   switch (dtype) {
     case 'float32': return Math.fround;
     case 'float16': case 'bfloat16': return (v) => roundTo(dtype, Math.fround(v));
+    case 'float8e4m3': return (v) => f8e4m3BitsToF32(f32ToF8e4m3Bits(v));
     case 'bool': return (v) => (v !== 0 ? 1 : 0);
     case 'int32': return (v) => (Number.isFinite(v) ? Math.trunc(v) | 0 : 0);
     case 'int8': return (v) => (Number.isFinite(v) ? ((Math.trunc(v) << 24) >> 24) : 0);

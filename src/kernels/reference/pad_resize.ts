@@ -12,7 +12,7 @@ import type { TensorMeta } from '../../ir/node.js';
 import { allocStorage, isFloating, roundTo } from '../../tensor/dtype.js';
 import { formatShape, numelOf } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
-import { QUANT_RANGES, quantizeValue, type QuantDType } from './quant.js';
+import { isQuantDType, quantizeScalar } from './quant.js';
 import { carryQParams, copyRun, tensorMeta, wordsOf, type WordArray, type Words } from './shape.js';
 
 // ---- gather through per-dim index maps ----
@@ -213,9 +213,10 @@ export function pad(input: Tensor, padding: readonly number[], mode: PadMode, va
 function fillWords(input: Tensor, value: number): WordArray {
   const q = input.qparams;
   if (q !== undefined) {
-    if (!(input.dtype in QUANT_RANGES)) throw new TypeError(`acc.pad: a quantized input must be int8, uint8 or int32, got ${input.dtype}`);
-    const [qmin, qmax] = QUANT_RANGES[input.dtype as QuantDType];
-    value = quantizeValue(value, Math.fround(1 / q.scale[0]!), q.zeroPoint[0]!, qmin, qmax);
+    if (!isQuantDType(input.dtype)) throw new TypeError(`acc.pad: a quantized input must be int8, uint8, int32 or float8e4m3, got ${input.dtype}`);
+    const words = allocStorage(input.dtype, 1) as Int8Array | Uint8Array | Int32Array;
+    words[0] = quantizeScalar(value, input.dtype, q.scale[0]!, q.zeroPoint[0]!);
+    return wordsOf(words).data;
   }
   return wordsOf(Tensor.fromNumbers([value], [1], input.dtype).data).data;
 }

@@ -6,25 +6,29 @@
  * rounding half to even. PyTorch multiplies by the float32 reciprocal of the scale rather than dividing
  * (e.g. x = 0.273939937, scale = 0.00214854861 gives 127.5 -> 128, where x / scale gives 127.49999 -> 127).
  * Dequantization is float32(scale * float32(q - zp)).
+ * float8e4m3 (FP8 quantization, zero point 0): q = e4m3(float32(x * (1 / scale))), rounding to
+ * nearest even and saturating at ±448 (ONNX QuantizeLinear's saturate=1); dequantization is
+ * float32(scale * q).
  */
 import type { TensorMeta } from '../../ir/node.js';
-import { isFloating, isIntegral, type DType } from '../../tensor/dtype.js';
+import { f32ToF8e4m3Bits, f8e4m3BitsToF32, FLOAT8E4M3_MAX, isFloating, isIntegral, type DType } from '../../tensor/dtype.js';
 import { formatShape, normDim, numelOf } from '../../tensor/shape.js';
 import { Tensor, type QuantParams } from '../../tensor/tensor.js';
 import { tensorMeta } from './shape.js';
 
-/** The integer types a tensor can be quantized to. */
-export type QuantDType = 'int8' | 'uint8' | 'int32';
+/** The types a tensor can be quantized to: integers, and FP8 (float8e4m3, zero point 0). */
+export type QuantDType = 'int8' | 'uint8' | 'int32' | 'float8e4m3';
 
 /** Representable range [qmin, qmax] of each quantized dtype. */
 export const QUANT_RANGES: Readonly<Record<QuantDType, readonly [number, number]>> = {
   int8: [-128, 127],
   uint8: [0, 255],
   int32: [-2147483648, 2147483647],
+  float8e4m3: [-FLOAT8E4M3_MAX, FLOAT8E4M3_MAX],
 };
 
-function isQuantDType(d: DType): d is QuantDType {
-  return d === 'int8' || d === 'uint8' || d === 'int32';
+export function isQuantDType(d: DType): d is QuantDType {
+  return d === 'int8' || d === 'uint8' || d === 'int32' || d === 'float8e4m3';
 }
 
 /** 1.5 * 2^52: adding and subtracting it rounds a double of magnitude below 2^51 to an integer, ties to even. */
@@ -46,9 +50,25 @@ export function quantizeValue(x: number, invScale: number, zeroPoint: number, qm
   return q <= qmin ? qmin : q;
 }
 
-/** quantizeValue over x[start..end) into `out` (kept as one loop so the engine can inline it). */
+/**
+ * One value quantized to `dtype` with a scale and zero point: quantizeValue for the integer types,
+ * an e4m3 bit pattern for float8e4m3. The result is what the dtype's storage holds.
+ * @example quantizeScalar(0.26, 'uint8', 0.1, 3); // 6
+ */
+export function quantizeScalar(value: number, dtype: QuantDType, scale: number, zeroPoint: number): number {
+  const inv = Math.fround(1 / scale);
+  if (dtype === 'float8e4m3') return f32ToF8e4m3Bits(Math.fround(value * inv));
+  const [qmin, qmax] = QUANT_RANGES[dtype];
+  return quantizeValue(value, inv, zeroPoint, qmin, qmax);
+}
+
+/** quantizeValue over x[start..end) into `out` (kept as one loop so the engine can inline it); e4m3 bit patterns when `fp8`. */
 function quantizeRun(x: Float32Array, start: number, end: number, out: Int8Array | Uint8Array | Int32Array,
-  invScale: number, zeroPoint: number, qmin: number, qmax: number): void {
+  invScale: number, zeroPoint: number, qmin: number, qmax: number, fp8 = false): void {
+  if (fp8) {
+    for (let i = start; i < end; i++) out[i] = f32ToF8e4m3Bits(Math.fround(x[i]! * invScale));
+    return;
+  }
   for (let i = start; i < end; i++) {
     const v = Math.fround(x[i]! * invScale);
     const q = Math.fround(zeroPoint + (v < RNE_LIMIT && v > -RNE_LIMIT ? v + RNE_SHIFT - RNE_SHIFT : v));
@@ -65,6 +85,7 @@ function checkScale(op: string, scale: number, where = ''): number {
 }
 
 function checkZeroPoint(op: string, zp: number, dtype: QuantDType, where = ''): void {
+  if (dtype === 'float8e4m3' && zp !== 0) throw new RangeError(`${op}: zero_point${where} must be 0 for float8e4m3 (FP8 quantization is symmetric), got ${zp}`);
   const [qmin, qmax] = QUANT_RANGES[dtype];
   if (!Number.isInteger(zp) || zp < qmin || zp > qmax) {
     throw new RangeError(`${op}: zero_point${where} ${zp} is out of range for ${dtype} (expected ${qmin}..${qmax})`);
@@ -76,7 +97,7 @@ function checkFloatInput(op: string, input: TensorMeta): void {
 }
 
 function checkQuantDType(op: string, dtype: DType): asserts dtype is QuantDType {
-  if (!isQuantDType(dtype)) throw new TypeError(`${op}: dtype must be int8, uint8 or int32, got ${dtype}`);
+  if (!isQuantDType(dtype)) throw new TypeError(`${op}: dtype must be int8, uint8, int32 or float8e4m3, got ${dtype}`);
 }
 
 // ---- quantize_per_tensor ----
@@ -123,12 +144,12 @@ export function quantizePerTensor(input: Tensor, scale: number | Tensor, zeroPoi
   const inv = Math.fround(1 / q.scale[0]!);
   const x = input.toFloat32();
   const out = allocQuant(meta.dtype as QuantDType, x.length);
-  quantizeRun(x, 0, x.length, out, inv, zp, qmin, qmax);
+  quantizeRun(x, 0, x.length, out, inv, zp, qmin, qmax, meta.dtype === 'float8e4m3');
   return new Tensor(out, meta.shape, meta.dtype, q);
 }
 
 function allocQuant(dtype: QuantDType, n: number): Int8Array | Uint8Array | Int32Array {
-  return dtype === 'int8' ? new Int8Array(n) : dtype === 'uint8' ? new Uint8Array(n) : new Int32Array(n);
+  return dtype === 'int8' ? new Int8Array(n) : dtype === 'uint8' || dtype === 'float8e4m3' ? new Uint8Array(n) : new Int32Array(n);
 }
 
 // ---- quantize_per_channel ----
@@ -178,7 +199,7 @@ export function quantizePerChannel(input: Tensor, scales: Tensor, zeroPoints: Te
   const x = input.toFloat32();
   const out = allocQuant(qd, x.length);
   forEachChannelRun(input.shape, a, (c, start, len) => {
-    quantizeRun(x, start, start + len, out, Math.fround(1 / q.scale[c]!), q.zeroPoint[c]!, qmin, qmax);
+    quantizeRun(x, start, start + len, out, Math.fround(1 / q.scale[c]!), q.zeroPoint[c]!, qmin, qmax, qd === 'float8e4m3');
   });
   return new Tensor(out, meta.shape, meta.dtype, q);
 }
@@ -210,7 +231,7 @@ function checkQParams(op: string, input: TensorMeta, q: QuantParams): void {
 
 /** Output of `dequantize`: float32 of the input's shape; the input must be a quantized integer tensor. */
 export function dequantizeMeta(input: TensorMeta): TensorMeta {
-  if (!isQuantDType(input.dtype)) throw new TypeError(`acc.dequantize: input must be a quantized int8, uint8 or int32 tensor, got ${input.dtype}`);
+  if (!isQuantDType(input.dtype)) throw new TypeError(`acc.dequantize: input must be a quantized int8, uint8, int32 or float8e4m3 tensor, got ${input.dtype}`);
   if (input.qparams) checkQParams('acc.dequantize', input, input.qparams);
   return tensorMeta(input.shape, 'float32');
 }
@@ -227,8 +248,10 @@ export function dequantize(input: Tensor): Tensor {
   }
   const src = input.data as Int8Array | Uint8Array | Int32Array;
   const out = new Float32Array(src.length);
+  const fp8 = input.dtype === 'float8e4m3';
   const apply = (scale: number, zp: number, start: number, len: number): void => {
-    for (let i = start; i < start + len; i++) out[i] = scale * Math.fround(src[i]! - zp);
+    if (fp8) for (let i = start; i < start + len; i++) out[i] = scale * f8e4m3BitsToF32(src[i]!);
+    else for (let i = start; i < start + len; i++) out[i] = scale * Math.fround(src[i]! - zp);
   };
   if (q.axis === undefined) apply(q.scale[0]!, q.zeroPoint[0]!, 0, src.length);
   else forEachChannelRun(input.shape, q.axis, (c, start, len) => apply(q.scale[c]!, q.zeroPoint[c]!, start, len));
