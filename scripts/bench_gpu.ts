@@ -11,8 +11,8 @@
  * (CudaEngineRunner), after warm-up, as PyTorch is timed around a synchronized forward. The
  * host-to-host time of LoweredModule.run (input uploaded, output downloaded) is reported too.
  *
- * Run: node node_modules/vite-node/vite-node.mjs scripts/bench_gpu.ts [--out DIR] [--only NAME,..] [--iters N] [--compile] [--int8]
- * (--int8: also int8 engines of the workloads with INT8 targets, compared with our fp16 ones)
+ * Run: node node_modules/vite-node/vite-node.mjs scripts/bench_gpu.ts [--out DIR] [--only NAME,..] [--iters N] [--compile] [--int8] [--fp8]
+ * (--int8 / --fp8: also int8 / FP8 engines of the workloads with INT8 / FP8 targets, compared with our fp16 ones)
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -43,6 +43,8 @@ const WORKLOADS: readonly Workload[] = [
 
 /** Workloads with INT8 targets (issue #6): timed again as int8 engines with --int8. */
 const INT8_WORKLOADS: readonly string[] = ['mlp 10240x512', 'resnet50 128x3x224x224', 'resnet18-cifar 1x3x32x32'];
+/** Workloads with FP8 targets (issue #6: the MLP faster than our fp16): timed as FP8 engines with --fp8. */
+const FP8_WORKLOADS: readonly string[] = ['mlp 10240x512'];
 
 interface OursResult {
   readonly buildS: number;
@@ -99,7 +101,7 @@ function calibrationBatches(w: Workload): Tensor[][] {
   return [0, 1].map((i) => [Tensor.randn([rows, ...w.shape.slice(1)], { seed: 50 + i, dtype: 'float16' })]);
 }
 
-async function benchOurs(w: Workload, iters: number, precision: 'fp16' | 'int8' = 'fp16'): Promise<OursResult> {
+async function benchOurs(w: Workload, iters: number, precision: 'fp16' | 'int8' | 'fp8' = 'fp16'): Promise<OursResult> {
   const entry = modelZoo[w.model];
   const model = entry.create().eval().half();
   const x = Tensor.randn(w.shape, { seed: 1, dtype: 'float16' });
@@ -108,6 +110,7 @@ async function benchOurs(w: Workload, iters: number, precision: 'fp16' | 'int8' 
   const lowered = await compile(model, [x], {
     device: 'cuda', precision, ...(concreteArgs ? { concreteArgs } : {}),
     ...(precision === 'int8' ? { calibration: { data: calibrationBatches(w), method: 'entropy' as const } } : {}),
+    ...(precision === 'fp8' ? { calibration: { data: calibrationBatches(w), method: 'minmax' as const } } : {}),
   });
   const buildS = (performance.now() - t0) / 1000;
   const engines = [...lowered.engines.values()];
@@ -185,11 +188,13 @@ async function main(): Promise<void> {
     console.log(`fxrt: ${w.name}: ${JSON.stringify(ours[w.name], null, 1)}`);
   }
   // INT8 engines (calibrated on random data) of the workloads issue #6 sets targets for, against our fp16 above.
-  const int8: Record<string, OursResult> = {};
-  if (process.argv.includes('--int8')) {
-    for (const w of workloads.filter((v) => INT8_WORKLOADS.includes(v.name))) {
-      int8[w.name] = await benchOurs(w, iters, 'int8');
-      console.log(`fxrt int8: ${w.name}: ${JSON.stringify(int8[w.name], null, 1)}`);
+  const quantized: { name: string; precision: 'int8' | 'fp8'; result: OursResult }[] = [];
+  for (const [precision, names] of [['int8', INT8_WORKLOADS], ['fp8', FP8_WORKLOADS]] as const) {
+    if (!process.argv.includes(`--${precision}`)) continue;
+    for (const w of workloads.filter((v) => names.includes(v.name))) {
+      const result = await benchOurs(w, iters, precision);
+      quantized.push({ name: w.name, precision, result });
+      console.log(`fxrt ${precision}: ${w.name}: ${JSON.stringify(result, null, 1)}`);
     }
   }
   const peers = runPeers(workloads, iters, process.argv.includes('--compile'));
@@ -204,13 +209,13 @@ async function main(): Promise<void> {
       speedupVsCompile: p.compile_ms !== undefined ? p.compile_ms / o.deviceMs : null,
     };
   });
-  const int8Rows = Object.entries(int8).map(([name, o]) => ({
-    workload: name, int8Ms: o.deviceMs, int8BoundOutputMs: o.boundMs, fp16Ms: ours[name]!.deviceMs, speedupVsFp16: ours[name]!.deviceMs / o.deviceMs,
-    torchEagerMs: peers.results[name]!.eager_ms, int8BuildS: o.buildS, int8ProfileMs: o.profileMs, slowest: o.slowest,
+  const quantRows = quantized.map(({ name, precision, result: o }) => ({
+    workload: name, precision, ms: o.deviceMs, boundOutputMs: o.boundMs, fp16Ms: ours[name]!.deviceMs, fp16BoundOutputMs: ours[name]!.boundMs,
+    speedupVsFp16: ours[name]!.deviceMs / o.deviceMs, torchEagerMs: peers.results[name]!.eager_ms, buildS: o.buildS, profileMs: o.profileMs, slowest: o.slowest,
   }));
   const report = {
     date, gpu: device.name, driver: device.driverVersion, cudaRuntime: device.runtimeVersion, cudnn: device.cudnnVersion,
-    fxrtCallOverheadMs: overheadMs, torch: peers.torch, precision: 'fp16 (float16 inputs, outputs and weights on both sides)', timing: 'median wall-clock ms per awaited call, inputs and outputs on the device', rows, int8: int8Rows,
+    fxrtCallOverheadMs: overheadMs, torch: peers.torch, precision: 'fp16 (float16 inputs, outputs and weights on both sides)', timing: 'median wall-clock ms per awaited call, inputs and outputs on the device', rows, quantized: quantRows,
   };
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, `gpu_${date}.json`), `${JSON.stringify(report, null, 2)}\n`);
@@ -230,13 +235,13 @@ async function main(): Promise<void> {
       `${fmt(r.speedupVsEager, 2)}x | ${fmt(r.speedupVsGraph, 2)}x | ${fmt(r.fxrtBuildS, 1)} | ${fmt(r.fxrtHostToHostMs)} | ` +
       `${Object.entries(r.fxrtProfileMs).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')} |`),
     '',
-    ...(int8Rows.length === 0 ? [] : [
-      '## INT8 (PTQ, entropy calibration on two random batches; float layers in fp16)',
+    ...(quantRows.length === 0 ? [] : [
+      '## INT8 and FP8 (PTQ on two random batches: int8 entropy-calibrated, FP8 e4m3 max-calibrated matrix products; float layers in fp16)',
       '',
-      '| workload | fxrt int8 ms | fxrt fp16 ms | int8 vs fp16 | torch eager fp16 ms | int8 build s | int8 profiled eager ms by step kind |',
-      '| --- | ---: | ---: | ---: | ---: | ---: | --- |',
-      ...int8Rows.map((r) => `| ${r.workload} | ${fmt(r.int8Ms)} | ${fmt(r.fp16Ms)} | ${fmt(r.speedupVsFp16, 2)}x | ${fmt(r.torchEagerMs)} | ` +
-        `${fmt(r.int8BuildS, 1)} | ${Object.entries(r.int8ProfileMs).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')} |`),
+      '| workload | precision | fxrt ms | fxrt ms, bound out | fxrt fp16 ms | fp16 bound out | vs fp16 | torch eager fp16 ms | build s | profiled eager ms by step kind |',
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+      ...quantRows.map((r) => `| ${r.workload} | ${r.precision} | ${fmt(r.ms)} | ${fmt(r.boundOutputMs)} | ${fmt(r.fp16Ms)} | ${fmt(r.fp16BoundOutputMs)} | ${fmt(r.speedupVsFp16, 2)}x | ${fmt(r.torchEagerMs)} | ` +
+        `${fmt(r.buildS, 1)} | ${Object.entries(r.profileMs).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')} |`),
       '',
     ]),
   ].join('\n');

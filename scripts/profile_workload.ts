@@ -5,7 +5,7 @@
  * For finding where a workload's time goes, alone or under a kernel profiler (ncu). GPU machine only.
  *
  * Run: node node_modules/vite-node/vite-node.mjs scripts/profile_workload.ts --model bertEncoderLayer --shape 32,128,768
- *        [--precision fp16|int8] [--iters N] [--top N]
+ *        [--precision fp16|int8|fp8] [--iters N] [--top N]
  */
 import { CudaEngineRunner, DeviceTensor } from '../src/backends/cuda/index.js';
 import { compile } from '../src/compile.js';
@@ -22,15 +22,15 @@ if (!(name in modelZoo)) throw new Error(`--model: unknown model '${name}' (one 
 const entry = modelZoo[name as ModelName];
 const shape = arg('shape', entry.inputShape.join(',')).split(',').map(Number);
 const precision = arg('precision', 'fp16');
-if (precision !== 'fp16' && precision !== 'int8') throw new Error(`--precision: expected fp16 or int8, got '${precision}'`);
+if (precision !== 'fp16' && precision !== 'int8' && precision !== 'fp8') throw new Error(`--precision: expected fp16, int8 or fp8, got '${precision}'`);
 const iters = Number(arg('iters', '200'));
 const top = Number(arg('top', '20'));
 
 const model = entry.create().eval().half();
 const x = Tensor.randn(shape, { seed: 1, dtype: 'float16' });
 const concreteArgs = entry.traceOptions.concreteArgs;
-const calibration = precision === 'int8'
-  ? { calibration: { data: [[Tensor.randn([Math.min(shape[0]!, 8), ...shape.slice(1)], { seed: 50, dtype: 'float16' })]], method: 'entropy' as const } }
+const calibration = precision !== 'fp16'
+  ? { calibration: { data: [[Tensor.randn([Math.min(shape[0]!, 8), ...shape.slice(1)], { seed: 50, dtype: 'float16' })]], method: precision === 'int8' ? 'entropy' as const : 'minmax' as const } }
   : {};
 const lowered = await compile(model, [x], { device: 'cuda', precision, ...(concreteArgs ? { concreteArgs } : {}), ...calibration });
 const engines = [...lowered.engines.values()];

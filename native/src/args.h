@@ -16,7 +16,7 @@ inline DType ParseDType(Napi::Env env, Napi::Value v, const char* op, const char
   if (!v.IsString()) ThrowType(env, op, std::string("argument '") + arg + "' must be a dtype name");
   std::string s = v.As<Napi::String>().Utf8Value();
   for (DType t : {DType::Float32, DType::Float16, DType::BFloat16, DType::Int8, DType::UInt8, DType::Int32,
-                  DType::Int64, DType::Bool}) {
+                  DType::Int64, DType::Bool, DType::Float8E4M3}) {
     if (s == DTypeName(t)) return t;
   }
   ThrowType(env, op, std::string("argument '") + arg + "': unknown dtype '" + s + "'");

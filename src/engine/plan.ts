@@ -140,6 +140,14 @@ export interface QuantizedOperand {
  * unfused float32 forms.
  */
 export interface StepQuantization {
+  /**
+   * Absent: int8 (the arithmetic above). 'float8e4m3': an FP8 matrix product, both operands
+   * float8e4m3 per tensor: acc = Σ x·w of their e4m3 values in float32 (the reference's float32
+   * GEMM; a GPU's tensor cores sum in another order, so results agree to float32 accumulation,
+   * not bit for bit), y = fround(acc * fround(sx * sw)), the epilogue in float32, and with an
+   * output scale q = e4m3(fround(y * fround(1 / so))), rounding to nearest even, saturating at ±448.
+   */
+  readonly format?: 'float8e4m3';
   readonly operands: readonly QuantizedOperand[];
   /** Position of the one-element output scale (int8 output), or null: the output is float. */
   readonly outputScale: number | null;
@@ -411,6 +419,7 @@ function quantProblem(s: PlanStep): string | null {
   const q = s.quant!;
   if (!(QUANTIZED_KINDS as readonly string[]).includes(s.kind)) return `kind '${s.kind}' has no int8 form`;
   if (!Array.isArray(q.operands) || !(q.outputScale === null || Number.isInteger(q.outputScale))) return `'quant' is malformed`;
+  if (q.format !== undefined && (q.format !== 'float8e4m3' || s.kind !== 'matrix_multiply')) return `'quant.format' ${String(q.format)} is not an FP8 matrix product ('float8e4m3' on matrix_multiply)`;
   const first = s.inputs.length - quantInputCount(q);
   const scales = [...q.operands.map((o) => o.scale), ...(q.outputScale === null ? [] : [q.outputScale])];
   if (first < 0 || !scales.every((p, k) => p === first + k)) return `scales must be the last ${scales.length} inputs, in operand order`;

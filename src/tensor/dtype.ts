@@ -183,7 +183,7 @@ export const FLOAT8E4M3_MAX = 448;
 /**
  * float32 value → e4m3 bit pattern, round to nearest even, saturating: magnitudes beyond 448
  * (infinities included) become ±448, as ONNX QuantizeLinear/Cast with saturate=1 (their default)
- * and TensorRT's FP8 quantize do; NaN → 0x7f.
+ * and TensorRT's FP8 quantize do; NaN → 0x7f (0xff when negative, as PyTorch).
  * @example f32ToF8e4m3Bits(1.0625); // 0x38 (1.0625 is halfway between 1 and 1.125: ties to even)
  */
 export function f32ToF8e4m3Bits(value: number): number {
@@ -191,7 +191,7 @@ export function f32ToF8e4m3Bits(value: number): number {
   const x = u32[0]!;
   const sign = (x >>> 24) & 0x80;
   const abs = x & 0x7fffffff;
-  if (abs > 0x7f800000) return 0x7f;
+  if (abs > 0x7f800000) return sign | 0x7f; // NaN keeps its sign, as PyTorch's float8_e4m3fn
   if (abs >= 0x43e00000) return sign | 0x7e; // >= 448 (and +inf): saturate
   const exp = abs >>> 23;
   const mant = abs & 0x7fffff;

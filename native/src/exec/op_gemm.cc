@@ -5,6 +5,9 @@
 // A batch stride of 0 broadcasts an operand. The algorithm: a timed entry of the plan's tactic
 // cache that cublasLtMatmulAlgoCheck still accepts, else at engine load (`tune`) the heuristic's
 // candidates timed on the device, else the heuristic's first.
+// FP8 (float8e4m3 operands, Hopper): the "TN" form only (our b transposed, i.e. both operands
+// K-contiguous), float32 accumulation, alpha = sx · sw; C has a 16-bit type (the output's, or the
+// bias's for an e4m3 output, whose D scale 1 / so lives in a 4-byte device buffer the op owns).
 #include <cstring>
 #include <string>
 #include <vector>
@@ -24,6 +27,7 @@ cudaDataType_t CudaType(DType t) {
   switch (t) {
     case DType::Float16: return CUDA_R_16F;
     case DType::BFloat16: return CUDA_R_16BF;
+    case DType::Float8E4M3: return CUDA_R_8F_E4M3;
     default: return CUDA_R_32F;
   }
 }
@@ -35,11 +39,15 @@ struct GemmShape {
   cublasLtEpilogue_t epilogue;
   bool residual;
   float alpha;
+  DType cDtype;   // C's type: the output's, or (an e4m3 output) a 16-bit float, the bias's
+  float dScale;   // e4m3 output: D = dScale · epilogue(alpha · a · b + bias)
 };
 
 class GemmOp : public Op {
  public:
   ~GemmOp() override {
+    if (dScale_ != nullptr) cudaFree(dScale_);
+    if (layoutC_ != nullptr) cublasLtMatrixLayoutDestroy(layoutC_);
     if (layoutOut_ != nullptr) cublasLtMatrixLayoutDestroy(layoutOut_);
     if (layoutB_ != nullptr) cublasLtMatrixLayoutDestroy(layoutB_);
     if (layoutA_ != nullptr) cublasLtMatrixLayoutDestroy(layoutA_);
@@ -48,8 +56,11 @@ class GemmOp : public Op {
 
   std::string Enqueue(const ExecEnv& env) override {
     const float beta = s_.residual ? 1.f : 0.f;
+    // C is read only with a residual; an FP8 output's C (another type than D) is never read, and
+    // cuBLASLt refuses a C aliasing D with another type: null then (beta is 0).
+    const void* c = s_.residual ? residual_ : layoutC_ != nullptr ? nullptr : out_;
     cublasStatus_t st = cublasLtMatmul(env.cublasLt, desc_, &s_.alpha, b_, layoutA_, a_, layoutB_, &beta,
-                                       s_.residual ? residual_ : out_, layoutOut_, out_, layoutOut_, &algo_,
+                                       c, layoutC(), out_, layoutOut_, &algo_,
                                        workspaceBytes_ > 0 ? env.workspace : nullptr, workspaceBytes_, env.stream);
     return st == CUBLAS_STATUS_SUCCESS ? "" : std::string("cublasLtMatmul failed: ") + cublasLtGetStatusString(st);
   }
@@ -75,12 +86,31 @@ class GemmOp : public Op {
     check(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_TRANSB, &opB, sizeof(opB)), "set TRANSB");
     check(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_EPILOGUE, &s.epilogue, sizeof(s.epilogue)), "set EPILOGUE");
     if (bias != nullptr) check(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)), "set BIAS_POINTER");
+    if (s.dtype == DType::Float8E4M3) {
+      const cudaDataType_t biasType = CudaType(s.cDtype);
+      if (bias != nullptr) {
+        check(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &biasType, sizeof(biasType)), "set BIAS_DATA_TYPE");
+      }
+      if (s.outDtype == DType::Float8E4M3) {
+        if (err.empty() && cudaMalloc(&dScale_, sizeof(float)) != cudaSuccess) {
+          cudaGetLastError();
+          dScale_ = nullptr;
+          err = "cudaMalloc of the FP8 output scale failed";
+        }
+        if (err.empty() && cudaMemcpy(dScale_, &s.dScale, sizeof(float), cudaMemcpyHostToDevice) != cudaSuccess) {
+          cudaGetLastError();
+          err = "cudaMemcpy of the FP8 output scale failed";
+        }
+        if (err.empty()) check(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_D_SCALE_POINTER, &dScale_, sizeof(dScale_)), "set D_SCALE_POINTER");
+      }
+    }
     const uint64_t m = s.m, n = s.n, k = s.k;
     check(s.transB ? cublasLtMatrixLayoutCreate(&layoutA_, type, k, n, k) : cublasLtMatrixLayoutCreate(&layoutA_, type, n, k, n),
           "cublasLtMatrixLayoutCreate(b)");
     check(s.transA ? cublasLtMatrixLayoutCreate(&layoutB_, type, m, k, m) : cublasLtMatrixLayoutCreate(&layoutB_, type, k, m, k),
           "cublasLtMatrixLayoutCreate(a)");
     check(cublasLtMatrixLayoutCreate(&layoutOut_, outType, n, m, n), "cublasLtMatrixLayoutCreate(out)");
+    if (s.cDtype != s.outDtype) check(cublasLtMatrixLayoutCreate(&layoutC_, CudaType(s.cDtype), n, m, n), "cublasLtMatrixLayoutCreate(c)");
     if (!err.empty()) return err;
     if (s.batch > 1) {
       const int32_t count = static_cast<int32_t>(s.batch);
@@ -112,7 +142,7 @@ class GemmOp : public Op {
       if (st == CUBLAS_STATUS_SUCCESS) st = cublasLtMatmulPreferenceSetAttribute(pref, attr, &value, sizeof(value));
     }
     if (st == CUBLAS_STATUS_SUCCESS) {
-      st = cublasLtMatmulAlgoGetHeuristic(lt, desc_, layoutA_, layoutB_, layoutOut_, layoutOut_, pref, count, results.data(), &found);
+      st = cublasLtMatmulAlgoGetHeuristic(lt, desc_, layoutA_, layoutB_, layoutC(), layoutOut_, pref, count, results.data(), &found);
     }
     if (pref != nullptr) cublasLtMatmulPreferenceDestroy(pref);
     if (st != CUBLAS_STATUS_SUCCESS) {
@@ -132,18 +162,21 @@ class GemmOp : public Op {
   // Whether cuBLASLt still runs `algo` for these descriptors within the workspace. For cached choices.
   bool Accepts(cublasLtHandle_t lt, const cublasLtMatmulAlgo_t& algo) const {
     cublasLtMatmulHeuristicResult_t result{};
-    return cublasLtMatmulAlgoCheck(lt, desc_, layoutA_, layoutB_, layoutOut_, layoutOut_, &algo, &result) == CUBLAS_STATUS_SUCCESS &&
+    return cublasLtMatmulAlgoCheck(lt, desc_, layoutA_, layoutB_, layoutC(), layoutOut_, &algo, &result) == CUBLAS_STATUS_SUCCESS &&
            result.workspaceSize <= kGemmWorkspace;
   }
 
  private:
+  cublasLtMatrixLayout_t layoutC() const { return layoutC_ != nullptr ? layoutC_ : layoutOut_; }
+
   GemmShape s_{};
   const void* a_ = nullptr;
   const void* b_ = nullptr;
   void* out_ = nullptr;
   const void* residual_ = nullptr;
   cublasLtMatmulDesc_t desc_ = nullptr;
-  cublasLtMatrixLayout_t layoutA_ = nullptr, layoutB_ = nullptr, layoutOut_ = nullptr;
+  cublasLtMatrixLayout_t layoutA_ = nullptr, layoutB_ = nullptr, layoutOut_ = nullptr, layoutC_ = nullptr;
+  void* dScale_ = nullptr;
   cublasLtMatmulAlgo_t algo_{};
   size_t workspaceBytes_ = 0;
   std::string tactic_;
@@ -179,14 +212,35 @@ std::unique_ptr<Op> BuildGemm(const SpecReader& spec, BuildContext& ctx) {
   GemmShape s{};
   s.dtype = spec.Dtype("dtype");
   s.outDtype = spec.Dtype("outDtype");
-  if (!IsFloating(s.dtype) || !IsFloating(s.outDtype)) spec.Fail("gemm operands must be float32, float16 or bfloat16");
-  if (s.outDtype != s.dtype && s.outDtype != DType::Float32) spec.Fail("the output dtype must be the operands' or float32");
+  s.cDtype = s.outDtype;
+  const bool fp8 = s.dtype == DType::Float8E4M3;
+  if (fp8) {
+    // cuBLASLt's FP8 GEMM: e4m3 x e4m3 → float16/bfloat16, or e4m3 with a D scale (C then 16-bit).
+    if (s.outDtype != DType::Float16 && s.outDtype != DType::BFloat16 && s.outDtype != DType::Float8E4M3) {
+      spec.Fail(std::string("an FP8 gemm writes float16, bfloat16 or float8e4m3, got ") + DTypeName(s.outDtype));
+    }
+    if (spec.Has("biasDtype")) s.cDtype = spec.Dtype("biasDtype");
+    else if (s.outDtype == DType::Float8E4M3) s.cDtype = DType::Float16;
+    if (s.cDtype != DType::Float16 && s.cDtype != DType::BFloat16) spec.Fail(std::string("an FP8 gemm's bias must be float16 or bfloat16, got ") + DTypeName(s.cDtype));
+    if (s.outDtype != DType::Float8E4M3 && s.cDtype != s.outDtype) spec.Fail("an FP8 gemm's bias must have its output's dtype");
+    if (s.outDtype == DType::Float8E4M3) {
+      s.dScale = static_cast<float>(spec.Num("dScale"));
+      if (!(s.dScale > 0.f) || !(s.dScale < 3.4e38f)) spec.Fail("'dScale' must be a positive finite float");
+    }
+  } else {
+    if (!IsFloating(s.dtype) || !IsFloating(s.outDtype)) spec.Fail("gemm operands must be float32, float16 or bfloat16 (or float8e4m3)");
+    if (s.outDtype != s.dtype && s.outDtype != DType::Float32) spec.Fail("the output dtype must be the operands' or float32");
+  }
   s.m = spec.Int("m"); s.n = spec.Int("n"); s.k = spec.Int("k"); s.batch = spec.Int("batch");
   s.strideA = spec.Int("strideA"); s.strideB = spec.Int("strideB"); s.strideOut = spec.Int("strideOut");
   s.transA = spec.Bool("transA"); s.transB = spec.Bool("transB");
   s.alpha = static_cast<float>(spec.Num("alpha"));
   if (s.m < 1 || s.n < 1 || s.k < 1 || s.batch < 1) spec.Fail("m, n, k and batch must be positive");
   if (s.strideA < 0 || s.strideB < 0 || (s.batch > 1 && s.strideOut < s.m * s.n)) spec.Fail("invalid batch strides");
+  if (fp8 && (s.transA || !s.transB || s.k % 16 != 0 || s.n % 16 != 0)) {
+    spec.Fail("an FP8 gemm takes a [m, k] by a transposed [n, k] operand with k and n multiples of 16, got m " + std::to_string(s.m) +
+              " n " + std::to_string(s.n) + " k " + std::to_string(s.k) + (s.transA ? " transA" : "") + (s.transB ? "" : " (b not transposed)"));
+  }
   const std::string act = spec.Str("act");
   const bool hasBias = spec.Has("bias");
   s.residual = spec.Has("residual");
@@ -199,7 +253,8 @@ std::unique_ptr<Op> BuildGemm(const SpecReader& spec, BuildContext& ctx) {
   const void* a = ResolveRef(spec, "a", ctx.mem, span(s.batch, s.strideA, s.m * s.k), item);
   const void* b = ResolveRef(spec, "b", ctx.mem, span(s.batch, s.strideB, s.k * s.n), item);
   void* out = ResolveRef(spec, "out", ctx.mem, span(s.batch, s.strideOut, s.m * s.n), outItem);
-  const void* bias = hasBias ? ResolveRef(spec, "bias", ctx.mem, ContiguousExtent(s.n), outItem) : nullptr;
+  const void* bias = hasBias ? ResolveRef(spec, "bias", ctx.mem, ContiguousExtent(s.n), ItemSize(s.cDtype)) : nullptr;
+  if (fp8 && s.residual) spec.Fail("an FP8 gemm takes no residual");
   const void* residual = s.residual ? ResolveRef(spec, "residual", ctx.mem, span(s.batch, s.strideOut, s.m * s.n), outItem) : nullptr;
 
   auto op = std::make_unique<GemmOp>();
@@ -209,12 +264,16 @@ std::unique_ptr<Op> BuildGemm(const SpecReader& spec, BuildContext& ctx) {
                           " n" + std::to_string(s.n) + " k" + std::to_string(s.k) + " b" + std::to_string(s.batch) + " sa" +
                           std::to_string(s.strideA) + " sb" + std::to_string(s.strideB) + " so" + std::to_string(s.strideOut) +
                           (s.transA ? " tA" : "") + (s.transB ? " tB" : "") + " e" + std::to_string(static_cast<int>(s.epilogue)) +
-                          (s.residual ? " res" : "") + " alpha" + std::to_string(s.alpha) + " al" + std::to_string(PointerAlignment(a)) +
+                          (s.residual ? " res" : "") + " alpha" + std::to_string(s.alpha) + (fp8 ? std::string(" c") + DTypeName(s.cDtype) : "") +
+                          " al" + std::to_string(PointerAlignment(a)) +
                           "," + std::to_string(PointerAlignment(b)) + "," + std::to_string(PointerAlignment(out)) + "," +
                           std::to_string(residual != nullptr ? PointerAlignment(residual) : 0) + "," +
                           std::to_string(bias != nullptr ? PointerAlignment(bias) : 0);
   const std::string epilogue = std::string(EpilogueName(s.epilogue)) + (s.residual ? "+residual" : "");
-  auto name = [&](const cublasLtMatmulAlgo_t& algo) { return "cublaslt[" + AlgoConfig(algo) + "]" + epilogue; };
+  auto name = [&](const cublasLtMatmulAlgo_t& algo) {
+    return std::string(fp8 ? "cublaslt fp8[" : "cublaslt[") + AlgoConfig(algo) + "]" + epilogue +
+           (s.outDtype == DType::Float8E4M3 ? " fp8 out" : "");
+  };
   auto algoOf = [](const Tactic& t) {
     cublasLtMatmulAlgo_t algo{};
     static_assert(sizeof(algo.data) == sizeof(t.words), "cublasLtMatmulAlgo_t is 8 words");

@@ -73,7 +73,7 @@ class EinsumOp : public Op {
   kernels::EinsumParams p_;
 };
 
-bool IsQuantized(DType t) { return t == DType::Int8 || t == DType::UInt8 || t == DType::Int32; }
+bool IsQuantized(DType t) { return t == DType::Int8 || t == DType::UInt8 || t == DType::Int32 || t == DType::Float8E4M3; }
 
 // Operand `key` of a quantize/dequantize spec ({ ref, dtype, strides } over the iteration shape), resolved.
 struct QuantRef {
@@ -123,7 +123,7 @@ std::unique_ptr<Op> BuildQuant(const SpecReader& spec, BuildContext& ctx, bool q
   for (int d = 0; d < p.rank; d++) p.yStride[d] = y.stride[d];
   const DType floatSide = quantize ? p.x.dtype : p.yDtype, intSide = quantize ? p.yDtype : p.x.dtype;
   if (!IsFloating(floatSide)) spec.Fail(std::string(quantize ? "x" : "y") + " must be float32, float16 or bfloat16, got " + DTypeName(floatSide));
-  if (!IsQuantized(intSide)) spec.Fail(std::string(quantize ? "y" : "x") + " must be int8, uint8 or int32, got " + DTypeName(intSide));
+  if (!IsQuantized(intSide)) spec.Fail(std::string(quantize ? "y" : "x") + " must be int8, uint8, int32 or float8e4m3, got " + DTypeName(intSide));
   if (!IsFloating(p.scale.dtype)) spec.Fail(std::string("the scale must be a float tensor, got ") + DTypeName(p.scale.dtype));
   if (spec.Has("zeroPoint")) {
     const QuantRef zp = ResolveQuantRef(spec, "zeroPoint", p, ctx);

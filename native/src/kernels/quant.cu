@@ -1,21 +1,22 @@
 #include "kernels/quant.h"
 
+#include <algorithm>
 #include <climits>
+#include <cstdint>
 #include <limits>
+#include <type_traits>
 
 #include "kernels/float_convert.cuh"
+#include "kernels/quant_math.cuh"
 
 namespace fxrt::kernels {
 
 namespace {
 
-__device__ __forceinline__ float LoadScale(const void* p, long long i, DType t) {
-  switch (t) {
-    case DType::Float16: return __half2float(static_cast<const __half*>(p)[i]);
-    case DType::BFloat16: return __bfloat162float(static_cast<const __nv_bfloat16*>(p)[i]);
-    default: return static_cast<const float*>(p)[i];
-  }
-}
+// float8e4m3 storage: the bit pattern (zero point 0, quant_math.cuh's conversions).
+struct Fp8Bits {
+  uint8_t bits;
+};
 
 __device__ __forceinline__ long long LoadZeroPoint(const void* p, long long i, DType t) {
   if (p == nullptr) return 0;
@@ -27,22 +28,27 @@ __device__ __forceinline__ long long LoadZeroPoint(const void* p, long long i, D
 }
 
 // zeroPoint + round_half_even(x * inv), each step rounded to float32 as the reference's
-// Math.fround, saturated to Q's range (NaN and +inf to its max).
+// Math.fround, saturated to Q's range (NaN and +inf to its max); float8e4m3: e4m3(fround(x * inv)).
 template <typename Q>
 __device__ __forceinline__ Q Quantize(float x, float inv, long long zeroPoint) {
-  const float r = rintf(__fmul_rn(x, inv));
-  const double q = static_cast<double>(__double2float_rn(static_cast<double>(zeroPoint) + static_cast<double>(r)));
-  constexpr double lo = static_cast<double>(std::numeric_limits<Q>::min());
-  constexpr double hi = static_cast<double>(std::numeric_limits<Q>::max());
-  if (!(q < hi)) return std::numeric_limits<Q>::max();
-  if (q <= lo) return std::numeric_limits<Q>::min();
-  return static_cast<Q>(q);
+  if constexpr (std::is_same_v<Q, Fp8Bits>) {
+    return Fp8Bits{F32ToF8e4m3(__fmul_rn(x, inv))};  // zero point 0
+  } else {
+    const float r = rintf(__fmul_rn(x, inv));
+    const double q = static_cast<double>(__double2float_rn(static_cast<double>(zeroPoint) + static_cast<double>(r)));
+    constexpr double lo = static_cast<double>(std::numeric_limits<Q>::min());
+    constexpr double hi = static_cast<double>(std::numeric_limits<Q>::max());
+    if (!(q < hi)) return std::numeric_limits<Q>::max();
+    if (q <= lo) return std::numeric_limits<Q>::min();
+    return static_cast<Q>(q);
+  }
 }
 
 // scale * (q - zeroPoint) with the difference and the product each rounded to float32.
 template <typename Q>
 __device__ __forceinline__ float Dequantize(Q q, float scale, long long zeroPoint) {
-  return __fmul_rn(scale, __ll2float_rn(static_cast<long long>(q) - zeroPoint));
+  if constexpr (std::is_same_v<Q, Fp8Bits>) return __fmul_rn(scale, F8e4m3ToF32(q.bits));
+  else return __fmul_rn(scale, __ll2float_rn(static_cast<long long>(q) - zeroPoint));
 }
 
 template <typename I>
@@ -92,6 +98,38 @@ __global__ void __launch_bounds__(256) QuantKernel(const QuantParams p, I total,
   }
 }
 
+// The contiguous per-tensor quantize (the common case: an activation's Q), 8 elements per thread:
+// one or two 16-byte loads of x, one 8-byte store of the 1-byte quantized type; the same
+// arithmetic as QuantKernel. The tail past the last full group of 8 runs one element per thread.
+template <typename TX, typename TY>
+__global__ void __launch_bounds__(256) QuantizeContiguous8(const TX* __restrict__ x, TY* __restrict__ y, const void* scalePtr, DType scaleDtype,
+                                                           const void* zpPtr, DType zpDtype, long long total) {
+  static_assert(sizeof(TY) == 1, "one-byte quantized types");
+  const float scale = LoadScale(scalePtr, 0, scaleDtype);
+  const float inv = __frcp_rn(scale);
+  const long long zeroPoint = LoadZeroPoint(zpPtr, 0, zpDtype);
+  const long long groups = total / 8;
+  const long long step = static_cast<long long>(gridDim.x) * blockDim.x;
+  for (long long g = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; g < groups; g += step) {
+    union {
+      uint4 v[sizeof(TX) * 8 / 16];
+      TX e[8];
+    } in;
+#pragma unroll
+    for (int j = 0; j < static_cast<int>(sizeof(TX) * 8 / 16); j++) in.v[j] = reinterpret_cast<const uint4*>(x + g * 8)[j];
+    union {
+      uint2 v;
+      TY e[8];
+    } out;
+#pragma unroll
+    for (int j = 0; j < 8; j++) out.e[j] = Quantize<TY>(ToF(in.e[j]), inv, zeroPoint);
+    reinterpret_cast<uint2*>(y)[g] = out.v;
+  }
+  for (long long i = groups * 8 + static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += step) {
+    y[i] = Quantize<TY>(ToF(x[i]), inv, zeroPoint);
+  }
+}
+
 long long Reach(const QuantParams& p, const int64_t* strides) {
   long long r = 0;
   for (int d = 0; d < p.rank; d++) r += (p.size[d] - 1) * (strides[d] < 0 ? -strides[d] : strides[d]);
@@ -100,6 +138,22 @@ long long Reach(const QuantParams& p, const int64_t* strides) {
 
 template <typename TX, typename TY>
 cudaError_t Launch(const QuantParams& p, long long total, bool fits32, bool uniform, cudaStream_t stream) {
+  if constexpr (IsStorageFloat<TX>::value && sizeof(TY) == 1) {
+    const bool contiguous = p.rank == 1 && p.x.stride[0] == 1 && p.yStride[0] == 1;
+    const bool aligned = reinterpret_cast<uintptr_t>(p.x.ptr) % 16 == 0 && reinterpret_cast<uintptr_t>(p.y) % 8 == 0;
+    if (uniform && contiguous && aligned) {
+      int device = 0, sms = 132;
+      if (cudaGetDevice(&device) != cudaSuccess || cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) {
+        cudaGetLastError();
+        sms = 132;
+      }
+      const long long groups = total / 8 + 1;
+      const unsigned blocks = static_cast<unsigned>(std::min<long long>((groups + 255) / 256, static_cast<long long>(sms) * 8));
+      QuantizeContiguous8<TX, TY><<<blocks, 256, 0, stream>>>(static_cast<const TX*>(p.x.ptr), static_cast<TY*>(p.y), p.scale.ptr,
+                                                              p.scale.dtype, p.zeroPoint, p.zeroPointDtype, total);
+      return cudaGetLastError();
+    }
+  }
   const unsigned blocks = GridFor(total);
   if (fits32) QuantKernel<TX, TY, int><<<blocks, 256, 0, stream>>>(p, static_cast<int>(total), uniform);
   else QuantKernel<TX, TY, long long><<<blocks, 256, 0, stream>>>(p, total, uniform);
@@ -112,6 +166,7 @@ cudaError_t LaunchQuantize(const QuantParams& p, long long total, bool fits32, b
     case DType::Int8: return Launch<F, int8_t>(p, total, fits32, uniform, stream);
     case DType::UInt8: return Launch<F, uint8_t>(p, total, fits32, uniform, stream);
     case DType::Int32: return Launch<F, int32_t>(p, total, fits32, uniform, stream);
+    case DType::Float8E4M3: return Launch<F, Fp8Bits>(p, total, fits32, uniform, stream);
     default: return cudaErrorInvalidValue;
   }
 }
@@ -148,6 +203,7 @@ cudaError_t LaunchQuant(const QuantParams& p, cudaStream_t stream) {
     case DType::Int8: return LaunchDequantize<int8_t>(p, total, fits32, uniform, stream);
     case DType::UInt8: return LaunchDequantize<uint8_t>(p, total, fits32, uniform, stream);
     case DType::Int32: return LaunchDequantize<int32_t>(p, total, fits32, uniform, stream);
+    case DType::Float8E4M3: return LaunchDequantize<Fp8Bits>(p, total, fits32, uniform, stream);
     default: return cudaErrorInvalidValue;
   }
 }

@@ -40,4 +40,42 @@ __device__ __forceinline__ int8_t Requantize(float y, float inv) {
   return static_cast<int8_t>(r);
 }
 
+// float8 e4m3 (OCP E4M3, float8_e4m3fn) from float32: round to nearest even, saturating at ±448
+// (infinities too), NaN → 0x7f / 0xff by its sign; bit for bit src/tensor/dtype.ts f32ToF8e4m3Bits.
+__device__ __forceinline__ uint8_t F32ToF8e4m3(float v) {
+  const uint32_t x = __float_as_uint(v);
+  const uint32_t sign = (x >> 24) & 0x80u;
+  const uint32_t abs = x & 0x7fffffffu;
+  if (abs > 0x7f800000u) return static_cast<uint8_t>(sign | 0x7fu);  // NaN keeps its sign (PyTorch)
+  if (abs >= 0x43e00000u) return static_cast<uint8_t>(sign | 0x7eu);  // >= 448: saturate
+  const int e = static_cast<int>(abs >> 23) - 127 + 7;
+  const uint32_t mant = abs & 0x7fffffu;
+  if (e <= 0) {  // subnormal e4m3: multiples of 2^-9
+    if (e < -3) return static_cast<uint8_t>(sign);
+    const uint32_t full = mant | 0x800000u;
+    const int shift = 21 - e;
+    const uint32_t half = 1u << (shift - 1);
+    uint32_t r = full >> shift;
+    const uint32_t rem = full & ((1u << shift) - 1u);
+    if (rem > half || (rem == half && (r & 1u))) r++;
+    return static_cast<uint8_t>(sign | r);
+  }
+  uint32_t r = (static_cast<uint32_t>(e) << 3) | (mant >> 20);
+  const uint32_t rem = mant & 0xfffffu;
+  if (rem > 0x80000u || (rem == 0x80000u && (r & 1u))) r++;  // may carry into the exponent: correct
+  return static_cast<uint8_t>(sign | (r > 0x7eu ? 0x7eu : r));
+}
+
+// The value of an e4m3 bit pattern (exact in float32); 0x7f and 0xff are NaN.
+__device__ __forceinline__ float F8e4m3ToF32(uint8_t b) {
+  const uint32_t sign = static_cast<uint32_t>(b & 0x80u) << 24;
+  const uint32_t exp = (b >> 3) & 0xfu, mant = b & 7u;
+  if (exp == 0xfu && mant == 7u) return __uint_as_float(0x7fc00000u);
+  if (exp == 0u) {
+    const float v = static_cast<float>(mant) * 0.001953125f;  // mant * 2^-9
+    return sign != 0u ? -v : v;
+  }
+  return __uint_as_float(sign | ((exp + 120u) << 23) | (mant << 20));
+}
+
 }  // namespace fxrt::kernels

@@ -105,13 +105,15 @@ export function deviceConstants(plan: Plan, layout: PlanLayout): DeviceConstants
   };
   plan.steps.forEach((step, i) => {
     if (step.kind !== 'convolution' && step.kind !== 'deconvolution' && step.kind !== 'matrix_multiply') return;
+    const fp8 = step.quant?.format === 'float8e4m3';
     if (step.quant !== undefined) {
-      // The int8 GEMM kernel reads the weight as [N, K] with K contiguous and takes no combined bias.
+      // The int8 GEMM kernel and cuBLASLt's FP8 GEMM read the weight as [N, K] with K contiguous; only FP8 takes a combined bias.
       const w = valueConstant(step.inputs[1]!);
-      if (step.kind === 'matrix_multiply' ? step.params.transpose1 || step.params.vector1 || w < 0 : w < 0) return;
-      special.add(`${i}:1`);
-      filters.set(i, builder.add(step.kind === 'matrix_multiply' ? transposed(constantTensor(plan, w)) : krsc(constantTensor(plan, w))));
-      return;
+      if (!(step.kind === 'matrix_multiply' ? step.params.transpose1 || step.params.vector1 || w < 0 : w < 0)) {
+        special.add(`${i}:1`);
+        filters.set(i, builder.add(step.kind === 'matrix_multiply' ? transposed(constantTensor(plan, w)) : krsc(constantTensor(plan, w))));
+      }
+      if (!fp8) return;
     }
     const epilogue = layout.epilogues.get(i);
     const biasPositions = epilogue ? [...epilogue.bias] : [];
@@ -126,7 +128,8 @@ export function deviceConstants(plan: Plan, layout: PlanLayout): DeviceConstants
     const out = plan.values[step.outputs[0]!]!;
     const channels = step.kind === 'matrix_multiply' ? out.shape[out.shape.length - 1]! : step.params.numOutputMaps;
     const tensors = biasPositions.map((p) => constantTensor(plan, valueConstant(step.inputs[p]!)));
-    biases.set(i, builder.add(biasVector(tensors, channels, out.dtype)));
+    // An FP8 GEMM's bias has the type of cuBLASLt's C: the output's, or float16 for an e4m3 output (lower/fp8.ts).
+    biases.set(i, builder.add(biasVector(tensors, channels, fp8 && out.dtype === 'float8e4m3' ? 'float16' : out.dtype)));
   });
   const used = new Set<number>();
   plan.steps.forEach((step, i) => {

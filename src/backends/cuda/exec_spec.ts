@@ -210,11 +210,13 @@ export type NativeOpSpec = { readonly step: number } & (
     readonly out: MemRef; readonly outView: View; readonly mask?: MemRef; readonly maskDtype?: DType; readonly maskView?: View;
   }
   | {
-    readonly op: 'gemm'; readonly dtype: FloatDType; readonly outDtype: FloatDType;
+    readonly op: 'gemm'; readonly dtype: FloatDType | 'float8e4m3'; readonly outDtype: FloatDType | 'float8e4m3';
     readonly m: number; readonly n: number; readonly k: number; readonly batch: number;
     readonly transA: boolean; readonly transB: boolean; readonly alpha: number;
     readonly a: MemRef; readonly strideA: number; readonly b: MemRef; readonly strideB: number; readonly out: MemRef; readonly strideOut: number;
     readonly bias?: MemRef; readonly residual?: MemRef; readonly act: 'none' | 'relu' | 'gelu_tanh';
+    /** FP8 (float8e4m3 operands): the bias's dtype (float16 or bfloat16), and for an e4m3 output the factor it is scaled by (1 / its scale). */
+    readonly biasDtype?: FloatDType; readonly dScale?: number;
   }
   | ({ readonly op: 'conv'; readonly bias: MemRef } & ConvGeometrySpec)
   | ({ readonly op: 'deconv'; readonly bias?: MemRef } & ConvGeometrySpec)

@@ -89,6 +89,11 @@ function outputLayout(step: PlanStep): Layout | null {
 }
 
 function epilogueOf(step: LayerStep, plan: Plan): LibraryEpilogue | undefined {
+  if (step.quant?.format === 'float8e4m3' && step.kind === 'matrix_multiply') {
+    // cuBLASLt's FP8 GEMM: its bias and activation epilogue, like a float GEMM's.
+    const outShape = plan.values[step.outputs[0]!]!.shape;
+    return libraryEpilogue(step, plan, ['relu', 'gelu_tanh'], (rank) => rank - 1, outShape[outShape.length - 1]!);
+  }
   if (step.quant !== undefined) {
     // The int8 GEMM kernel applies the whole epilogue itself; only the residual's layout matters here.
     const residual = step.epilogue.find((op) => op.op === 'residual');

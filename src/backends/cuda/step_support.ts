@@ -89,6 +89,10 @@ function convFamily(step: LayerStepOf<'convolution'> | LayerStepOf<'deconvolutio
  */
 function int8Tactic(step: PlanStep): string {
   const q = step.quant!;
+  if (q.format === 'float8e4m3') {
+    const epi = step.kind !== 'pointwise' && step.epilogue.length > 0 ? ` + ${step.epilogue.map((op) => (op.op === 'activation' ? op.fn : op.op)).join('+')}` : '';
+    return `cublaslt fp8 gemm (e4m3, float32 accumulate)${epi}, ${q.outputScale === null ? 'float out' : 'fp8 out'}`;
+  }
   const out = q.outputScale === null ? 'float out' : 'int8 out';
   switch (step.kind) {
     case 'convolution': case 'matrix_multiply': {

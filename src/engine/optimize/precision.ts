@@ -122,7 +122,7 @@ class RunTimeScales {
 export function stepPrecision(n: BNode): StepPrecision {
   const storage = n.outputs[0]!.dtype;
   if (n.quant !== undefined && (ANCHOR_KINDS as readonly string[]).includes(n.kind)) {
-    return { storage, compute: n.inputs[0]!.dtype === 'float8e4m3' ? 'float32' : 'int32' };
+    return { storage, compute: n.quant.format === 'float8e4m3' ? 'float32' : 'int32' };
   }
   const floating = [...n.inputs, ...n.outputs].some((v) => isFloating(v.dtype));
   return { storage, compute: floating ? 'float32' : storage };

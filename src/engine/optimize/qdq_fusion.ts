@@ -190,7 +190,9 @@ function apply(g: BuildGraph, n: BNode, f: Fusion): void {
   if (f.output !== null) scales.push(f.output.inputs[1]!);
   const dqs = [...new Set(f.operands.values())];
   const layers = [...dqs.flatMap((d) => d.layers), ...(n.kind === 'quantize' ? [] : n.layers), ...(f.output?.layers ?? [])];
-  const common = { name: n.name, inputs: [...data, ...scales], quant: { operands, outputScale }, layers, rule: 'qdqFusion' as const };
+  const fp8 = [...f.operands.values()].some((d) => quantizedType(d) === 'float8e4m3');
+  const quant = { ...(fp8 ? { format: 'float8e4m3' as const } : {}), operands, outputScale };
+  const common = { name: n.name, inputs: [...data, ...scales], quant, layers, rule: 'qdqFusion' as const };
   let spec: NodeSpec;
   if (n.kind === 'quantize' || (!isAnchor(n) && n.kind !== 'pooling')) {
     const program = n.kind === 'quantize' ? { views: [null], instrs: [{ op: 'cast' as const, args: [0] as const, dtype: 'float32' as const }] } : pointwiseProgram(n)!;

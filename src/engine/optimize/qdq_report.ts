@@ -73,7 +73,7 @@ function quantizeReason(g: BuildGraph, q: QuantizeNode): string {
   if (p === null) {
     return x.constant !== null
       ? `it quantizes the constant '${x.name}' with a scale computed at run time`
-      : `it quantizes the network input '${x.name}': no step before it can write int8, so it runs as its own step`;
+      : `it quantizes the network input '${x.name}': no step before it can write ${fmt}, so it runs as its own step`;
   }
   const producer = describeNode(p);
   if (!isInternal(g, x)) return `the ${x.dtype} output of ${producer} is also read elsewhere, so ${producer} cannot write int8 instead`;

@@ -12,7 +12,7 @@ import { coalesce, walkOrder } from '../strided.js';
 import type { Operand, Operands } from './operands.js';
 
 /** The values of plan value `id` when it is a constant, else null. */
-function constantValues(plan: Plan, id: number): Float64Array | null {
+export function constantValues(plan: Plan, id: number): Float64Array | null {
   const loc = plan.values[id]!.location;
   if (loc.kind !== 'constant') return null;
   const c = plan.constants[loc.index]!;
