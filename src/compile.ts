@@ -57,12 +57,15 @@ export interface DynamicQuantization extends DynamicQuantizeOptions {
 
 /** Options of compile(); everything is optional. */
 export interface CompileOptions {
-  /** Engine precision (default 'fp32'); 'int8' calibrates and inserts Q/DQ (a graph that already has them keeps its own). */
+  /**
+   * Engine precision (default 'fp32'); 'int8' calibrates and inserts int8 Q/DQ, 'fp8' FP8 (e4m3)
+   * Q/DQ around the matrix products (a graph that already has Q/DQ keeps its own).
+   */
   readonly precision?: BuilderPrecision;
-  /** int8: the calibration data, method, cache and progress (without data: the example inputs, with a warning). */
+  /** int8 / fp8: the calibration data, method, cache and progress (without data: the example inputs, with a warning). */
   readonly calibration?: CalibrationOptions;
   /**
-   * int8: the float precision of the layers that do not run in int8 (default 'fp16': TensorRT's
+   * int8 / fp8: the float precision of the layers that do not run quantized (default 'fp16': TensorRT's
    * INT8 engines with FP16 fallback; float32 inputs and outputs are cast at the engine's edges).
    */
   readonly int8Fallback?: Int8Fallback;

@@ -3,6 +3,8 @@
  * reference, cuBLASLt's FP8 GEMM (float and e4m3 outputs, bias and relu in its epilogue) against
  * the reference FP8 step, and compile's precision 'fp8' on the seed-000 MLP against fp32.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import '../../src/backends/cuda/index.js';
 import { Builder } from '../../src/engine/builder.js';
@@ -57,6 +59,22 @@ describe('FP8 quantize / dequantize kernels', () => {
     expectSameBytes(q!, wq!, 'fp8 quantize');
     expectSameValues(y!, wy!, 'fp8 dequantize'); // NaN payloads aside (float16 NaN bits differ by converter)
     expect(f8e4m3BitsToF32((q!.data as Uint8Array)[2 * 67]!)).toBe(448); // 1e4 / 0.125 saturates
+  });
+});
+
+describe('FP8 quantize kernel against PyTorch', () => {
+  it("converts every input of the float8_e4m3fn golden fixture (ties, subnormals, saturation) to PyTorch's bits", async () => {
+    const fixture = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'fp8_e4m3.json'), 'utf8')) as { encode: [string, number][] };
+    const bits = Uint32Array.from(fixture.encode, ([hex]) => parseInt(hex, 16));
+    const x = Tensor.fromStorage(new Float32Array(bits.buffer), [bits.length], 'float32');
+    const net = new NetworkDefinition('fp8_golden');
+    const input = net.addInput('x', 'float32', [bits.length]);
+    net.markOutput(layer(net, 'quantize', [input, constant(net, Tensor.fromArray([1]), 's')], { axis: null, toType: 'float8e4m3' }, 'q'), 'q8');
+    const engine = await new Builder().build(net, { precision: 'fp8', backend: 'cuda' });
+    const [q] = await engine.createExecutionContext().execute([x]);
+    const got = q!.data as Uint8Array;
+    const wrong = fixture.encode.flatMap(([hex, want], i) => (got[i] === want ? [] : [`${hex}: want 0x${want.toString(16)}, got 0x${got[i]!.toString(16)}`]));
+    expect(wrong.slice(0, 5)).toEqual([]);
   });
 });
 

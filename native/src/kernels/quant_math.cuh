@@ -8,6 +8,7 @@
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+#include <cuda_fp8.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -47,6 +48,10 @@ __device__ __forceinline__ uint8_t F32ToF8e4m3(float v) {
   const uint32_t sign = (x >> 24) & 0x80u;
   const uint32_t abs = x & 0x7fffffffu;
   if (abs > 0x7f800000u) return static_cast<uint8_t>(sign | 0x7fu);  // NaN keeps its sign (PyTorch)
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
+  // Ada/Hopper convert in one instruction (cvt.rn.satfinite.e4m3x2.f32): the same rounding and saturation.
+  return static_cast<uint8_t>(__nv_cvt_float_to_fp8(v, __NV_SATFINITE, __NV_E4M3));
+#else
   if (abs >= 0x43e00000u) return static_cast<uint8_t>(sign | 0x7eu);  // >= 448: saturate
   const int e = static_cast<int>(abs >> 23) - 127 + 7;
   const uint32_t mant = abs & 0x7fffffu;
@@ -64,6 +69,7 @@ __device__ __forceinline__ uint8_t F32ToF8e4m3(float v) {
   const uint32_t rem = mant & 0xfffffu;
   if (rem > 0x80000u || (rem == 0x80000u && (r & 1u))) r++;  // may carry into the exponent: correct
   return static_cast<uint8_t>(sign | (r > 0x7eu ? 0x7eu : r));
+#endif
 }
 
 // The value of an e4m3 bit pattern (exact in float32); 0x7f and 0xff are NaN.
