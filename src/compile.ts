@@ -169,7 +169,9 @@ function observationPrecision(example: readonly Tensor[]): 'fp32' | 'fp16' | 'bf
 export async function compile(model: Module | GraphModule, inputs: readonly Tensor[], options: CompileOptions = {}): Promise<LoweredModule> {
   const start = performance.now();
   const precision = options.precision ?? 'fp32';
-  if (!(precision in FLOAT_PRECISION)) throw new CompileError('trace', `precision must be 'fp32', 'fp16', 'bf16' or 'int8', got '${String(precision)}'`);
+  if (!(precision in FLOAT_PRECISION)) {
+    throw new CompileError('trace', `precision must be 'fp32', 'fp16', 'bf16', 'int8' or 'fp8', got '${String(precision)}'`);
+  }
   const floatType = networkFloat(precision, options);
   const dynamic = dynamicQuantizationOf(precision, options.quantization);
   const device = resolveDevice(options.device ?? 'auto');

@@ -302,8 +302,8 @@ describe('compile: options', () => {
   });
 
   it('rejects an unknown precision', async () => {
-    const unknown: string = 'fp8';
-    await expect(compile(model, [x], { precision: unknown as BuilderPrecision })).rejects.toThrow("precision must be 'fp32', 'fp16', 'bf16' or 'int8', got 'fp8'");
+    const unknown: string = 'int4';
+    await expect(compile(model, [x], { precision: unknown as BuilderPrecision })).rejects.toThrow("precision must be 'fp32', 'fp16', 'bf16', 'int8' or 'fp8', got 'int4'");
   });
 });
 

@@ -125,7 +125,7 @@ describe('builder checks', () => {
     const qdq = newNet('qdq');
     const q = layer(qdq, 'quantize', [qdq.addInput('x', 'float32', [2]), constant(qdq, Tensor.fromArray([0.1]), 's')], { axis: null, toType: 'int8' }, 'q');
     qdq.markOutput(q, 'y');
-    await expect(build(qdq)).rejects.toThrow(/quantize\/dequantize layers \(q\) need precision 'int8', got 'fp32'/);
+    await expect(build(qdq)).rejects.toThrow(/quantize\/dequantize layers \(q\) need precision 'int8' or 'fp8', got 'fp32'/);
     expect((await run(await build(qdq, { precision: 'int8' }), [Tensor.fromArray([0.26, -20])]))[0]!.toArray()).toEqual([3, -128]);
   });
 
@@ -136,7 +136,7 @@ describe('builder checks', () => {
     net.markOutput(layer(net, 'unary', [x], { op: 'abs' }, 'abs'), 'y');
     await expect(build(net, { optimizations: { shuffleElimination: false, bogus: true } as never })).rejects.toThrow(/unknown optimization 'bogus'/);
     await expect(build(net, { backend: 'cuda' })).rejects.toThrow(/backend 'cuda' is not available in this process \(available: reference\)/);
-    await expect(build(net, { precision: 'fp8' as never })).rejects.toThrow(/precision must be one of fp32, fp16, bf16, int8, got 'fp8'/);
+    await expect(build(net, { precision: 'int4' as never })).rejects.toThrow(/precision must be one of fp32, fp16, bf16, int8, fp8, got 'int4'/);
     expect(getBackend('reference').name).toBe('reference');
     const engine = await build(net, { optimizations: { shuffleElimination: false } });
     expect(engine.report.passes.find((p) => p.name === 'shuffleElimination')).toEqual({ name: 'shuffleElimination', enabled: false, rewrites: 0 });

@@ -553,7 +553,7 @@ describe('load rejects damaged files', () => {
     expect(loadError(tampered(good, (h) => { offsetEntry(h).offset = 4; })))
       .toBe("tensor 'shift.offset': data offset 4 is not a multiple of 64");
     expect(loadError(tampered(good, (h) => { offsetEntry(h).dtype = 'float64'; })))
-      .toBe("tensor 'shift.offset' dtype: unknown dtype string \"float64\" (expected one of float32, float16, bfloat16, int8, uint8, int32, int64, bool)");
+      .toBe("tensor 'shift.offset' dtype: unknown dtype string \"float64\" (expected one of float32, float16, bfloat16, float8e4m3, int8, uint8, int32, int64, bool)");
     expect(loadError(tampered(good, (h) => { offsetEntry(h).shape = [4]; })))
       .toBe("tensor 'shift.offset': shape [4] of float32 needs 16 bytes, the table says 12");
     expect(loadError(tampered(good, (h) => { offsetEntry(h).shape = [-3]; })))
