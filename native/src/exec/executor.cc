@@ -223,6 +223,7 @@ Napi::Value ExecContext::Prepare(const Napi::CallbackInfo& info) {
   ctx.stream = state_->stream()->stream();
   ctx.tune = tune;
   ctx.deterministic = spec.Bool("deterministic");
+  ctx.fp8FastAccumulation = spec.Has("fp8FastAccumulation") && spec.Bool("fp8FastAccumulation");
   ctx.cache = &plan.cache();
   ctx.device = device.get();
 #ifdef FXRT_HAVE_CUBLASLT

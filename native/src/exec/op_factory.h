@@ -24,6 +24,8 @@ struct BuildContext {
   // Only algorithms whose results do not depend on scheduling (no atomics): concurrent contexts
   // then give bit-identical results.
   bool deterministic = false;
+  // FP8 GEMMs accumulate in the tensor cores' accumulator without periodic promotion (CUBLASLT_MATMUL_DESC_FAST_ACCUM).
+  bool fp8FastAccumulation = false;
   TacticCache* cache = nullptr;
   DeviceState* device = nullptr;
   void* workspace = nullptr;  // for timing library algorithms (tune only)

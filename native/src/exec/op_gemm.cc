@@ -41,6 +41,7 @@ struct GemmShape {
   float alpha;
   DType cDtype;   // C's type: the output's, or (an e4m3 output) a 16-bit float, the bias's
   float dScale;   // e4m3 output: D = dScale · epilogue(alpha · a · b + bias)
+  bool fastAccum; // FP8: no periodic promotion of the accumulator to float32
 };
 
 class GemmOp : public Op {
@@ -87,6 +88,10 @@ class GemmOp : public Op {
     check(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_EPILOGUE, &s.epilogue, sizeof(s.epilogue)), "set EPILOGUE");
     if (bias != nullptr) check(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)), "set BIAS_POINTER");
     if (s.dtype == DType::Float8E4M3) {
+      if (s.fastAccum) {
+        const int8_t fast = 1;
+        check(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_FAST_ACCUM, &fast, sizeof(fast)), "set FAST_ACCUM");
+      }
       const cudaDataType_t biasType = CudaType(s.cDtype);
       if (bias != nullptr) {
         check(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &biasType, sizeof(biasType)), "set BIAS_DATA_TYPE");
@@ -221,6 +226,7 @@ std::unique_ptr<Op> BuildGemm(const SpecReader& spec, BuildContext& ctx) {
     }
     if (spec.Has("biasDtype")) s.cDtype = spec.Dtype("biasDtype");
     else if (s.outDtype == DType::Float8E4M3) s.cDtype = DType::Float16;
+    s.fastAccum = ctx.fp8FastAccumulation;
     if (s.cDtype != DType::Float16 && s.cDtype != DType::BFloat16) spec.Fail(std::string("an FP8 gemm's bias must be float16 or bfloat16, got ") + DTypeName(s.cDtype));
     if (s.outDtype != DType::Float8E4M3 && s.cDtype != s.outDtype) spec.Fail("an FP8 gemm's bias must have its output's dtype");
     if (s.outDtype == DType::Float8E4M3) {
@@ -264,7 +270,7 @@ std::unique_ptr<Op> BuildGemm(const SpecReader& spec, BuildContext& ctx) {
                           " n" + std::to_string(s.n) + " k" + std::to_string(s.k) + " b" + std::to_string(s.batch) + " sa" +
                           std::to_string(s.strideA) + " sb" + std::to_string(s.strideB) + " so" + std::to_string(s.strideOut) +
                           (s.transA ? " tA" : "") + (s.transB ? " tB" : "") + " e" + std::to_string(static_cast<int>(s.epilogue)) +
-                          (s.residual ? " res" : "") + " alpha" + std::to_string(s.alpha) + (fp8 ? std::string(" c") + DTypeName(s.cDtype) : "") +
+                          (s.residual ? " res" : "") + " alpha" + std::to_string(s.alpha) + (fp8 ? std::string(" c") + DTypeName(s.cDtype) + (s.fastAccum ? " fast" : "") : "") +
                           " al" + std::to_string(PointerAlignment(a)) +
                           "," + std::to_string(PointerAlignment(b)) + "," + std::to_string(PointerAlignment(out)) + "," +
                           std::to_string(residual != nullptr ? PointerAlignment(residual) : 0) + "," +
@@ -272,7 +278,7 @@ std::unique_ptr<Op> BuildGemm(const SpecReader& spec, BuildContext& ctx) {
   const std::string epilogue = std::string(EpilogueName(s.epilogue)) + (s.residual ? "+residual" : "");
   auto name = [&](const cublasLtMatmulAlgo_t& algo) {
     return std::string(fp8 ? "cublaslt fp8[" : "cublaslt[") + AlgoConfig(algo) + "]" + epilogue +
-           (s.outDtype == DType::Float8E4M3 ? " fp8 out" : "");
+           (s.outDtype == DType::Float8E4M3 ? " fp8 out" : "") + (s.fastAccum ? " fast-accum" : "");
   };
   auto algoOf = [](const Tactic& t) {
     cublasLtMatmulAlgo_t algo{};

@@ -246,6 +246,8 @@ export interface ProgramSpec {
   readonly graphCopies: boolean;
   /** Only library algorithms whose results do not depend on scheduling. */
   readonly deterministic: boolean;
+  /** FP8 GEMMs without cuBLASLt's periodic promotion of the accumulator to float32 (faster, less precise). */
+  readonly fp8FastAccumulation?: boolean;
   /**
    * Slots the program addresses in these device buffers instead of copying (null: copied);
    * runs of it must pass exactly these buffers there.

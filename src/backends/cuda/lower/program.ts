@@ -65,7 +65,9 @@ function conversions(ops: Operands, id: number, step: number): NativeOpSpec[] {
 /** Everything prepare() needs to run `plan` at `shapes` (indexed by value id). */
 export function programSpec(
   plan: Plan, layout: PlanLayout, memory: ContextMemory, constants: DeviceConstants, shapes: readonly (readonly number[])[],
-  options: { readonly tune: boolean; readonly graphs: boolean; readonly graphCopies: boolean; readonly deterministic: boolean },
+  options: {
+    readonly tune: boolean; readonly graphs: boolean; readonly graphCopies: boolean; readonly deterministic: boolean; readonly fp8FastAccumulation?: boolean;
+  },
 ): ProgramSpec {
   const ops = new Operands(plan, layout, memory, constants, shapes);
   const specs: NativeOpSpec[] = [];
@@ -91,5 +93,6 @@ export function programSpec(
     graphs: options.graphs,
     graphCopies: options.graphCopies,
     deterministic: options.deterministic,
+    ...(options.fp8FastAccumulation ? { fp8FastAccumulation: true } : {}),
   };
 }
