@@ -139,9 +139,31 @@ describe('builder: FP8 matrix products', () => {
   });
 });
 
+describe('builder: FP8 GEMM forms', () => {
+  it('keeps a product with K or N off a multiple of 16 in float, and an FP8 product with a gelu (erf) epilogue writing float, saying why', async () => {
+    const net = newNet('fp8_forms');
+    const x = net.addInput('x', 'float32', [4, 32]);
+    const narrow = layer(net, 'matrix_multiply', [qdq8(net, x, 0.01, 'x'), weight8(net, randn([20, 32], 1), 'w20')], TRANSPOSED, 'narrow');
+    net.markOutput(narrow, 'a');
+    const g = layer(net, 'matrix_multiply', [qdq8(net, x, 0.01, 'x2'), weight8(net, randn([32, 32], 2), 'w32')], TRANSPOSED, 'wide');
+    const gelu = layer(net, 'activation', [g], { op: 'gelu_erf', alpha: 0, beta: 0 }, 'gelu');
+    net.markOutput(layer(net, 'matrix_multiply', [qdq8(net, gelu, 0.05, 'g'), weight8(net, randn([16, 32], 3), 'w16')], TRANSPOSED, 'after'), 'b');
+    const { fused, unfused } = await buildBoth(net, { precision: 'fp8', int8Fallback: 'fp32' });
+    const why = Object.fromEntries(fused.report.unfusedQdq.map((r) => [r.layer, r.reason]));
+    expect(why['w20_dq']).toContain("'narrow' (matrix_multiply) cannot run in FP8: FP8 GEMMs need K and N multiples of 16, got K = 32, N = 20");
+    expect(why['g_q']).toBe("'wide' (matrix_multiply) runs in FP8 but writes float: its epilogue (gelu_erf) is more than the bias adds and relu or gelu_tanh an FP8 GEMM applies before writing e4m3");
+    expect(steps(fused).filter((s) => s.endsWith(' fp8'))).toEqual(['matrix_multiply:float32 fp8', 'matrix_multiply:float32 fp8']);
+    const input = randn([4, 32], 4);
+    const [a1, b1] = await run(fused, [input]);
+    const [a2, b2] = await run(unfused, [input]);
+    expect(maxAbsDiff(a1!, a2!)).toBe(0); // the narrow product runs as its unfused layers
+    expect(maxAbsDiff(b1!, b2!)).toBeLessThan(1e-3 * b2!.toFloat32().reduce((m, v) => Math.max(m, Math.abs(v)), 0));
+  });
+});
+
 describe("compile with precision 'fp8'", () => {
   it('quantizes the linear layers to FP8 (amax / 448, per-tensor weights, minmax), keeps the conv in float and agrees with fp32', async () => {
-    const model = new nn.Sequential(new nn.Conv2d(2, 4, 3, { padding: 1 }), new nn.Flatten(), new nn.Linear(4 * 6 * 6, 64), new nn.ReLU(), new nn.Linear(64, 10)).eval();
+    const model = new nn.Sequential(new nn.Conv2d(2, 4, 3, { padding: 1 }), new nn.Flatten(), new nn.Linear(4 * 6 * 6, 64), new nn.ReLU(), new nn.Linear(64, 16)).eval();
     const x = Tensor.randn([8, 2, 6, 6], { seed: 7 });
     const data = [[Tensor.randn([8, 2, 6, 6], { seed: 8 })], [Tensor.randn([8, 2, 6, 6], { seed: 9 })]];
     const lowered = await compile(model, [x], { precision: 'fp8', calibration: { data } });

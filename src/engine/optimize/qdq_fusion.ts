@@ -159,9 +159,34 @@ function matchFp8Anchor(g: BuildGraph, a: AnchorNode, x: DequantizeNode, w: Dequ
   if (px !== null) return { ok: false, reason: `the ${xName} of ${what} ('${x.name}') cannot be an FP8 operand: ${px}` };
   const pw = fp8Problem(w);
   if (pw !== null) return { ok: false, reason: `the ${wName} of ${what} ('${w.name}') cannot be an FP8 operand: ${pw}` };
+  const shape = fp8GemmProblem(a);
+  if (shape !== null) return { ok: false, reason: `${what} cannot run in FP8: ${shape}` };
   const q = soleQuantizeOf(g, a.outputs[0]!);
-  const output = q !== null && fp8Problem(q) === null ? q : null;
+  const output = q !== null && fp8Problem(q) === null && libraryEpilogue(a) ? q : null;
   return { ok: true, fusion: { operands: new Map([[0, x], [1, w]]), output } };
+}
+
+/**
+ * Why matrix product `a` has no FP8 form, or null. FP8 GEMMs (cuBLASLt's, as TensorRT's) take a
+ * [.., M, K] first operand and a [N, K] or [K, N] matrix with K and N multiples of 16, and no
+ * residual; the same plan then runs on every backend.
+ */
+function fp8GemmProblem(a: BLayerNodeOf<'matrix_multiply'>): string | null {
+  const p = a.params;
+  if (p.vector0 || p.vector1 || p.transpose0) return 'FP8 GEMMs take a row-major matrix first operand and a matrix second one';
+  const ws = a.inputs[1]!.shape;
+  if (ws.length > 2 && ws.slice(0, -2).some((d) => d !== 1)) return `its second operand [${ws.join(', ')}] is batched`;
+  const k = a.inputs[0]!.shape.at(-1)!;
+  const n = ws.at(p.transpose1 ? -2 : -1)!;
+  if (k % 16 !== 0 || n % 16 !== 0) return `FP8 GEMMs need K and N multiples of 16, got K = ${k}, N = ${n}`;
+  if (a.epilogue.some((op) => op.op === 'residual')) return 'FP8 GEMMs take no residual (the add runs after it, in float)';
+  return null;
+}
+
+/** Whether an epilogue is what an FP8 GEMM applies itself before writing e4m3: bias adds, then at most relu or gelu (tanh). */
+function libraryEpilogue(a: AnchorNode): boolean {
+  const last = a.epilogue.length - 1;
+  return a.epilogue.every((op, i) => op.op === 'bias' || (op.op === 'activation' && i === last && (op.fn === 'relu' || op.fn === 'gelu_tanh')));
 }
 
 /** The pointwise program a node computes: its own, or that of one elementwise, unary or activation layer. */

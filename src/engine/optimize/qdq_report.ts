@@ -77,7 +77,11 @@ function quantizeReason(g: BuildGraph, q: QuantizeNode): string {
   }
   const producer = describeNode(p);
   if (!isInternal(g, x)) return `the ${x.dtype} output of ${producer} is also read elsewhere, so ${producer} cannot write int8 instead`;
-  if (p.quant !== undefined) return `it reads the int8 step ${producer}, which already writes ${x.dtype}`;
+  if (p.quant?.format === 'float8e4m3' && fp8 && p.kind !== 'pointwise' && p.epilogue.length > 0) {
+    const epi = p.epilogue.map((op) => (op.op === 'activation' ? op.fn : op.op)).join(' + ');
+    return `${producer} runs in FP8 but writes float: its epilogue (${epi}) is more than the bias adds and relu or gelu_tanh an FP8 GEMM applies before writing e4m3`;
+  }
+  if (p.quant !== undefined) return `it reads the ${p.quant.format === 'float8e4m3' ? 'FP8' : 'int8'} step ${producer}, which already writes ${x.dtype}`;
   if (isAnchor(p)) {
     const m = matchAnchor(g, p);
     return m.ok ? `${producer} did not fuse it` : `it reads ${producer}, which runs in float: ${m.reason}`;
