@@ -56,7 +56,7 @@ describe('acc.quantize_per_tensor', () => {
     expect(() => qpt([1], -1, 0, 'int8')).toThrow(/scale must be a positive/);
     expect(() => qpt([1], 1, 300, 'uint8')).toThrow(/zero_point 300 is out of range for uint8 \(expected 0\.\.255\)/);
     expect(() => qpt([1], 1, -129, 'int8')).toThrow(/zero_point -129 is out of range for int8/);
-    expect(() => qpt([1], 1, 0, 'float16')).toThrow(/argument 'dtype' must be one of int8, uint8, int32, got 'float16'/);
+    expect(() => qpt([1], 1, 0, 'float16')).toThrow(/argument 'dtype' must be one of int8, uint8, int32, float8e4m3, got 'float16'/);
     expect(() => run('quantize_per_tensor', { input: Tensor.fromArray([1], 'int32'), scale: 1, zero_point: 0, dtype: 'int8' }))
       .toThrow(/input must be a floating-point tensor, got int32/);
   });

@@ -1,8 +1,8 @@
 /**
  * ONNX element types (TensorProto.DataType) and how each one is held in an fxrt tensor. Types fxrt
- * has natively map one to one; the others are widened exactly where possible (int16 → int32,
- * uint32 → int64, float8 / float4 / int4 / int2 → float32 / int8 / uint8) and doubles are rounded
- * to float32. Strings and complex numbers are not supported.
+ * has natively map one to one (FLOAT8E4M3FN is fxrt's float8e4m3); the others are widened
+ * exactly where possible (int16 → int32, uint32 → int64, the other float8 types / float4 / int4 /
+ * int2 → float32 / int8 / uint8) and doubles are rounded to float32. Strings and complex numbers are not supported.
  */
 import type { DType } from '../tensor/dtype.js';
 
@@ -45,7 +45,7 @@ const TYPES: readonly OnnxTypeInfo[] = [
   { code: 12, name: 'UINT32', dtype: 'int64', bits: 32, kind: 'int', signed: false },
   { code: 13, name: 'UINT64', dtype: 'int64', bits: 64, kind: 'int', signed: false },
   { code: 16, name: 'BFLOAT16', dtype: 'bfloat16', bits: 16, kind: 'native' },
-  { code: 17, name: 'FLOAT8E4M3FN', dtype: 'float32', bits: 8, kind: 'minifloat' },
+  { code: 17, name: 'FLOAT8E4M3FN', dtype: 'float8e4m3', bits: 8, kind: 'native' },
   { code: 18, name: 'FLOAT8E4M3FNUZ', dtype: 'float32', bits: 8, kind: 'minifloat' },
   { code: 19, name: 'FLOAT8E5M2', dtype: 'float32', bits: 8, kind: 'minifloat' },
   { code: 20, name: 'FLOAT8E5M2FNUZ', dtype: 'float32', bits: 8, kind: 'minifloat' },

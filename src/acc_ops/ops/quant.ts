@@ -10,7 +10,7 @@ import type { DType } from '../../tensor/dtype.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { defineAccOp } from '../registry.js';
 
-const QUANT_DTYPES = ['int8', 'uint8', 'int32'] as const;
+const QUANT_DTYPES = ['int8', 'uint8', 'int32', 'float8e4m3'] as const;
 
 /**
  * q = clamp(round_half_even(x / scale) + zero_point, qmin, qmax) with one scale and zero point, each

@@ -18,7 +18,7 @@ import { onnxTypeInfo, onnxTypeName } from '../dtypes.js';
 import { defineOnnxOp, type OnnxKwargs } from './define.js';
 import { axisOf, constInput, ctxOf, input, intAttr, isConstant, optInput, rankOf } from './values.js';
 
-const QUANT_TYPES: readonly DType[] = ['int8', 'uint8', 'int32'];
+const QUANT_TYPES: readonly DType[] = ['int8', 'uint8', 'int32', 'float8e4m3'];
 
 /** Constant scale and zero point(s) of a Q or DQ node, as qparams (axis set when per axis). */
 function qparamsOf(kw: OnnxKwargs, e: Emitter, x: Tensor, scaleName: string, zpName: string): { q: QuantParams; dtype: DType | null } {
@@ -46,7 +46,7 @@ function qparamsOf(kw: OnnxKwargs, e: Emitter, x: Tensor, scaleName: string, zpN
 }
 
 function checkQuantType(dtype: DType, what: string): void {
-  if (!QUANT_TYPES.includes(dtype)) throw new TypeError(`${what} ${dtype} is not supported (int8, uint8 and int32 are)`);
+  if (!QUANT_TYPES.includes(dtype)) throw new TypeError(`${what} ${dtype} is not supported (int8, uint8, int32 and float8e4m3 (FLOAT8E4M3FN) are)`);
 }
 
 // The output type is the zero point's (uint8 without one; opset 21's output_dtype when given).
@@ -60,10 +60,14 @@ defineOnnxOp({
     let dtype: DType = zpType ?? 'uint8';
     if (zpType === null && outCode !== 0) {
       const info = onnxTypeInfo(outCode);
-      if (!info || info.kind !== 'native') throw new TypeError(`output_dtype ${onnxTypeName(outCode)} is not supported (int8, uint8 and int32 are)`);
+      if (!info || info.kind !== 'native') throw new TypeError(`output_dtype ${onnxTypeName(outCode)} is not supported (int8, uint8, int32 and FLOAT8E4M3FN are)`);
       dtype = info.dtype;
     }
     checkQuantType(dtype, 'quantized type');
+    // FP8 (opset 19): out-of-range values saturate to ±448 by default; saturate=0 asks for NaN instead, which fxrt does not do.
+    if (dtype === 'float8e4m3' && intAttr(kw, 'saturate') === 0) {
+      throw new RangeError('saturate=0 is not supported: fxrt quantizes to FLOAT8E4M3FN saturating at ±448 (the default, saturate=1)');
+    }
     if (q.axis === undefined) {
       return e.tensor('quantize_per_tensor', { input: x, scale: q.scale[0]!, zero_point: q.zeroPoint[0]!, dtype });
     }
