@@ -15,6 +15,8 @@ import { modelZoo } from '../../src/models/index.js';
 import { cosineSimilarity } from '../../src/tensor/compare.js';
 import { f8e4m3BitsToF32 } from '../../src/tensor/dtype.js';
 import { Tensor } from '../../src/tensor/tensor.js';
+import { importOnnx } from '../../src/onnx/index.js';
+import { fp8MlpModel } from '../onnx_fp8_model.js';
 import { expectSameBytes, expectSameValues, relativeError } from './compare.js';
 import { constant, layer, randn } from './engine_harness.js';
 
@@ -155,5 +157,21 @@ describe("compile with precision 'fp8' on CUDA", () => {
     const cos = cosineSimilarity(got!.castTo('float32'), want);
     console.log(`mlp fp8 vs fp32 on CUDA: cosine ${cos.toFixed(5)}`);
     expect(cos).toBeGreaterThanOrEqual(0.99);
+  });
+});
+
+describe('an ONNX FP8 Q/DQ model on CUDA', () => {
+  it("compiles its MatMul ([K, N] FP8 weight, transposed on the host) to cuBLASLt's FP8 GEMM, agreeing with the reference", async () => {
+    const bytes = fp8MlpModel(Tensor.randn([32, 16], { seed: 1 }), Tensor.randn([16], { seed: 2 }));
+    const x = Tensor.randn([8, 32], { seed: 3 });
+    const cuda = await compile(importOnnx(bytes), [x], { device: 'cuda', precision: 'fp8' });
+    const cpu = await compile(importOnnx(bytes), [x], { device: 'cpu', precision: 'fp8' });
+    const [engine] = [...cuda.engines.values()];
+    expect(engine!.engine.plan.steps.filter((s) => s.quant?.format === 'float8e4m3').map((s) => s.tactic)).toEqual([expect.stringMatching(/^cublaslt fp8 gemm/)]);
+    const [got] = await cuda.run([x]);
+    const [want] = await cpu.run([x]);
+    const err = relativeError(got!, want!);
+    console.log(`onnx fp8 mlp on CUDA vs reference: relative error ${err.toExponential(2)}`);
+    expect(err).toBeLessThan(2e-3);
   });
 });
