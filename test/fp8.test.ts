@@ -185,4 +185,35 @@ describe("compile with precision 'fp8'", () => {
     expect(s).toBeGreaterThan(0);
     expect(name).toBeTruthy();
   });
+
+  it('writes FP8 scales (amax / 448) to the calibration cache, and a second compile reads it instead of calibrating', async () => {
+    let text: string | undefined;
+    const store = { read: () => text, write: (t: string) => { text = t; } };
+    const model = new nn.Sequential(new nn.Linear(32, 16), new nn.ReLU(), new nn.Linear(16, 16)).eval();
+    const x = Tensor.randn([4, 32], { seed: 10 });
+    const first = await compile(model, [x], { precision: 'fp8', calibration: { data: [[x]], cache: store } });
+    expect(first.quantization!.calibration.source).toBe('data');
+    const tensors = Object.values((JSON.parse(text!) as { tensors: Record<string, { amax: number; scale: number }> }).tensors);
+    expect(tensors.length).toBe(2);
+    for (const t of tensors) expect(t.scale).toBe(t.amax / 448);
+    const second = await compile(model, [x], { precision: 'fp8', calibration: { data: [[x]], cache: store } });
+    expect(second.quantization!.calibration.source).toBe('cache');
+    expect(second.quantization!.scales).toEqual(first.quantization!.scales);
+  });
+
+  it('measures sensitivity with FP8 Q/DQ: the reported error of the all-quantized model is the FP8 engine\'s', async () => {
+    const model = new nn.Sequential(new nn.Linear(64, 64), new nn.ReLU(), new nn.Linear(64, 32)).eval();
+    const x = Tensor.randn([16, 64], { seed: 11 });
+    const lowered = await compile(model, [x], { precision: 'fp8', int8Fallback: 'fp32', calibration: { data: [[x]] }, quantization: { sensitivity: true } });
+    const report = lowered.quantization!;
+    expect(report.sensitivity!.map((s) => s.op)).toEqual(['linear', 'linear']);
+    const [got] = await lowered.run([x]);
+    const want = (model.forward(x) as Tensor).toFloat64();
+    const g = got!.toFloat64();
+    let diff = 0, norm = 0;
+    for (let i = 0; i < want.length; i++) { diff += (g[i]! - want[i]!) ** 2; norm += want[i]! ** 2; }
+    // The evaluator simulates the same FP8 Q/DQ on the interpreter: the same error up to float rounding
+    // (int8 Q/DQ, per-channel, would be several times smaller).
+    expect(report.accuracy!.allQuantized.relativeError).toBeCloseTo(Math.sqrt(diff / norm), 3);
+  });
 });

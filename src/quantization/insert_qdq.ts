@@ -3,8 +3,9 @@
  * quantize → dequantize pairs (acc.quantize_per_tensor / acc.quantize_per_channel, then
  * acc.dequantize), which the converters turn into TensorRT-style Q/DQ layers. Activations are
  * symmetric int8 per tensor (scale = amax / 127, zero point 0), weights symmetric int8 per
- * output channel; in the FP8 format (float8e4m3) scales are amax / 448 and weights per tensor. An activation read by several quantized layers gets one pair, placed before
- * its first quantized reader; readers that stay float keep reading the float value.
+ * output channel; in the FP8 format (float8e4m3) scales are amax / 448 and weights per tensor.
+ * An activation read by several quantized layers gets one pair, placed before its first quantized
+ * reader; readers that stay float keep reading the float value.
  */
 import { accDequantize, accQuantizePerChannel, accQuantizePerTensor } from '../acc_ops/ops/quant.js';
 import type { GraphModule } from '../ir/graph_module.js';

@@ -132,12 +132,12 @@ async function evaluationBatches(data: CalibrationData | undefined, example: rea
 }
 
 /** Rejects exclusions that name neither a node of the graph nor an acc op (a typo would silently quantize). */
-function checkExclusions(gm: GraphModule, exclude: readonly string[]): void {
+function checkExclusions(gm: GraphModule, exclude: readonly string[], format: QuantFormat): void {
   const names = new Set(gm.graph.nodeList().map((n) => n.name));
   for (const e of exclude) {
     if (names.has(e) || hasAccOp(e.startsWith('acc.') ? e.slice(4) : e)) continue;
     throw new RangeError(`quantization.exclude: '${e}' is neither a node of the acc graph nor an acc op kind ` +
-      `(layers: ${planLayers(gm, 'int8').map((l) => l.node).join(', ') || 'none'})`);
+      `(layers: ${planLayers(gm, format).map((l) => l.node).join(', ') || 'none'})`);
   }
 }
 
@@ -199,9 +199,9 @@ export async function quantizeGraph(gm: GraphModule, example: readonly Tensor[],
   if (q.accuracyTarget) checkAccuracyTarget(q.accuracyTarget);
   const evalCount = checkEvaluationBatches(q.evaluationBatches ?? DEFAULT_EVALUATION_BATCHES);
   const measuring = q.accuracyTarget !== undefined || q.sensitivity === true;
-  checkExclusions(gm, q.exclude ?? []);
   const format = opts.format ?? 'int8';
   if (format !== 'int8' && format !== 'float8e4m3') throw new RangeError(`quantizeGraph: format must be 'int8' or 'float8e4m3', got '${String(format)}'`);
+  checkExclusions(gm, q.exclude ?? [], format);
   const layers = planLayers(gm, format);
   const { amax, kept, record } = await thresholds(gm, activationTensors(layers), example, opts, measuring ? evalCount : 0);
 

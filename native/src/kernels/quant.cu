@@ -1,6 +1,5 @@
 #include "kernels/quant.h"
 
-#include <algorithm>
 #include <climits>
 #include <cstdint>
 #include <limits>
@@ -142,13 +141,7 @@ cudaError_t Launch(const QuantParams& p, long long total, bool fits32, bool unif
     const bool contiguous = p.rank == 1 && p.x.stride[0] == 1 && p.yStride[0] == 1;
     const bool aligned = reinterpret_cast<uintptr_t>(p.x.ptr) % 16 == 0 && reinterpret_cast<uintptr_t>(p.y) % 8 == 0;
     if (uniform && contiguous && aligned) {
-      int device = 0, sms = 132;
-      if (cudaGetDevice(&device) != cudaSuccess || cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) {
-        cudaGetLastError();
-        sms = 132;
-      }
-      const long long groups = total / 8 + 1;
-      const unsigned blocks = static_cast<unsigned>(std::min<long long>((groups + 255) / 256, static_cast<long long>(sms) * 8));
+      const unsigned blocks = GridFor(total / 8 + 1);  // one group of 8 per thread, grid-stride beyond 8192 blocks
       QuantizeContiguous8<TX, TY><<<blocks, 256, 0, stream>>>(static_cast<const TX*>(p.x.ptr), static_cast<TY*>(p.y), p.scale.ptr,
                                                               p.scale.dtype, p.zeroPoint, p.zeroPointDtype, total);
       return cudaGetLastError();

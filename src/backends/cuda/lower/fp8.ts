@@ -60,7 +60,7 @@ export function lowerFp8MatrixMultiply(ops: Operands, index: number, step: Layer
   if (!fp8Out && out.dtype !== 'float16' && out.dtype !== 'bfloat16') notImplemented(step, `an FP8 matrix product writing ${out.dtype} (float16, bfloat16 or float8e4m3)`);
   const dScale = fp8Out ? Math.fround(1 / constantScale(ops, step, q.outputScale!, 'output')) : undefined;
   const epilogue = ops.layout.epilogues.get(index);
-  if (epilogue?.residual !== null && epilogue?.residual !== undefined) notImplemented(step, 'an FP8 matrix product with a residual in its epilogue');
+  if ((epilogue?.residual ?? null) !== null) notImplemented(step, 'an FP8 matrix product with a residual in its epilogue');
   const rest = epilogue?.rest ?? [];
   if (fp8Out && rest.length > 0) notImplemented(step, `an FP8-output matrix product whose epilogue goes beyond bias + relu/gelu_tanh (${rest.map((op) => (op.op === 'activation' ? op.fn : op.op)).join('+')})`);
   const bias = ops.constants.biases.get(index);
