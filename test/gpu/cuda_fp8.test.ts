@@ -114,33 +114,37 @@ describe("cuBLASLt's FP8 GEMM (fused FP8 matrix products)", () => {
   }
 });
 
-describe('FP8 GEMM with fast accumulation (FXRT_CUDA_FP8_FAST_ACCUM=1)', () => {
-  it('uses cuBLASLt fast accumulation and still agrees with the reference FP8 steps to about a percent', async () => {
-    const net = (): NetworkDefinition => {
-      const n = new NetworkDefinition('fp8_fast');
-      const x = n.addInput('x', 'float16', [128, 512]);
-      n.markOutput(layer(n, 'matrix_multiply', [qdq8(n, x, 4 / 448, 'x'), weight8(n, randn([256, 512], 7, 'float16'), 'w')], TRANSPOSED, 'fc'), 'y');
-      return n;
-    };
-    // The backend reads the variable when it loads the plan (inside build).
-    const saved = process.env.FXRT_CUDA_FP8_FAST_ACCUM;
-    process.env.FXRT_CUDA_FP8_FAST_ACCUM = '1';
-    let built: Awaited<ReturnType<typeof both>>;
-    try {
-      built = await both(net);
-    } finally {
-      if (saved === undefined) delete process.env.FXRT_CUDA_FP8_FAST_ACCUM;
-      else process.env.FXRT_CUDA_FP8_FAST_ACCUM = saved;
-    }
-    const x = randn([128, 512], 8, 'float16');
-    const runner = built.cuda.createExecutionContext();
-    const [got] = await runner.execute([x]);
-    const [want] = await built.reference.createExecutionContext().execute([x]);
-    const err = relativeError(got!, want!);
-    console.log(`fp8 gemm, fast accumulation: relative error vs reference ${err.toExponential(2)}`);
-    expect(err).toBeLessThan(0.02);
-    expect(CudaEngineRunner.of(built.cuda).tactics().map((t) => t.tactic).join(' ')).toContain('fast-accum');
-  });
+describe('FP8 GEMM accumulation: fast by default, promoted with FXRT_CUDA_FP8_FAST_ACCUM=0', () => {
+  const net = (): NetworkDefinition => {
+    const n = new NetworkDefinition('fp8_fast');
+    const x = n.addInput('x', 'float16', [128, 512]);
+    n.markOutput(layer(n, 'matrix_multiply', [qdq8(n, x, 4 / 448, 'x'), weight8(n, randn([256, 512], 7, 'float16'), 'w')], TRANSPOSED, 'fc'), 'y');
+    return n;
+  };
+  for (const [setting, fast] of [[undefined, true], ['1', true], ['0', false]] as const) {
+    it(`FXRT_CUDA_FP8_FAST_ACCUM ${setting === undefined ? 'unset' : `=${setting}`}: ${fast ? 'fast' : 'promoted'} accumulation, agreeing with the reference FP8 steps to about a percent`, async () => {
+      // The backend reads the variable when it loads the plan (inside build).
+      const saved = process.env.FXRT_CUDA_FP8_FAST_ACCUM;
+      if (setting === undefined) delete process.env.FXRT_CUDA_FP8_FAST_ACCUM;
+      else process.env.FXRT_CUDA_FP8_FAST_ACCUM = setting;
+      let built: Awaited<ReturnType<typeof both>>;
+      try {
+        built = await both(net);
+      } finally {
+        if (saved === undefined) delete process.env.FXRT_CUDA_FP8_FAST_ACCUM;
+        else process.env.FXRT_CUDA_FP8_FAST_ACCUM = saved;
+      }
+      const x = randn([128, 512], 8, 'float16');
+      const [got] = await built.cuda.createExecutionContext().execute([x]);
+      const [want] = await built.reference.createExecutionContext().execute([x]);
+      const err = relativeError(got!, want!);
+      console.log(`fp8 gemm, ${fast ? 'fast' : 'promoted'} accumulation: relative error vs reference ${err.toExponential(2)}`);
+      expect(err).toBeLessThan(0.02);
+      const tactics = CudaEngineRunner.of(built.cuda).tactics().map((t) => t.tactic).join(' ');
+      if (fast) expect(tactics).toContain('fast-accum');
+      else expect(tactics).not.toContain('fast-accum');
+    });
+  }
 });
 
 describe("compile with precision 'fp8' on CUDA", () => {

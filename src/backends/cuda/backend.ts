@@ -15,7 +15,7 @@ import { cudaTactic } from './step_support.js';
 const loaded = new WeakMap<Plan, CudaLoadedPlan>();
 
 function executionOptions(): CudaExecutionOptions {
-  return { graphs: process.env.FXRT_CUDA_GRAPHS !== '0', graphCopies: process.env.FXRT_CUDA_GRAPH_COPIES !== '0', bindIo: process.env.FXRT_CUDA_BIND_IO !== '0', deterministic: process.env.FXRT_CUDA_DETERMINISTIC === '1', fp8FastAccumulation: process.env.FXRT_CUDA_FP8_FAST_ACCUM === '1' };
+  return { graphs: process.env.FXRT_CUDA_GRAPHS !== '0', graphCopies: process.env.FXRT_CUDA_GRAPH_COPIES !== '0', bindIo: process.env.FXRT_CUDA_BIND_IO !== '0', deterministic: process.env.FXRT_CUDA_DETERMINISTIC === '1', fp8FastAccumulation: process.env.FXRT_CUDA_FP8_FAST_ACCUM !== '0' };
 }
 
 /**

@@ -43,7 +43,8 @@ export interface CudaExecutionOptions {
   /**
    * FP8 GEMMs accumulate in the tensor cores' own accumulator, without cuBLASLt's periodic
    * promotion to float32 (CUBLASLT_MATMUL_DESC_FAST_ACCUM): about 20% faster on the MLP's GEMMs,
-   * less precise over long sums (default false; FXRT_CUDA_FP8_FAST_ACCUM=1 turns it on).
+   * less precise over long sums. Default true, as inference (forward) FP8 GEMMs are usually run
+   * (Transformer Engine's forward GEMMs, for one); FXRT_CUDA_FP8_FAST_ACCUM=0 promotes.
    */
   readonly fp8FastAccumulation: boolean;
 }
