@@ -181,14 +181,68 @@ const CASES: readonly Int8Case[] = [
   },
 ];
 
+/** Few output tiles and a long K: the cases split-K is for (a late ResNet convolution at batch 1); LONG_K: their K. */
+const LONG_K = [4608, 2000];
+const LONG_K_CASES: readonly Int8Case[] = [
+  {
+    name: 'conv 3x3 pad 1, 512 -> 512 over 1x4x4 (16 rows, K 4608), bias, int8 residual add, relu, requantized',
+    inputs: [[1, 512, 4, 4], [1, 512, 4, 4]], kind: 'convolution', int8Out: true,
+    build: (net, [x, r]) => {
+      const c = layer(net, 'convolution', [int8Act(net, x!, 0.02, 'x'), int8Weight(net, [512, 512, 3, 3], 0, 15, 'w'),
+        constant(net, randn([512], 16, 0.1), 'bias')], conv(512, [3, 3], { prePadding: [1, 1], postPadding: [1, 1] }), 'conv');
+      const sum = layer(net, 'elementwise', [c, int8Act(net, r!, 0.05, 'r')], { op: 'sum' }, 'add');
+      const relu = layer(net, 'activation', [sum], { op: 'relu', alpha: 0, beta: 0 }, 'relu');
+      net.markOutput(layer(net, 'quantize', [relu, constant(net, Tensor.fromArray([0.06]), 'so')], { axis: null, toType: 'int8' }, 'y_q'), 'y');
+    },
+  },
+  {
+    name: 'linear 5x2000 -> 90 (K 2000: a partial last K tile), bias, float16 output',
+    inputs: [[5, 2000]], kind: 'matrix_multiply', int8Out: false,
+    build: (net, [x]) => {
+      const mm = layer(net, 'matrix_multiply', [int8Act(net, x!, 0.02, 'x', 'float16'), int8Weight(net, [90, 2000], 0, 17, 'w', 'float16')],
+        { transpose0: false, transpose1: true, vector0: false, vector1: false }, 'mm');
+      net.markOutput(layer(net, 'elementwise', [mm, constant(net, randn([1, 90], 18, 1).castTo('float16'), 'b')], { op: 'sum' }, 'bias'), 'y');
+    },
+  },
+];
+
+/** Convolutions whose channels keep the implicit form to bytewise loads: they may run in the im2col form. */
+const STEM_CASES: readonly Int8Case[] = [
+  CASES.find((c) => c.name.startsWith('conv 7x7 stride 2 pad 3 on 3 channels'))!,
+  {
+    name: 'conv 3x3 pad 1 on 3 channels (a CIFAR stem), bias, relu, requantized',
+    inputs: [[2, 3, 16, 16]], kind: 'convolution', int8Out: true,
+    build: (net, [x]) => {
+      const c = layer(net, 'convolution', [int8Act(net, x!, 0.03, 'x'), int8Weight(net, [64, 3, 3, 3], 0, 19, 'w'),
+        constant(net, randn([64], 20, 0.1), 'bias')], conv(64, [3, 3], { prePadding: [1, 1], postPadding: [1, 1] }), 'conv');
+      const relu = layer(net, 'activation', [c], { op: 'relu', alpha: 0, beta: 0 }, 'relu');
+      net.markOutput(layer(net, 'quantize', [relu, constant(net, Tensor.fromArray([0.02]), 'so')], { axis: null, toType: 'int8' }, 'y_q'), 'y');
+    },
+  },
+];
+
 describe('int8 GEMM kernel (convolution and matrix product) matches the reference bit for bit', () => {
-  for (const c of CASES) it(c.name, () => expectSameAsReference(c));
+  for (const c of [...CASES, ...LONG_K_CASES, STEM_CASES[1]!]) it(c.name, () => expectSameAsReference(c));
 });
 
 /** The native tactic record with its algorithm (for igemm: the tile configuration) replaced. */
 function withAlgo(data: Uint8Array, algo: number): Uint8Array {
   const out = new Uint8Array(data);
   new DataView(out.buffer).setInt32(2, algo, true);  // u8 format, u8 kind, i32 algo (little-endian)
+  return out;
+}
+
+/** The same with the igemm split of K (the record's first 64-bit word, after u8 fused) replaced. */
+function withSplits(data: Uint8Array, splits: number): Uint8Array {
+  const out = new Uint8Array(data);
+  new DataView(out.buffer).setBigUint64(7, BigInt(splits), true);
+  return out;
+}
+
+/** The same with the igemm im2col form (the record's second 64-bit word: 1 im2col, 0 implicit) replaced. */
+function withIm2col(data: Uint8Array, im2col: boolean): Uint8Array {
+  const out = new Uint8Array(data);
+  new DataView(out.buffer).setBigUint64(15, im2col ? 1n : 0n, true);
   return out;
 }
 
@@ -222,7 +276,7 @@ describe('int8 GEMM kernel: every tile configuration, forced through the timing 
       if (engine.tacticStats!.rejected > 0) break;  // past the last tile configuration
       expect(engine.tacticStats!.timed, `tile ${tile}: nothing timed`).toBe(0);
       // The tile configurations named in the layers' tactics ('igemm:<tile>[ (bytewise loads)]').
-      const used = new Set(engine.layerInfo().flatMap((l) => [...l.tactic.matchAll(/igemm:(\d+x\d+ tile, [^+()]*[^+() ])/g)].map((m) => m[1]!)));
+      const used = new Set(engine.layerInfo().flatMap((l) => [...l.tactic.matchAll(/igemm:(\d+x\d+ tile, [^+(),]*[^+(), ])/g)].map((m) => m[1]!)));
       expect([...used], `tile ${tile}: one configuration`).toHaveLength(1);
       const [name] = used;
       tiles.add(name!);
@@ -231,5 +285,74 @@ describe('int8 GEMM kernel: every tile configuration, forced through the timing 
     }
     expect(tiles.size, `tile configurations run: ${[...tiles].join('; ')}`).toBeGreaterThanOrEqual(5);
     if (hopper) expect([...tiles].filter((t) => t.includes('wgmma')).length, 'wgmma tiles on Hopper').toBeGreaterThanOrEqual(4);
+  }));
+});
+
+/**
+ * Split-K: the long-K cases once per split of K (1 to 32 parts, forced through the timing cache
+ * as above), the int32 sums of the parts meeting in the workspace before the epilogue kernel:
+ * integer sums are exact in any order, so every split gives the reference's bytes.
+ */
+describe('int8 GEMM kernel: every split of K, forced through the timing cache, gives the same bytes', () => {
+  LONG_K_CASES.forEach((c, ci) => it(c.name, async () => {
+    const path = join(cacheDir, `split${ci}.cache`);
+    const inputs = c.inputs.map((shape, i) => Tensor.randn(shape, { seed: 11 + i }));
+    await buildFor(c, 'cuda', path);
+    const want = await (await buildFor(c, 'reference')).createExecutionContext().execute(inputs);
+    const sections = decodeTimingCache(readFileSync(path));
+    for (const splits of [1, 2, 3, 8, 32]) {
+      writeFileSync(path, encodeTimingCache(sections.map((s) => ({
+        device: s.device,
+        entries: s.entries.map((e) => (e.tactic.startsWith('igemm:') ? { ...e, data: withSplits(e.data, splits) } : e)),
+      }))));
+      const engine = await buildFor(c, 'cuda', path);
+      expect(engine.tacticStats!.timed, `${splits} splits: nothing timed`).toBe(0);
+      const tactics = engine.layerInfo().map((l) => l.tactic).filter((t) => t.startsWith('igemm:'));
+      expect(tactics.length).toBeGreaterThan(0);
+      // The parts a split really makes: every part reduces ceil(kTiles / splits) tiles of 64.
+      const kTiles = Math.ceil(LONG_K[ci]! / 64);
+      const parts = Math.ceil(kTiles / Math.ceil(kTiles / splits));
+      for (const tactic of tactics) {
+        if (parts > 1) expect(tactic).toMatch(new RegExp(`split-k ${parts}\\b`));
+        else expect(tactic).not.toMatch(/split-k/);
+      }
+      const got = await engine.createExecutionContext().execute(inputs);
+      got.forEach((g, i) => expectSameValues(g, want[i]!, `${c.name}, ${splits} splits, output ${i}`));
+    }
+  }));
+
+  it('a timed build splits K where few output tiles leave the device idle', async () => {
+    const engine = await buildFor(LONG_K_CASES[0]!, 'cuda');
+    const tactic = engine.layerInfo().map((l) => l.tactic).find((t) => t.startsWith('igemm:'));
+    expect(tactic).toMatch(/split-k \d+/);
+  });
+});
+
+/**
+ * The im2col form: a convolution whose channels keep the implicit form to bytewise loads (the
+ * 3-channel stem) runs as a matrix product over an explicit im2col matrix with the weight padded
+ * alike (zeros past K on both sides). Both forms, forced through the timing cache, give the
+ * reference's bytes.
+ */
+describe('int8 GEMM kernel: the implicit and the im2col form of a 3-channel convolution give the same bytes', () => {
+  STEM_CASES.forEach((c, ci) => it(c.name, async () => {
+    const path = join(cacheDir, `im2col${ci}.cache`);
+    const inputs = c.inputs.map((shape, i) => Tensor.randn(shape, { seed: 11 + i }));
+    await buildFor(c, 'cuda', path);
+    const want = await (await buildFor(c, 'reference')).createExecutionContext().execute(inputs);
+    const sections = decodeTimingCache(readFileSync(path));
+    for (const im2col of [false, true]) {
+      writeFileSync(path, encodeTimingCache(sections.map((s) => ({
+        device: s.device,
+        entries: s.entries.map((e) => (e.tactic.startsWith('igemm:') ? { ...e, data: withIm2col(e.data, im2col) } : e)),
+      }))));
+      const engine = await buildFor(c, 'cuda', path);
+      expect(engine.tacticStats!.timed, `im2col ${im2col}: nothing timed`).toBe(0);
+      const tactics = engine.layerInfo().map((l) => l.tactic).filter((t) => t.startsWith('igemm:'));
+      expect(tactics.length).toBeGreaterThan(0);
+      for (const tactic of tactics) expect(tactic).toContain(im2col ? '(im2col)' : '(bytewise loads)');
+      const got = await engine.createExecutionContext().execute(inputs);
+      got.forEach((g, i) => expectSameValues(g, want[i]!, `${c.name}, im2col ${im2col}, output ${i}`));
+    }
   }));
 });

@@ -1,15 +1,18 @@
 // The int8 GEMM op (kernels/igemm.h) from its spec (src/backends/cuda/exec_spec.ts, 'igemm'):
-// every operand range checked, the tile configuration a tactic: a timed entry of the plan's
-// tactic cache, else each configuration timed on the device at engine load (`tune`), else the
-// configuration that fills the device for this problem size (wgmma tiles only where the device
-// and the kernel image have them).
+// every operand range checked, the tile configuration and the split of K a tactic: a timed entry
+// of the plan's tactic cache, else each configuration timed on the device at engine load (`tune`),
+// else the configuration that fills the device for this problem size (wgmma tiles only where the
+// device and the kernel image have them). A problem of few output tiles and a long K (a late
+// convolution at batch 1) splits K over several blocks; their int32 sums meet in the workspace.
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "exec/conv_geometry.h"
 #include "exec/op_factory.h"
 #include "kernels/igemm.h"
 #include "kernels/pointwise.h"
@@ -18,27 +21,124 @@ namespace fxrt::exec {
 
 namespace {
 
+constexpr size_t kAlign = 256;
+size_t AlignUp(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
+// The largest im2col matrix the op writes into its workspace (else it keeps the implicit form).
+constexpr size_t kMaxIm2colBytes = size_t{1} << 30;
+
 class IgemmOp : public Op {
  public:
   explicit IgemmOp(const kernels::IgemmParams& p) : p_(p) {}
+  ~IgemmOp() override {
+    if (paddedB_ != nullptr) cudaFree(paddedB_);
+  }
+  IgemmOp(const IgemmOp&) = delete;
+  IgemmOp& operator=(const IgemmOp&) = delete;
   // Whether `tile` names a tile configuration this device runs (wgmma tiles only where available).
   static bool Valid(int tile, bool wgmma) {
     return tile >= 0 && tile < kernels::IgemmTileCount() && (wgmma || !kernels::IgemmTileUsesWgmma(tile));
   }
-  void Choose(int tile) { tile_ = tile; }
+  // Whether the convolution may run in the im2col form (kernels::LaunchIgemmIm2col): one group,
+  // channels that keep the implicit form to bytewise loads, an im2col matrix of at most 1 GiB.
+  bool Im2colEligible() const {
+    if (!p_.conv || p_.groups != 1 || kernels::IgemmVectorLoads(p_)) return false;
+    return static_cast<size_t>(p_.m) * static_cast<size_t>(Kp()) <= kMaxIm2colBytes;
+  }
+  // Pads the weight to [n, kp] (zeros beyond k) for the im2col form, once; false if it fails.
+  bool PrepareIm2col() {
+    if (paddedB_ != nullptr) return true;
+    const size_t bytes = static_cast<size_t>(p_.ldc) * Kp();
+    void* b = nullptr;
+    if (cudaMalloc(&b, bytes) != cudaSuccess) {
+      cudaGetLastError();
+      return false;
+    }
+    if (cudaMemset(b, 0, bytes) != cudaSuccess ||
+        cudaMemcpy2D(b, Kp(), p_.b, p_.k, p_.k, p_.ldc, cudaMemcpyDeviceToDevice) != cudaSuccess) {
+      cudaGetLastError();
+      cudaFree(b);
+      return false;
+    }
+    paddedB_ = static_cast<int8_t*>(b);
+    return true;
+  }
+  // The problem as the kernel runs it: the im2col form is a matrix product over [m, kp].
+  kernels::IgemmParams Form(bool im2col) const {
+    kernels::IgemmParams q = p_;
+    if (im2col) {
+      q.conv = false;
+      q.k = Kp();
+      q.lda = Kp();
+      q.b = paddedB_;
+      q.a = nullptr;  // the workspace, at Enqueue
+    }
+    return q;
+  }
+  void Choose(int tile, int splits, bool im2col) {
+    tile_ = tile;
+    im2col_ = im2col;
+    splits_ = splits > 1 ? kernels::IgemmEffectiveSplits(Form(im2col), splits) : 1;
+  }
   std::string Enqueue(const ExecEnv& env) override {
-    const cudaError_t err = kernels::LaunchIgemm(p_, tile_, env.stream);
+    kernels::IgemmParams p = Form(im2col_);
+    p.splits = splits_;
+    const size_t need = WorkspaceBytes();
+    if (need > 0 && (env.workspace == nullptr || env.workspaceBytes < need)) {
+      return "int8 gemm kernel: " + std::string(im2col_ ? "the im2col form" : "split-K") + " needs " + std::to_string(need) +
+             " bytes of workspace, got " + std::to_string(env.workspace == nullptr ? 0 : env.workspaceBytes);
+    }
+    char* ws = static_cast<char*>(env.workspace);
+    if (im2col_) {
+      p.a = reinterpret_cast<const int8_t*>(ws);
+      const cudaError_t err = kernels::LaunchIgemmIm2col(p_, reinterpret_cast<int8_t*>(ws), Kp(), env.stream);
+      if (err != cudaSuccess) return std::string("int8 im2col kernel: ") + cudaGetErrorString(err);
+      ws += Im2colBytes();
+    }
+    if (splits_ > 1) p.partial = reinterpret_cast<int32_t*>(ws);
+    const cudaError_t err = kernels::LaunchIgemm(p, tile_, env.stream);
     return err == cudaSuccess ? "" : std::string("int8 gemm kernel: ") + cudaGetErrorString(err);
   }
+  size_t WorkspaceBytes() const override { return Im2colBytes() + kernels::IgemmPartialBytes(Form(im2col_), splits_); }
   std::string Tactic() const override {
-    return std::string("igemm:") + kernels::IgemmTileName(tile_) + (kernels::IgemmVectorLoads(p_) ? "" : " (bytewise loads)");
+    return std::string("igemm:") + kernels::IgemmTileName(tile_) + (splits_ > 1 ? ", split-k " + std::to_string(splits_) : "") +
+           (im2col_ ? " (im2col)" : kernels::IgemmVectorLoads(p_) ? "" : " (bytewise loads)");
   }
-  const kernels::IgemmParams& params() const { return p_; }
+  // Workspace bytes of the im2col matrix (in the im2col form).
+  size_t Im2colMatrixBytes() const { return AlignUp(static_cast<size_t>(p_.m) * Kp()); }
 
  private:
+  int Kp() const { return (p_.k + 15) / 16 * 16; }
+  size_t Im2colBytes() const { return im2col_ ? Im2colMatrixBytes() : 0; }
+
   kernels::IgemmParams p_;
   int tile_ = 0;
+  int splits_ = 1;
+  bool im2col_ = false;
+  int8_t* paddedB_ = nullptr;  // owned: the weight padded to [n, kp] for the im2col form
 };
+
+constexpr int kMaxSplits = 32;
+
+// The splits of K worth trying for a tile configuration: 1, and powers of two while the problem
+// has fewer blocks than the device has multiprocessors, every part keeps at least two K tiles, and
+// the partial sums fit `room` bytes of workspace.
+std::vector<int> SplitCandidates(const kernels::IgemmParams& p, int tile, int multiprocessors, size_t room) {
+  std::vector<int> out{1};
+  if (kernels::IgemmBlocks(p, tile) >= multiprocessors || kernels::IgemmPartialBytes(p, 2) > room) return out;
+  for (int s = 2; s <= kMaxSplits && kernels::IgemmSplitTiles(p, s) >= 2 && (s / 2) * kernels::IgemmBlocks(p, tile) < multiprocessors; s *= 2) {
+    out.push_back(s);
+  }
+  return out;
+}
+
+// Without timing: the largest candidate split that keeps the blocks within the multiprocessors.
+int DefaultSplits(const kernels::IgemmParams& p, int tile, int multiprocessors, size_t room) {
+  int best = 1;
+  for (int s : SplitCandidates(p, tile, multiprocessors, room)) {
+    if (s * kernels::IgemmBlocks(p, tile) <= multiprocessors) best = s;
+  }
+  return best;
+}
 
 int Positive(const SpecReader& spec, const char* key, int64_t limit = INT32_MAX) {
   const int64_t v = spec.Int(key);
@@ -188,34 +288,57 @@ std::unique_ptr<Op> BuildIgemm(const SpecReader& spec, BuildContext& ctx) {
   } else if (ctx.device != nullptr) {
     ctx.device->setIgemmWgmma(wgmma);
   }
+  // A cached tactic keeps its split of K in words[0] (0 in entries from before split-K: no split)
+  // and the im2col form in words[1].
+  const bool im2col = op->Im2colEligible() && op->PrepareIm2col();
   if (const Tactic* hit = ctx.cache->Lookup(key, ctx.tune)) {
-    if (hit->kind == TacticKind::Igemm && IgemmOp::Valid(hit->algo, wgmma)) {
-      op->Choose(hit->algo);
+    const uint64_t splits = hit->words[0];
+    if (hit->kind == TacticKind::Igemm && IgemmOp::Valid(hit->algo, wgmma) && splits <= kMaxSplits && hit->words[1] <= (im2col ? 1 : 0)) {
+      op->Choose(hit->algo, std::max<int>(1, static_cast<int>(splits)), hit->words[1] == 1);
       ctx.source = ctx.cache->Reuse(key);
       return op;
     }
     ctx.cache->Reject(key);
   }
-  int best = kernels::IgemmDefaultTile(p, sms, wgmma);
+  // Untimed splits keep the partial sums within this much workspace.
+  constexpr size_t kDefaultSplitRoom = size_t{64} << 20;
+  int best = kernels::IgemmDefaultTile(op->Form(im2col), sms, wgmma);
+  int bestSplits = DefaultSplits(op->Form(im2col), best, sms, kDefaultSplitRoom);
+  bool bestIm2col = im2col;
   float bestMs = -1.f;
   if (ctx.tune && p.m > 0) {
+    // Room for the im2col matrix besides the split-K sums (a temporary allocation when the build's
+    // workspace is too small for it: ResNet's stem at batch 128 writes 257 MB).
+    const ScratchBuildContext scratch(ctx, im2col ? op->Im2colMatrixBytes() : 0);
     ExecEnv env;
     env.stream = ctx.stream;
-    for (int t = 0; t < kernels::IgemmTileCount(); t++) {
-      if (!IgemmOp::Valid(t, wgmma)) continue;
-      op->Choose(t);
-      const float ms = TimeOp(*op, env);
-      if (ms >= 0.f && (bestMs < 0.f || ms < bestMs)) {
-        bestMs = ms;
-        best = t;
+    env.workspace = scratch.get().workspace;
+    env.workspaceBytes = env.workspace != nullptr ? scratch.get().workspaceBytes : 0;
+    for (int form = 0; form <= (im2col ? 1 : 0); form++) {
+      const kernels::IgemmParams q = op->Form(form == 1);
+      for (int t = 0; t < kernels::IgemmTileCount(); t++) {
+        if (!IgemmOp::Valid(t, wgmma)) continue;
+        for (int s : SplitCandidates(q, t, sms, env.workspaceBytes)) {
+          op->Choose(t, s, form == 1);
+          if (op->WorkspaceBytes() > env.workspaceBytes) continue;
+          const float ms = TimeOp(*op, env);
+          if (ms >= 0.f && (bestMs < 0.f || ms < bestMs)) {
+            bestMs = ms;
+            best = t;
+            bestSplits = s;
+            bestIm2col = form == 1;
+          }
+        }
       }
     }
     if (bestMs < 0.f) spec.Fail("the int8 gemm kernel failed to run in every tile configuration (" + key + ")");
   }
-  op->Choose(best);
+  op->Choose(best, bestSplits, bestIm2col);
   Tactic t;
   t.kind = TacticKind::Igemm;
   t.algo = best;
+  t.words[0] = static_cast<uint64_t>(bestSplits);
+  t.words[1] = bestIm2col ? 1 : 0;
   t.ms = bestMs;
   t.name = op->Tactic();
   ctx.source = ctx.cache->Record(key, std::move(t), bestMs >= 0.f);

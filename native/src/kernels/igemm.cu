@@ -273,33 +273,24 @@ __device__ __forceinline__ void Store4(const IgemmParams& p, int64_t i, const fl
   }
 }
 
-// Finishes `count` (1..4) consecutive columns lc.. of staged row lrow, output element `at`: the
-// epilogue ops in order (+ bias vector, + residual, activation), then the store (requantized for an
-// int8 output).
-template <int BN, int kPitch>
-__device__ __forceinline__ void FinishQuad(const IgemmParams& p, const float* colv, const float* stage, int lrow, int lc, int64_t at,
-                                           int count, float inv, bool vec4, int resOp, const int8_t* resTile, int resRow) {
-  const float4 f = *reinterpret_cast<const float4*>(stage + lrow * kPitch + lc);
-  float y[4] = {f.x, f.y, f.z, f.w};
+// The epilogue ops in order on four consecutive columns' values y: + a bias vector, + a residual
+// (times its scale when int8), an activation. vecOf(e, q): op e's bias or residual scale at column
+// q; residualOf(e, r): the four residual values of op e.
+template <class VecOf, class ResidualOf>
+__device__ __forceinline__ void ApplyEpilogue(const IgemmParams& p, float* y, VecOf vecOf, ResidualOf residualOf) {
   for (int e = 0; e < p.nEpi; e++) {
     const IgemmEpilogueOp& op = p.epi[e];
-    const float* vec = colv + (2 + e) * BN + lc;
     switch (op.kind) {
       case IgemmEpilogueKind::Bias:
 #pragma unroll
-        for (int q = 0; q < 4; q++) y[q] = __fadd_rn(y[q], vec[q]);
+        for (int q = 0; q < 4; q++) y[q] = __fadd_rn(y[q], vecOf(e, q));
         break;
       case IgemmEpilogueKind::Residual: {
         float r[4];
-        if (e == resOp) {
-          // The prefetched tile: row resRow of the block, columns lc.. (zero beyond n, unused).
-          Load4(resTile, static_cast<int64_t>(resRow) * BN + lc, op.dtype, true, 4, r);
-        } else {
-          Load4(op.ptr, at, op.dtype, vec4, count, r);
-        }
+        residualOf(e, r);
         const bool scaled = op.scale != nullptr;
 #pragma unroll
-        for (int q = 0; q < 4; q++) y[q] = __fadd_rn(y[q], scaled ? __fmul_rn(vec[q], r[q]) : r[q]);
+        for (int q = 0; q < 4; q++) y[q] = __fadd_rn(y[q], scaled ? __fmul_rn(vecOf(e, q), r[q]) : r[q]);
         break;
       }
       case IgemmEpilogueKind::Activation:
@@ -313,14 +304,67 @@ __device__ __forceinline__ void FinishQuad(const IgemmParams& p, const float* co
         break;
     }
   }
+}
+
+// Finishes `count` (1..4) consecutive columns lc.. of staged row lrow, output element `at`: the
+// epilogue ops, then the store (requantized for an int8 output).
+template <int BN, int kPitch>
+__device__ __forceinline__ void FinishQuad(const IgemmParams& p, const float* colv, const float* stage, int lrow, int lc, int64_t at,
+                                           int count, float inv, bool vec4, int resOp, const int8_t* resTile, int resRow) {
+  const float4 f = *reinterpret_cast<const float4*>(stage + lrow * kPitch + lc);
+  float y[4] = {f.x, f.y, f.z, f.w};
+  ApplyEpilogue(
+      p, y, [&](int e, int q) { return colv[(2 + e) * BN + lc + q]; },
+      [&](int e, float* r) {
+        // The prefetched tile: row resRow of the block, columns lc.. (zero beyond n, unused).
+        if (e == resOp) Load4(resTile, static_cast<int64_t>(resRow) * BN + lc, p.epi[e].dtype, true, 4, r);
+        else Load4(p.epi[e].ptr, at, p.epi[e].dtype, vec4, count, r);
+      });
   Store4(p, at, y, count, inv, vec4);
+}
+
+// Split-K's second kernel: every thread finishes four consecutive columns of one row of a group
+// from the int32 sums in p.partial, with the arithmetic of the main kernel's epilogue (column
+// vectors read from global memory instead of shared memory).
+__global__ void IgemmSplitFinishKernel(const __grid_constant__ IgemmParams p, int64_t quads, bool vec4) {
+  const int quadsPerGroup = (p.n + 3) / 4;
+  const float inv = p.outScale != nullptr ? RequantizeFactor(LoadScale(p.outScale, 0, p.outScaleDtype)) : 1.f;
+  const bool rowSx = p.sxRows > 1;
+  for (int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; idx < quads; idx += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t rowGroup = idx / quadsPerGroup;
+    const int c0 = static_cast<int>(idx - rowGroup * quadsPerGroup) * 4;
+    const int64_t row = rowGroup / p.groups;
+    const int group = static_cast<int>(rowGroup - row * p.groups);
+    const int count = min(4, p.n - c0);
+    const int gcol0 = group * p.n + c0;
+    const int64_t at = row * p.ldc + gcol0;
+    const float sx = LoadScale(p.sx, rowSx ? row % p.sxRows : 0, p.sxDtype);
+    float y[4];
+#pragma unroll
+    for (int q = 0; q < 4; q++) {
+      const int gcol = gcol0 + (q < count ? q : 0);
+      const float s = __fmul_rn(sx, LoadScale(p.sw, p.swPerChannel ? gcol : 0, p.swDtype));
+      y[q] = __fmul_rn(__int2float_rn(p.partial[at + (q < count ? q : 0)]), s);
+      if (p.bias != nullptr) y[q] = __fadd_rn(y[q], LoadScale(p.bias, gcol, p.biasDtype));
+    }
+    ApplyEpilogue(
+        p, y,
+        [&](int e, int q) {
+          const IgemmEpilogueOp& op = p.epi[e];
+          const int gcol = gcol0 + (q < count ? q : 0);
+          if (op.kind == IgemmEpilogueKind::Bias) return LoadScale(op.ptr, op.stride * gcol, op.dtype);
+          return op.scale != nullptr ? LoadScale(op.scale, op.scalePerChannel ? gcol : 0, op.scaleDtype) : 0.f;
+        },
+        [&](int e, float* r) { Load4(p.epi[e].ptr, at, p.epi[e].dtype, vec4, count, r); });
+    Store4(p, at, y, count, inv, vec4);
+  }
 }
 
 // WG: the warpgroup MMA (BM / 64 warpgroups, each 64 rows by BN; WARPS_M = BM / 16, WARPS_N = 1, so
 // every warp holds the fragments of 16 rows by BN as the mma.sync kernel's would).
 template <int BM, int BN, int WARPS_M, int WARPS_N, bool CONV, bool VEC, bool WG>
 __global__ void __launch_bounds__(WARPS_M* WARPS_N * 32)
-    IgemmKernel(const __grid_constant__ IgemmParams p, int64_t mBase, bool vec4, int resOp) {
+    IgemmKernel(const __grid_constant__ IgemmParams p, int64_t mBase, bool vec4, bool fast, int resOp) {
   constexpr int kThreads = WARPS_M * WARPS_N * 32;
   constexpr int kStages = StagesOf(WG);
   constexpr int WM = BM / WARPS_M;
@@ -350,7 +394,9 @@ __global__ void __launch_bounds__(WARPS_M* WARPS_N * 32)
   const int warp = tid >> 5;
   const int wm0 = (warp / WARPS_N) * WM;
   const int wn0 = (warp % WARPS_N) * WN;
-  const int group = blockIdx.z;
+  // z: group * splits + the block's part of K (split-K, IgemmParams::splits).
+  const int group = p.splits > 1 ? static_cast<int>(blockIdx.z) / p.splits : static_cast<int>(blockIdx.z);
+  const int ktBegin = p.splits > 1 ? (static_cast<int>(blockIdx.z) - group * p.splits) * p.kSplitTiles : 0;
   const int n0 = blockIdx.x * BN;
   const int64_t m0 = mBase + static_cast<int64_t>(blockIdx.y) * BM;
   const int kc = tid & 3;
@@ -368,7 +414,7 @@ __global__ void __launch_bounds__(WARPS_M* WARPS_N * 32)
       aRows[i] = m < p.m ? p.a + m * p.lda : nullptr;
     }
   }
-  if constexpr (CONV) ck.Set(p.g, kc * 16);
+  if constexpr (CONV) ck.Set(p.g, ktBegin * kBK + kc * 16);
   const int8_t* bRows[CB];
 #pragma unroll
   for (int i = 0; i < CB; i++) {
@@ -486,11 +532,13 @@ __global__ void __launch_bounds__(WARPS_M* WARPS_N * 32)
     }
   }
 
-  const int kTiles = (p.k + kBK - 1) / kBK;
+  // This block's K tiles: all of them, or its part of a split.
+  const int kTilesAll = (p.k + kBK - 1) / kBK;
+  const int kTiles = p.splits > 1 ? min(p.kSplitTiles, kTilesAll - ktBegin) : kTilesAll;
   prefetchResidual();
 #pragma unroll
   for (int s = 0; s < kAhead; s++) {
-    if (s < kTiles) load(s, s);
+    if (s < kTiles) load(s, ktBegin + s);
     CpAsyncCommit();
   }
   for (int kt = 0; kt < kTiles; kt++) {
@@ -498,7 +546,7 @@ __global__ void __launch_bounds__(WARPS_M* WARPS_N * 32)
     if constexpr (WG) FenceProxyAsync();
     __syncthreads();
     const int next = kt + kAhead;
-    if (next < kTiles) load(next % kStages, next);
+    if (next < kTiles) load(next % kStages, ktBegin + next);
     CpAsyncCommit();
     const int stage = kt % kStages;
     const int8_t* a = sA + stage * BM * kBK;
@@ -539,16 +587,100 @@ __global__ void __launch_bounds__(WARPS_M* WARPS_N * 32)
   }
   if constexpr (WG) WgmmaWait<0>();
   CpAsyncWait<0>();
+  const int gq = lane >> 2;
+  const int tq = lane & 3;
+  if (p.splits > 1) {
+    // Split-K: add this part's exact int32 sums into the partial tile; IgemmSplitFinishKernel
+    // applies the epilogue once every part has.
+#pragma unroll
+    for (int i = 0; i < MI; i++) {
+#pragma unroll
+      for (int half = 0; half < 2; half++) {
+        const int64_t row = m0 + wm0 + i * 16 + gq + half * 8;
+        if (row >= p.m) continue;
+        int32_t* dst = p.partial + row * p.ldc + static_cast<int64_t>(group) * p.n + n0;
+#pragma unroll
+        for (int j = 0; j < NI; j++) {
+#pragma unroll
+          for (int q = 0; q < 2; q++) {
+            const int lc = wn0 + j * 8 + tq * 2 + q;
+            if (n0 + lc < p.n) atomicAdd(dst + lc, acc[i][j][half * 2 + q]);
+          }
+        }
+      }
+    }
+    return;
+  }
   __syncthreads();  // the pipeline's shared memory now holds the epilogue's staging tile; the residual tile has arrived
+
+  const float inv = p.outScale != nullptr ? RequantizeFactor(LoadScale(p.outScale, 0, p.outScaleDtype)) : 1.f;
+  const bool hasBias = p.bias != nullptr;
+  // fround(fround(acc) * scale), + the convolution's bias, of an accumulator at block column lc
+  // (sx: its row's x scale when x is scaled per row).
+  auto rescaled = [&](int32_t acc, float sx, int lc) {
+    const float s = rowSx ? __fmul_rn(sx, colv[lc]) : colv[lc];
+    const float y = __fmul_rn(__int2float_rn(acc), s);
+    return hasBias ? __fadd_rn(y, colv[BN + lc]) : y;
+  };
+  if (fast) {
+    // The register epilogue (FastEpilogue): every thread finishes its own accumulators (the same
+    // float32 operations, in the same order, as FinishQuad), requantizes them into an int8 tile in
+    // shared memory, and the block stores the tile in 16-byte chunks.
+    constexpr int kOutPitch = BN + 16;  // bytes; rows 4 banks apart, 16-byte aligned
+    static_assert(BM * kOutPitch <= PipelineBytes(BM, BN, WG), "int8 output tile");
+    int8_t* const otile = smem;
+#pragma unroll
+    for (int i = 0; i < MI; i++) {
+#pragma unroll
+      for (int half = 0; half < 2; half++) {
+        const int lrow = wm0 + i * 16 + gq + half * 8;
+        const int64_t row = m0 + lrow;
+        const float sx = rowSx && row < p.m ? LoadScale(p.sx, row % p.sxRows, p.sxDtype) : 0.f;
+#pragma unroll
+        for (int j = 0; j < NI; j++) {
+          const int lc = wn0 + j * 8 + tq * 2;
+          float y[2] = {rescaled(acc[i][j][half * 2], sx, lc), rescaled(acc[i][j][half * 2 + 1], sx, lc + 1)};
+          for (int e = 0; e < p.nEpi; e++) {
+            const IgemmEpilogueOp& op = p.epi[e];
+            const float* vec = colv + (2 + e) * BN + lc;
+            if (op.kind == IgemmEpilogueKind::Bias) {
+#pragma unroll
+              for (int q = 0; q < 2; q++) y[q] = __fadd_rn(y[q], vec[q]);
+            } else if (op.kind == IgemmEpilogueKind::Residual) {
+              const bool scaled = op.scale != nullptr;
+#pragma unroll
+              for (int q = 0; q < 2; q++) {
+                const float r = LoadElem(resTile, static_cast<int64_t>(lrow) * BN + lc + q, op.dtype);
+                y[q] = __fadd_rn(y[q], scaled ? __fmul_rn(vec[q], r) : r);
+              }
+            } else {
+#pragma unroll
+              for (int q = 0; q < 2; q++) y[q] = y[q] > 0.f || y[q] != y[q] ? y[q] : 0.f;
+            }
+          }
+          const uint32_t packed = static_cast<uint8_t>(Requantize(y[0], inv)) | (static_cast<uint32_t>(static_cast<uint8_t>(Requantize(y[1], inv))) << 8);
+          *reinterpret_cast<uint16_t*>(otile + lrow * kOutPitch + lc) = static_cast<uint16_t>(packed);
+        }
+      }
+    }
+    __syncthreads();
+    constexpr int kChunks = BN / 16;
+    int8_t* const out = static_cast<int8_t*>(p.out) + static_cast<int64_t>(group) * p.n;
+    for (int c = tid; c < BM * kChunks; c += kThreads) {
+      const int lrow = c / kChunks;
+      const int cc = c - lrow * kChunks;
+      const int64_t row = m0 + lrow;
+      if (row < p.m && n0 + cc * 16 < p.n) {
+        *reinterpret_cast<uint4*>(out + row * p.ldc + n0 + cc * 16) = *reinterpret_cast<const uint4*>(otile + lrow * kOutPitch + cc * 16);
+      }
+    }
+    return;
+  }
 
   float* const stage = reinterpret_cast<float*>(smem);
   // Per pass, the accumulators of kRows rows become fround(fround(acc) * scale) (+ bias) in the
   // staging tile; then every thread finishes four consecutive columns at a time (epilogue ops,
   // requantize or convert) and stores them, a warp writing whole rows.
-  const float inv = p.outScale != nullptr ? RequantizeFactor(LoadScale(p.outScale, 0, p.outScaleDtype)) : 1.f;
-  const int gq = lane >> 2;
-  const int tq = lane & 3;
-  const bool hasBias = p.bias != nullptr;
   constexpr int kQuads = BN / 4;
   for (int pass = 0; pass < BM / kRows; pass++) {
     __syncthreads();  // column vectors written / the previous pass's tile consumed
@@ -563,15 +695,8 @@ __global__ void __launch_bounds__(WARPS_M* WARPS_N * 32)
 #pragma unroll
         for (int j = 0; j < NI; j++) {
           const int lc = wn0 + j * 8 + tq * 2;
-          float v[2];
-#pragma unroll
-          for (int q = 0; q < 2; q++) {
-            const float s = rowSx ? __fmul_rn(sx, colv[lc + q]) : colv[lc + q];
-            float y = __fmul_rn(__int2float_rn(acc[i][j][half * 2 + q]), s);
-            if (hasBias) y = __fadd_rn(y, colv[BN + lc + q]);
-            v[q] = y;
-          }
-          *reinterpret_cast<float2*>(stage + lrow * kPitch + lc) = make_float2(v[0], v[1]);
+          *reinterpret_cast<float2*>(stage + lrow * kPitch + lc) =
+              make_float2(rescaled(acc[i][j][half * 2], sx, lc), rescaled(acc[i][j][half * 2 + 1], sx, lc + 1));
         }
       }
     }
@@ -609,7 +734,7 @@ constexpr TileConfig kTiles[] = {
 constexpr int kTileCount = sizeof(kTiles) / sizeof(kTiles[0]);
 
 template <int BM, int BN, int WARPS_M, int WARPS_N, bool WG, bool CONV, bool VEC>
-cudaError_t LaunchKernel(const IgemmParams& p, bool vec4, int resOp, cudaStream_t stream) {
+cudaError_t LaunchKernel(const IgemmParams& p, bool vec4, bool fast, int resOp, cudaStream_t stream) {
   constexpr int kThreads = WARPS_M * WARPS_N * 32;
   auto* kernel = IgemmKernel<BM, BN, WARPS_M, WARPS_N, CONV, VEC, WG>;
   const int resBytes = resOp >= 0 ? BM * BN * static_cast<int>(ItemSize(p.epi[resOp].dtype)) : 0;
@@ -622,8 +747,8 @@ cudaError_t LaunchKernel(const IgemmParams& p, bool vec4, int resOp, cudaStream_
   const unsigned nTiles = static_cast<unsigned>((p.n + BN - 1) / BN);
   // Rows beyond the grid's y limit run as further launches, each from its own first row.
   for (int64_t t = 0; t < mTiles; t += kMaxGridY) {
-    const dim3 grid(nTiles, static_cast<unsigned>(std::min<int64_t>(kMaxGridY, mTiles - t)), static_cast<unsigned>(p.groups));
-    kernel<<<grid, kThreads, bytes, stream>>>(p, t * BM, vec4, resOp);
+    const dim3 grid(nTiles, static_cast<unsigned>(std::min<int64_t>(kMaxGridY, mTiles - t)), static_cast<unsigned>(p.groups * std::max(1, p.splits)));
+    kernel<<<grid, kThreads, bytes, stream>>>(p, t * BM, vec4, fast, resOp);
     const cudaError_t err = cudaGetLastError();
     if (err != cudaSuccess) return err;
   }
@@ -631,16 +756,32 @@ cudaError_t LaunchKernel(const IgemmParams& p, bool vec4, int resOp, cudaStream_
 }
 
 template <int BM, int BN, int WARPS_M, int WARPS_N, bool WG = false>
-cudaError_t LaunchTile(const IgemmParams& p, bool vec, bool vec4, int resOp, cudaStream_t stream) {
+cudaError_t LaunchTile(const IgemmParams& p, bool vec, bool vec4, bool fast, int resOp, cudaStream_t stream) {
   if (p.conv) {
-    return vec ? LaunchKernel<BM, BN, WARPS_M, WARPS_N, WG, true, true>(p, vec4, resOp, stream)
-               : LaunchKernel<BM, BN, WARPS_M, WARPS_N, WG, true, false>(p, vec4, resOp, stream);
+    return vec ? LaunchKernel<BM, BN, WARPS_M, WARPS_N, WG, true, true>(p, vec4, fast, resOp, stream)
+               : LaunchKernel<BM, BN, WARPS_M, WARPS_N, WG, true, false>(p, vec4, fast, resOp, stream);
   }
-  return vec ? LaunchKernel<BM, BN, WARPS_M, WARPS_N, WG, false, true>(p, vec4, resOp, stream)
-             : LaunchKernel<BM, BN, WARPS_M, WARPS_N, WG, false, false>(p, vec4, resOp, stream);
+  return vec ? LaunchKernel<BM, BN, WARPS_M, WARPS_N, WG, false, true>(p, vec4, fast, resOp, stream)
+             : LaunchKernel<BM, BN, WARPS_M, WARPS_N, WG, false, false>(p, vec4, fast, resOp, stream);
 }
 
 bool Aligned(const void* ptr, uintptr_t bytes) { return reinterpret_cast<uintptr_t>(ptr) % bytes == 0; }
+
+// Whether the kernel's register epilogue applies (IgemmKernel): an int8 output in 16-byte column
+// runs, and epilogue ops among bias vectors, the prefetched residual and relu.
+bool FastEpilogue(const IgemmParams& p, int resOp) {
+  if (p.outDtype != DType::Int8 || p.outScale == nullptr || p.n % 16 != 0 || p.ldc % 16 != 0 || !Aligned(p.out, 16)) return false;
+  for (int e = 0; e < p.nEpi; e++) {
+    const IgemmEpilogueOp& op = p.epi[e];
+    if (op.kind == IgemmEpilogueKind::Residual && e != resOp) return false;
+    if (op.kind == IgemmEpilogueKind::Activation && static_cast<PwActivation>(op.fn) != PwActivation::Relu) return false;
+  }
+  return true;
+}
+
+// The main kernel in tile configuration `tile` (resOp: the prefetched residual op, or -1; fast:
+// the register epilogue, FastEpilogue).
+cudaError_t LaunchMain(const IgemmParams& p, int tile, bool vec, bool vec4, bool fast, int resOp, cudaStream_t stream);
 
 }  // namespace
 
@@ -689,27 +830,104 @@ bool IgemmVectorLoads(const IgemmParams& p) {
   return p.conv ? p.g.cg % 16 == 0 && p.g.c % 16 == 0 : p.lda % 16 == 0;
 }
 
-cudaError_t LaunchIgemm(const IgemmParams& p, int tile, cudaStream_t stream) {
-  if (p.m == 0 || p.n == 0) return cudaSuccess;
+namespace {
+
+// One thread per 16-byte chunk of a row of the im2col matrix.
+__global__ void IgemmIm2colKernel(const __grid_constant__ IgemmParams p, int8_t* __restrict__ dst, int kp, int64_t chunks) {
+  const int perRow = kp / 16;
+  for (int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; idx < chunks; idx += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t m = idx / perRow;
+    const int k0 = static_cast<int>(idx - m * perRow) * 16;
+    const ConvRow r = ConvRowOf(p, m, 0);
+    ConvK e{};
+    e.Set(p.g, min(k0, p.k - 1));
+    uint32_t words[4] = {0, 0, 0, 0};
+    for (int j = 0; j < 16 && k0 + j < p.k; j++) {
+      const int64_t off = ConvOffset(p.g, r, e.ky, e.kx, e.c);
+      if (off >= 0) words[j >> 2] |= static_cast<uint32_t>(static_cast<uint8_t>(p.a[off])) << ((j & 3) * 8);
+      e.Advance(p.g, 1);
+    }
+    *reinterpret_cast<uint4*>(dst + m * kp + k0) = make_uint4(words[0], words[1], words[2], words[3]);
+  }
+}
+
+}  // namespace
+
+cudaError_t LaunchIgemmIm2col(const IgemmParams& p, int8_t* dst, int kp, cudaStream_t stream) {
+  if (!p.conv || p.groups != 1 || kp % 16 != 0 || kp < p.k || !Aligned(dst, 16)) return cudaErrorInvalidValue;
+  if (p.m == 0) return cudaSuccess;
+  const int64_t chunks = p.m * (kp / 16);
+  const int64_t blocks = std::min<int64_t>((chunks + 255) / 256, 65535 * 8);
+  IgemmIm2colKernel<<<static_cast<unsigned>(blocks), 256, 0, stream>>>(p, dst, kp, chunks);
+  return cudaGetLastError();
+}
+
+int64_t IgemmBlocks(const IgemmParams& p, int tile) {
+  if (tile < 0 || tile >= kTileCount) return 0;
+  return (p.m + kTiles[tile].bm - 1) / kTiles[tile].bm * ((p.n + kTiles[tile].bn - 1) / kTiles[tile].bn) * p.groups;
+}
+
+int IgemmSplitTiles(const IgemmParams& p, int splits) {
+  const int kTiles = (p.k + kBK - 1) / kBK;
+  return (kTiles + std::max(1, splits) - 1) / std::max(1, splits);
+}
+
+int IgemmEffectiveSplits(const IgemmParams& p, int splits) {
+  const int kTiles = (p.k + kBK - 1) / kBK;
+  const int per = IgemmSplitTiles(p, splits);
+  return (kTiles + per - 1) / per;
+}
+
+size_t IgemmPartialBytes(const IgemmParams& p, int splits) {
+  return splits > 1 ? static_cast<size_t>(p.m) * static_cast<size_t>(p.ldc) * sizeof(int32_t) : 0;
+}
+
+cudaError_t LaunchIgemm(const IgemmParams& given, int tile, cudaStream_t stream) {
+  if (given.m == 0 || given.n == 0) return cudaSuccess;
+  IgemmParams p = given;
+  p.splits = std::max(1, p.splits);
+  if (p.splits > 1) {
+    // Every part gets at least one K tile (the caller's splits may round to fewer parts).
+    p.kSplitTiles = IgemmSplitTiles(p, p.splits);
+    p.splits = IgemmEffectiveSplits(p, p.splits);
+  }
   const bool vec = IgemmVectorLoads(p);
   // Four-element loads and stores in the epilogue: every row's columns of a group start 4-aligned.
   bool vec4 = p.ldc % 4 == 0 && p.n % 4 == 0 && Aligned(p.out, 4 * ItemSize(p.outDtype));
   for (int e = 0; e < p.nEpi; e++) {
     if (p.epi[e].kind == IgemmEpilogueKind::Residual) vec4 = vec4 && Aligned(p.epi[e].ptr, 4 * ItemSize(p.epi[e].dtype));
   }
+  if (p.splits > 1) {
+    if (p.partial == nullptr) return cudaErrorInvalidValue;
+    cudaError_t err = cudaMemsetAsync(p.partial, 0, IgemmPartialBytes(p, p.splits), stream);
+    if (err == cudaSuccess) err = LaunchMain(p, tile, vec, vec4, false, -1, stream);
+    if (err != cudaSuccess) return err;
+    const int64_t quads = p.m * p.groups * ((p.n + 3) / 4);
+    const int64_t blocks = std::min<int64_t>((quads + 255) / 256, 65535);
+    IgemmSplitFinishKernel<<<static_cast<unsigned>(blocks), 256, 0, stream>>>(p, quads, vec4);
+    return cudaGetLastError();
+  }
   const int resOp = PrefetchedResidual(p);
+  return LaunchMain(p, tile, vec, vec4, FastEpilogue(p, resOp), resOp, stream);
+}
+
+namespace {
+
+cudaError_t LaunchMain(const IgemmParams& p, int tile, bool vec, bool vec4, bool fast, int resOp, cudaStream_t stream) {
   switch (tile) {
-    case 0: return LaunchTile<128, 128, 2, 4>(p, vec, vec4, resOp, stream);
-    case 1: return LaunchTile<128, 64, 4, 2>(p, vec, vec4, resOp, stream);
-    case 2: return LaunchTile<64, 128, 2, 4>(p, vec, vec4, resOp, stream);
-    case 3: return LaunchTile<64, 64, 2, 2>(p, vec, vec4, resOp, stream);
-    case 4: return LaunchTile<128, 128, 2, 2>(p, vec, vec4, resOp, stream);
-    case 5: return LaunchTile<128, 128, 8, 1, true>(p, vec, vec4, resOp, stream);
-    case 6: return LaunchTile<128, 64, 8, 1, true>(p, vec, vec4, resOp, stream);
-    case 7: return LaunchTile<64, 128, 4, 1, true>(p, vec, vec4, resOp, stream);
-    case 8: return LaunchTile<64, 64, 4, 1, true>(p, vec, vec4, resOp, stream);
+    case 0: return LaunchTile<128, 128, 2, 4>(p, vec, vec4, fast, resOp, stream);
+    case 1: return LaunchTile<128, 64, 4, 2>(p, vec, vec4, fast, resOp, stream);
+    case 2: return LaunchTile<64, 128, 2, 4>(p, vec, vec4, fast, resOp, stream);
+    case 3: return LaunchTile<64, 64, 2, 2>(p, vec, vec4, fast, resOp, stream);
+    case 4: return LaunchTile<128, 128, 2, 2>(p, vec, vec4, fast, resOp, stream);
+    case 5: return LaunchTile<128, 128, 8, 1, true>(p, vec, vec4, fast, resOp, stream);
+    case 6: return LaunchTile<128, 64, 8, 1, true>(p, vec, vec4, fast, resOp, stream);
+    case 7: return LaunchTile<64, 128, 4, 1, true>(p, vec, vec4, fast, resOp, stream);
+    case 8: return LaunchTile<64, 64, 4, 1, true>(p, vec, vec4, fast, resOp, stream);
     default: return cudaErrorInvalidValue;
   }
 }
+
+}  // namespace
 
 }  // namespace fxrt::kernels

@@ -72,6 +72,13 @@ struct IgemmParams {
   int64_t ldc;
   const void* outScale; // null: float output
   DType outScaleDtype;
+  // Split-K: `splits` blocks share each output tile, block s reducing K tiles (of 64) from
+  // s * kSplitTiles; they add their int32 sums into `partial` ([m, ldc], zeroed first by
+  // LaunchIgemm) with integer atomics, which are exact in any order (deterministic), and a second
+  // kernel finishes the epilogue from it. 1: no split (partial unused).
+  int splits;
+  int kSplitTiles;
+  int32_t* partial;
 };
 
 // Tile configurations (the tactic): indices 0 .. IgemmTileCount() - 1.
@@ -87,7 +94,21 @@ cudaError_t IgemmWgmmaAvailable(bool* available);
 int IgemmDefaultTile(const IgemmParams& p, int multiprocessors, bool wgmma);
 // Whether the operands allow 16-byte loads (K runs of 16 aligned bytes); else bytewise loads.
 bool IgemmVectorLoads(const IgemmParams& p);
+// Blocks of a tile configuration over the problem (before any split of K).
+int64_t IgemmBlocks(const IgemmParams& p, int tile);
+// K tiles of 64 each block of a `splits`-way split reduces.
+int IgemmSplitTiles(const IgemmParams& p, int splits);
+// The parts a `splits`-way split of K really makes (every part gets at least one K tile, so fewer
+// when K has fewer tiles than splits, or when rounding leaves the last parts empty).
+int IgemmEffectiveSplits(const IgemmParams& p, int splits);
+// Bytes of the int32 partial sums a split-K launch needs (0 without a split).
+size_t IgemmPartialBytes(const IgemmParams& p, int splits);
 cudaError_t LaunchIgemm(const IgemmParams& p, int tile, cudaStream_t stream);
+// Explicit im2col of a one-group convolution's A operand: dst [m, kp] with row = output pixel and
+// k = (kh, kw, c) as the implicit form reads it, zero for padding and for k >= p.k (kp: p.k rounded
+// up to 16). With B padded alike, the convolution runs as a matrix product with 16-byte loads: for
+// inputs whose channels do not allow them (the 3-channel stem), whose implicit form loads bytewise.
+cudaError_t LaunchIgemmIm2col(const IgemmParams& p, int8_t* dst, int kp, cudaStream_t stream);
 
 
 }  // namespace fxrt::kernels
