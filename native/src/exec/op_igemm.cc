@@ -4,6 +4,9 @@
 // else the configuration that fills the device for this problem size (wgmma tiles only where the
 // device and the kernel image have them). A problem of few output tiles and a long K (a late
 // convolution at batch 1) splits K over several blocks; their int32 sums meet in the workspace.
+// A convolution whose channels keep the implicit form to bytewise loads (the 3-channel stem) may
+// run in the im2col form: an explicit im2col matrix in the workspace, the weight padded alike.
+// Tile, split and form are the tactic (cached: algo, words[0], words[1]).
 #include <cuda_runtime.h>
 
 #include <algorithm>

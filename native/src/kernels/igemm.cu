@@ -30,6 +30,9 @@ constexpr int kAhead = 2;   // stages loaded ahead of the one being multiplied
 constexpr int StagesOf(bool wg) { return wg ? kAhead + 2 : kAhead + 1; }
 constexpr int64_t kMaxGridY = 65535;
 
+// The problem's K tiles of kBK bytes.
+__host__ __device__ __forceinline__ int KTiles(const IgemmParams& p) { return (p.k + kBK - 1) / kBK; }
+
 // Byte offset of 16-byte chunk `kc` (0..3) of tile row `row` in a stage: rows of 64 bytes with the
 // chunks XOR-swizzled so that the 8 rows one ldmatrix phase reads lie in 8 different bank groups.
 __device__ __forceinline__ int Swizzle(int row, int kc) { return row * kBK + ((kc ^ ((row >> 1) & 3)) << 4); }
@@ -273,33 +276,34 @@ __device__ __forceinline__ void Store4(const IgemmParams& p, int64_t i, const fl
   }
 }
 
-// The epilogue ops in order on four consecutive columns' values y: + a bias vector, + a residual
+// The epilogue ops in order on N consecutive columns' values y: + a bias vector, + a residual
 // (times its scale when int8), an activation. vecOf(e, q): op e's bias or residual scale at column
-// q; residualOf(e, r): the four residual values of op e.
-template <class VecOf, class ResidualOf>
+// q; residualOf(e, r): the N residual values of op e. kReluOnly: the caller knows every activation
+// is a relu (FastEpilogue), so the other activations are not compiled in (registers).
+template <int N, bool kReluOnly = false, class VecOf, class ResidualOf>
 __device__ __forceinline__ void ApplyEpilogue(const IgemmParams& p, float* y, VecOf vecOf, ResidualOf residualOf) {
   for (int e = 0; e < p.nEpi; e++) {
     const IgemmEpilogueOp& op = p.epi[e];
     switch (op.kind) {
       case IgemmEpilogueKind::Bias:
 #pragma unroll
-        for (int q = 0; q < 4; q++) y[q] = __fadd_rn(y[q], vecOf(e, q));
+        for (int q = 0; q < N; q++) y[q] = __fadd_rn(y[q], vecOf(e, q));
         break;
       case IgemmEpilogueKind::Residual: {
-        float r[4];
+        float r[N];
         residualOf(e, r);
         const bool scaled = op.scale != nullptr;
 #pragma unroll
-        for (int q = 0; q < 4; q++) y[q] = __fadd_rn(y[q], scaled ? __fmul_rn(vecOf(e, q), r[q]) : r[q]);
+        for (int q = 0; q < N; q++) y[q] = __fadd_rn(y[q], scaled ? __fmul_rn(vecOf(e, q), r[q]) : r[q]);
         break;
       }
       case IgemmEpilogueKind::Activation:
-        if (static_cast<PwActivation>(op.fn) == PwActivation::Relu) {
+        if (kReluOnly || static_cast<PwActivation>(op.fn) == PwActivation::Relu) {
 #pragma unroll
-          for (int q = 0; q < 4; q++) y[q] = y[q] > 0.f || y[q] != y[q] ? y[q] : 0.f;
+          for (int q = 0; q < N; q++) y[q] = y[q] > 0.f || y[q] != y[q] ? y[q] : 0.f;
         } else {
 #pragma unroll
-          for (int q = 0; q < 4; q++) y[q] = ActivationFn<float>(static_cast<PwActivation>(op.fn), y[q], op.alpha, op.beta);
+          for (int q = 0; q < N; q++) y[q] = ActivationFn<float>(static_cast<PwActivation>(op.fn), y[q], op.alpha, op.beta);
         }
         break;
     }
@@ -313,7 +317,7 @@ __device__ __forceinline__ void FinishQuad(const IgemmParams& p, const float* co
                                            int count, float inv, bool vec4, int resOp, const int8_t* resTile, int resRow) {
   const float4 f = *reinterpret_cast<const float4*>(stage + lrow * kPitch + lc);
   float y[4] = {f.x, f.y, f.z, f.w};
-  ApplyEpilogue(
+  ApplyEpilogue<4>(
       p, y, [&](int e, int q) { return colv[(2 + e) * BN + lc + q]; },
       [&](int e, float* r) {
         // The prefetched tile: row resRow of the block, columns lc.. (zero beyond n, unused).
@@ -347,7 +351,7 @@ __global__ void IgemmSplitFinishKernel(const __grid_constant__ IgemmParams p, in
       y[q] = __fmul_rn(__int2float_rn(p.partial[at + (q < count ? q : 0)]), s);
       if (p.bias != nullptr) y[q] = __fadd_rn(y[q], LoadScale(p.bias, gcol, p.biasDtype));
     }
-    ApplyEpilogue(
+    ApplyEpilogue<4>(
         p, y,
         [&](int e, int q) {
           const IgemmEpilogueOp& op = p.epi[e];
@@ -533,7 +537,7 @@ __global__ void __launch_bounds__(WARPS_M* WARPS_N * 32)
   }
 
   // This block's K tiles: all of them, or its part of a split.
-  const int kTilesAll = (p.k + kBK - 1) / kBK;
+  const int kTilesAll = KTiles(p);
   const int kTiles = p.splits > 1 ? min(p.kSplitTiles, kTilesAll - ktBegin) : kTilesAll;
   prefetchResidual();
 #pragma unroll
@@ -624,7 +628,7 @@ __global__ void __launch_bounds__(WARPS_M* WARPS_N * 32)
   };
   if (fast) {
     // The register epilogue (FastEpilogue): every thread finishes its own accumulators (the same
-    // float32 operations, in the same order, as FinishQuad), requantizes them into an int8 tile in
+    // float32 operations, in the same order, as FinishQuad: ApplyEpilogue), requantizes them into an int8 tile in
     // shared memory, and the block stores the tile in 16-byte chunks.
     constexpr int kOutPitch = BN + 16;  // bytes; rows 4 banks apart, 16-byte aligned
     static_assert(BM * kOutPitch <= PipelineBytes(BM, BN, WG), "int8 output tile");
@@ -640,24 +644,12 @@ __global__ void __launch_bounds__(WARPS_M* WARPS_N * 32)
         for (int j = 0; j < NI; j++) {
           const int lc = wn0 + j * 8 + tq * 2;
           float y[2] = {rescaled(acc[i][j][half * 2], sx, lc), rescaled(acc[i][j][half * 2 + 1], sx, lc + 1)};
-          for (int e = 0; e < p.nEpi; e++) {
-            const IgemmEpilogueOp& op = p.epi[e];
-            const float* vec = colv + (2 + e) * BN + lc;
-            if (op.kind == IgemmEpilogueKind::Bias) {
-#pragma unroll
-              for (int q = 0; q < 2; q++) y[q] = __fadd_rn(y[q], vec[q]);
-            } else if (op.kind == IgemmEpilogueKind::Residual) {
-              const bool scaled = op.scale != nullptr;
-#pragma unroll
-              for (int q = 0; q < 2; q++) {
-                const float r = LoadElem(resTile, static_cast<int64_t>(lrow) * BN + lc + q, op.dtype);
-                y[q] = __fadd_rn(y[q], scaled ? __fmul_rn(vec[q], r) : r);
-              }
-            } else {
-#pragma unroll
-              for (int q = 0; q < 2; q++) y[q] = y[q] > 0.f || y[q] != y[q] ? y[q] : 0.f;
-            }
-          }
+          // FastEpilogue: the only residual is the prefetched tile's (row lrow, columns lc..).
+          ApplyEpilogue<2, true>(
+              p, y, [&](int e, int q) { return colv[(2 + e) * BN + lc + q]; },
+              [&](int e, float* r) {
+                for (int q = 0; q < 2; q++) r[q] = LoadElem(resTile, static_cast<int64_t>(lrow) * BN + lc + q, p.epi[e].dtype);
+              });
           const uint32_t packed = static_cast<uint8_t>(Requantize(y[0], inv)) | (static_cast<uint32_t>(static_cast<uint8_t>(Requantize(y[1], inv))) << 8);
           *reinterpret_cast<uint16_t*>(otile + lrow * kOutPitch + lc) = static_cast<uint16_t>(packed);
         }
@@ -819,8 +811,7 @@ int IgemmDefaultTile(const IgemmParams& p, int multiprocessors, bool wgmma) {
   for (int t = 0; t < kTileCount; t++) {
     if (kTiles[t].wgmma != wgmma) continue;
     last = t;
-    const int64_t blocks = (p.m + kTiles[t].bm - 1) / kTiles[t].bm * ((p.n + kTiles[t].bn - 1) / kTiles[t].bn) * p.groups;
-    if (blocks >= want) return t;
+    if (IgemmBlocks(p, t) >= want) return t;
   }
   return last;
 }
@@ -867,15 +858,11 @@ int64_t IgemmBlocks(const IgemmParams& p, int tile) {
   return (p.m + kTiles[tile].bm - 1) / kTiles[tile].bm * ((p.n + kTiles[tile].bn - 1) / kTiles[tile].bn) * p.groups;
 }
 
-int IgemmSplitTiles(const IgemmParams& p, int splits) {
-  const int kTiles = (p.k + kBK - 1) / kBK;
-  return (kTiles + std::max(1, splits) - 1) / std::max(1, splits);
-}
+int IgemmSplitTiles(const IgemmParams& p, int splits) { return (KTiles(p) + std::max(1, splits) - 1) / std::max(1, splits); }
 
 int IgemmEffectiveSplits(const IgemmParams& p, int splits) {
-  const int kTiles = (p.k + kBK - 1) / kBK;
   const int per = IgemmSplitTiles(p, splits);
-  return (kTiles + per - 1) / per;
+  return (KTiles(p) + per - 1) / per;
 }
 
 size_t IgemmPartialBytes(const IgemmParams& p, int splits) {
