@@ -5,15 +5,23 @@
  *
  *   completion     await stream.synchronize() on an idle stream: the completion round trip alone
  *                  (event record → waiter thread → thread-safe function → promise → await)
+ *   relu + sync    a one-kernel relu (cudaRelu, a new output) then await stream.synchronize()
+ *   relu + poll    the same relu, then stream.query() polled from setImmediate until it is done:
+ *                  the completion without the waiter thread and the callback onto the JS thread
  *   alloc+free     DeviceTensor.empty + dispose of the output (stream-ordered pool)
  *   runner.run     the whole call as the benchmark times it (a new output per call)
  *   run into       the same with the output bound once (runner.run(x, { outputs }))
+ *   pipelined      8 such runs enqueued before awaiting them all, per run: the host's enqueue cost
  * and the same two calls on the MLP workload (10240x512, fp16), whose gap to the sum of its steps'
  * GPU times (profiled eagerly) is the per-call cost at scale (input and output copies included).
  *
- * Run: node node_modules/vite-node/vite-node.mjs scripts/profile_call_overhead.ts [--iters N]
+ * Completions are polled from the JS thread for FXRT_CUDA_POLL_US (default 1000 µs; src/backends/cuda/completion.ts);
+ * --poll-us N sets that window (0: the waiter thread's callback alone).
+ *
+ * Run: node node_modules/vite-node/vite-node.mjs scripts/profile_call_overhead.ts [--iters N] [--poll-us N]
  */
-import { CudaEngineRunner, DeviceTensor, Stream } from '../src/backends/cuda/index.js';
+import { setCompletionPolling } from '../src/backends/cuda/completion.js';
+import { CudaEngineRunner, cudaRelu, DeviceTensor, Stream } from '../src/backends/cuda/index.js';
 import { compile } from '../src/compile.js';
 import { modelZoo } from '../src/models/index.js';
 import { nn } from '../src/nn/index.js';
@@ -36,6 +44,8 @@ async function timeUs(iters: number, fn: () => unknown): Promise<number> {
 }
 
 const iters = Number(process.argv[process.argv.indexOf('--iters') + 1] ?? 0) || 2000;
+const pollUs = process.argv.indexOf('--poll-us');
+if (pollUs >= 0) setCompletionPolling(Number(process.argv[pollUs + 1]));
 const x = Tensor.randn([1, 8], { seed: 2, dtype: 'float16' });
 const lowered = await compile(new nn.ReLU(), [x], { device: 'cuda', precision: 'fp16' });
 const runner = CudaEngineRunner.of([...lowered.engines.values()][0]!.engine);
@@ -43,12 +53,24 @@ const dx = DeviceTensor.upload(x);
 const stream = Stream.create();
 const rows: [string, number][] = [];
 rows.push(['completion (await stream.synchronize, idle stream)', await timeUs(iters, () => stream.synchronize())]);
+rows.push(['relu + sync (a one-kernel op, then await stream.synchronize)', await timeUs(iters, async () => {
+  const y = cudaRelu(dx, { stream });
+  await stream.synchronize();
+  y.dispose();
+})]);
+rows.push(['relu + poll (stream.query from setImmediate until done)', await timeUs(iters, async () => {
+  const y = cudaRelu(dx, { stream });
+  while (!stream.query()) await new Promise((r) => setImmediate(r));
+  y.dispose();
+})]);
 rows.push(['alloc+free (DeviceTensor.empty + dispose)', await timeUs(iters, () => DeviceTensor.empty([1, 8], 'float16').dispose())]);
 rows.push(['runner.run (one relu step, device in/out)', await timeUs(iters, async () => {
   for (const y of await runner.run([dx])) y.dispose();
 })]);
 const [bound] = await runner.run([dx]);
 rows.push(['runner.run into a bound output', await timeUs(iters, () => runner.run([dx], { outputs: [bound!] }))]);
+rows.push(['pipelined: 8 runs into a bound output, then await all (per run)', (await timeUs(iters >> 3, () =>
+  Promise.all(Array.from({ length: 8 }, () => runner.run([dx], { outputs: [bound!] }))))) / 8]);
 bound!.dispose();
 rows.push(['lowered.run (host in/out)', await timeUs(iters >> 2, () => lowered.run([x]))]);
 {
@@ -72,6 +94,21 @@ rows.push(['lowered.run (host in/out)', await timeUs(iters >> 2, () => lowered.r
   dm.dispose();
   r.dispose();
 }
+// Polling off against on, interleaved in rounds (machine noise drifts over seconds).
+if (pollUs < 0) {
+  const ab: Record<string, number[]> = { off: [], on: [] };
+  const [y] = await runner.run([dx]);
+  for (let round = 0; round < 6; round++) {
+    for (const [label, us] of [['off', 0], ['on', undefined]] as const) {
+      setCompletionPolling(us);
+      ab[label]!.push(await timeUs(iters >> 2, () => runner.run([dx], { outputs: [y!] })));
+    }
+  }
+  setCompletionPolling(undefined);
+  y!.dispose();
+  for (const [label, xs] of Object.entries(ab)) rows.push([`runner.run into a bound output, polling ${label} (median of 6 interleaved rounds)`, median(xs)]);
+}
+console.log(`completion polling window: ${pollUs >= 0 ? process.argv[pollUs + 1] : process.env.FXRT_CUDA_POLL_US ?? 'default'} µs`);
 for (const [name, us] of rows) console.log(`${us.toFixed(1).padStart(8)} µs  ${name}`);
 dx.dispose();
 runner.dispose();

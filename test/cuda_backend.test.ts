@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import {
   cudaAvailable, cudaMemoryInUse, CudaUnavailableError, defaultAddonPath, DeviceTensor, loadNativeAddon, Stream,
 } from '../src/backends/cuda/index.js';
+import { setCompletionPolling, settleSoon } from '../src/backends/cuda/completion.js';
 import { NATIVE_ABI_VERSION } from '../src/backends/cuda/native.js';
 import { Tensor } from '../src/tensor/tensor.js';
 
@@ -126,5 +127,24 @@ describe('compile device resolution names why CUDA cannot run', () => {
     const addon = cudaAvailable();
     expect(status.available).toBe(addon.available);
     if (!addon.available) expect(status.reason).toBe(addon.reason);
+  });
+});
+
+describe('completion polling (FXRT_CUDA_POLL_US)', () => {
+  it('refuses a window that is not a number of microseconds >= 0, naming the variable', async () => {
+    expect(() => setCompletionPolling(-1)).toThrow('setCompletionPolling: expected microseconds >= 0, got -1');
+    const saved = process.env.FXRT_CUDA_POLL_US;
+    process.env.FXRT_CUDA_POLL_US = 'soon';
+    setCompletionPolling(undefined); // read the variable again
+    try {
+      expect(() => settleSoon(Promise.resolve(1))).toThrow("FXRT_CUDA_POLL_US must be a number of microseconds >= 0, got 'soon'");
+      process.env.FXRT_CUDA_POLL_US = '250';
+      setCompletionPolling(undefined);
+      await expect(settleSoon(Promise.resolve(2))).resolves.toBe(2);
+    } finally {
+      if (saved === undefined) delete process.env.FXRT_CUDA_POLL_US;
+      else process.env.FXRT_CUDA_POLL_US = saved;
+      setCompletionPolling(undefined);
+    }
   });
 });

@@ -1,6 +1,7 @@
 // Kernel-level timing of the int8 GEMM (kernels/igemm.cu) on the problems of the INT8 benchmark
 // workloads (the seed-000 MLP, ResNet-50 at batch 128 as implicit-GEMM convolutions), every tile
-// configuration, beside cuBLASLt's int8 (IMMA, int32 out) and fp16 GEMMs of the same matrix shapes.
+// configuration (a convolution also over an explicit [m, k] matrix of its size), beside cuBLASLt's
+// int8 (IMMA, int32 out) and fp16 GEMMs of the same matrix shapes.
 // Built and run by scripts/gpu/igemm_bench.sh; prints one line per problem and tactic.
 #include <cublasLt.h>
 #include <cuda_fp16.h>
@@ -171,6 +172,7 @@ int main(int argc, char** argv) {
       Conv("r50 l1 3x3 64->64 @56", 128, 56, 64, 64, 3, 1, true, false),
       Conv("r50 l1 1x1 64->256 @56 +res", 128, 56, 64, 256, 1, 1, true, true),
       Conv("r50 l1 1x1 256->64 @56", 128, 56, 256, 64, 1, 1, true, false),
+      Conv("r50 l2 3x3 128->128 @28", 128, 28, 128, 128, 3, 1, true, false),
       Conv("r50 l3 3x3 256->256 @14", 128, 14, 256, 256, 3, 1, true, false),
       Conv("r50 l3 1x1 1024->256 @14", 128, 14, 1024, 256, 1, 1, true, false),
       Conv("r50 l4 3x3 512->512 @7", 128, 7, 512, 512, 3, 1, true, false),
@@ -253,7 +255,22 @@ int main(int argc, char** argv) {
       const float ms = TimeMs([&] { LaunchIgemm(p, t, 0); });
       std::printf("  igemm %-24s %8.4f ms %7.1f TOPS%s\n", IgemmTileName(t), ms, ops / ms / 1e9, same ? "" : "  OUTPUT DIFFERS FROM TILE 0");
     }
-    if (!pr.conv) {
+    if (pr.conv && pr.k % 16 == 0) {
+      // The same product over an explicit [m, k] matrix: what the convolution's implicit loads cost.
+      IgemmParams q = p;
+      q.conv = false;
+      q.lda = pr.k;
+      int8_t* am = static_cast<int8_t*>(Alloc(static_cast<size_t>(pr.m) * pr.k));
+      Fill<<<1024, 256>>>(am, pr.m * pr.k, 1);
+      q.a = am;
+      for (int t = 0; t < IgemmTileCount(); t++) {
+        if (IgemmTileUsesWgmma(t) && !wgmma) continue;
+        const float ms = TimeMs([&] { LaunchIgemm(q, t, 0); });
+        std::printf("  as a matrix %-18s %8.4f ms %7.1f TOPS\n", IgemmTileName(t), ms, ops / ms / 1e9);
+      }
+      CK(cudaFree(am));
+    }
+    {
       std::string algo;
       float ms = TimeLt(lt, pr.m, pr.n, pr.k, true, ws, wsBytes, algo);
       std::printf("  cublasLt int8->int32     %8.4f ms %7.1f TOPS (%s)\n", ms, ops / ms / 1e9, algo.c_str());

@@ -47,6 +47,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   fn("memoryInUse", MemoryInUse);
   fn("createStream", CreateStream);
   fn("defaultStream", DefaultStream);
+  fn("pollCompletions", PollCompletions);
   fn("allocBuffer", AllocBuffer);
   fn("upload", Upload);
   fn("download", Download);

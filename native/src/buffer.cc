@@ -41,6 +41,7 @@ Napi::Function DeviceBuffer::Define(Napi::Env env) {
     InstanceMethod<&DeviceBuffer::Free>("free"),
     InstanceAccessor<&DeviceBuffer::ByteLength>("byteLength"),
     InstanceAccessor<&DeviceBuffer::IsFreed>("freed"),
+    InstanceAccessor<&DeviceBuffer::Address>("address"),
   });
 }
 
@@ -97,6 +98,13 @@ Napi::Value DeviceBuffer::Free(const Napi::CallbackInfo& info) {
 
 Napi::Value DeviceBuffer::ByteLength(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(bytes_));
+}
+
+// The device address (0 once freed or for an empty buffer): the executor recognises a new output
+// allocated where the last one was (a bound program then writes into it in place). Exact as a
+// double: device virtual addresses stay below 2^53.
+Napi::Value DeviceBuffer::Address(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(reinterpret_cast<uintptr_t>(data())));
 }
 
 Napi::Value DeviceBuffer::IsFreed(const Napi::CallbackInfo& info) {

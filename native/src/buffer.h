@@ -35,6 +35,7 @@ class DeviceBuffer : public Napi::ObjectWrap<DeviceBuffer> {
   Napi::Value Free(const Napi::CallbackInfo& info);
   Napi::Value ByteLength(const Napi::CallbackInfo& info);
   Napi::Value IsFreed(const Napi::CallbackInfo& info);
+  Napi::Value Address(const Napi::CallbackInfo& info);
   void Release() noexcept;
 
   std::shared_ptr<DeviceState> device_;

@@ -20,6 +20,7 @@ struct StreamInit {
 Napi::Function Stream::Define(Napi::Env env) {
   return DefineClass(env, "Stream", {
     InstanceMethod<&Stream::Synchronize>("synchronize"),
+    InstanceMethod<&Stream::Query>("query"),
     InstanceMethod<&Stream::Destroy>("destroy"),
     InstanceAccessor<&Stream::IsDestroyed>("destroyed"),
   });
@@ -56,6 +57,16 @@ Napi::Value Stream::Synchronize(const Napi::CallbackInfo& info) {
   return AddonState::Of(env).completions().Enqueue(env, state_, nullptr, "synchronize");
 }
 
+// Whether all work enqueued so far has finished (cudaStreamQuery); throws the CUDA error of a fault.
+Napi::Value Stream::Query(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!state_) ThrowError(env, "query", "the stream was destroyed");
+  const cudaError_t err = cudaStreamQuery(state_->stream());
+  if (err == cudaErrorNotReady) return Napi::Boolean::New(env, false);
+  if (err != cudaSuccess) ThrowCuda(env, err, "query", "cudaStreamQuery");
+  return Napi::Boolean::New(env, true);
+}
+
 Napi::Value Stream::Destroy(const Napi::CallbackInfo& info) {
   if (isDefault_) ThrowError(info.Env(), "destroy", "the default stream cannot be destroyed");
   // Work already enqueued still runs; buffers last used on it keep the CUDA stream alive.
@@ -79,6 +90,11 @@ Napi::Value DefaultStream(const Napi::CallbackInfo& info) {
     addon.defaultStream = Napi::Persistent(Stream::Wrap(env, addon.Device(env)->defaultStream(), true));
   }
   return addon.defaultStream.Value();
+}
+
+Napi::Value PollCompletions(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Napi::Number::New(env, static_cast<double>(AddonState::Of(env).completions().Poll(env)));
 }
 
 }  // namespace fxrt

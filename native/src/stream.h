@@ -21,6 +21,7 @@ class Stream : public Napi::ObjectWrap<Stream> {
 
  private:
   Napi::Value Synchronize(const Napi::CallbackInfo& info);
+  Napi::Value Query(const Napi::CallbackInfo& info);
   Napi::Value Destroy(const Napi::CallbackInfo& info);
   Napi::Value IsDestroyed(const Napi::CallbackInfo& info);
 
@@ -32,5 +33,8 @@ class Stream : public Napi::ObjectWrap<Stream> {
 Napi::Value CreateStream(const Napi::CallbackInfo& info);
 // defaultStream(): the stream used when none is given (one per environment, never destroyed).
 Napi::Value DefaultStream(const Napi::CallbackInfo& info);
+// pollCompletions(): settles the pending promises (runs, synchronize, downloads) whose streams have
+// reached their point, on the calling JS thread; returns how many are still pending.
+Napi::Value PollCompletions(const Napi::CallbackInfo& info);
 
 }  // namespace fxrt

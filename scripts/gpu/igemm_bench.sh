@@ -8,6 +8,16 @@ cd "$(dirname "$0")/../.."
 BIN=/tmp/fxrt-gpu/igemm_bench
 mkdir -p "$(dirname "$BIN")"
 CUDA="${CUDA_HOME:-/usr/local/cuda}"
-"$CUDA/bin/nvcc" -O3 -std=c++17 -arch=sm_90a --expt-relaxed-constexpr -Inative/src -I"$CUDA/include" \
-  native/bench/igemm_bench.cu native/src/kernels/igemm.cu -o "$BIN" -L"$CUDA/lib64" -lcublasLt
+SRC=/tmp/fxrt-gpu/igemm_bench_src
+mkdir -p "$SRC"
+# The tile configurations' translation units, as CMakeLists.txt generates them (compiled in parallel).
+tiles=$(grep -oE 'set\(FXRT_IGEMM_TILES [0-9]+' native/CMakeLists.txt | grep -oE '[0-9]+$')
+units=(native/bench/igemm_bench.cu native/src/kernels/igemm.cu)
+for ((t = 0; t < tiles; t++)); do
+  sed "s/@FXRT_IGEMM_TILE@/$t/g" native/src/kernels/igemm_tile.cu.in > "$SRC/igemm_tile$t.cu"
+  units+=("$SRC/igemm_tile$t.cu")
+done
+printf '%s\n' "${units[@]}" | xargs -P "$(nproc)" -I{} sh -c \
+  '"$0/bin/nvcc" -O3 -std=c++17 -arch=sm_90a --expt-relaxed-constexpr -Inative/src -I"$0/include" -c {} -o "$1/$(basename {}).o"' "$CUDA" "$SRC"
+"$CUDA/bin/nvcc" -arch=sm_90a "$SRC"/*.o -o "$BIN" -L"$CUDA/lib64" -lcublasLt
 if [ -n "${OUT:-}" ]; then "$BIN" "$@" | tee "$OUT/igemm_bench.txt"; else "$BIN" "$@"; fi

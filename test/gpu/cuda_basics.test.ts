@@ -271,6 +271,21 @@ describe('asynchronous execution', () => {
     for (const s of streams) s.dispose();
   });
 
+  it('query() says whether the work enqueued so far has finished, without waiting', async () => {
+    const size = 2048;
+    const a = DeviceTensor.upload(Tensor.rand([size, size], { seed: 3 }));
+    await Stream.default().synchronize();
+    const s = Stream.create();
+    expect(s.query(), 'an idle stream').toBe(true);
+    const outs = Array.from({ length: 20 }, () => cudaGemm(a, a, { stream: s }));
+    expect(s.query(), 'right after enqueueing 20 float32 GEMMs of 2048^3').toBe(false);
+    await s.synchronize();
+    expect(s.query()).toBe(true);
+    for (const t of [a, ...outs]) t.dispose();
+    s.dispose();
+    expect(() => s.query()).toThrow(/Stream.query: the stream was disposed/);
+  });
+
   it('settles every synchronize() promise and leaves no completion pending', async () => {
     const s = Stream.create();
     await Promise.all(Array.from({ length: 200 }, () => s.synchronize()));

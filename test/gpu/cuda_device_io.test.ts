@@ -95,11 +95,12 @@ describe('gather index out of range on the device', () => {
       const engine = await buildCuda(rowGather(), graphs);
       const runner = CudaEngineRunner.of(engine);
       const buffers = cudaMemoryInUse().deviceBuffers;
-      // run 1 eager; with graphs, run 2 is captured and launched, later runs replay the graph
+      // run 1 eager; from run 2 the output (freed by the rejected run, allocated again where it
+      // was) is written in place by a program bound to it: eager once, then captured and replayed
       await expectDataError(engine, runner.run([rows, ints([0, 3, 1], [3])]), outOfRange('g', 3, '[1]', 0, 3));
       await expectDataError(engine, runner.run([rows, ints([2, 0, -4], [3])]), outOfRange('g', -4, '[2]', 0, 3));
-      expect(runner.graphState([[3, 4], [3]])).toBe(graphs ? 'graph' : 'eager');
       expectRows(await runDownload(runner, [rows, ints([2, -3, -1], [3])]), [2, -3, -1]);
+      expect(runner.graphState([[3, 4], [3]])).toBe(graphs ? 'graph' : 'eager');
       await expectDataError(engine, runner.run([rows, ints([-1, 2 ** 40, 0], [3])]), outOfRange('g', 2 ** 40, '[1]', 0, 3));
       expectRows(await runDownload(runner, [rows, ints([1, 1, 0], [3])]), [1, 1, 0]);
       // the outputs of a rejected run were freed
@@ -359,13 +360,29 @@ describe('device I/O read and written in place (bound programs, on by default)',
     await runner.run([dx], { outputs: [z] });
     await runner.run([z], { outputs: [z] });
     expectSameBytes(await z.download(), wantChained!, 'in place over its own input');
-    // new outputs per call: the input alone is bound
-    for (let k = 0; k < 3; k++) {
+    // new outputs per call, each disposed before the next run: an output allocated where the last
+    // one was is written in place too (the stream-ordered pool hands the memory back)
+    const addresses: number[] = [];
+    for (let k = 0; k < 4; k++) {
       const [fresh] = await runner.run([dx2]);
+      addresses.push(fresh!.handle('test').address);
       expectSameBytes(await fresh!.download(), want2!, `new output, run ${k}`);
+      const again = k > 0 && addresses[k] === addresses[k - 1];
+      expect(runner.boundSlots(shape), `run ${k}: output at the last one's address: ${again}`).toEqual(k === 0 ? { inputs: [], outputs: [] } : { inputs: [0], outputs: again ? [0] : [] });
       fresh!.dispose();
     }
+    expect(addresses.slice(1).some((a, k) => a === addresses[k]), `the pool reused the freed output's memory: ${addresses.join(', ')}`).toBe(true);
+    // new outputs that are kept (so they get new addresses): copied, never written through the binding
+    const kept: DeviceTensor[] = [];
+    for (let k = 0; k < 3; k++) {
+      const [fresh] = await runner.run([dx2]);
+      kept.push(fresh!);
+      expectSameBytes(await fresh!.download(), want2!, `kept new output, run ${k}`);
+    }
+    expect(new Set(kept.map((t) => t.handle('test').address)).size).toBe(3);
     expect(runner.boundSlots(shape)).toEqual({ inputs: [0], outputs: [] });
+    for (const t of kept) expectSameBytes(await t.download(), want2!, 'a kept output after later runs');
+    for (const t of kept) t.dispose();
     // a disposed input's successor (maybe at the same address) is a new tensor: copied, then bound
     dx2.dispose();
     const dx3 = DeviceTensor.upload(x);

@@ -4,7 +4,8 @@
  * that keeps running while the GPU works, and no device memory left behind.
  */
 import { describe, expect, it } from 'vitest';
-import { CudaEngineRunner, cudaMemoryInUse, DeviceTensor } from '../../src/backends/cuda/index.js';
+import { setCompletionPolling } from '../../src/backends/cuda/completion.js';
+import { CudaEngineRunner, cudaMemoryInUse, DeviceTensor, Stream } from '../../src/backends/cuda/index.js';
 import { compile } from '../../src/compile.js';
 import type { Engine } from '../../src/engine/engine.js';
 import { modelZoo } from '../../src/models/index.js';
@@ -112,6 +113,32 @@ describe('CUDA execution', () => {
     // run() returned at once and the loop kept turning (~140 GFLOP of fp32 GEMMs) until the
     // completion callback resolved it.
     expect(turns).toBeGreaterThan(10);
+    dx.dispose();
+    runner.dispose();
+  });
+
+  it('settles runs alike through the JS thread polling and through the waiter thread alone', async () => {
+    const engine = await cifarEngine(1);
+    const x = Tensor.randn([1, 3, 32, 32], { seed: 6 });
+    const runner = CudaEngineRunner.of(engine);
+    const dx = DeviceTensor.upload(x);
+    const [want] = await runner.run([dx]);
+    const expected = await want!.download();
+    want!.dispose();
+    try {
+      for (const us of [0, 1000, 1e6]) {
+        setCompletionPolling(us);
+        // One at a time (each settled by whichever sees it first), then many in flight at once.
+        for (let i = 0; i < 200; i++) for (const y of await runner.run([dx])) y.dispose();
+        const outs = await Promise.all(Array.from({ length: 64 }, () => runner.run([dx])));
+        expectSameBytes(await outs[63]![0]!.download(), expected, `polling window ${us} µs`);
+        for (const ys of outs) ys.forEach((t) => t.dispose());
+        await Stream.default().synchronize();
+        expect(cudaMemoryInUse().pendingCompletions, `polling window ${us} µs`).toBe(0);
+      }
+    } finally {
+      setCompletionPolling(undefined);
+    }
     dx.dispose();
     runner.dispose();
   });

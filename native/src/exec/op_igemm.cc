@@ -6,7 +6,8 @@
 // convolution at batch 1) splits K over several blocks; their int32 sums meet in the workspace.
 // A convolution whose channels keep the implicit form to bytewise loads (the 3-channel stem) may
 // run in the im2col form: an explicit im2col matrix in the workspace, the weight padded alike.
-// Tile, split and form are the tactic (cached: algo, words[0], words[1]).
+// Tile, split and form are the tactic (cached: algo, words[0], words[1]). A pointwise convolution
+// (1x1, stride 1, no padding, one group) runs as the matrix product of its NHWC input.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -200,6 +201,13 @@ std::unique_ptr<Op> BuildIgemm(const SpecReader& spec, BuildContext& ctx) {
     if (static_cast<int64_t>(p.g.batch) * p.g.oh * p.g.ow != p.m) spec.Fail("'m' must equal batch * oh * ow");
     p.a = reinterpret_cast<const int8_t*>(
         ResolveRef(spec, "a", ctx.mem, ContiguousExtent(static_cast<int64_t>(p.g.batch) * p.g.h * p.g.w * p.g.c), 1));
+    const kernels::IgemmConv& g = p.g;
+    if (p.groups == 1 && g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 && g.oh == g.h && g.ow == g.w) {
+      // A pointwise convolution (1x1, stride 1, no padding: ResNet's bottleneck ends) is the matrix
+      // product of its NHWC input [batch * h * w, c]: no per-row address arithmetic.
+      p.conv = false;
+      p.lda = g.c;
+    }
   } else {
     if (p.groups != 1) spec.Fail("a matrix product has one group, got " + std::to_string(p.groups));
     p.lda = spec.Int("lda");

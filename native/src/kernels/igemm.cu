@@ -1,202 +1,22 @@
-// The int8 GEMM kernel (igemm.h): a block computes a BM x BN tile of one group's output from
-// 64-byte slices of K staged in (dynamic) shared memory (cp.async where the operands allow 16-byte
-// loads, two stages ahead), either each warp a (BM / WARPS_M) x (BN / WARPS_N) part with mma.sync
-// m16n8k32 s8 from ldmatrix fragments, or (Hopper, sm_90a) each warpgroup 64 rows with wgmma
-// reading the stages through descriptors. The block's per-column scales and biases are loaded
-// before the main loop and a residual tile is prefetched with the first stage; the epilogue reuses
-// the pipeline's shared memory as a float tile of rescaled accumulators from which every thread
-// finishes four consecutive columns (epilogue ops, requantize) with coalesced stores.
-#include "kernels/igemm.h"
-
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
+// The int8 GEMM's entry points (igemm.h): tactic queries, the launch (split-K's zeroing and
+// epilogue kernel around the main kernel of igemm_kernel.cuh, whose tile configurations are
+// compiled one per translation unit from igemm_tile.cu.in) and the explicit im2col form.
+#include "kernels/igemm_kernel.cuh"
 
 #include <algorithm>
 
-#include "kernels/activation.cuh"
-#include "kernels/float_convert.cuh"
-#include "kernels/quant_math.cuh"
-#include "kernels/smem_async.cuh"
-
 namespace fxrt::kernels {
+
+static_assert(kTileCount == 9, "CMakeLists.txt compiles igemm_tile.cu.in once per tile: keep FXRT_IGEMM_TILES equal to kTileCount");
+#define FXRT_IGEMM_EXTERN(T) extern template cudaError_t LaunchTileAt<T>(const IgemmParams&, bool, bool, bool, int, cudaStream_t);
+FXRT_IGEMM_EXTERN(0) FXRT_IGEMM_EXTERN(1) FXRT_IGEMM_EXTERN(2) FXRT_IGEMM_EXTERN(3) FXRT_IGEMM_EXTERN(4)
+FXRT_IGEMM_EXTERN(5) FXRT_IGEMM_EXTERN(6) FXRT_IGEMM_EXTERN(7) FXRT_IGEMM_EXTERN(8)
+#undef FXRT_IGEMM_EXTERN
 
 namespace {
 
-constexpr int kBK = 64;     // bytes of K per stage: one 64-byte row per tile row
-constexpr int kAhead = 2;   // stages loaded ahead of the one being multiplied
-// Stages in shared memory: the mma.sync kernel multiplies a stage before the barrier that precedes
-// its next load, so kAhead + 1 suffice; the wgmma kernel leaves one group of MMAs in flight across
-// that barrier, so the stage it reads is not reloaded until two iterations later.
-constexpr int StagesOf(bool wg) { return wg ? kAhead + 2 : kAhead + 1; }
-constexpr int64_t kMaxGridY = 65535;
-
-// The problem's K tiles of kBK bytes.
-__host__ __device__ __forceinline__ int KTiles(const IgemmParams& p) { return (p.k + kBK - 1) / kBK; }
-
-// Byte offset of 16-byte chunk `kc` (0..3) of tile row `row` in a stage: rows of 64 bytes with the
-// chunks XOR-swizzled so that the 8 rows one ldmatrix phase reads lie in 8 different bank groups.
-__device__ __forceinline__ int Swizzle(int row, int kc) { return row * kBK + ((kc ^ ((row >> 1) & 3)) << 4); }
-
-// c += a (16x32 s8, row) * b (32x8 s8, col), exact in int32.
-__device__ __forceinline__ void Mma(int32_t* c, const uint32_t* a, const uint32_t* b) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  asm volatile(
-      "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
-      : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-#endif
-}
-
-// Hopper's warpgroup MMA (wgmma, sm_90a only): a warpgroup of 4 warps multiplies a 64 x 32 int8 A
-// and an N x 32 int8 B (both K-major) read from shared memory through descriptors, accumulating a
-// 64 x N int32 tile in registers asynchronously. The stage layout above is wgmma's 64-byte swizzle
-// (16-byte chunk c of row r at chunk c ^ ((r >> 1) & 3) of its 64-byte row, 8-row atoms of 512
-// bytes), so both kernels share the loaders. Compiled only where the architecture has it
-// (__CUDA_ARCH_FEAT_SM90_ALL); IgemmWgmmaAvailable() asks the loaded kernel image.
-#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
-#define FXRT_WGMMA 1
-#else
-#define FXRT_WGMMA 0
-#endif
-
-// Descriptor of a K-major operand at shared address `addr` in the 64-byte swizzle: 8-row groups
-// 512 bytes apart (stride byte offset), leading byte offset unused for a swizzled K-major layout.
-__device__ __forceinline__ uint64_t WgmmaDesc(uint32_t addr) {
-  return static_cast<uint64_t>((addr & 0x3FFFF) >> 4) | (uint64_t{1} << 16) | (uint64_t{512 >> 4} << 32) | (uint64_t{2} << 62);
-}
-
-__device__ __forceinline__ void WgmmaFence() {
-#if FXRT_WGMMA
-  asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
-#endif
-}
-__device__ __forceinline__ void WgmmaCommit() {
-#if FXRT_WGMMA
-  asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
-#endif
-}
-// Waits until at most N committed groups of this warpgroup's MMAs are pending.
-template <int N>
-__device__ __forceinline__ void WgmmaWait() {
-#if FXRT_WGMMA
-  asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
-#endif
-}
-// Makes this thread's shared-memory writes (st.shared, cp.async) visible to wgmma's async proxy.
-__device__ __forceinline__ void FenceProxyAsync() {
-#if FXRT_WGMMA
-  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
-#endif
-}
-
-#define FXRT_D8(i) "+r"(d[i]), "+r"(d[i + 1]), "+r"(d[i + 2]), "+r"(d[i + 3]), "+r"(d[i + 4]), "+r"(d[i + 5]), "+r"(d[i + 6]), "+r"(d[i + 7])
-
-// d (64 x N, the fragment order of mma.sync m16n8 per 8 columns) += A (64 x 32) * B (N x 32)^T.
-template <int N>
-__device__ __forceinline__ void Wgmma(int32_t* d, uint64_t descA, uint64_t descB);
-
-template <>
-__device__ __forceinline__ void Wgmma<64>(int32_t* d, uint64_t descA, uint64_t descB) {
-#if FXRT_WGMMA
-  asm volatile(
-      "{\n.reg .pred p;\nsetp.ne.b32 p, 1, 0;\n"
-      "wgmma.mma_async.sync.aligned.m64n64k32.s32.s8.s8 "
-      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
-      "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, p;\n}\n"
-      : FXRT_D8(0), FXRT_D8(8), FXRT_D8(16), FXRT_D8(24)
-      : "l"(descA), "l"(descB));
-#else
-  __trap();
-#endif
-}
-
-template <>
-__device__ __forceinline__ void Wgmma<128>(int32_t* d, uint64_t descA, uint64_t descB) {
-#if FXRT_WGMMA
-  asm volatile(
-      "{\n.reg .pred p;\nsetp.ne.b32 p, 1, 0;\n"
-      "wgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8 "
-      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
-      "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
-      "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
-      "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, %64, %65, p;\n}\n"
-      : FXRT_D8(0), FXRT_D8(8), FXRT_D8(16), FXRT_D8(24), FXRT_D8(32), FXRT_D8(40), FXRT_D8(48), FXRT_D8(56)
-      : "l"(descA), "l"(descB));
-#else
-  __trap();
-#endif
-}
-#undef FXRT_D8
-
 // Writes 1 where this image's kernels have wgmma (read by IgemmWgmmaAvailable).
 __global__ void WgmmaProbeKernel(int* out) { *out = FXRT_WGMMA; }
-
-// Where one A row of a convolution (an output pixel) reads from.
-struct ConvRow {
-  int64_t base;  // element offset of its image and group
-  int ih0, iw0;  // input position of kernel tap (0, 0)
-  bool valid;
-};
-
-__device__ __forceinline__ ConvRow ConvRowOf(const IgemmParams& p, int64_t m, int group) {
-  ConvRow r{0, 0, 0, m < p.m};
-  if (!r.valid) return r;
-  const IgemmConv& g = p.g;
-  const int64_t pixels = static_cast<int64_t>(g.oh) * g.ow;
-  const int64_t img = m / pixels;
-  const int rem = static_cast<int>(m - img * pixels);
-  const int oy = rem / g.ow;
-  const int ox = rem - oy * g.ow;
-  r.base = img * g.h * g.w * g.c + static_cast<int64_t>(group) * g.cg;
-  r.ih0 = oy * g.sh - g.ph;
-  r.iw0 = ox * g.sw - g.pw;
-  return r;
-}
-
-// The input element of row `r` at kernel tap (ky, kx), channel c of its group, as an element
-// offset, or -1 for padding.
-__device__ __forceinline__ int64_t ConvOffset(const IgemmConv& g, const ConvRow& r, int ky, int kx, int c) {
-  const int ih = r.ih0 + ky * g.dh;
-  const int iw = r.iw0 + kx * g.dw;
-  if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) return -1;
-  return r.base + (static_cast<int64_t>(ih) * g.w + iw) * g.c + c;
-}
-
-// The reduction index k of a convolution as its kernel tap and channel, advanced in steps without
-// dividing (the loaders visit k in increasing order).
-struct ConvK {
-  int c, kx, ky;
-  __device__ __forceinline__ void Set(const IgemmConv& g, int k) {
-    const int rs = k / g.cg;
-    c = k - rs * g.cg;
-    ky = rs / g.kw;
-    kx = rs - ky * g.kw;
-  }
-  __device__ __forceinline__ void Advance(const IgemmConv& g, int step) {
-    c += step;
-    while (c >= g.cg) {
-      c -= g.cg;
-      if (++kx == g.kw) {
-        kx = 0;
-        ++ky;
-      }
-    }
-  }
-};
-
-// Shared memory (dynamic): the pipeline's stages, reused by the epilogue as a float tile of
-// kRows rows per pass; the block's column vectors; and, when the residual can be prefetched, the
-// block's residual tile (copied with cp.async alongside the first stage, so its latency hides behind
-// the main loop).
-constexpr int kColVecs = 2 + kMaxIgemmEpilogue;  // x scale * weight scale, conv bias, one per epilogue op
-constexpr int StagePitch(int bn) { return bn + 8; }  // floats; +8 spreads the fragment rows over the banks
-constexpr int PipelineBytes(int bm, int bn, bool wg) { return StagesOf(wg) * (bm + bn) * kBK; }
-constexpr int StagingRows(int bm, int bn, bool wg) {
-  int r = bm;
-  while (r > 8 && r * StagePitch(bn) * 4 > PipelineBytes(bm, bn, wg)) r /= 2;
-  return r;
-}
-constexpr int ColVecBytes(int bn) { return kColVecs * bn * 4; }
 
 // The residual epilogue op whose tile the kernel prefetches into shared memory, or -1: the first
 // residual, when its rows and the block's columns are runs of whole 16-byte chunks.
@@ -209,122 +29,6 @@ int PrefetchedResidual(const IgemmParams& p) {
     return ok ? e : -1;
   }
   return -1;
-}
-
-// Element i of a float or int8 tensor as float32 (an int8 residual as its integer value).
-__device__ __forceinline__ float LoadElem(const void* ptr, int64_t i, DType t) {
-  return t == DType::Int8 ? static_cast<float>(static_cast<const int8_t*>(ptr)[i]) : LoadScale(ptr, i, t);
-}
-
-// Four consecutive elements starting at i (4-element aligned when `vec`).
-__device__ __forceinline__ void Load4(const void* ptr, int64_t i, DType t, bool vec, int count, float* v) {
-  if (vec && count == 4) {
-    switch (t) {
-      case DType::Int8: {
-        const char4 q = *reinterpret_cast<const char4*>(static_cast<const int8_t*>(ptr) + i);
-        v[0] = q.x, v[1] = q.y, v[2] = q.z, v[3] = q.w;
-        return;
-      }
-      case DType::Float16: {
-        const uint2 u = *reinterpret_cast<const uint2*>(static_cast<const __half*>(ptr) + i);
-        const float2 a = __half22float2(*reinterpret_cast<const __half2*>(&u.x));
-        const float2 b = __half22float2(*reinterpret_cast<const __half2*>(&u.y));
-        v[0] = a.x, v[1] = a.y, v[2] = b.x, v[3] = b.y;
-        return;
-      }
-      case DType::Float32: {
-        const float4 f = *reinterpret_cast<const float4*>(static_cast<const float*>(ptr) + i);
-        v[0] = f.x, v[1] = f.y, v[2] = f.z, v[3] = f.w;
-        return;
-      }
-      default: break;
-    }
-  }
-  for (int q = 0; q < count; q++) v[q] = LoadElem(ptr, i + q, t);
-}
-
-// Stores `count` (1..4) values at element i of the output, requantized when it is int8.
-__device__ __forceinline__ void Store4(const IgemmParams& p, int64_t i, const float* v, int count, float inv, bool vec) {
-  if (vec && count == 4) {
-    switch (p.outDtype) {
-      case DType::Int8:
-        *reinterpret_cast<char4*>(static_cast<int8_t*>(p.out) + i) =
-            make_char4(Requantize(v[0], inv), Requantize(v[1], inv), Requantize(v[2], inv), Requantize(v[3], inv));
-        return;
-      case DType::Float16: {
-        const __half2 a = __floats2half2_rn(v[0], v[1]);
-        const __half2 b = __floats2half2_rn(v[2], v[3]);
-        uint2 u;
-        u.x = *reinterpret_cast<const uint32_t*>(&a);
-        u.y = *reinterpret_cast<const uint32_t*>(&b);
-        *reinterpret_cast<uint2*>(static_cast<__half*>(p.out) + i) = u;
-        return;
-      }
-      case DType::Float32:
-        *reinterpret_cast<float4*>(static_cast<float*>(p.out) + i) = make_float4(v[0], v[1], v[2], v[3]);
-        return;
-      default: break;
-    }
-  }
-  for (int q = 0; q < count; q++) {
-    switch (p.outDtype) {
-      case DType::Int8: static_cast<int8_t*>(p.out)[i + q] = Requantize(v[q], inv); break;
-      case DType::Float16: static_cast<__half*>(p.out)[i + q] = __float2half_rn(v[q]); break;
-      case DType::BFloat16: static_cast<__nv_bfloat16*>(p.out)[i + q] = __float2bfloat16_rn(v[q]); break;
-      default: static_cast<float*>(p.out)[i + q] = v[q]; break;
-    }
-  }
-}
-
-// The epilogue ops in order on N consecutive columns' values y: + a bias vector, + a residual
-// (times its scale when int8), an activation. vecOf(e, q): op e's bias or residual scale at column
-// q; residualOf(e, r): the N residual values of op e. kReluOnly: the caller knows every activation
-// is a relu (FastEpilogue), so the other activations are not compiled in (registers).
-template <int N, bool kReluOnly = false, class VecOf, class ResidualOf>
-__device__ __forceinline__ void ApplyEpilogue(const IgemmParams& p, float* y, VecOf vecOf, ResidualOf residualOf) {
-  for (int e = 0; e < p.nEpi; e++) {
-    const IgemmEpilogueOp& op = p.epi[e];
-    switch (op.kind) {
-      case IgemmEpilogueKind::Bias:
-#pragma unroll
-        for (int q = 0; q < N; q++) y[q] = __fadd_rn(y[q], vecOf(e, q));
-        break;
-      case IgemmEpilogueKind::Residual: {
-        float r[N];
-        residualOf(e, r);
-        const bool scaled = op.scale != nullptr;
-#pragma unroll
-        for (int q = 0; q < N; q++) y[q] = __fadd_rn(y[q], scaled ? __fmul_rn(vecOf(e, q), r[q]) : r[q]);
-        break;
-      }
-      case IgemmEpilogueKind::Activation:
-        if (kReluOnly || static_cast<PwActivation>(op.fn) == PwActivation::Relu) {
-#pragma unroll
-          for (int q = 0; q < N; q++) y[q] = y[q] > 0.f || y[q] != y[q] ? y[q] : 0.f;
-        } else {
-#pragma unroll
-          for (int q = 0; q < N; q++) y[q] = ActivationFn<float>(static_cast<PwActivation>(op.fn), y[q], op.alpha, op.beta);
-        }
-        break;
-    }
-  }
-}
-
-// Finishes `count` (1..4) consecutive columns lc.. of staged row lrow, output element `at`: the
-// epilogue ops, then the store (requantized for an int8 output).
-template <int BN, int kPitch>
-__device__ __forceinline__ void FinishQuad(const IgemmParams& p, const float* colv, const float* stage, int lrow, int lc, int64_t at,
-                                           int count, float inv, bool vec4, int resOp, const int8_t* resTile, int resRow) {
-  const float4 f = *reinterpret_cast<const float4*>(stage + lrow * kPitch + lc);
-  float y[4] = {f.x, f.y, f.z, f.w};
-  ApplyEpilogue<4>(
-      p, y, [&](int e, int q) { return colv[(2 + e) * BN + lc + q]; },
-      [&](int e, float* r) {
-        // The prefetched tile: row resRow of the block, columns lc.. (zero beyond n, unused).
-        if (e == resOp) Load4(resTile, static_cast<int64_t>(resRow) * BN + lc, p.epi[e].dtype, true, 4, r);
-        else Load4(p.epi[e].ptr, at, p.epi[e].dtype, vec4, count, r);
-      });
-  Store4(p, at, y, count, inv, vec4);
 }
 
 // Split-K's second kernel: every thread finishes four consecutive columns of one row of a group
@@ -364,399 +68,6 @@ __global__ void IgemmSplitFinishKernel(const __grid_constant__ IgemmParams p, in
   }
 }
 
-// WG: the warpgroup MMA (BM / 64 warpgroups, each 64 rows by BN; WARPS_M = BM / 16, WARPS_N = 1, so
-// every warp holds the fragments of 16 rows by BN as the mma.sync kernel's would).
-template <int BM, int BN, int WARPS_M, int WARPS_N, bool CONV, bool VEC, bool WG>
-__global__ void __launch_bounds__(WARPS_M* WARPS_N * 32)
-    IgemmKernel(const __grid_constant__ IgemmParams p, int64_t mBase, bool vec4, bool fast, int resOp) {
-  constexpr int kThreads = WARPS_M * WARPS_N * 32;
-  constexpr int kStages = StagesOf(WG);
-  constexpr int WM = BM / WARPS_M;
-  constexpr int WN = BN / WARPS_N;
-  constexpr int MI = WM / 16;
-  constexpr int NI = WN / 8;
-  constexpr int CA = BM * 4 / kThreads;  // 16-byte chunks of A per thread per stage
-  constexpr int CB = BN * 4 / kThreads;
-  constexpr int kRowStep = kThreads / 4;
-  constexpr int kRows = StagingRows(BM, BN, WG);
-  constexpr int kPitch = StagePitch(BN);
-  static_assert(MI >= 1 && NI % 2 == 0 && CA >= 1 && CB >= 1, "tile shape");
-  static_assert(!WG || (BM % 64 == 0 && WARPS_M == BM / 16 && WARPS_N == 1 && (BN == 64 || BN == 128)), "warpgroup tile shape");
-  static_assert(kRows * kPitch * 4 <= PipelineBytes(BM, BN, WG) && BM % kRows == 0, "epilogue staging");
-
-  // wgmma reads the stages through their shared addresses, whose bits the 64-byte swizzle uses: the
-  // wgmma kernel starts them at a 1024-byte boundary (LaunchKernel allocates the slack).
-  extern __shared__ __align__(16) int8_t dynSmem[];
-  int8_t* const smem = dynSmem + (WG ? (1024u - SmemAddr(dynSmem) % 1024u) % 1024u : 0u);
-  int8_t* const sA = smem;
-  int8_t* const sB = smem + kStages * BM * kBK;
-  float* const colv = reinterpret_cast<float*>(smem + PipelineBytes(BM, BN, WG));
-  int8_t* const resTile = smem + PipelineBytes(BM, BN, WG) + ColVecBytes(BN);
-
-  const int tid = threadIdx.x;
-  const int lane = tid & 31;
-  const int warp = tid >> 5;
-  const int wm0 = (warp / WARPS_N) * WM;
-  const int wn0 = (warp % WARPS_N) * WN;
-  // z: group * splits + the block's part of K (split-K, IgemmParams::splits).
-  const int group = p.splits > 1 ? static_cast<int>(blockIdx.z) / p.splits : static_cast<int>(blockIdx.z);
-  const int ktBegin = p.splits > 1 ? (static_cast<int>(blockIdx.z) - group * p.splits) * p.kSplitTiles : 0;
-  const int n0 = blockIdx.x * BN;
-  const int64_t m0 = mBase + static_cast<int64_t>(blockIdx.y) * BM;
-  const int kc = tid & 3;
-
-  // Loader state: each thread loads 16-byte chunk kc of CA rows of A and CB rows of B per stage.
-  const int8_t* aRows[CA];  // matrix: the row's start, or null beyond m
-  ConvRow convRows[CA];     // convolution
-  ConvK ck{};
-#pragma unroll
-  for (int i = 0; i < CA; i++) {
-    const int64_t m = m0 + tid / 4 + i * kRowStep;
-    if constexpr (CONV) {
-      convRows[i] = ConvRowOf(p, m, group);
-    } else {
-      aRows[i] = m < p.m ? p.a + m * p.lda : nullptr;
-    }
-  }
-  if constexpr (CONV) ck.Set(p.g, ktBegin * kBK + kc * 16);
-  const int8_t* bRows[CB];
-#pragma unroll
-  for (int i = 0; i < CB; i++) {
-    const int n = n0 + tid / 4 + i * kRowStep;
-    bRows[i] = n < p.n ? p.b + static_cast<int64_t>(group * p.n + n) * p.k : nullptr;
-  }
-
-  auto load = [&](int stage, int kt) {
-    const int k = kt * kBK + kc * 16;
-    int8_t* a = sA + stage * BM * kBK;
-    int8_t* b = sB + stage * BN * kBK;
-    const bool inK = k < p.k;
-    if constexpr (VEC) {
-#pragma unroll
-      for (int i = 0; i < CA; i++) {
-        const int row = tid / 4 + i * kRowStep;
-        const int8_t* src = nullptr;
-        if constexpr (CONV) {
-          if (convRows[i].valid && inK) {
-            const int64_t off = ConvOffset(p.g, convRows[i], ck.ky, ck.kx, ck.c);
-            if (off >= 0) src = p.a + off;
-          }
-        } else {
-          if (aRows[i] != nullptr && inK) src = aRows[i] + k;
-        }
-        CpAsync16(SmemAddr(a + Swizzle(row, kc)), src != nullptr ? src : p.a, src != nullptr);
-      }
-    } else {
-#pragma unroll
-      for (int i = 0; i < CA; i++) {
-        const int row = tid / 4 + i * kRowStep;
-        uint32_t words[4] = {0, 0, 0, 0};
-        if constexpr (CONV) {
-          if (convRows[i].valid) {
-            ConvK e = ck;
-            for (int j = 0; j < 16 && k + j < p.k; j++) {
-              const int64_t off = ConvOffset(p.g, convRows[i], e.ky, e.kx, e.c);
-              if (off >= 0) words[j >> 2] |= static_cast<uint32_t>(static_cast<uint8_t>(p.a[off])) << ((j & 3) * 8);
-              e.Advance(p.g, 1);
-            }
-          }
-        } else {
-          if (aRows[i] != nullptr) {
-            for (int j = 0; j < 16 && k + j < p.k; j++) {
-              words[j >> 2] |= static_cast<uint32_t>(static_cast<uint8_t>(aRows[i][k + j])) << ((j & 3) * 8);
-            }
-          }
-        }
-        *reinterpret_cast<uint4*>(a + Swizzle(row, kc)) = make_uint4(words[0], words[1], words[2], words[3]);
-      }
-    }
-#pragma unroll
-    for (int i = 0; i < CB; i++) {
-      const int row = tid / 4 + i * kRowStep;
-      if constexpr (VEC) {
-        const bool ok = bRows[i] != nullptr && inK;
-        CpAsync16(SmemAddr(b + Swizzle(row, kc)), ok ? bRows[i] + k : p.b, ok);
-      } else {
-        uint32_t words[4] = {0, 0, 0, 0};
-        if (bRows[i] != nullptr) {
-          for (int j = 0; j < 16 && k + j < p.k; j++) {
-            words[j >> 2] |= static_cast<uint32_t>(static_cast<uint8_t>(bRows[i][k + j])) << ((j & 3) * 8);
-          }
-        }
-        *reinterpret_cast<uint4*>(b + Swizzle(row, kc)) = make_uint4(words[0], words[1], words[2], words[3]);
-      }
-    }
-    if constexpr (CONV) ck.Advance(p.g, kBK);
-  };
-
-  // Column vectors of the block's BN columns: [0] fround(sx * sw) (sw alone when sx is per row),
-  // [1] the convolution's bias, [2 + e] epilogue op e's bias or int8 residual scale.
-  const bool rowSx = p.sxRows > 1;
-  const float sx0 = rowSx ? 0.f : LoadScale(p.sx, 0, p.sxDtype);
-  for (int lc = tid; lc < BN; lc += kThreads) {
-    const int col = n0 + lc;
-    const int gcol = group * p.n + (col < p.n ? col : 0);
-    const float sw = LoadScale(p.sw, p.swPerChannel ? gcol : 0, p.swDtype);
-    colv[lc] = rowSx ? sw : __fmul_rn(sx0, sw);
-    colv[BN + lc] = p.bias != nullptr ? LoadScale(p.bias, gcol, p.biasDtype) : 0.f;
-    for (int e = 0; e < p.nEpi; e++) {
-      const IgemmEpilogueOp& op = p.epi[e];
-      float v = 0.f;
-      if (op.kind == IgemmEpilogueKind::Bias) v = LoadScale(op.ptr, op.stride * gcol, op.dtype);
-      else if (op.kind == IgemmEpilogueKind::Residual && op.scale != nullptr) v = LoadScale(op.scale, op.scalePerChannel ? gcol : 0, op.scaleDtype);
-      colv[(2 + e) * BN + lc] = v;
-    }
-  }
-
-  // The residual tile [BM, BN] of the prefetched residual op, 16-byte chunks, rows beyond m and
-  // columns beyond n zero-filled; part of the first stage's cp.async group.
-  auto prefetchResidual = [&]() {
-    if (resOp < 0) return;
-    const IgemmEpilogueOp& op = p.epi[resOp];
-    const int size = static_cast<int>(ItemSize(op.dtype));
-    const int chunksPerRow = BN * size / 16;
-    const int64_t col0 = static_cast<int64_t>(group) * p.n + n0;
-    for (int c = tid; c < BM * chunksPerRow; c += kThreads) {
-      const int row = c / chunksPerRow;
-      const int cc = c - row * chunksPerRow;
-      const int64_t m = m0 + row;
-      const bool ok = m < p.m && n0 + cc * 16 / size < p.n;
-      const int8_t* src = static_cast<const int8_t*>(op.ptr) + ((ok ? m * p.ldc + col0 : 0) * size + (ok ? cc * 16 : 0));
-      CpAsync16(SmemAddr(resTile + (static_cast<int64_t>(row) * BN * size + cc * 16)), src, ok);
-    }
-  };
-
-  int32_t acc[MI][NI][4];
-#pragma unroll
-  for (int i = 0; i < MI; i++) {
-#pragma unroll
-    for (int j = 0; j < NI; j++) {
-#pragma unroll
-      for (int r = 0; r < 4; r++) acc[i][j][r] = 0;
-    }
-  }
-
-  // This block's K tiles: all of them, or its part of a split.
-  const int kTilesAll = KTiles(p);
-  const int kTiles = p.splits > 1 ? min(p.kSplitTiles, kTilesAll - ktBegin) : kTilesAll;
-  prefetchResidual();
-#pragma unroll
-  for (int s = 0; s < kAhead; s++) {
-    if (s < kTiles) load(s, ktBegin + s);
-    CpAsyncCommit();
-  }
-  for (int kt = 0; kt < kTiles; kt++) {
-    CpAsyncWait<kAhead - 1>();
-    if constexpr (WG) FenceProxyAsync();
-    __syncthreads();
-    const int next = kt + kAhead;
-    if (next < kTiles) load(next % kStages, ktBegin + next);
-    CpAsyncCommit();
-    const int stage = kt % kStages;
-    const int8_t* a = sA + stage * BM * kBK;
-    const int8_t* b = sB + stage * BN * kBK;
-    if constexpr (WG) {
-      // The whole stage (K = 64) as two k32 steps: the descriptors advance 32 bytes along the rows.
-      // One group stays in flight: the previous stage's MMAs are done before this thread passes the
-      // next barrier, after which that stage may be reloaded (StagesOf).
-      const uint32_t aAddr = SmemAddr(a + (warp >> 2) * 64 * kBK);
-      const uint32_t bAddr = SmemAddr(b);
-      WgmmaFence();
-#pragma unroll
-      for (int ks = 0; ks < 2; ks++) Wgmma<BN>(&acc[0][0][0], WgmmaDesc(aAddr + ks * 32), WgmmaDesc(bAddr + ks * 32));
-      WgmmaCommit();
-      WgmmaWait<1>();
-    } else {
-#pragma unroll
-      for (int ks = 0; ks < 2; ks++) {
-        uint32_t af[MI][4];
-        uint32_t bf[NI][2];
-#pragma unroll
-        for (int i = 0; i < MI; i++) {
-          const int row = wm0 + i * 16 + ((lane >> 3) & 1) * 8 + (lane & 7);
-          Ldmatrix4(SmemAddr(a + Swizzle(row, ks * 2 + (lane >> 4))), af[i][0], af[i][1], af[i][2], af[i][3]);
-        }
-#pragma unroll
-        for (int j = 0; j < NI; j += 2) {
-          const int row = wn0 + (j + (lane >> 4)) * 8 + (lane & 7);
-          Ldmatrix4(SmemAddr(b + Swizzle(row, ks * 2 + ((lane >> 3) & 1))), bf[j][0], bf[j][1], bf[j + 1][0], bf[j + 1][1]);
-        }
-#pragma unroll
-        for (int i = 0; i < MI; i++) {
-#pragma unroll
-          for (int j = 0; j < NI; j++) Mma(acc[i][j], af[i], bf[j]);
-        }
-      }
-    }
-  }
-  if constexpr (WG) WgmmaWait<0>();
-  CpAsyncWait<0>();
-  const int gq = lane >> 2;
-  const int tq = lane & 3;
-  if (p.splits > 1) {
-    // Split-K: add this part's exact int32 sums into the partial tile; IgemmSplitFinishKernel
-    // applies the epilogue once every part has.
-#pragma unroll
-    for (int i = 0; i < MI; i++) {
-#pragma unroll
-      for (int half = 0; half < 2; half++) {
-        const int64_t row = m0 + wm0 + i * 16 + gq + half * 8;
-        if (row >= p.m) continue;
-        int32_t* dst = p.partial + row * p.ldc + static_cast<int64_t>(group) * p.n + n0;
-#pragma unroll
-        for (int j = 0; j < NI; j++) {
-#pragma unroll
-          for (int q = 0; q < 2; q++) {
-            const int lc = wn0 + j * 8 + tq * 2 + q;
-            if (n0 + lc < p.n) atomicAdd(dst + lc, acc[i][j][half * 2 + q]);
-          }
-        }
-      }
-    }
-    return;
-  }
-  __syncthreads();  // the pipeline's shared memory now holds the epilogue's staging tile; the residual tile has arrived
-
-  const float inv = p.outScale != nullptr ? RequantizeFactor(LoadScale(p.outScale, 0, p.outScaleDtype)) : 1.f;
-  const bool hasBias = p.bias != nullptr;
-  // fround(fround(acc) * scale), + the convolution's bias, of an accumulator at block column lc
-  // (sx: its row's x scale when x is scaled per row).
-  auto rescaled = [&](int32_t acc, float sx, int lc) {
-    const float s = rowSx ? __fmul_rn(sx, colv[lc]) : colv[lc];
-    const float y = __fmul_rn(__int2float_rn(acc), s);
-    return hasBias ? __fadd_rn(y, colv[BN + lc]) : y;
-  };
-  if (fast) {
-    // The register epilogue (FastEpilogue): every thread finishes its own accumulators (the same
-    // float32 operations, in the same order, as FinishQuad: ApplyEpilogue), requantizes them into an int8 tile in
-    // shared memory, and the block stores the tile in 16-byte chunks.
-    constexpr int kOutPitch = BN + 16;  // bytes; rows 4 banks apart, 16-byte aligned
-    static_assert(BM * kOutPitch <= PipelineBytes(BM, BN, WG), "int8 output tile");
-    int8_t* const otile = smem;
-#pragma unroll
-    for (int i = 0; i < MI; i++) {
-#pragma unroll
-      for (int half = 0; half < 2; half++) {
-        const int lrow = wm0 + i * 16 + gq + half * 8;
-        const int64_t row = m0 + lrow;
-        const float sx = rowSx && row < p.m ? LoadScale(p.sx, row % p.sxRows, p.sxDtype) : 0.f;
-#pragma unroll
-        for (int j = 0; j < NI; j++) {
-          const int lc = wn0 + j * 8 + tq * 2;
-          float y[2] = {rescaled(acc[i][j][half * 2], sx, lc), rescaled(acc[i][j][half * 2 + 1], sx, lc + 1)};
-          // FastEpilogue: the only residual is the prefetched tile's (row lrow, columns lc..).
-          ApplyEpilogue<2, true>(
-              p, y, [&](int e, int q) { return colv[(2 + e) * BN + lc + q]; },
-              [&](int e, float* r) {
-                for (int q = 0; q < 2; q++) r[q] = LoadElem(resTile, static_cast<int64_t>(lrow) * BN + lc + q, p.epi[e].dtype);
-              });
-          const uint32_t packed = static_cast<uint8_t>(Requantize(y[0], inv)) | (static_cast<uint32_t>(static_cast<uint8_t>(Requantize(y[1], inv))) << 8);
-          *reinterpret_cast<uint16_t*>(otile + lrow * kOutPitch + lc) = static_cast<uint16_t>(packed);
-        }
-      }
-    }
-    __syncthreads();
-    constexpr int kChunks = BN / 16;
-    int8_t* const out = static_cast<int8_t*>(p.out) + static_cast<int64_t>(group) * p.n;
-    for (int c = tid; c < BM * kChunks; c += kThreads) {
-      const int lrow = c / kChunks;
-      const int cc = c - lrow * kChunks;
-      const int64_t row = m0 + lrow;
-      if (row < p.m && n0 + cc * 16 < p.n) {
-        *reinterpret_cast<uint4*>(out + row * p.ldc + n0 + cc * 16) = *reinterpret_cast<const uint4*>(otile + lrow * kOutPitch + cc * 16);
-      }
-    }
-    return;
-  }
-
-  float* const stage = reinterpret_cast<float*>(smem);
-  // Per pass, the accumulators of kRows rows become fround(fround(acc) * scale) (+ bias) in the
-  // staging tile; then every thread finishes four consecutive columns at a time (epilogue ops,
-  // requantize or convert) and stores them, a warp writing whole rows.
-  constexpr int kQuads = BN / 4;
-  for (int pass = 0; pass < BM / kRows; pass++) {
-    __syncthreads();  // column vectors written / the previous pass's tile consumed
-#pragma unroll
-    for (int i = 0; i < MI; i++) {
-#pragma unroll
-      for (int half = 0; half < 2; half++) {
-        const int lrow = wm0 + i * 16 + gq + half * 8 - pass * kRows;
-        if (lrow < 0 || lrow >= kRows) continue;
-        const int64_t row = m0 + pass * kRows + lrow;
-        const float sx = rowSx && row < p.m ? LoadScale(p.sx, row % p.sxRows, p.sxDtype) : 0.f;
-#pragma unroll
-        for (int j = 0; j < NI; j++) {
-          const int lc = wn0 + j * 8 + tq * 2;
-          *reinterpret_cast<float2*>(stage + lrow * kPitch + lc) =
-              make_float2(rescaled(acc[i][j][half * 2], sx, lc), rescaled(acc[i][j][half * 2 + 1], sx, lc + 1));
-        }
-      }
-    }
-    __syncthreads();
-    for (int idx = tid; idx < kRows * kQuads; idx += kThreads) {
-      const int lrow = idx / kQuads;
-      const int lc = (idx - lrow * kQuads) * 4;
-      const int64_t row = m0 + pass * kRows + lrow;
-      const int count = min(4, p.n - (n0 + lc));
-      if (row < p.m && count > 0) {
-        FinishQuad<BN, kPitch>(p, colv, stage, lrow, lc, row * p.ldc + group * p.n + n0 + lc, count, inv, vec4, resOp, resTile,
-                               pass * kRows + lrow);
-      }
-    }
-  }
-}
-
-struct TileConfig {
-  const char* name;
-  int bm, bn, threads;
-  bool wgmma;
-};
-
-constexpr TileConfig kTiles[] = {
-    {"128x128 tile, 8 warps", 128, 128, 256, false},
-    {"128x64 tile, 8 warps", 128, 64, 256, false},
-    {"64x128 tile, 8 warps", 64, 128, 256, false},
-    {"64x64 tile, 4 warps", 64, 64, 128, false},
-    {"128x128 tile, 4 warps", 128, 128, 128, false},
-    {"128x128 tile, 2 warpgroups wgmma", 128, 128, 256, true},
-    {"128x64 tile, 2 warpgroups wgmma", 128, 64, 256, true},
-    {"64x128 tile, 1 warpgroup wgmma", 64, 128, 128, true},
-    {"64x64 tile, 1 warpgroup wgmma", 64, 64, 128, true},
-};
-constexpr int kTileCount = sizeof(kTiles) / sizeof(kTiles[0]);
-
-template <int BM, int BN, int WARPS_M, int WARPS_N, bool WG, bool CONV, bool VEC>
-cudaError_t LaunchKernel(const IgemmParams& p, bool vec4, bool fast, int resOp, cudaStream_t stream) {
-  constexpr int kThreads = WARPS_M * WARPS_N * 32;
-  auto* kernel = IgemmKernel<BM, BN, WARPS_M, WARPS_N, CONV, VEC, WG>;
-  const int resBytes = resOp >= 0 ? BM * BN * static_cast<int>(ItemSize(p.epi[resOp].dtype)) : 0;
-  const int bytes = PipelineBytes(BM, BN, WG) + ColVecBytes(BN) + resBytes + (WG ? 1024 : 0);
-  if (bytes > 48 * 1024) {
-    const cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
-    if (err != cudaSuccess) return err;
-  }
-  const int64_t mTiles = (p.m + BM - 1) / BM;
-  const unsigned nTiles = static_cast<unsigned>((p.n + BN - 1) / BN);
-  // Rows beyond the grid's y limit run as further launches, each from its own first row.
-  for (int64_t t = 0; t < mTiles; t += kMaxGridY) {
-    const dim3 grid(nTiles, static_cast<unsigned>(std::min<int64_t>(kMaxGridY, mTiles - t)), static_cast<unsigned>(p.groups * std::max(1, p.splits)));
-    kernel<<<grid, kThreads, bytes, stream>>>(p, t * BM, vec4, fast, resOp);
-    const cudaError_t err = cudaGetLastError();
-    if (err != cudaSuccess) return err;
-  }
-  return cudaSuccess;
-}
-
-template <int BM, int BN, int WARPS_M, int WARPS_N, bool WG = false>
-cudaError_t LaunchTile(const IgemmParams& p, bool vec, bool vec4, bool fast, int resOp, cudaStream_t stream) {
-  if (p.conv) {
-    return vec ? LaunchKernel<BM, BN, WARPS_M, WARPS_N, WG, true, true>(p, vec4, fast, resOp, stream)
-               : LaunchKernel<BM, BN, WARPS_M, WARPS_N, WG, true, false>(p, vec4, fast, resOp, stream);
-  }
-  return vec ? LaunchKernel<BM, BN, WARPS_M, WARPS_N, WG, false, true>(p, vec4, fast, resOp, stream)
-             : LaunchKernel<BM, BN, WARPS_M, WARPS_N, WG, false, false>(p, vec4, fast, resOp, stream);
-}
-
 bool Aligned(const void* ptr, uintptr_t bytes) { return reinterpret_cast<uintptr_t>(ptr) % bytes == 0; }
 
 // Whether the kernel's register epilogue applies (IgemmKernel): an int8 output in 16-byte column
@@ -773,7 +84,20 @@ bool FastEpilogue(const IgemmParams& p, int resOp) {
 
 // The main kernel in tile configuration `tile` (resOp: the prefetched residual op, or -1; fast:
 // the register epilogue, FastEpilogue).
-cudaError_t LaunchMain(const IgemmParams& p, int tile, bool vec, bool vec4, bool fast, int resOp, cudaStream_t stream);
+cudaError_t LaunchMain(const IgemmParams& p, int tile, bool vec, bool vec4, bool fast, int resOp, cudaStream_t stream) {
+  switch (tile) {
+    case 0: return LaunchTileAt<0>(p, vec, vec4, fast, resOp, stream);
+    case 1: return LaunchTileAt<1>(p, vec, vec4, fast, resOp, stream);
+    case 2: return LaunchTileAt<2>(p, vec, vec4, fast, resOp, stream);
+    case 3: return LaunchTileAt<3>(p, vec, vec4, fast, resOp, stream);
+    case 4: return LaunchTileAt<4>(p, vec, vec4, fast, resOp, stream);
+    case 5: return LaunchTileAt<5>(p, vec, vec4, fast, resOp, stream);
+    case 6: return LaunchTileAt<6>(p, vec, vec4, fast, resOp, stream);
+    case 7: return LaunchTileAt<7>(p, vec, vec4, fast, resOp, stream);
+    case 8: return LaunchTileAt<8>(p, vec, vec4, fast, resOp, stream);
+    default: return cudaErrorInvalidValue;
+  }
+}
 
 }  // namespace
 
@@ -823,7 +147,9 @@ bool IgemmVectorLoads(const IgemmParams& p) {
 
 namespace {
 
-// One thread per 16-byte chunk of a row of the im2col matrix.
+// One thread per 16-byte chunk of a row of the im2col matrix. A chunk's k run over channels of one
+// kernel tap at a time: each tap's channels are contiguous in the NHWC input, so the padding test
+// and the offset are worked out once per tap, not per byte.
 __global__ void IgemmIm2colKernel(const __grid_constant__ IgemmParams p, int8_t* __restrict__ dst, int kp, int64_t chunks) {
   const int perRow = kp / 16;
   for (int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; idx < chunks; idx += static_cast<int64_t>(gridDim.x) * blockDim.x) {
@@ -832,13 +158,25 @@ __global__ void IgemmIm2colKernel(const __grid_constant__ IgemmParams p, int8_t*
     const ConvRow r = ConvRowOf(p, m, 0);
     ConvK e{};
     e.Set(p.g, min(k0, p.k - 1));
-    uint32_t words[4] = {0, 0, 0, 0};
-    for (int j = 0; j < 16 && k0 + j < p.k; j++) {
+    uint64_t half[2] = {0, 0};
+    const int end = min(16, p.k - k0);
+    for (int j = 0; j < end;) {
+      const int run = min(end - j, p.g.cg - e.c);
       const int64_t off = ConvOffset(p.g, r, e.ky, e.kx, e.c);
-      if (off >= 0) words[j >> 2] |= static_cast<uint32_t>(static_cast<uint8_t>(p.a[off])) << ((j & 3) * 8);
-      e.Advance(p.g, 1);
+      if (off >= 0) {
+        const uint8_t* src = reinterpret_cast<const uint8_t*>(p.a) + off;
+        for (int q = 0; q < run; q++) {
+          const int at = j + q;
+          const uint64_t byte = src[q];
+          if (at < 8) half[0] |= byte << (at * 8);
+          else half[1] |= byte << ((at - 8) * 8);
+        }
+      }
+      j += run;
+      e.Advance(p.g, run);
     }
-    *reinterpret_cast<uint4*>(dst + m * kp + k0) = make_uint4(words[0], words[1], words[2], words[3]);
+    *reinterpret_cast<uint4*>(dst + m * kp + k0) = make_uint4(static_cast<uint32_t>(half[0]), static_cast<uint32_t>(half[0] >> 32),
+                                                              static_cast<uint32_t>(half[1]), static_cast<uint32_t>(half[1] >> 32));
   }
 }
 
@@ -897,24 +235,5 @@ cudaError_t LaunchIgemm(const IgemmParams& given, int tile, cudaStream_t stream)
   const int resOp = PrefetchedResidual(p);
   return LaunchMain(p, tile, vec, vec4, FastEpilogue(p, resOp), resOp, stream);
 }
-
-namespace {
-
-cudaError_t LaunchMain(const IgemmParams& p, int tile, bool vec, bool vec4, bool fast, int resOp, cudaStream_t stream) {
-  switch (tile) {
-    case 0: return LaunchTile<128, 128, 2, 4>(p, vec, vec4, fast, resOp, stream);
-    case 1: return LaunchTile<128, 64, 4, 2>(p, vec, vec4, fast, resOp, stream);
-    case 2: return LaunchTile<64, 128, 2, 4>(p, vec, vec4, fast, resOp, stream);
-    case 3: return LaunchTile<64, 64, 2, 2>(p, vec, vec4, fast, resOp, stream);
-    case 4: return LaunchTile<128, 128, 2, 2>(p, vec, vec4, fast, resOp, stream);
-    case 5: return LaunchTile<128, 128, 8, 1, true>(p, vec, vec4, fast, resOp, stream);
-    case 6: return LaunchTile<128, 64, 8, 1, true>(p, vec, vec4, fast, resOp, stream);
-    case 7: return LaunchTile<64, 128, 4, 1, true>(p, vec, vec4, fast, resOp, stream);
-    case 8: return LaunchTile<64, 64, 4, 1, true>(p, vec, vec4, fast, resOp, stream);
-    default: return cudaErrorInvalidValue;
-  }
-}
-
-}  // namespace
 
 }  // namespace fxrt::kernels

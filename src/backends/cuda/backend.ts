@@ -124,7 +124,8 @@ export class CudaEngineRunner {
   /**
    * Which inputs and outputs runs at these input shapes read or write in place, without copies
    * (unless FXRT_CUDA_BIND_IO=0): device tensors that filled the same slots two runs in a row get a
-   * program bound to them.
+   * program bound to them; outputs the runner allocates count as the same when they land at the
+   * last run's addresses (the loop disposed the last outputs, and the pool handed the memory back).
    * @example
    *   await runner.run([dx], { outputs: [y] }); await runner.run([dx], { outputs: [y] });
    *   runner.boundSlots([dx.shape]); // { inputs: [0], outputs: [0] }

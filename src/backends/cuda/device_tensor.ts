@@ -7,6 +7,7 @@ import { itemSize, storageFromBytes, type DType } from '../../tensor/dtype.js';
 import { formatShape, numelOf, type Shape } from '../../tensor/shape.js';
 import { Tensor, type QuantParams } from '../../tensor/tensor.js';
 import { requireCuda } from './availability.js';
+import { settleSoon } from './completion.js';
 import type { NativeBuffer } from './native.js';
 import type { Stream } from './stream.js';
 
@@ -107,7 +108,7 @@ export class DeviceTensor {
   async download(stream?: Stream): Promise<Tensor> {
     const op = 'DeviceTensor.download';
     const addon = requireCuda(op);
-    const bytes = await addon.download(this.handle(op), stream?.handle(op));
+    const bytes = await settleSoon(addon.download(this.handle(op), stream?.handle(op)));
     return new Tensor(storageFromBytes(this.dtype, new Uint8Array(bytes), this.numel), this.#shape, this.dtype, this.qparams);
   }
 

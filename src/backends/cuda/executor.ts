@@ -11,6 +11,7 @@ import { storageFromBytes } from '../../tensor/dtype.js';
 import { formatShape, numelOf } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { requireCuda } from './availability.js';
+import { settleSoon } from './completion.js';
 import { deviceConstants, type DeviceConstants } from './device_constants.js';
 import { DeviceTensor } from './device_tensor.js';
 import type { ProgramSpec } from './exec_spec.js';
@@ -63,7 +64,19 @@ interface BoundIo {
   program: NativeExecProgram | null;
   /** The bound prepare was refused (an op reaches across a slot): copy at these tensors. */
   failed: boolean;
+  /** Outputs the runs allocated themselves: the device addresses of the last run's (0: not bindable). */
+  addresses: readonly number[] | null;
+  /** The program bound to the inputs above and to outputs at those addresses, once two runs in a row allocated there. */
+  full: NativeExecProgram | null;
+  fullFailed: boolean;
+  /** How often `full` was dropped because the outputs moved; from MAX_FULL_DROPS on it is not prepared again. */
+  fullDrops: number;
+  /** Whether the last run used `full`. */
+  usedFull: boolean;
 }
+
+/** Times outputs allocated by the runs may move away from a bound program before binding them stops (no re-preparing in a loop). */
+const MAX_FULL_DROPS = 2;
 
 /** Bounds on the programs a context keeps (one per distinct input shapes). */
 const PROGRAM_CACHE_SIZE = 8;
@@ -120,7 +133,7 @@ export class CudaContext implements BackendContext {
   async #run({ inputs, shapes, onStep }: RunRequest): Promise<Tensor[]> {
     const plan = this.#loaded.plan;
     const program = this.program(shapes);
-    const r = await this.#native.run(program, inputs.map((t) => t.bytes()), [], onStep !== null);
+    const r = await settleSoon(this.#native.run(program, inputs.map((t) => t.bytes()), [], onStep !== null));
     reportSteps(r, onStep);
     return plan.outputs.map((o, i) => {
       const bytes = r.outputs[i];
@@ -141,12 +154,12 @@ export class CudaContext implements BackendContext {
     const op = `engine '${plan.name}': runDevice`;
     if (into) checkOutputs(op, plan, shapes, into);
     const result = this.#queue.then(async () => {
-      const program = this.#boundProgram(inputs, into, shapes, op) ?? this.program(shapes);
       const stream = (this.#stream ??= Stream.fromNative(this.#native.stream));
       const outs = into ? [...into] : plan.outputs.map((o) => DeviceTensor.empty(shapes[o.value]!, o.dtype, stream));
+      const program = this.#boundProgram(inputs, into, into ? null : outs, shapes, op) ?? this.program(shapes);
       try {
         const ins: (Uint8Array | NativeBuffer)[] = inputs.map((t) => (t instanceof DeviceTensor ? t.handle(op) : t.bytes()));
-        await this.#native.run(program, ins, outs.map((t) => t.handle(op)), false);
+        await settleSoon(this.#native.run(program, ins, outs.map((t) => t.handle(op)), false));
         return outs;
       } catch (e) {
         if (!into) for (const t of outs) t.dispose();
@@ -162,9 +175,12 @@ export class CudaContext implements BackendContext {
    * (no copies), when the same tensors filled those slots in the previous run at these shapes
    * too: it is prepared then, once, and kept while they keep coming. A tensor that is both an
    * input and an output, or two outputs, is not bound (the ops would read what they overwrite).
-   * Null: the copying program.
+   * Outputs the run allocated itself (`fresh`) are written in place too when they were allocated
+   * at the same device addresses as the last run's (the caller disposed those before this run and
+   * the stream-ordered pool handed the memory back): a loop that disposes each result runs as if
+   * its outputs were bound. Null: the copying program.
    */
-  #boundProgram(inputs: readonly (Tensor | DeviceTensor)[], into: readonly DeviceTensor[] | undefined, shapes: readonly (readonly number[])[], op: string): NativeExecProgram | null {
+  #boundProgram(inputs: readonly (Tensor | DeviceTensor)[], into: readonly DeviceTensor[] | undefined, fresh: readonly DeviceTensor[] | null, shapes: readonly (readonly number[])[], op: string): NativeExecProgram | null {
     if (!this.#loaded.options.bindIo) return null;
     const plan = this.#loaded.plan;
     const key = shapeKey(plan.inputs.map((io) => shapes[io.value]!));
@@ -178,10 +194,37 @@ export class CudaContext implements BackendContext {
     ];
     const last = this.#bound.get(key);
     const same = last !== undefined && last.tensors.length === slots.length && last.tensors.every((w, i) => (w?.deref() ?? null) === slots[i]);
+    const addresses = fresh?.map((t) => (t.numel > 0 ? t.handle(op).address : 0)) ?? null;
     if (!same) {
       last?.program?.dispose();
-      this.#bound.set(key, { tensors: slots.map((t) => (t ? new WeakRef(t) : null)), program: null, failed: false });
+      last?.full?.dispose();
+      this.#bound.set(key, { tensors: slots.map((t) => (t ? new WeakRef(t) : null)), program: null, failed: false, addresses, full: null, fullFailed: false, fullDrops: 0, usedFull: false });
       return null;
+    }
+    last.usedFull = false;
+    if (fresh !== null && addresses !== null) {
+      const again = last.addresses !== null && addresses.every((a, i) => a !== 0 && a === last.addresses![i]);
+      last.addresses = addresses;
+      if (!again) {
+        if (last.full !== null) {
+          last.full.dispose();
+          last.full = null;
+          last.fullDrops++;
+        }
+      } else {
+        if (last.full === null && !last.fullFailed && last.fullDrops < MAX_FULL_DROPS) {
+          const handles = [...slots.slice(0, inputs.length).map((t) => t?.handle(op) ?? null), ...fresh.map((t) => t.handle(op))];
+          try {
+            last.full = this.#native.prepare({ ...this.#spec(shapes, false), bind: { inputs: handles.slice(0, inputs.length), outputs: handles.slice(inputs.length) } });
+          } catch {
+            last.fullFailed = true;  // an op reaches across a slot's bounds: keep copying
+          }
+        }
+        if (last.full !== null) {
+          last.usedFull = true;
+          return last.full;
+        }
+      }
     }
     if (last.program === null && !last.failed && slots.some((t) => t !== null)) {
       const handles = slots.map((t) => t?.handle(op) ?? null);
@@ -199,8 +242,10 @@ export class CudaContext implements BackendContext {
     const plan = this.#loaded.plan;
     const b = this.#bound.get(shapeKey(plan.inputs.map((io) => shapes[io.value]!)));
     const n = plan.inputs.length;
-    const bound = b?.program ? b.tensors.flatMap((t, i) => (t !== null ? [i] : [])) : [];
-    return { inputs: bound.filter((i) => i < n), outputs: bound.filter((i) => i >= n).map((i) => i - n) };
+    if (!b || (b.usedFull ? b.full : b.program) === null) return { inputs: [], outputs: [] };
+    const inputs = b.tensors.flatMap((t, i) => (t !== null && i < n ? [i] : []));
+    const outputs = b.usedFull ? b.addresses!.flatMap((a, i) => (a !== 0 ? [i] : [])) : b.tensors.flatMap((t, i) => (t !== null && i >= n ? [i - n] : []));
+    return { inputs, outputs };
   }
 
   /** Per op of the program for these shapes: the plan step and the implementation chosen. */
@@ -214,14 +259,17 @@ export class CudaContext implements BackendContext {
    */
   graphState(shapes: readonly (readonly number[])[]): string {
     const plan = this.#loaded.plan;
-    const bound = this.#bound.get(shapeKey(plan.inputs.map((io) => shapes[io.value]!)))?.program;
-    return (bound ?? this.program(shapes)).graphState;
+    const b = this.#bound.get(shapeKey(plan.inputs.map((io) => shapes[io.value]!)));
+    return ((b?.usedFull ? b.full : b?.program) ?? this.program(shapes)).graphState;
   }
 
   /** Frees the context's device memory once runs in flight are done. */
   dispose(): void {
     this.#stream?.dispose();
-    for (const b of this.#bound.values()) b.program?.dispose();
+    for (const b of this.#bound.values()) {
+      b.program?.dispose();
+      b.full?.dispose();
+    }
     this.#bound.clear();
     for (const p of this.#programs.values()) p.dispose();
     this.#programs.clear();

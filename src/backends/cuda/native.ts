@@ -10,12 +10,14 @@ import type { ProgramSpec } from './exec_spec.js';
 import type { TimingCacheDevice, TimingCacheEntry } from './timing_cache.js';
 
 /** Version of this interface; must equal FXRT_NATIVE_ABI in native/src/abi.h. */
-export const NATIVE_ABI_VERSION = 3;
+export const NATIVE_ABI_VERSION = 4;
 
 /** A CUDA stream owned by the addon. */
 export interface NativeStream {
   /** Resolves once all work enqueued so far has run (rejects on a CUDA fault); never blocks. */
   synchronize(): Promise<void>;
+  /** Whether all work enqueued so far has finished (throws the CUDA error of a fault); never waits. */
+  query(): boolean;
   /** Drops this handle; work already enqueued still runs. Refused for the default stream. */
   destroy(): void;
   readonly destroyed: boolean;
@@ -27,6 +29,8 @@ export interface NativeBuffer {
   free(): void;
   readonly byteLength: number;
   readonly freed: boolean;
+  /** The device address (0 once freed or when empty). */
+  readonly address: number;
 }
 
 /** Why CUDA can or cannot run, as the addon found it (never throws). */
@@ -176,6 +180,8 @@ export interface NativeAddon {
   memoryInUse(): CudaMemoryStats;
   createStream(): NativeStream;
   defaultStream(): NativeStream;
+  /** Settles the pending promises (runs, synchronize, downloads) whose streams are done, on this thread; returns how many are still pending. */
+  pollCompletions(): number;
   allocBuffer(bytes: number, stream?: NativeStream): NativeBuffer;
   /** Copies `source` through pinned staging; `source` may be reused as soon as this returns. */
   upload(buffer: NativeBuffer, source: ArrayBufferView, stream?: NativeStream): void;
@@ -191,7 +197,7 @@ export interface NativeAddon {
 
 /** The functions an addon must export to be used (checked when it is loaded). */
 export const NATIVE_FUNCTIONS = [
-  'probe', 'deviceInfo', 'memoryInUse', 'createStream', 'defaultStream', 'allocBuffer',
+  'probe', 'deviceInfo', 'memoryInUse', 'createStream', 'defaultStream', 'pollCompletions', 'allocBuffer',
   'upload', 'download', 'binary', 'unary', 'cast', 'gemm', 'loadPlan',
 ] as const satisfies readonly (keyof NativeAddon)[];
 

@@ -4,6 +4,7 @@
  * thread-safe function), so awaiting GPU work never blocks the event loop.
  */
 import { requireCuda } from './availability.js';
+import { settleSoon } from './completion.js';
 import type { NativeStream } from './native.js';
 
 let defaultStream: Stream | undefined;
@@ -67,7 +68,17 @@ export class Stream {
    *   await stream.synchronize();
    */
   synchronize(): Promise<void> {
-    return this.handle('Stream.synchronize').synchronize();
+    return settleSoon(this.handle('Stream.synchronize').synchronize());
+  }
+
+  /**
+   * Whether all work enqueued on this stream so far has finished, without waiting (throws the
+   * CUDA error if that work faulted).
+   * @example
+   *   while (!stream.query()) await new Promise((r) => setImmediate(r));
+   */
+  query(): boolean {
+    return this.handle('Stream.query').query();
   }
 
   /**
