@@ -213,12 +213,8 @@ export class CudaContext implements BackendContext {
         }
       } else {
         if (last.full === null && !last.fullFailed && last.fullDrops < MAX_FULL_DROPS) {
-          const handles = [...slots.slice(0, inputs.length).map((t) => t?.handle(op) ?? null), ...fresh.map((t) => t.handle(op))];
-          try {
-            last.full = this.#native.prepare({ ...this.#spec(shapes, false), bind: { inputs: handles.slice(0, inputs.length), outputs: handles.slice(inputs.length) } });
-          } catch {
-            last.fullFailed = true;  // an op reaches across a slot's bounds: keep copying
-          }
+          last.full = this.#prepareBound(shapes, [...slots.slice(0, inputs.length), ...fresh], inputs.length, op);
+          last.fullFailed = last.full === null;
         }
         if (last.full !== null) {
           last.usedFull = true;
@@ -227,14 +223,20 @@ export class CudaContext implements BackendContext {
       }
     }
     if (last.program === null && !last.failed && slots.some((t) => t !== null)) {
-      const handles = slots.map((t) => t?.handle(op) ?? null);
-      try {
-        last.program = this.#native.prepare({ ...this.#spec(shapes, false), bind: { inputs: handles.slice(0, inputs.length), outputs: handles.slice(inputs.length) } });
-      } catch {
-        last.failed = true;  // an op reaches across a slot's bounds: keep copying
-      }
+      last.program = this.#prepareBound(shapes, slots, inputs.length, op);
+      last.failed = last.program === null;
     }
     return last.program;
+  }
+
+  /** A program addressing the non-null slots (inputs first) in those tensors; null when refused (an op reaches across a slot's bounds: keep copying). */
+  #prepareBound(shapes: readonly (readonly number[])[], slots: readonly (DeviceTensor | null)[], inputCount: number, op: string): NativeExecProgram | null {
+    const handles = slots.map((t) => t?.handle(op) ?? null);
+    try {
+      return this.#native.prepare({ ...this.#spec(shapes, false), bind: { inputs: handles.slice(0, inputCount), outputs: handles.slice(inputCount) } });
+    } catch {
+      return null;
+    }
   }
 
   /** The I/O slots that device runs at these shapes read or write in place (a bound program), by index. */
