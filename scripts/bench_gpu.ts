@@ -84,8 +84,12 @@ function median(xs: readonly number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
+/** Warm-up before every timed loop, at least: the GPU's clocks ramp up under load (bench_gpu_peers.py warms up as long). */
+const WARMUP_MS = 300;
+
 async function timeMs(iters: number, warmup: number, fn: () => Promise<void>): Promise<number> {
-  for (let i = 0; i < warmup; i++) await fn();
+  const start = performance.now();
+  for (let i = 0; i < warmup || performance.now() - start < WARMUP_MS; i++) await fn();
   const times: number[] = [];
   for (let i = 0; i < iters; i++) {
     const t0 = performance.now();
@@ -228,7 +232,7 @@ async function main(): Promise<void> {
     '',
     `fxrt CUDA backend (fp16 engines) vs PyTorch ${peers.torch} (fp16) on the same GPU; driver ${device.driverVersion}, CUDA runtime ${device.runtimeVersion}, cuDNN ${device.cudnnVersion ?? '-'}.`,
     'Both run the model in float16 (weights, inputs, outputs); PyTorch image models are timed in NCHW and channels_last and the faster layout is reported per mode.',
-    'Median wall-clock ms per call around an awaited run with inputs and outputs on the device;',
+    'Median wall-clock ms per call around an awaited run with inputs and outputs on the device, after at least 0.3 s of warm-up on both sides;',
     'speedup = peer ms / fxrt ms (fxrt ms: a new output tensor per call; bound out: written into output tensors bound once, as a CUDA graph replay writes its static output). fxrt build s: compile() including the engine load (algorithm timing). Profiled ms by step kind: an eager run with',
     'events around every step (no CUDA graph), so it includes the host launch gaps: a breakdown, not the GPU time of a graph replay.',
     `fxrt per-call overhead (one tiny step, device in/out): ${overheadMs.toFixed(4)} ms.`,

@@ -8,6 +8,10 @@ Two commands:
       parameter names), loads the weights fxrt exported, runs the input in float32 (TF32 off) and
       writes the output: the GPU tests compare fxrt's CUDA results with it.
 
+  profile --model NAME --shape 32,128,768 [--iters N] [--rows N]
+      The kernels PyTorch runs for one eager fp16 forward and their GPU time per forward (torch
+      profiler), slowest first: to set beside scripts/profile_workload.ts's steps of ours.
+
   bench --workloads WORKLOADS.json --out PEERS.json [--compile]
       Times each workload {"name", "model", "shape"} in float16: eager, eager replayed as a CUDA
       graph, and torch.compile when --compile is given. Median wall-clock ms per call around a
@@ -184,10 +188,16 @@ def cmd_reference(args):
     write_tensors(args.output, {"output": y})
 
 
+WARMUP_S = 0.3  # warm-up before every timed loop, at least: the GPU's clocks ramp up under load (as scripts/bench_gpu.ts)
+
+
 def median_ms(fn, iters, warmup):
-    for _ in range(warmup):
+    start = time.perf_counter()
+    done = 0
+    while done < warmup or time.perf_counter() - start < WARMUP_S:
         fn()
-    torch.cuda.synchronize()
+        torch.cuda.synchronize()
+        done += 1
     times = []
     for _ in range(iters):
         t0 = time.perf_counter()
@@ -262,6 +272,34 @@ def cmd_bench(args):
         json.dump(out, f, indent=2)
 
 
+def cmd_profile(args):
+    from torch.profiler import ProfilerActivity, profile
+
+    torch.backends.cudnn.benchmark = True
+    model = build_model(args.model).eval().half().cuda()
+    x = torch.randn(*[int(d) for d in args.shape.split(",")], device="cuda", dtype=torch.float16)
+    with torch.inference_mode():
+        for _ in range(10):
+            model(x)
+        torch.cuda.synchronize()
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            for _ in range(args.iters):
+                model(x)
+            torch.cuda.synchronize()
+    rows = []
+    for e in prof.key_averages():
+        us = getattr(e, "device_time_total", None)
+        if us is None:
+            us = e.cuda_time_total
+        if us > 0 and e.count > 0:
+            rows.append((us / args.iters, e.count / args.iters, e.key))
+    rows.sort(reverse=True)
+    total = sum(r[0] for r in rows)
+    print(f"{args.model} [{args.shape}] torch {torch.__version__} eager fp16: kernels {total / 1e3:.4f} ms per forward")
+    for us, calls, key in rows[: args.rows]:
+        print(f"{us / 1e3:8.4f} ms  x{calls:g}  {key[:150]}")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -275,8 +313,13 @@ def main():
     b.add_argument("--out", required=True)
     b.add_argument("--iters", type=int, default=50)
     b.add_argument("--compile", action="store_true")
+    f = sub.add_parser("profile")
+    f.add_argument("--model", required=True)
+    f.add_argument("--shape", required=True)
+    f.add_argument("--iters", type=int, default=20)
+    f.add_argument("--rows", type=int, default=25)
     args = p.parse_args()
-    cmd_reference(args) if args.cmd == "reference" else cmd_bench(args)
+    {"reference": cmd_reference, "bench": cmd_bench, "profile": cmd_profile}[args.cmd](args)
 
 
 if __name__ == "__main__":

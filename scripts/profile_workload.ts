@@ -40,16 +40,30 @@ if (engines.length !== 1 || lowered.cpuParts.size !== 0) throw new Error(`${name
 const engine = engines[0]!.engine;
 const runner = CudaEngineRunner.of(engine);
 const dx = DeviceTensor.upload(x);
-const times: number[] = [];
-for (let i = 0; i < iters + 10; i++) {
-  const t0 = performance.now();
-  for (const y of await runner.run([dx])) y.dispose();
-  if (i >= 10) times.push(performance.now() - t0);
+async function medianMs(fn: () => Promise<void>): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < iters + 10; i++) {
+    const t0 = performance.now();
+    await fn();
+    if (i >= 10) times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return times[times.length >> 1]!;
 }
-times.sort((a, b) => a - b);
+const freshMs = await medianMs(async () => {
+  for (const y of await runner.run([dx])) y.dispose();
+});
+const freshSlots = runner.boundSlots([shape]);
+const freshGraph = runner.graphState([shape]);
+const bound = await runner.run([dx]);
+const boundMs = await medianMs(async () => {
+  await runner.run([dx], { outputs: bound });
+});
+for (const y of bound) y.dispose();
 const tactics = new Map<number, string[]>();
 for (const t of runner.tactics()) tactics.set(t.step, [...(tactics.get(t.step) ?? []), t.tactic]);
-console.log(`${name} [${shape.join(', ')}] ${precision}: ${(times[times.length >> 1]!).toFixed(4)} ms per call (median of ${iters}), ${runner.graphState([shape])}`);
+console.log(`${name} [${shape.join(', ')}] ${precision}: ${freshMs.toFixed(4)} ms per call (median of ${iters}; a new output per call, ` +
+  `bound slots ${JSON.stringify(freshSlots)}, ${freshGraph}), ${boundMs.toFixed(4)} ms into bound outputs (${runner.graphState([shape])})`);
 dx.dispose();
 runner.dispose();
 

@@ -12,20 +12,13 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.cuh"
 #include "kernels/igemm.h"
 #include "kernels/pointwise.h"
 
 using namespace fxrt;
 using namespace fxrt::kernels;
 
-#define CK(x)                                                                           \
-  do {                                                                                  \
-    cudaError_t e_ = (x);                                                               \
-    if (e_ != cudaSuccess) {                                                            \
-      std::fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_)); \
-      std::exit(1);                                                                     \
-    }                                                                                   \
-  } while (0)
 #define CB(x)                                                                   \
   do {                                                                          \
     cublasStatus_t s_ = (x);                                                    \
@@ -37,10 +30,7 @@ using namespace fxrt::kernels;
 
 __global__ void Fill(int8_t* p, int64_t n, uint32_t seed) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
-    uint32_t s = (uint32_t)i * 2654435761u ^ seed;
-    s ^= s >> 13;
-    s *= 0x5bd1e995u;
-    p[i] = (int8_t)((int)(s >> 24) % 64);
+    p[i] = (int8_t)((int)(BenchHash(i, seed) >> 24) % 64);
   }
 }
 __global__ void FillF(float* p, int64_t n, float v) {

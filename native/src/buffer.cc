@@ -39,6 +39,7 @@ struct StagingLease {
 Napi::Function DeviceBuffer::Define(Napi::Env env) {
   return DefineClass(env, "DeviceBuffer", {
     InstanceMethod<&DeviceBuffer::Free>("free"),
+    InstanceMethod<&DeviceBuffer::Take>("take"),
     InstanceAccessor<&DeviceBuffer::ByteLength>("byteLength"),
     InstanceAccessor<&DeviceBuffer::IsFreed>("freed"),
     InstanceAccessor<&DeviceBuffer::Address>("address"),
@@ -94,6 +95,21 @@ void DeviceBuffer::RequireBytes(Napi::Env env, size_t bytes, const char* op, con
 Napi::Value DeviceBuffer::Free(const Napi::CallbackInfo& info) {
   Release();
   return info.Env().Undefined();
+}
+
+// A new buffer object owning this one's memory (and its last stream), this one left freed without
+// freeing the memory: how a runner takes back an output the caller disposed, to write the next
+// run's output there (no stream-ordered free and allocation on its stream per call).
+Napi::Value DeviceBuffer::Take(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (freed_) ThrowError(env, "DeviceBuffer.take", "the buffer was freed");
+  BufferInit init{device_, lastStream_, ptr_, bytes_};
+  Napi::Object taken = AddonState::Of(env).bufferClass.New({Napi::External<BufferInit>::New(env, &init)});
+  freed_ = true;
+  ptr_ = nullptr;
+  lastStream_.reset();
+  device_.reset();
+  return taken;
 }
 
 Napi::Value DeviceBuffer::ByteLength(const Napi::CallbackInfo& info) {
@@ -183,6 +199,7 @@ Napi::Value MemoryInUse(const Napi::CallbackInfo& info) {
   o.Set("pinnedBytes", static_cast<double>(s.pinnedBytes));
   o.Set("pinnedBlocks", static_cast<double>(s.pinnedBlocks));
   o.Set("pendingCompletions", static_cast<double>(addon.completions().pending()));
+  o.Set("polledCompletions", static_cast<double>(addon.completions().polled()));
   return o;
 }
 

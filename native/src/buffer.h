@@ -33,6 +33,7 @@ class DeviceBuffer : public Napi::ObjectWrap<DeviceBuffer> {
 
  private:
   Napi::Value Free(const Napi::CallbackInfo& info);
+  Napi::Value Take(const Napi::CallbackInfo& info);
   Napi::Value ByteLength(const Napi::CallbackInfo& info);
   Napi::Value IsFreed(const Napi::CallbackInfo& info);
   Napi::Value Address(const Napi::CallbackInfo& info);

@@ -134,7 +134,10 @@ size_t CompletionQueue::Poll(Napi::Env env) {
   // recycled one reads as complete, and its item is claimed already).
   for (const Waiting& w : snapshot) {
     if (cudaEventQuery(w.event) == cudaErrorNotReady) continue;
-    if (!w.item->claimed.exchange(true)) Settle(env, *w.item);
+    if (!w.item->claimed.exchange(true)) {
+      polled_++;
+      Settle(env, *w.item);
+    }
   }
   return pending_;
 }

@@ -54,6 +54,8 @@ class CompletionQueue {
 
   // Completions waiting for their stream (the event loop stays alive while there are any).
   size_t pending() const { return pending_; }
+  // Completions Poll() settled (the rest were settled through the waiter thread), since start.
+  size_t polled() const { return polled_; }
   // On the JS thread: settles the items whose events have completed (those the waiter thread has
   // not claimed yet); returns how many completions are still pending.
   size_t Poll(Napi::Env env);
@@ -72,6 +74,7 @@ class CompletionQueue {
   using Tsfn = Napi::TypedThreadSafeFunction<CompletionQueue, std::shared_ptr<CompletionItem>, CallJs>;
   Tsfn tsfn_;
   size_t pending_ = 0;  // JS thread only
+  size_t polled_ = 0;   // JS thread only
 
   struct Waiting {
     cudaEvent_t event;

@@ -5,13 +5,18 @@
  * bfloat16 (float32 keeps gemm + softmax + gemm); BERT's head split and merge as views with no
  * copy; layer norm rows per warp, per block and the generic kernel.
  */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CudaEngineRunner } from '../../src/backends/cuda/index.js';
+import { decodeTimingCache, encodeTimingCache } from '../../src/backends/cuda/timing_cache.js';
 import type { Engine } from '../../src/engine/engine.js';
 import type { NetTensor } from '../../src/engine/network.js';
 import type { NetworkDefinition } from '../../src/engine/network_definition.js';
 import { Tensor } from '../../src/tensor/tensor.js';
-import { buildPair, constant, expectMatchesReference, layer, randn, type FloatDType } from './engine_harness.js';
+import { relativeError } from './compare.js';
+import { buildPair, constant, expectMatchesReference, layer, randn, TOLERANCE, type FloatDType, type StepCase } from './engine_harness.js';
 
 const HALF: readonly FloatDType[] = ['float16', 'bfloat16'];
 
@@ -117,6 +122,66 @@ describe('fused attention (float16, bfloat16) and the gemm path (float32)', () =
     expect((await kinds(64, 'float32')).length).toBe(3);
     expect((await kinds(12, 'float16')).length).toBe(3);
   });
+});
+
+/** The network of an attention case (inputs q, k, v and the mask if any). */
+function attentionCase(c: AttentionCase): StepCase {
+  return {
+    name: c.name,
+    inputs: (dt) => [
+      randn([...c.batch, c.l, c.e], 50, dt), randn([...c.batch, c.s, c.e], 51, dt), randn([...c.batch, c.s, c.ev], 52, dt),
+      ...(c.mask ? [maskTensor(c.mask, dt)] : []),
+    ],
+    build: (net, xs) => {
+      net.markOutput(layer(net, 'attention', xs, { scale: 1 / Math.sqrt(c.e), causal: c.causal ?? false }, 'attention'), 'y');
+    },
+  };
+}
+
+const cacheDir = mkdtempSync(join(tmpdir(), 'fxrt-attention-configs-'));
+
+/**
+ * Each case once per kernel configuration (tile shapes, register caps; the builder times them):
+ * the build records its attention entry in a timing cache, the test rewrites the configuration and
+ * builds again (reused, not timed) until the addon rejects the index as past the last one. Every
+ * configuration, in each masking mode (none, key mask, per-row mask, causal), must match the
+ * reference.
+ */
+describe('fused attention: every kernel configuration, forced through the timing cache, matches the reference', () => {
+  const extra: AttentionCase[] = [
+    { name: 'key mask [B, 1, 1, S], additive, partial last tile', batch: [2, 3], l: 70, s: 100, e: 64, ev: 64, mask: { shape: [2, 1, 1, 100], kind: 'float' } },
+  ];
+  [...CASES, ...extra].forEach((ac, ci) => it(ac.name, async () => {
+    const c = attentionCase(ac);
+    const path = join(cacheDir, `case${ci}.cache`);
+    const dtype: FloatDType = ci % 2 === 0 ? 'float16' : 'bfloat16';
+    const { reference, inputs } = await buildPair(c, dtype, { timingCache: path });
+    const want = await reference.createExecutionContext().execute(inputs);
+    const sections = decodeTimingCache(readFileSync(path));
+    const isAttention = (tactic: string): boolean => tactic.startsWith('flash_attention_');
+    expect(sections.flatMap((s) => s.entries).filter((e) => isAttention(e.tactic)).length, 'attention entries in the cache').toBe(1);
+    const configs = new Set<string>();
+    for (let config = 0; config < 16; config++) {
+      writeFileSync(path, encodeTimingCache(sections.map((s) => ({
+        device: s.device,
+        entries: s.entries.map((e) => {
+          if (!isAttention(e.tactic)) return e;
+          const data = new Uint8Array(e.data);
+          new DataView(data.buffer).setInt32(2, config, true);  // u8 format, u8 kind, i32 algo (little-endian)
+          return { ...e, data };
+        }),
+      }))));
+      const { cuda } = await buildPair(c, dtype, { timingCache: path });
+      if (cuda.tacticStats!.rejected > 0) break;  // past the last configuration
+      expect(cuda.tacticStats!.timed, `configuration ${config}: nothing timed`).toBe(0);
+      const tactic = cuda.layerInfo().map((l) => l.tactic).find(isAttention)!;
+      configs.add(tactic.replace(/^.*\] /, ''));
+      const got = await cuda.createExecutionContext().execute(inputs);
+      const err = relativeError(got[0]!, want[0]!);
+      expect(err, `${ac.name} (${dtype}), ${tactic}: relative error ${err}`).toBeLessThanOrEqual(TOLERANCE[dtype]);
+    }
+    expect(configs.size, `configurations run: ${[...configs].join('; ')}`).toBeGreaterThanOrEqual(4);
+  }));
 });
 
 describe("BERT's head split and merge around attention", () => {

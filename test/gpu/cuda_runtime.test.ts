@@ -128,6 +128,7 @@ describe('CUDA execution', () => {
     try {
       for (const us of [0, 1000, 1e6]) {
         setCompletionPolling(us);
+        const polledBefore = cudaMemoryInUse().polledCompletions;
         // One at a time (each settled by whichever sees it first), then many in flight at once.
         for (let i = 0; i < 200; i++) for (const y of await runner.run([dx])) y.dispose();
         const outs = await Promise.all(Array.from({ length: 64 }, () => runner.run([dx])));
@@ -135,6 +136,10 @@ describe('CUDA execution', () => {
         for (const ys of outs) ys.forEach((t) => t.dispose());
         await Stream.default().synchronize();
         expect(cudaMemoryInUse().pendingCompletions, `polling window ${us} µs`).toBe(0);
+        // The JS thread's poll settles some of them (it races the waiter thread) only when on.
+        const polled = cudaMemoryInUse().polledCompletions - polledBefore;
+        if (us === 0) expect(polled, 'polling off').toBe(0);
+        else expect(polled, `polling window ${us} µs`).toBeGreaterThan(0);
       }
     } finally {
       setCompletionPolling(undefined);

@@ -16,16 +16,18 @@ namespace {
 
 class AttentionOp : public Op {
  public:
-  AttentionOp(const kernels::AttentionParams& p, std::string tactic) : p_(p), tactic_(std::move(tactic)) {}
+  AttentionOp(const kernels::AttentionParams& p, std::string what) : p_(p), what_(std::move(what)) {}
   std::string Enqueue(const ExecEnv& env) override {
-    cudaError_t err = kernels::LaunchAttention(p_, env.stream);
+    cudaError_t err = kernels::LaunchAttention(p_, env.stream, config_);
     return err == cudaSuccess ? "" : std::string("attention: ") + cudaGetErrorString(err);
   }
-  std::string Tactic() const override { return tactic_; }
+  std::string Tactic() const override { return what_ + " " + kernels::AttentionConfigName(config_); }
+  void Choose(int config) { config_ = config; }
 
  private:
   kernels::AttentionParams p_;
-  std::string tactic_;
+  std::string what_;  // dtype, head dims, masking
+  int config_ = 0;
 };
 
 std::string Dims(const kernels::StridedView& v) {
@@ -115,8 +117,46 @@ std::unique_ptr<Op> BuildAttention(const SpecReader& spec, BuildContext& ctx) {
     p.maskCol = m.stride[nb + 1];
     what += p.maskDtype == DType::Bool ? ",bool mask" : ",additive mask";
   }
-  return std::make_unique<AttentionOp>(p, std::string("flash_attention_") + (p.dtype == DType::BFloat16 ? "bf16" : "f16") + "[e" +
-                                              std::to_string(e) + ",ev" + std::to_string(ev) + what + "]");
+  auto op = std::make_unique<AttentionOp>(p, std::string("flash_attention_") + (p.dtype == DType::BFloat16 ? "bf16" : "f16") + "[e" +
+                                                 std::to_string(e) + ",ev" + std::to_string(ev) + what + "]");
+
+  // The kernel configuration: the plan's or the timing cache's choice for this signature, else
+  // each one timed on the device (`tune`), else the default.
+  std::string key = "attention " + std::string(DTypeName(p.dtype)) + " e" + std::to_string(e) + " ev" + std::to_string(ev) + " l" +
+                    std::to_string(p.l) + " s" + std::to_string(p.s) + " b";
+  for (int d = 0; d < nb; d++) key += (d > 0 ? "x" : "") + std::to_string(p.batch[d]);
+  key += " rows" + std::to_string(p.qRow) + "," + std::to_string(p.kRow) + "," + std::to_string(p.vRow) + "," + std::to_string(p.outRow) + what;
+  if (const Tactic* hit = ctx.cache->Lookup(key, ctx.tune)) {
+    if (hit->kind == TacticKind::Attention && hit->algo >= 0 && hit->algo < kernels::AttentionConfigCount()) {
+      op->Choose(hit->algo);
+      ctx.source = ctx.cache->Reuse(key);
+      return op;
+    }
+    ctx.cache->Reject(key);
+  }
+  int best = 0;
+  float bestMs = -1.f;
+  if (ctx.tune) {
+    ExecEnv env;
+    env.stream = ctx.stream;
+    for (int c = 0; c < kernels::AttentionConfigCount(); c++) {
+      op->Choose(c);
+      const float ms = TimeOp(*op, env);
+      if (ms >= 0.f && (bestMs < 0.f || ms < bestMs)) {
+        bestMs = ms;
+        best = c;
+      }
+    }
+    if (bestMs < 0.f) spec.Fail("the attention kernel failed to run in every configuration (" + key + ")");
+  }
+  op->Choose(best);
+  Tactic t;
+  t.kind = TacticKind::Attention;
+  t.algo = best;
+  t.ms = bestMs;
+  t.name = op->Tactic();
+  ctx.source = ctx.cache->Record(key, std::move(t), bestMs >= 0.f);
+  return op;
 }
 
 }  // namespace fxrt::exec

@@ -32,7 +32,9 @@ std::unique_ptr<Op> BuildOp(const SpecReader& spec, BuildContext& ctx) {
 namespace {
 
 // Mean ms per enqueue of `reps` enqueues replayed from a CUDA graph (pure GPU time: small ops
-// would otherwise be timed by their host launch cost); negative when capture fails.
+// would otherwise be timed by their host launch cost), the least of kRounds replays after a
+// warm-up one (a single replay picked different algorithms build after build: the clocks ramp,
+// other work interferes); negative when capture fails.
 float TimeGraph(Op& op, const ExecEnv& env, int reps, cudaEvent_t start, cudaEvent_t stop) {
   cudaGraph_t graph = nullptr;
   cudaGraphExec_t exec = nullptr;
@@ -41,12 +43,19 @@ float TimeGraph(Op& op, const ExecEnv& env, int reps, cudaEvent_t start, cudaEve
   ok = cudaStreamEndCapture(env.stream, &graph) == cudaSuccess && ok;
   ok = ok && cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess;
   float ms = -1.f;
+  constexpr int kRounds = 3;
   if (ok && cudaGraphLaunch(exec, env.stream) == cudaSuccess) {  // warm-up
-    cudaEventRecord(start, env.stream);
-    cudaGraphLaunch(exec, env.stream);
-    cudaEventRecord(stop, env.stream);
-    if (cudaEventSynchronize(stop) == cudaSuccess && cudaEventElapsedTime(&ms, start, stop) == cudaSuccess) ms /= reps;
-    else ms = -1.f;
+    for (int r = 0; r < kRounds; r++) {
+      float roundMs = -1.f;
+      cudaEventRecord(start, env.stream);
+      cudaGraphLaunch(exec, env.stream);
+      cudaEventRecord(stop, env.stream);
+      if (cudaEventSynchronize(stop) != cudaSuccess || cudaEventElapsedTime(&roundMs, start, stop) != cudaSuccess) {
+        ms = -1.f;
+        break;
+      }
+      if (ms < 0.f || roundMs / reps < ms) ms = roundMs / reps;
+    }
   }
   if (exec != nullptr) cudaGraphExecDestroy(exec);
   if (graph != nullptr) cudaGraphDestroy(graph);

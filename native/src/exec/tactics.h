@@ -17,7 +17,7 @@ namespace fxrt::exec {
 // device key: a cache written with other keys or records is ignored, never misread.
 constexpr int kTacticFormatVersion = 1;
 
-enum class TacticKind : uint8_t { ConvForward = 1, ConvBackwardData = 2, Matmul = 3, Igemm = 4 };
+enum class TacticKind : uint8_t { ConvForward = 1, ConvBackwardData = 2, Matmul = 3, Igemm = 4, Attention = 5 };
 
 // Where an op's implementation came from.
 enum class TacticSource : uint8_t {
@@ -48,7 +48,7 @@ inline uint32_t PointerAlignment(const void* p) {
 // One library choice.
 struct Tactic {
   TacticKind kind = TacticKind::ConvForward;
-  int32_t algo = 0;          // cuDNN: the algorithm's enum value; igemm: the tile configuration
+  int32_t algo = 0;          // cuDNN: the algorithm's enum value; igemm: the tile configuration; attention: the kernel configuration
   bool fused = false;        // cuDNN forward: inside cudnnConvolutionBiasActivationForward
   uint64_t words[8] = {};    // cuBLASLt: the opaque cublasLtMatmulAlgo_t
   float ms = -1.f;           // device time measured when it was chosen (negative: not timed)

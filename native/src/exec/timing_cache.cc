@@ -55,7 +55,7 @@ std::vector<uint8_t> EncodeTactic(const Tactic& t) {
 bool DecodeTactic(const uint8_t* data, size_t size, Tactic& out) {
   if (size != kTacticRecordBytes || data[0] != kTacticFormatVersion) return false;
   const uint8_t kind = data[1];
-  if (kind < static_cast<uint8_t>(TacticKind::ConvForward) || kind > static_cast<uint8_t>(TacticKind::Igemm)) return false;
+  if (kind < static_cast<uint8_t>(TacticKind::ConvForward) || kind > static_cast<uint8_t>(TacticKind::Attention)) return false;
   const uint8_t* p = data + 2;
   Tactic t;
   t.kind = static_cast<TacticKind>(kind);

@@ -1,6 +1,6 @@
 // Fused scaled-dot-product attention (flash-attention style): softmax(q kᵀ · scale + mask) v with
-// the scores kept on chip. One CTA of 4 warps takes 64 query rows of one batch item; key/value
-// tiles of 64 positions pass through shared memory, double-buffered (cp.async: the next tile's
+// the scores kept on chip. One CTA of 4 or 8 warps takes 16 query rows per warp of one batch item;
+// key/value tiles of 32 or 64 positions (per configuration) pass through shared memory, double-buffered (cp.async: the next tile's
 // copy runs behind the current one's math); q kᵀ and p v run on tensor cores (mma.sync m16n8k16
 // from ldmatrix fragments, fp16 or bf16 in, float32 accumulate); the softmax is the online one in
 // float32 (exp2 of log2e-scaled scores), with the probabilities rounded to the storage dtype for
@@ -51,6 +51,11 @@ struct AttentionParams {
 // Whether the kernel takes these dtype and head dims.
 bool AttentionSupports(DType dtype, int64_t e, int64_t ev);
 
-cudaError_t LaunchAttention(const AttentionParams& params, cudaStream_t stream);
+// Kernel configurations (tile shapes and register caps), timed per shape by the builder; 0 is the
+// default. LaunchAttention rejects an index outside [0, AttentionConfigCount()).
+int AttentionConfigCount();
+const char* AttentionConfigName(int config);
+
+cudaError_t LaunchAttention(const AttentionParams& params, cudaStream_t stream, int config = 0);
 
 }  // namespace fxrt::kernels

@@ -16,7 +16,7 @@ const DEFAULT_POLL_US = 1000;
 
 let windowMs: number | null = null;
 let deadline = 0;
-let polling = false;
+let next: NodeJS.Immediate | null = null;  // the pending poll, while polling
 
 /** The polling window in ms: FXRT_CUDA_POLL_US (read once), else the default; 0 is off. */
 function pollWindowMs(): number {
@@ -29,17 +29,25 @@ function pollWindowMs(): number {
   return windowMs;
 }
 
-/** Sets the polling window (µs; 0 turns polling off); undefined: FXRT_CUDA_POLL_US again. For tests and benchmarks. */
+/**
+ * Sets the polling window (µs; 0 turns polling off); undefined: FXRT_CUDA_POLL_US again. Polling
+ * under way stops at once (what it was waiting for is settled by the waiter thread); the window
+ * applies from the next enqueue. For tests and benchmarks.
+ */
 export function setCompletionPolling(us: number | undefined): void {
   if (us !== undefined && !(Number.isFinite(us) && us >= 0)) throw new RangeError(`setCompletionPolling: expected microseconds >= 0, got ${us}`);
   windowMs = us === undefined ? null : us / 1000;
+  if (next !== null) {
+    clearImmediate(next);
+    next = null;
+  }
+  deadline = 0;
 }
 
 function poll(): void {
   const addon = loadedAddon();
   const left = addon === null ? 0 : addon.pollCompletions();
-  if (left > 0 && performance.now() < deadline) setImmediate(poll);
-  else polling = false;
+  next = left > 0 && performance.now() < deadline ? setImmediate(poll) : null;
 }
 
 /** `promise` (an addon completion just enqueued), with the JS thread polling for it for a while. */
@@ -47,10 +55,7 @@ export function settleSoon<T>(promise: Promise<T>): Promise<T> {
   const w = pollWindowMs();
   if (w > 0) {
     deadline = Math.max(deadline, performance.now() + w);
-    if (!polling) {
-      polling = true;
-      setImmediate(poll);
-    }
+    next ??= setImmediate(poll);
   }
   return promise;
 }

@@ -17,6 +17,13 @@ const leaked = new FinalizationRegistry<NativeBuffer>((buffer) => {
   if (!buffer.freed) buffer.free();
 });
 
+/**
+ * Takes over the memory of a tensor being disposed (an execution context keeping its outputs'
+ * memory for the next run): true when it took the buffer (with `buffer.take()`), false to let
+ * dispose free it.
+ */
+export type DeviceRecycler = (buffer: NativeBuffer) => boolean;
+
 function checkShape(op: string, shape: Shape): void {
   for (const d of shape) {
     if (!Number.isInteger(d) || d < 0) throw new RangeError(`${op}: invalid shape ${formatShape(shape)}`);
@@ -38,13 +45,28 @@ export class DeviceTensor {
   readonly #buffer: NativeBuffer;
   /** Quantization parameters carried over from the uploaded tensor (host-side metadata). */
   readonly qparams: QuantParams | undefined;
+  readonly #recycle: DeviceRecycler | undefined;
 
-  private constructor(buffer: NativeBuffer, shape: Shape, dtype: DType, qparams: QuantParams | undefined) {
+  private constructor(buffer: NativeBuffer, shape: Shape, dtype: DType, qparams: QuantParams | undefined, recycle?: DeviceRecycler) {
     this.#buffer = buffer;
     this.#shape = [...shape];
     this.dtype = dtype;
     this.qparams = qparams;
+    this.#recycle = recycle;
     leaked.register(this, buffer, this);
+  }
+
+  /**
+   * A tensor over a native buffer of at least its bytes, whose dispose() first offers the memory
+   * to `recycle`. For the backend's own modules (an execution context's outputs).
+   * @internal
+   */
+  static fromBuffer(buffer: NativeBuffer, shape: Shape, dtype: DType, recycle?: DeviceRecycler): DeviceTensor {
+    const op = 'DeviceTensor.fromBuffer';
+    checkShape(op, shape);
+    const bytes = numelOf(shape) * itemSize(dtype);
+    if (buffer.freed || buffer.byteLength < bytes) throw new RangeError(`${op}: the buffer holds ${buffer.freed ? 'nothing (freed)' : `${buffer.byteLength} bytes`}, ${formatShape(shape)} ${dtype} needs ${bytes}`);
+    return new DeviceTensor(buffer, shape, dtype, undefined, recycle);
   }
 
   /**
@@ -114,11 +136,14 @@ export class DeviceTensor {
 
   /**
    * Frees the device memory after the work already enqueued on it (idempotent). Using the tensor
-   * afterwards throws.
+   * afterwards throws. An output of CudaEngineRunner.run hands its memory back to the runner
+   * instead, for the runner's next output (freed with the runner).
    */
   dispose(): void {
     leaked.unregister(this);
-    if (!this.#buffer.freed) this.#buffer.free();
+    if (this.#buffer.freed) return;
+    if (this.#recycle?.(this.#buffer)) return;  // taken over: the buffer reads as freed now
+    this.#buffer.free();
   }
 
   /** The native buffer, for the backend's own modules; throws naming `op` once disposed. */

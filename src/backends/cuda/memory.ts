@@ -6,7 +6,7 @@ import { loadedAddon } from './availability.js';
 import type { CudaMemoryStats } from './native.js';
 
 const NONE: CudaMemoryStats = {
-  deviceBytes: 0, deviceBuffers: 0, peakDeviceBytes: 0, workspaceBytes: 0, pinnedBytes: 0, pinnedBlocks: 0, pendingCompletions: 0,
+  deviceBytes: 0, deviceBuffers: 0, peakDeviceBytes: 0, workspaceBytes: 0, pinnedBytes: 0, pinnedBlocks: 0, pendingCompletions: 0, polledCompletions: 0,
 };
 
 /**

@@ -10,7 +10,7 @@ import type { ProgramSpec } from './exec_spec.js';
 import type { TimingCacheDevice, TimingCacheEntry } from './timing_cache.js';
 
 /** Version of this interface; must equal FXRT_NATIVE_ABI in native/src/abi.h. */
-export const NATIVE_ABI_VERSION = 4;
+export const NATIVE_ABI_VERSION = 5;
 
 /** A CUDA stream owned by the addon. */
 export interface NativeStream {
@@ -27,6 +27,8 @@ export interface NativeStream {
 export interface NativeBuffer {
   /** Frees after all work enqueued on the buffer's last stream (idempotent). */
   free(): void;
+  /** A new buffer object owning this one's memory; this one is left freed, the memory is not. */
+  take(): NativeBuffer;
   readonly byteLength: number;
   readonly freed: boolean;
   /** The device address (0 once freed or when empty). */
@@ -87,6 +89,8 @@ export interface CudaMemoryStats {
   readonly pinnedBlocks: number;
   /** Promises waiting for a stream (downloads, synchronize). */
   readonly pendingCompletions: number;
+  /** Completions settled by the JS thread's poll (pollCompletions) rather than the waiter thread, since the addon loaded. */
+  readonly polledCompletions: number;
 }
 
 /** Arguments of the native GEMM: row-major out[m,n] = op(a)[m,k] · op(b)[k,n] (+ bias[n]) (relu). */
