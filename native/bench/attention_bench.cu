@@ -128,8 +128,8 @@ int main(int argc, char** argv) {
       }
       std::sort(times.begin(), times.end());
       const float us = times[times.size() / 2];
-      std::printf("%-40s config %d %-32s %8.2f us  %6.0f GB/s  %6.1f TFLOPS  max diff vs config 0 %.4g\n", pr.name.c_str(), c,
-                  AttentionConfigName(c), us, bytes / us / 1e3, flops / us / 1e6, diff);
+      std::printf("%-40s config %d %-44s %8.2f us  %6.0f GB/s  %6.1f TFLOPS  max diff vs config 0 %.4g\n", pr.name.c_str(), c,
+                  AttentionConfigName(c, pr.d, pr.d).c_str(), us, bytes / us / 1e3, flops / us / 1e6, diff);
     }
     CK(cudaFree(in));
     CK(cudaFree(out));

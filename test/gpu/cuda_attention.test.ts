@@ -160,7 +160,11 @@ describe('fused attention: every kernel configuration, forced through the timing
     const sections = decodeTimingCache(readFileSync(path));
     const isAttention = (tactic: string): boolean => tactic.startsWith('flash_attention_');
     expect(sections.flatMap((s) => s.entries).filter((e) => isAttention(e.tactic)).length, 'attention entries in the cache').toBe(1);
+    // Names say what each configuration is at this head dim (rows, keys, register cap), so two
+    // coincide where they compile to the same kernel (padded head dims 32 and 128: only at 64 do
+    // the register caps of configurations 0 and 1 differ).
     const configs = new Set<string>();
+    let run = 0;
     for (let config = 0; config < 16; config++) {
       writeFileSync(path, encodeTimingCache(sections.map((s) => ({
         device: s.device,
@@ -176,11 +180,13 @@ describe('fused attention: every kernel configuration, forced through the timing
       expect(cuda.tacticStats!.timed, `configuration ${config}: nothing timed`).toBe(0);
       const tactic = cuda.layerInfo().map((l) => l.tactic).find(isAttention)!;
       configs.add(tactic.replace(/^.*\] /, ''));
+      run++;
       const got = await cuda.createExecutionContext().execute(inputs);
       const err = relativeError(got[0]!, want[0]!);
       expect(err, `${ac.name} (${dtype}), ${tactic}: relative error ${err}`).toBeLessThanOrEqual(TOLERANCE[dtype]);
     }
-    expect(configs.size, `configurations run: ${[...configs].join('; ')}`).toBeGreaterThanOrEqual(4);
+    expect(run, `configurations run: ${[...configs].join('; ')}`).toBeGreaterThanOrEqual(4);
+    expect(configs.size, `distinct configurations: ${[...configs].join('; ')}`).toBe(Math.max(ac.e, ac.ev) > 32 && Math.max(ac.e, ac.ev) <= 64 ? 4 : 3);
   }));
 });
 

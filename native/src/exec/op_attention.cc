@@ -21,7 +21,7 @@ class AttentionOp : public Op {
     cudaError_t err = kernels::LaunchAttention(p_, env.stream, config_);
     return err == cudaSuccess ? "" : std::string("attention: ") + cudaGetErrorString(err);
   }
-  std::string Tactic() const override { return what_ + " " + kernels::AttentionConfigName(config_); }
+  std::string Tactic() const override { return what_ + " " + kernels::AttentionConfigName(config_, p_.e, p_.ev); }
   void Choose(int config) { config_ = config; }
 
  private:
@@ -126,6 +126,7 @@ std::unique_ptr<Op> BuildAttention(const SpecReader& spec, BuildContext& ctx) {
                     std::to_string(p.l) + " s" + std::to_string(p.s) + " b";
   for (int d = 0; d < nb; d++) key += (d > 0 ? "x" : "") + std::to_string(p.batch[d]);
   key += " rows" + std::to_string(p.qRow) + "," + std::to_string(p.kRow) + "," + std::to_string(p.vRow) + "," + std::to_string(p.outRow) + what;
+  if (p.mask != nullptr) key += " maskRow" + std::to_string(p.maskRow);  // 0: the key-mask mode
   if (const Tactic* hit = ctx.cache->Lookup(key, ctx.tune)) {
     if (hit->kind == TacticKind::Attention && hit->algo >= 0 && hit->algo < kernels::AttentionConfigCount()) {
       op->Choose(hit->algo);
@@ -140,6 +141,7 @@ std::unique_ptr<Op> BuildAttention(const SpecReader& spec, BuildContext& ctx) {
     ExecEnv env;
     env.stream = ctx.stream;
     for (int c = 0; c < kernels::AttentionConfigCount(); c++) {
+      if (kernels::AttentionConfigRepeats(c, p.e, p.ev)) continue;
       op->Choose(c);
       const float ms = TimeOp(*op, env);
       if (ms >= 0.f && (bestMs < 0.f || ms < bestMs)) {

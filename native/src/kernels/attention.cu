@@ -5,6 +5,7 @@
 
 #include <cfloat>
 #include <climits>
+#include <string>
 
 #include "kernels/smem_async.cuh"
 
@@ -18,15 +19,15 @@ struct Config {
   int warps;
   int blockN;
   int minBlocks32, minBlocks64, minBlocks128;
-  const char* name;
 };
 // Index 0 is the default (no timing). The others trade registers (and spills) for occupancy, or
 // share each key/value tile among more query rows; the builder times them per attention shape.
+// At some head dims two of them compile to the same kernel (AttentionConfigRepeats).
 constexpr Config kConfigs[] = {
-    {4, 64, 4, 3, 2, "64 rows x 64 keys"},
-    {4, 64, 4, 4, 2, "64 rows x 64 keys, 4 CTAs/SM"},
-    {8, 64, 2, 2, 1, "128 rows x 64 keys"},
-    {4, 32, 4, 4, 2, "64 rows x 32 keys"},
+    {4, 64, 4, 3, 2},
+    {4, 64, 4, 4, 2},
+    {8, 64, 2, 2, 1},
+    {4, 32, 4, 4, 2},
 };
 constexpr int kConfigCount = sizeof(kConfigs) / sizeof(kConfigs[0]);
 
@@ -94,10 +95,13 @@ __device__ __forceinline__ void LoadTile(uint16_t* dst, const uint16_t* src, int
   }
 }
 
-// Blocks per multiprocessor configuration C is compiled for (registers capped to fit them).
+// Blocks per multiprocessor configuration c is compiled for at padded head dim d (registers capped to fit them).
+constexpr int MinBlocksOf(int c, int d) {
+  return d <= 32 ? kConfigs[c].minBlocks32 : d <= 64 ? kConfigs[c].minBlocks64 : kConfigs[c].minBlocks128;
+}
 template <int C, int D>
 constexpr int MinBlocks() {
-  return D <= 32 ? kConfigs[C].minBlocks32 : D <= 64 ? kConfigs[C].minBlocks64 : kConfigs[C].minBlocks128;
+  return MinBlocksOf(C, D);
 }
 
 // Shared memory of one CTA: the query tile, two stages of key and value tiles, and two stages of
@@ -118,7 +122,8 @@ constexpr int SmemBytes() {
 //     commutes with a positive scale; exp2(s · scale·log2e − max · scale·log2e) as one FMA), and
 //     only the last key tile, when partial, masks anything.
 //   kKeyMask: a mask that depends on the key only (its row stride 0, as BERT's [B, 1, 1, S]
-//     padding mask), not causal: each thread reads the mask of its 16 key columns once per tile.
+//     padding mask), not causal: each key tile's mask is staged in shared memory once, as
+//     log2-scaled additive terms, beside the tile's keys and values.
 //   kGeneral: anything else (causal, masks per query row).
 enum AttentionMode { kGeneral = 0, kPlain = 1, kKeyMask = 2 };
 
@@ -426,7 +431,21 @@ bool AttentionSupports(DType dtype, int64_t e, int64_t ev) {
 
 int AttentionConfigCount() { return kConfigCount; }
 
-const char* AttentionConfigName(int config) { return config >= 0 && config < kConfigCount ? kConfigs[config].name : "?"; }
+std::string AttentionConfigName(int config, int e, int ev) {
+  if (config < 0 || config >= kConfigCount) return "?";
+  const Config& c = kConfigs[config];
+  return std::to_string(c.warps * 16) + " rows x " + std::to_string(c.blockN) + " keys, registers for " +
+         std::to_string(MinBlocksOf(config, PaddedHead(e, ev))) + " CTAs/SM";
+}
+
+bool AttentionConfigRepeats(int config, int e, int ev) {
+  const int d = PaddedHead(e, ev);
+  for (int earlier = 0; earlier < config && earlier < kConfigCount; earlier++) {
+    const Config &a = kConfigs[earlier], &b = kConfigs[config];
+    if (a.warps == b.warps && a.blockN == b.blockN && MinBlocksOf(earlier, d) == MinBlocksOf(config, d)) return true;
+  }
+  return false;
+}
 
 cudaError_t LaunchAttention(const AttentionParams& p, cudaStream_t stream, int config) {
   if (!AttentionSupports(p.dtype, p.e, p.ev) || config < 0 || config >= kConfigCount) return cudaErrorInvalidValue;

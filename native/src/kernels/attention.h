@@ -14,6 +14,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <string>
 
 #include "dtype.h"
 
@@ -54,7 +55,10 @@ bool AttentionSupports(DType dtype, int64_t e, int64_t ev);
 // Kernel configurations (tile shapes and register caps), timed per shape by the builder; 0 is the
 // default. LaunchAttention rejects an index outside [0, AttentionConfigCount()).
 int AttentionConfigCount();
-const char* AttentionConfigName(int config);
+// What configuration `config` is at these head dims, e.g. "64 rows x 64 keys, registers for 3 CTAs/SM".
+std::string AttentionConfigName(int config, int e, int ev);
+// Whether an earlier configuration compiles to the same kernel at these head dims (not worth timing).
+bool AttentionConfigRepeats(int config, int e, int ev);
 
 cudaError_t LaunchAttention(const AttentionParams& params, cudaStream_t stream, int config = 0);
 

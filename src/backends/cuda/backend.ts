@@ -97,7 +97,8 @@ export class CudaEngineRunner {
   }
 
   /**
-   * Runs the engine; outputs are new DeviceTensors (dispose them), or, with `options.outputs`,
+   * Runs the engine; outputs are new DeviceTensors (dispose them: the runner keeps the memory of
+   * the last one disposed per output for its next run's, and frees it with itself), or, with `options.outputs`,
    * written into the DeviceTensors given (as TensorRT's bound output buffers: no allocation per
    * call) and returned. Device inputs and given outputs that fill the
    * same slots as in the run before are read and written in place (see boundSlots; FXRT_CUDA_BIND_IO=0
@@ -125,7 +126,7 @@ export class CudaEngineRunner {
    * Which inputs and outputs runs at these input shapes read or write in place, without copies
    * (unless FXRT_CUDA_BIND_IO=0): device tensors that filled the same slots two runs in a row get a
    * program bound to them; outputs the runner allocates count as the same when they land at the
-   * last run's addresses (the loop disposed the last outputs, and the pool handed the memory back).
+   * last run's addresses (the loop disposed the last outputs, whose memory the runner reuses).
    * @example
    *   await runner.run([dx], { outputs: [y] }); await runner.run([dx], { outputs: [y] });
    *   runner.boundSlots([dx.shape]); // { inputs: [0], outputs: [0] }

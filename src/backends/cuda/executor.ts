@@ -13,7 +13,7 @@ import { Tensor } from '../../tensor/tensor.js';
 import { requireCuda } from './availability.js';
 import { settleSoon } from './completion.js';
 import { deviceConstants, type DeviceConstants } from './device_constants.js';
-import { DeviceTensor } from './device_tensor.js';
+import { DeviceTensor, type DeviceRecycler } from './device_tensor.js';
 import type { ProgramSpec } from './exec_spec.js';
 import { programSpec } from './lower/program.js';
 import type { NativeBuffer, NativeExecContext, NativeExecPlan, NativeExecProgram, NativeRunResult } from './native.js';
@@ -101,6 +101,8 @@ export class CudaContext implements BackendContext {
    * on the context's stream per call, which cost the H100 10-20 µs per call.
    */
   readonly #spare: (NativeBuffer | null)[] = [];
+  /** Per plan output: what its tensors' dispose() calls, keeping the memory as the slot's spare (made once). */
+  readonly #recyclers: DeviceRecycler[] = [];
   #disposed = false;
 
   constructor(loaded: CudaLoadedPlan, native: NativeExecContext) {
@@ -153,8 +155,9 @@ export class CudaContext implements BackendContext {
 
   /**
    * Runs on device tensors (or host tensors) and returns device tensors: nothing leaves the GPU.
-   * Without `into`, outputs are new DeviceTensors (allocated on the context's stream, so the run
-   * waits on no other stream) that the caller disposes; with `into`, the outputs are written into
+   * Without `into`, outputs are new DeviceTensors that the caller disposes (in the memory of the
+   * slot's last disposed output when it has the bytes, else allocated on the context's stream, so
+   * the run waits on no other stream); with `into`, the outputs are written into
    * those tensors (checked against the outputs' dtypes and shapes) and returned.
    */
   runDevice(inputs: readonly (Tensor | DeviceTensor)[], shapes: readonly (readonly number[])[], into?: readonly DeviceTensor[]): Promise<DeviceTensor[]> {
@@ -183,11 +186,11 @@ export class CudaContext implements BackendContext {
     const bytes = numelOf(shape) * itemSize(dtype);
     const spare = this.#spare[slot] ?? null;
     this.#spare[slot] = null;
-    const recycle = (buffer: NativeBuffer): boolean => {
+    const recycle = (this.#recyclers[slot] ??= (buffer: NativeBuffer): boolean => {
       if (this.#disposed || (this.#spare[slot] ?? null) !== null) return false;
       this.#spare[slot] = buffer.take();
       return true;
-    };
+    });
     if (spare !== null && spare.byteLength === bytes) return DeviceTensor.fromBuffer(spare, shape, dtype, recycle);
     spare?.free();
     return DeviceTensor.fromBuffer(requireCuda(op).allocBuffer(bytes, stream.handle(op)), shape, dtype, recycle);
@@ -200,7 +203,7 @@ export class CudaContext implements BackendContext {
    * input and an output, or two outputs, is not bound (the ops would read what they overwrite).
    * Outputs the run allocated itself (`fresh`) are written in place too when they were allocated
    * at the same device addresses as the last run's (the caller disposed those before this run and
-   * the stream-ordered pool handed the memory back): a loop that disposes each result runs as if
+   * the runner took the memory back, #freshOutput): a loop that disposes each result runs as if
    * its outputs were bound. Null: the copying program.
    */
   #boundProgram(inputs: readonly (Tensor | DeviceTensor)[], into: readonly DeviceTensor[] | undefined, fresh: readonly DeviceTensor[] | null, shapes: readonly (readonly number[])[], op: string): NativeExecProgram | null {
