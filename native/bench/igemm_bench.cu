@@ -230,21 +230,25 @@ int main(int argc, char** argv) {
     }
     const double ops = 2.0 * pr.m * pr.n * pr.k;
     std::printf("%s: m %lld n %d k %d%s\n", pr.name, (long long)pr.m, pr.n, pr.k, IgemmVectorLoads(p) ? "" : " (bytewise loads)");
-    // Every tile configuration must write the same bytes (the same arithmetic in another order of blocks).
+    // Every tile configuration must write the same bytes as tile 0 (the same arithmetic in another
+    // order of blocks); each one that runs the problem `q` is timed, its lines labelled `label`.
     std::vector<uint8_t> first(outBytes), other(outBytes);
-    for (int t = 0; t < IgemmTileCount(); t++) {
-      if (IgemmTileUsesWgmma(t) && !wgmma) continue;
-      CK(cudaMemset(out, 0x5a, outBytes));
-      if (LaunchIgemm(p, t, 0) != cudaSuccess) {
-        std::printf("  igemm %-24s launch failed\n", IgemmTileName(t));
-        continue;
+    auto everyTile = [&](const IgemmParams& q, const char* label) {
+      for (int t = 0; t < IgemmTileCount(); t++) {
+        if ((IgemmTileUsesWgmma(t) && !wgmma) || !IgemmTileSupports(q, t)) continue;
+        CK(cudaMemset(out, 0x5a, outBytes));
+        if (LaunchIgemm(q, t, 0) != cudaSuccess) {
+          std::printf("  %s %-50s launch failed\n", label, IgemmTileName(t));
+          continue;
+        }
+        CK(cudaDeviceSynchronize());
+        CK(cudaMemcpy(t == 0 ? first.data() : other.data(), out, outBytes, cudaMemcpyDeviceToHost));
+        const bool same = t == 0 || first == other;
+        const float ms = TimeMs([&] { LaunchIgemm(q, t, 0); });
+        std::printf("  %s %-50s %8.4f ms %7.1f TOPS%s\n", label, IgemmTileName(t), ms, ops / ms / 1e9, same ? "" : "  OUTPUT DIFFERS FROM TILE 0");
       }
-      CK(cudaDeviceSynchronize());
-      CK(cudaMemcpy(t == 0 ? first.data() : other.data(), out, outBytes, cudaMemcpyDeviceToHost));
-      const bool same = t == 0 || first == other;
-      const float ms = TimeMs([&] { LaunchIgemm(p, t, 0); });
-      std::printf("  igemm %-24s %8.4f ms %7.1f TOPS%s\n", IgemmTileName(t), ms, ops / ms / 1e9, same ? "" : "  OUTPUT DIFFERS FROM TILE 0");
-    }
+    };
+    everyTile(p, "igemm");
     if (pr.conv && pr.k % 16 == 0) {
       // The same product over an explicit [m, k] matrix: what the convolution's implicit loads cost.
       IgemmParams q = p;
@@ -253,11 +257,7 @@ int main(int argc, char** argv) {
       int8_t* am = static_cast<int8_t*>(Alloc(static_cast<size_t>(pr.m) * pr.k));
       Fill<<<1024, 256>>>(am, pr.m * pr.k, 1);
       q.a = am;
-      for (int t = 0; t < IgemmTileCount(); t++) {
-        if (IgemmTileUsesWgmma(t) && !wgmma) continue;
-        const float ms = TimeMs([&] { LaunchIgemm(q, t, 0); });
-        std::printf("  as a matrix %-18s %8.4f ms %7.1f TOPS\n", IgemmTileName(t), ms, ops / ms / 1e9);
-      }
+      everyTile(q, "as a matrix");
       CK(cudaFree(am));
     }
     {

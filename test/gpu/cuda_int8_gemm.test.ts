@@ -57,6 +57,8 @@ interface Int8Case {
   /** The int8 step's kind and whether its output is int8. */
   readonly kind: 'convolution' | 'matrix_multiply';
   readonly int8Out: boolean;
+  /** Whether the warp-specialized TMA tiles run it on Hopper (matrix form, 16-byte rows, relu, one residual). */
+  readonly tma?: boolean;
 }
 
 async function buildFor(c: Int8Case, backend: 'cuda' | 'reference', timingCache?: string): Promise<Engine> {
@@ -105,7 +107,7 @@ const CASES: readonly Int8Case[] = [
   },
   {
     name: 'linear 300x512 -> 200 (several tiles), float16 output',
-    inputs: [[300, 512]], kind: 'matrix_multiply', int8Out: false,
+    inputs: [[300, 512]], kind: 'matrix_multiply', int8Out: false, tma: true,
     build: (net, [x]) => {
       net.markOutput(layer(net, 'matrix_multiply', [int8Act(net, x!, 0.02, 'x', 'float16'), int8Weight(net, [200, 512], 0, 4, 'w', 'float16')],
         { transpose0: false, transpose1: true, vector0: false, vector1: false }, 'mm'), 'y');
@@ -135,7 +137,7 @@ const CASES: readonly Int8Case[] = [
   },
   {
     name: 'conv -> Q -> DQ -> max pool 3x3/2 -> Q -> DQ -> conv: the pool runs on the channels-last int8 tensor (32 channels, 16 per thread)',
-    inputs: [[2, 32, 12, 10]], kind: 'convolution', int8Out: false,
+    inputs: [[2, 32, 12, 10]], kind: 'convolution', int8Out: false, tma: true,
     build: (net, [x]) => {
       const c1 = layer(net, 'convolution', [int8Act(net, x!, 0.02, 'x'), int8Weight(net, [32, 32, 1, 1], 0, 12, 'w1')], conv(32, [1, 1]), 'conv1');
       const pooled = layer(net, 'pooling', [int8Act(net, c1, 0.01, 'c1')], {
@@ -173,10 +175,35 @@ const CASES: readonly Int8Case[] = [
   },
   {
     name: 'conv 1x1, 64 -> 256 over 2x28x28 (many row tiles), requantized',
-    inputs: [[2, 64, 28, 28]], kind: 'convolution', int8Out: true,
+    inputs: [[2, 64, 28, 28]], kind: 'convolution', int8Out: true, tma: true,
     build: (net, [x]) => {
       const c = layer(net, 'convolution', [int8Act(net, x!, 0.02, 'x'), int8Weight(net, [256, 64, 1, 1], 0, 10, 'w')], conv(256, [1, 1]), 'conv');
       net.markOutput(layer(net, 'quantize', [c, constant(net, Tensor.fromArray([0.005]), 'so')], { axis: null, toType: 'int8' }, 'y_q'), 'y');
+    },
+  },
+  {
+    // 9000 rows: 71 row tiles by 2 to 4 column tiles, more than one per multiprocessor, so the
+    // persistent TMA kernel's blocks take several tiles each (its residual buffers alternate).
+    name: 'conv 1x1, 64 -> 512 over 2x75x60 (tiles beyond the multiprocessors), bias, int8 residual add, relu, requantized (ResNet bottleneck end)',
+    inputs: [[2, 64, 75, 60], [2, 512, 75, 60]], kind: 'convolution', int8Out: true, tma: true,
+    build: (net, [x, r]) => {
+      const c = layer(net, 'convolution', [int8Act(net, x!, 0.02, 'x'), int8Weight(net, [512, 64, 1, 1], 0, 21, 'w'),
+        constant(net, randn([512], 22, 0.1), 'bias')], conv(512, [1, 1]), 'conv');
+      const sum = layer(net, 'elementwise', [c, int8Act(net, r!, 0.05, 'r')], { op: 'sum' }, 'add');
+      const relu = layer(net, 'activation', [sum], { op: 'relu', alpha: 0, beta: 0 }, 'relu');
+      net.markOutput(layer(net, 'quantize', [relu, constant(net, Tensor.fromArray([0.04]), 'so')], { axis: null, toType: 'int8' }, 'y_q'), 'y');
+    },
+  },
+  {
+    // K 1024: eight K slices of 128, more than the TMA kernel's shared-memory stages, so its ring wraps.
+    name: 'linear 600x1024 -> 384, bias, float16 residual add, relu, float16 output (K longer than the stage ring)',
+    inputs: [[600, 1024], [600, 384]], kind: 'matrix_multiply', int8Out: false, tma: true,
+    build: (net, [x, r]) => {
+      const mm = layer(net, 'matrix_multiply', [int8Act(net, x!, 0.02, 'x', 'float16'), int8Weight(net, [384, 1024], 0, 23, 'w', 'float16')],
+        { transpose0: false, transpose1: true, vector0: false, vector1: false }, 'mm');
+      const b = layer(net, 'elementwise', [mm, constant(net, randn([1, 384], 24, 1).castTo('float16'), 'b')], { op: 'sum' }, 'bias');
+      const sum = layer(net, 'elementwise', [b, layer(net, 'cast', [r!], { toType: 'float16' }, 'r16')], { op: 'sum' }, 'add');
+      net.markOutput(layer(net, 'activation', [sum], { op: 'relu', alpha: 0, beta: 0 }, 'relu'), 'y');
     },
   },
 ];
@@ -267,13 +294,19 @@ describe('int8 GEMM kernel: every tile configuration, forced through the timing 
     const sections = decodeTimingCache(readFileSync(path));
     expect(sections.flatMap((s) => s.entries).filter((e) => e.tactic.startsWith('igemm:')).length, 'igemm entries in the cache').toBeGreaterThan(0);
     const tiles = new Set<string>();
-    for (let tile = 0; tile < 64; tile++) {
+    // A rejected index is past the last tile configuration, or one that does not run this problem
+    // (the TMA tiles take only some): the loop ends after 8 rejections in a row.
+    for (let tile = 0, rejectedInARow = 0; tile < 64 && rejectedInARow < 8; tile++) {
       writeFileSync(path, encodeTimingCache(sections.map((s) => ({
         device: s.device,
         entries: s.entries.map((e) => (e.tactic.startsWith('igemm:') ? { ...e, data: withAlgo(e.data, tile) } : e)),
       }))));
       const engine = await buildFor(c, 'cuda', path);
-      if (engine.tacticStats!.rejected > 0) break;  // past the last tile configuration
+      if (engine.tacticStats!.rejected > 0) {
+        rejectedInARow++;
+        continue;
+      }
+      rejectedInARow = 0;
       expect(engine.tacticStats!.timed, `tile ${tile}: nothing timed`).toBe(0);
       // The tile configurations named in the layers' tactics ('igemm:<tile>[ (bytewise loads)]').
       const used = new Set(engine.layerInfo().flatMap((l) => [...l.tactic.matchAll(/igemm:(\d+x\d+ tile, [^+(),]*[^+(), ])/g)].map((m) => m[1]!)));
@@ -285,6 +318,7 @@ describe('int8 GEMM kernel: every tile configuration, forced through the timing 
     }
     expect(tiles.size, `tile configurations run: ${[...tiles].join('; ')}`).toBeGreaterThanOrEqual(5);
     if (hopper) expect([...tiles].filter((t) => t.includes('wgmma')).length, 'wgmma tiles on Hopper').toBeGreaterThanOrEqual(4);
+    if (hopper && c.tma === true) expect([...tiles].filter((t) => t.includes('TMA')).length, 'warp-specialized TMA tiles on Hopper').toBe(3);
   }));
 });
 
@@ -344,7 +378,8 @@ describe('int8 GEMM kernel: the implicit and the im2col form of a 3-channel conv
     for (const im2col of [false, true]) {
       writeFileSync(path, encodeTimingCache(sections.map((s) => ({
         device: s.device,
-        entries: s.entries.map((e) => (e.tactic.startsWith('igemm:') ? { ...e, data: withIm2col(e.data, im2col) } : e)),
+        // Tile 0 (mma.sync) runs both forms; the timed tile may be one that runs only the matrix form.
+        entries: s.entries.map((e) => (e.tactic.startsWith('igemm:') ? { ...e, data: withAlgo(withIm2col(e.data, im2col), 0) } : e)),
       }))));
       const engine = await buildFor(c, 'cuda', path);
       expect(engine.tacticStats!.timed, `im2col ${im2col}: nothing timed`).toBe(0);

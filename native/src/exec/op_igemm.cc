@@ -7,7 +7,9 @@
 // A convolution whose channels keep the implicit form to bytewise loads (the 3-channel stem) may
 // run in the im2col form: an explicit im2col matrix in the workspace, the weight padded alike.
 // Tile, split and form are the tactic (cached: algo, words[0], words[1]). A pointwise convolution
-// (1x1, stride 1, no padding, one group) runs as the matrix product of its NHWC input.
+// (1x1, stride 1, no padding, one group) runs as the matrix product of its NHWC input. The
+// warp-specialized TMA tiles (Hopper) run only some problems (kernels::IgemmTileSupports): the
+// others are neither timed nor accepted from the cache with them.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -38,9 +40,11 @@ class IgemmOp : public Op {
   }
   IgemmOp(const IgemmOp&) = delete;
   IgemmOp& operator=(const IgemmOp&) = delete;
-  // Whether `tile` names a tile configuration this device runs (wgmma tiles only where available).
-  static bool Valid(int tile, bool wgmma) {
-    return tile >= 0 && tile < kernels::IgemmTileCount() && (wgmma || !kernels::IgemmTileUsesWgmma(tile));
+  // Whether `tile` names a tile configuration this device runs (wgmma tiles only where available)
+  // that runs problem `q` (kernels::IgemmTileSupports).
+  static bool Valid(const kernels::IgemmParams& q, int tile, bool wgmma) {
+    return tile >= 0 && tile < kernels::IgemmTileCount() && (wgmma || !kernels::IgemmTileUsesWgmma(tile)) &&
+           kernels::IgemmTileSupports(q, tile);
   }
   // Whether the convolution may run in the im2col form (kernels::LaunchIgemmIm2col): one group,
   // channels that keep the implicit form to bytewise loads, an im2col matrix of at most 1 GiB.
@@ -123,12 +127,19 @@ class IgemmOp : public Op {
 
 constexpr int kMaxSplits = 32;
 
+// The problem with a `splits`-way split of K asked for.
+kernels::IgemmParams SplitOf(const kernels::IgemmParams& p, int splits) {
+  kernels::IgemmParams q = p;
+  q.splits = splits;
+  return q;
+}
+
 // The splits of K worth trying for a tile configuration: 1, and powers of two while the problem
 // has fewer blocks than the device has multiprocessors, every part keeps at least two K tiles, and
 // the partial sums fit `room` bytes of workspace.
 std::vector<int> SplitCandidates(const kernels::IgemmParams& p, int tile, int multiprocessors, size_t room) {
   std::vector<int> out{1};
-  if (kernels::IgemmBlocks(p, tile) >= multiprocessors || kernels::IgemmPartialBytes(p, 2) > room) return out;
+  if (!kernels::IgemmTileSupports(SplitOf(p, 2), tile) || kernels::IgemmBlocks(p, tile) >= multiprocessors || kernels::IgemmPartialBytes(p, 2) > room) return out;
   for (int s = 2; s <= kMaxSplits && kernels::IgemmSplitTiles(p, s) >= 2 && (s / 2) * kernels::IgemmBlocks(p, tile) < multiprocessors; s *= 2) {
     out.push_back(s);
   }
@@ -304,7 +315,8 @@ std::unique_ptr<Op> BuildIgemm(const SpecReader& spec, BuildContext& ctx) {
   const bool im2col = op->Im2colEligible() && op->PrepareIm2col();
   if (const Tactic* hit = ctx.cache->Lookup(key, ctx.tune)) {
     const uint64_t splits = hit->words[0];
-    if (hit->kind == TacticKind::Igemm && IgemmOp::Valid(hit->algo, wgmma) && splits <= kMaxSplits && hit->words[1] <= (im2col ? 1 : 0)) {
+    if (hit->kind == TacticKind::Igemm && splits <= kMaxSplits && hit->words[1] <= (im2col ? 1 : 0) &&
+        IgemmOp::Valid(SplitOf(op->Form(hit->words[1] == 1), std::max<int>(1, static_cast<int>(splits))), hit->algo, wgmma)) {
       op->Choose(hit->algo, std::max<int>(1, static_cast<int>(splits)), hit->words[1] == 1);
       ctx.source = ctx.cache->Reuse(key);
       return op;
@@ -328,7 +340,7 @@ std::unique_ptr<Op> BuildIgemm(const SpecReader& spec, BuildContext& ctx) {
     for (int form = 0; form <= (im2col ? 1 : 0); form++) {
       const kernels::IgemmParams q = op->Form(form == 1);
       for (int t = 0; t < kernels::IgemmTileCount(); t++) {
-        if (!IgemmOp::Valid(t, wgmma)) continue;
+        if (!IgemmOp::Valid(q, t, wgmma)) continue;
         for (int s : SplitCandidates(q, t, sms, env.workspaceBytes)) {
           op->Choose(t, s, form == 1);
           if (op->WorkspaceBytes() > env.workspaceBytes) continue;

@@ -7,10 +7,10 @@
 
 namespace fxrt::kernels {
 
-static_assert(kTileCount == 9, "CMakeLists.txt compiles igemm_tile.cu.in once per tile: keep FXRT_IGEMM_TILES equal to kTileCount");
+static_assert(kTileCount == 12, "CMakeLists.txt compiles igemm_tile.cu.in once per tile: keep FXRT_IGEMM_TILES equal to kTileCount");
 #define FXRT_IGEMM_EXTERN(T) extern template cudaError_t LaunchTileAt<T>(const IgemmParams&, bool, bool, bool, int, cudaStream_t);
 FXRT_IGEMM_EXTERN(0) FXRT_IGEMM_EXTERN(1) FXRT_IGEMM_EXTERN(2) FXRT_IGEMM_EXTERN(3) FXRT_IGEMM_EXTERN(4)
-FXRT_IGEMM_EXTERN(5) FXRT_IGEMM_EXTERN(6) FXRT_IGEMM_EXTERN(7) FXRT_IGEMM_EXTERN(8)
+FXRT_IGEMM_EXTERN(5) FXRT_IGEMM_EXTERN(6) FXRT_IGEMM_EXTERN(7) FXRT_IGEMM_EXTERN(8) FXRT_IGEMM_EXTERN(9) FXRT_IGEMM_EXTERN(10) FXRT_IGEMM_EXTERN(11)
 #undef FXRT_IGEMM_EXTERN
 
 namespace {
@@ -95,6 +95,9 @@ cudaError_t LaunchMain(const IgemmParams& p, int tile, bool vec, bool vec4, bool
     case 6: return LaunchTileAt<6>(p, vec, vec4, fast, resOp, stream);
     case 7: return LaunchTileAt<7>(p, vec, vec4, fast, resOp, stream);
     case 8: return LaunchTileAt<8>(p, vec, vec4, fast, resOp, stream);
+    case 9: return LaunchTileAt<9>(p, vec, vec4, fast, resOp, stream);
+    case 10: return LaunchTileAt<10>(p, vec, vec4, fast, resOp, stream);
+    case 11: return LaunchTileAt<11>(p, vec, vec4, fast, resOp, stream);
     default: return cudaErrorInvalidValue;
   }
 }
@@ -106,6 +109,12 @@ int IgemmTileCount() { return kTileCount; }
 const char* IgemmTileName(int tile) { return tile >= 0 && tile < kTileCount ? kTiles[tile].name : "?"; }
 
 bool IgemmTileUsesWgmma(int tile) { return tile >= 0 && tile < kTileCount && kTiles[tile].wgmma; }
+
+bool IgemmTileSupports(const IgemmParams& p, int tile) {
+  if (tile < 0 || tile >= kTileCount) return false;
+  if (!kTiles[tile].tma) return true;
+  return TmaPlan(p, kTiles[tile].bn, kTiles[tile].warpsM, TmaDeviceOf().smem, nullptr);
+}
 
 cudaError_t IgemmWgmmaAvailable(bool* available) {
   *available = false;
@@ -129,11 +138,18 @@ cudaError_t IgemmWgmmaAvailable(bool* available) {
 }
 
 int IgemmDefaultTile(const IgemmParams& p, int multiprocessors, bool wgmma) {
-  // The largest tile that still gives every multiprocessor two blocks; else the smallest.
+  // With wgmma: the warp-specialized kernel's largest tile that gives every multiprocessor a tile,
+  // where it runs the problem. Else the largest other tile that still gives every multiprocessor
+  // two blocks; else the smallest.
+  if (wgmma) {
+    for (int t = 0; t < kTileCount; t++) {
+      if (kTiles[t].tma && IgemmBlocks(p, t) >= multiprocessors && IgemmTileSupports(p, t)) return t;
+    }
+  }
   const int64_t want = 2 * static_cast<int64_t>(std::max(1, multiprocessors));
   int last = 0;
   for (int t = 0; t < kTileCount; t++) {
-    if (kTiles[t].wgmma != wgmma) continue;
+    if (kTiles[t].wgmma != wgmma || kTiles[t].tma) continue;
     last = t;
     if (IgemmBlocks(p, t) >= want) return t;
   }
@@ -221,6 +237,10 @@ cudaError_t LaunchIgemm(const IgemmParams& given, int tile, cudaStream_t stream)
   bool vec4 = p.ldc % 4 == 0 && p.n % 4 == 0 && Aligned(p.out, 4 * ItemSize(p.outDtype));
   for (int e = 0; e < p.nEpi; e++) {
     if (p.epi[e].kind == IgemmEpilogueKind::Residual) vec4 = vec4 && Aligned(p.epi[e].ptr, 4 * ItemSize(p.epi[e].dtype));
+  }
+  if (tile >= 0 && tile < kTileCount && kTiles[tile].tma) {
+    // The warp-specialized kernel: no split of K, its own epilogue (LaunchTmaTile checks TmaPlan).
+    return p.splits > 1 ? cudaErrorInvalidValue : LaunchMain(p, tile, vec, vec4, false, -1, stream);
   }
   if (p.splits > 1) {
     if (p.partial == nullptr) return cudaErrorInvalidValue;

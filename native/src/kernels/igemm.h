@@ -1,7 +1,7 @@
 // The int8 GEMM of the Q/DQ fusion (src/engine/plan.ts, StepQuantization): int8 x int8 products
 // accumulated exactly in int32 on the tensor cores (mma.sync m16n8k32 s8, or wgmma m64nNk32 s8 on
-// Hopper), then (in registers and a shared-memory tile) the plan's float32 arithmetic, each
-// operation rounded once as the reference rounds it:
+// Hopper, also in a warp-specialized kernel fed by the TMA), then (in registers and a shared-memory
+// tile) the plan's float32 arithmetic, each operation rounded once as the reference rounds it:
 //   y = fround(fround(acc) * fround(sx[row] * sw[col]))
 //   y = fround(y + bias[col])                     the convolution's own bias, if any
 //   then the epilogue ops in order: + a bias vector, + a residual (deq(r) = fround(s * r) when it
@@ -86,6 +86,11 @@ int IgemmTileCount();
 const char* IgemmTileName(int tile);
 // Whether the tile runs on Hopper's warpgroup MMA (wgmma): only where IgemmWgmmaAvailable says so.
 bool IgemmTileUsesWgmma(int tile);
+// Whether the tile configuration runs this problem: every problem, except for the warp-specialized
+// TMA tiles (Hopper), which take the matrix form (not the implicit convolution) with one group and
+// no split of K, 16-byte aligned operands and rows, relu as the only activation and at most one
+// residual (igemm_tma.cuh). A launch of a tile that does not is refused (cudaErrorInvalidValue).
+bool IgemmTileSupports(const IgemmParams& p, int tile);
 // Whether this device runs the wgmma tiles: compute capability 9.0 and an sm_90a kernel image
 // (CUDA architecture 90a, the addon's default). Launches a probe kernel and waits for it.
 cudaError_t IgemmWgmmaAvailable(bool* available);

@@ -7,6 +7,9 @@
 // the pipeline's shared memory as a float tile of rescaled accumulators from which every thread
 // finishes four consecutive columns (epilogue ops, requantize) with coalesced stores.
 //
+// igemm_tma.cuh adds a warp-specialized persistent kernel (TMA producer, wgmma consumers taking
+// tiles in turn) for matrix-form problems on Hopper, as further tile configurations.
+//
 // This header holds the kernel template and its launch; igemm_tile.cu.in instantiates one tile
 // configuration (kTiles) per translation unit, so the tiles compile in parallel, and igemm.cu
 // has the entry points (igemm.h), the split-K epilogue kernel and the im2col kernel.
@@ -706,11 +709,20 @@ cudaError_t LaunchTile(const IgemmParams& p, bool vec, bool vec4, bool fast, int
 
 }  // namespace
 
-// The int8 GEMM's tile configurations: the tactic's tile index is a position in kTiles.
+}  // namespace fxrt::kernels
+
+#include "kernels/igemm_tma.cuh"
+
+namespace fxrt::kernels {
+
+// The int8 GEMM's tile configurations: the tactic's tile index is a position in kTiles. `tma`: the
+// warp-specialized kernel of igemm_tma.cuh (bm 64, its kTmaBM; warpsM its consumer warpgroups),
+// only where TmaPlan admits the problem.
 struct TileConfig {
   const char* name;
   int bm, bn, warpsM, warpsN;
   bool wgmma;
+  bool tma;
 };
 
 constexpr TileConfig kTiles[] = {
@@ -723,6 +735,9 @@ constexpr TileConfig kTiles[] = {
     {"128x64 tile, 2 warpgroups wgmma", 128, 64, 8, 1, true},
     {"64x128 tile, 1 warpgroup wgmma", 64, 128, 4, 1, true},
     {"64x64 tile, 1 warpgroup wgmma", 64, 64, 4, 1, true},
+    {"64x256 tile, TMA warp-specialized wgmma", 64, 256, 2, 0, true, true},
+    {"64x128 tile, TMA warp-specialized wgmma", 64, 128, 2, 0, true, true},
+    {"64x128 tile, TMA warp-specialized wgmma 3 consumers", 64, 128, 3, 0, true, true},
 };
 constexpr int kTileCount = sizeof(kTiles) / sizeof(kTiles[0]);
 
@@ -731,7 +746,11 @@ constexpr int kTileCount = sizeof(kTiles) / sizeof(kTiles[0]);
 template <int T>
 cudaError_t LaunchTileAt(const IgemmParams& p, bool vec, bool vec4, bool fast, int resOp, cudaStream_t stream) {
   constexpr TileConfig c = kTiles[T];
-  return LaunchTile<c.bm, c.bn, c.warpsM, c.warpsN, c.wgmma>(p, vec, vec4, fast, resOp, stream);
+  if constexpr (c.tma) {
+    return LaunchTmaTile<c.bn, c.warpsM>(p, stream);
+  } else {
+    return LaunchTile<c.bm, c.bn, c.warpsM, c.warpsN, c.wgmma>(p, vec, vec4, fast, resOp, stream);
+  }
 }
 
 }  // namespace fxrt::kernels

@@ -1,0 +1,577 @@
+// The int8 GEMM's warp-specialized kernel for Hopper (sm_90a), included by igemm_kernel.cuh after
+// the helpers it shares (LoadScale, RequantizeFactor, the wgmma wrappers).
+//
+// Persistent blocks of three warpgroups, one block per multiprocessor, taking output tiles of 64
+// rows by BN columns in turn (the column tiles of one row tile on neighbouring blocks, so A's rows
+// come from L2 for all of them):
+//   - warpgroup 0, the producer: one thread moves 128-byte slices of K of A's 64 rows and B's BN
+//     rows with the tensor memory accelerator (TMA, cp.async.bulk.tensor, 128-byte swizzle) into a
+//     ring of shared-memory stages, each completing on its full barrier (an mbarrier counting the
+//     bytes), and, when the epilogue adds a residual, the tile's residual into its consumer's
+//     residual buffer. It refills a stage once its empty barrier says the MMAs reading it are done,
+//     running ahead across tiles;
+//   - warpgroups 1 and 2, the consumers, take the block's tiles alternately ("ping-pong"): one
+//     multiplies its tile with wgmma straight from the stages while the other finishes the
+//     previous tile, so the tensor cores keep working through the epilogues. The epilogue runs in
+//     registers (igemm.h's arithmetic, each op over a whole 128-byte column chunk; relu the only
+//     activation) into a swizzled staging tile that a TMA store writes out (rows beyond M and
+//     columns beyond N clipped by the tensor map) while the next chunk is staged.
+// Matrix form only (A a row-major [M, K] matrix: a matrix product, a pointwise convolution, the
+// im2col form), one group, no split of K; TmaPlan says whether a problem qualifies.
+#pragma once
+
+#include <cuda.h>
+#include <cudaTypedefs.h>
+
+#include <cstring>
+
+namespace fxrt::kernels {
+
+namespace {
+
+constexpr int kTmaBM = 64;         // rows per tile (one consumer warpgroup's wgmma height)
+constexpr int kTmaBK = 128;        // bytes of K per stage: one 128-byte swizzled row per tile row
+constexpr int kTmaMaxStages = 8;
+constexpr int kTmaStageChunk = 64 * 128;  // a consumer's staging tile: 64 rows of one 128-byte column chunk
+constexpr int kTmaMaxConsumers = 3;
+constexpr int kTmaBarBytes = 8 * (2 * kTmaMaxStages + 3 * kTmaMaxConsumers);
+
+// Shared-memory layout and problem constants of a launch (host-computed, TmaPlan).
+struct TmaLayout {
+  int stages;      // ring stages of stageBytes: A's 64 rows, then B's BN rows, 128 bytes each
+  int stageBytes;
+  int resOff;      // a residual buffer of resBytes per consumer (0: no residual), 128-byte column boxes of 64 rows
+  int resBytes;
+  int resBoxCols;  // residual columns per 128-byte box
+  int resOp;       // the residual epilogue op, or -1
+  int stgOff;      // per consumer warpgroup two staging tiles of kTmaStageChunk bytes
+  int colOff;      // per consumer warpgroup nVec column vectors of BN floats
+  int barOff;      // full[stages], empty[stages], resFull[NC], resEmpty[NC], math[NC]
+  int bytes;       // all of it, from a 1024-byte aligned base
+  int nVec;        // 2 + nEpi: x scale * weight scale, the convolution's bias, one per epilogue op
+  int nTiles;      // column tiles
+  int kTiles;      // K slices of kTmaBK bytes
+  int tiles;       // output tiles (TmaPlan keeps them below 2^30)
+};
+
+#if FXRT_WGMMA
+__device__ __forceinline__ void MbarInit(uint32_t bar, int count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
+}
+// Arrives on the barrier and adds `bytes` to the transaction count its phase waits for.
+__device__ __forceinline__ void MbarExpectTx(uint32_t bar, uint32_t bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void MbarArrive(uint32_t bar) { asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory"); }
+// Waits until the barrier's phase of this parity has completed (a fresh barrier's "previous"
+// phase, parity 1, counts as completed).
+__device__ __forceinline__ void MbarWait(uint32_t bar, uint32_t parity) {
+  uint32_t done = 0;
+  do {
+    asm volatile(
+        "{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
+        : "=r"(done)
+        : "r"(bar), "r"(parity)
+        : "memory");
+  } while (done == 0);
+}
+// The box of `map` at (c0 = column, c1 = row) into shared memory, completing on `bar`.
+__device__ __forceinline__ void TmaLoad(uint32_t dst, const CUtensorMap* map, int c0, int c1, uint32_t bar) {
+  asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];\n" ::"r"(dst),
+               "l"(map), "r"(c0), "r"(c1), "r"(bar)
+               : "memory");
+}
+// Shared memory at `src` into the box of `map` at (c0, c1), in this thread's current bulk group.
+__device__ __forceinline__ void TmaStore(const CUtensorMap* map, int c0, int c1, uint32_t src) {
+  asm volatile("cp.async.bulk.tensor.2d.global.shared::cta.bulk_group [%0, {%1, %2}], [%3];\n" ::"l"(map), "r"(c0), "r"(c1), "r"(src)
+               : "memory");
+}
+__device__ __forceinline__ void BulkCommit() { asm volatile("cp.async.bulk.commit_group;\n" ::: "memory"); }
+// Waits until at most N of this thread's bulk groups still read shared memory / are pending at all.
+template <int N>
+__device__ __forceinline__ void BulkWaitRead() {
+  asm volatile("cp.async.bulk.wait_group.read %0;\n" ::"n"(N) : "memory");
+}
+template <int N>
+__device__ __forceinline__ void BulkWait() {
+  asm volatile("cp.async.bulk.wait_group %0;\n" ::"n"(N) : "memory");
+}
+// A barrier among the 128 threads of one consumer warpgroup (ids 1 and 2; 0 is __syncthreads').
+__device__ __forceinline__ void WarpgroupBarrier(int id) { asm volatile("bar.sync %0, 128;\n" ::"r"(id) : "memory"); }
+#endif
+
+// Descriptor of a K-major operand at shared address `addr` (1024-byte aligned, plus a K offset
+// within the row) in the 128-byte swizzle: 8-row groups 1024 bytes apart.
+__device__ __forceinline__ uint64_t WgmmaDesc128(uint32_t addr) {
+  return static_cast<uint64_t>((addr & 0x3FFFF) >> 4) | (uint64_t{1} << 16) | (uint64_t{1024 >> 4} << 32) | (uint64_t{1} << 62);
+}
+
+// Byte `byte` (0..127) of row `row` in a tile of 128-byte rows in the 128-byte swizzle (the TMA's
+// and wgmma's layout: 16-byte chunk c of row r at chunk c ^ (r % 8)).
+__device__ __forceinline__ int Swizzle128(int row, int byte) { return row * 128 + ((((byte >> 4) ^ row) & 7) << 4) + (byte & 15); }
+
+#define FXRT_D8(i) "+r"(d[i]), "+r"(d[i + 1]), "+r"(d[i + 2]), "+r"(d[i + 3]), "+r"(d[i + 4]), "+r"(d[i + 5]), "+r"(d[i + 6]), "+r"(d[i + 7])
+// d (64 x 256) += A (64 x 32) * B (256 x 32)^T, the accumulator layout of Wgmma<N>.
+__device__ __forceinline__ void Wgmma256(int32_t* d, uint64_t descA, uint64_t descB) {
+#if FXRT_WGMMA
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, 1, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n256k32.s32.s8.s8 "
+      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+      "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+      "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+      "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, "
+      "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, "
+      "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, "
+      "%96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, "
+      "%112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127}, %128, %129, p;\n}\n"
+      : FXRT_D8(0), FXRT_D8(8), FXRT_D8(16), FXRT_D8(24), FXRT_D8(32), FXRT_D8(40), FXRT_D8(48), FXRT_D8(56), FXRT_D8(64), FXRT_D8(72),
+        FXRT_D8(80), FXRT_D8(88), FXRT_D8(96), FXRT_D8(104), FXRT_D8(112), FXRT_D8(120)
+      : "l"(descA), "l"(descB));
+#else
+  __trap();
+#endif
+}
+#undef FXRT_D8
+
+template <int BN>
+__device__ __forceinline__ void WgmmaTile(int32_t* d, uint64_t descA, uint64_t descB) {
+  if constexpr (BN == 256) Wgmma256(d, descA, descB);
+  else Wgmma<BN>(d, descA, descB);
+}
+
+// The residual pair at columns (lc, lc + 1) of `row` of a residual buffer (128-byte boxes of
+// kTmaBM rows in the 128-byte swizzle), as float32.
+template <DType T>
+__device__ __forceinline__ float2 ResidualPair(const int8_t* buf, int row, int lc) {
+  constexpr int size = static_cast<int>(ItemSize(T));
+  const int byte = lc * size;
+  const int8_t* at = buf + (byte >> 7) * kTmaBM * 128 + Swizzle128(row, byte & 127);
+  if constexpr (T == DType::Int8) {
+    const char2 v = *reinterpret_cast<const char2*>(at);
+    return make_float2(static_cast<float>(v.x), static_cast<float>(v.y));
+  } else if constexpr (T == DType::Float16) {
+    return __half22float2(*reinterpret_cast<const __half2*>(at));
+  } else if constexpr (T == DType::BFloat16) {
+    return __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(at));
+  } else {
+    return *reinterpret_cast<const float2*>(at);
+  }
+}
+
+// y[jj * 4 + h * 2 + q] += (scaled ? scale[col] * r : r) of the residual at rows row0 + 8 h,
+// columns col = lc0 + 8 jj + q (`scale`: the op's column vector of the tile).
+template <DType T, int kJ>
+__device__ __forceinline__ void AddResidual(float* y, const int8_t* buf, int row0, int lc0, const float* scale, bool scaled) {
+#pragma unroll
+  for (int jj = 0; jj < kJ; jj++) {
+    const int lc = lc0 + jj * 8;
+    const float2 s = scaled ? *reinterpret_cast<const float2*>(scale + lc) : make_float2(1.f, 1.f);
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+      const float2 r = ResidualPair<T>(buf, row0 + h * 8, lc);
+      float* v = y + jj * 4 + h * 2;
+      v[0] = __fadd_rn(v[0], scaled ? __fmul_rn(s.x, r.x) : r.x);
+      v[1] = __fadd_rn(v[1], scaled ? __fmul_rn(s.y, r.y) : r.y);
+    }
+  }
+}
+
+// The int8 bits of requantize(y) (quant_math.cuh Requantize: clamp(round_half_even(fround(y *
+// inv)), -128, 127), NaN → 127) in four full-rate float instructions: the clamp takes the minimum
+// first (fminf of NaN and 127 is 127), and the clamped value plus 1.5 * 2^23 is rounded to an
+// integer (half to even) by the add, which leaves it in the low mantissa bits.
+__device__ __forceinline__ uint32_t RequantizeByte(float y, float inv) {
+  const float c = fmaxf(fminf(__fmul_rn(y, inv), 127.f), -128.f);
+  return __float_as_uint(__fadd_rn(c, 12582912.f)) & 0xffu;
+}
+
+// Registers per thread of the producer and of NC consumer warpgroups (setmaxnreg: multiples of 8,
+// all of them within the multiprocessor's 64K).
+constexpr int TmaConsumerRegs(int nc) { return nc == 2 ? 232 : 152; }
+constexpr int kTmaProducerRegs = 40;
+static_assert(128 * (kTmaProducerRegs + 2 * TmaConsumerRegs(2)) <= 65536 && 128 * (kTmaProducerRegs + 3 * TmaConsumerRegs(3)) <= 65536,
+              "register budget");
+
+// OUTB: the output's bytes per element (1: int8, requantized; 2: float16 or bfloat16; 4: float32).
+// NC: consumer warpgroups (2 or 3).
+template <int BN, int OUTB, int NC>
+__global__ void __launch_bounds__(128 * (NC + 1), 1)
+    IgemmTmaKernel(const __grid_constant__ IgemmParams p, const __grid_constant__ CUtensorMap tmA, const __grid_constant__ CUtensorMap tmB,
+                   const __grid_constant__ CUtensorMap tmOut, const __grid_constant__ CUtensorMap tmRes, const TmaLayout L) {
+#if FXRT_WGMMA
+  extern __shared__ __align__(16) int8_t dynSmem[];
+  // The swizzled tiles need 1024-byte alignment (the launch allocates the slack).
+  int8_t* const smem = dynSmem + (1024u - SmemAddr(dynSmem) % 1024u) % 1024u;
+  const uint32_t base = SmemAddr(smem);
+  const uint32_t fullBar = base + L.barOff;
+  const uint32_t emptyBar = fullBar + 8 * L.stages;
+  const uint32_t resFullBar = emptyBar + 8 * L.stages;  // [NC]: one residual buffer per consumer
+  const uint32_t resEmptyBar = resFullBar + 8 * NC;
+  const uint32_t mathBar = resEmptyBar + 8 * NC;        // [NC]: a consumer's main loop of a tile is done
+  const int tid = threadIdx.x;
+  const int wg = tid / 128;
+  if (tid == 0) {
+    for (int s = 0; s < L.stages; s++) {
+      MbarInit(fullBar + 8 * s, 1);
+      MbarInit(emptyBar + 8 * s, 1);
+    }
+    for (int b = 0; b < NC; b++) {
+      MbarInit(resFullBar + 8 * b, 1);
+      MbarInit(resEmptyBar + 8 * b, 1);
+      MbarInit(mathBar + 8 * b, 1);
+    }
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+  }
+  __syncthreads();
+
+  // The block's tiles in order (ordinal i: tile blockIdx.x + i * gridDim.x) go to the consumers in
+  // turn (ordinal i to consumer i % NC); their K slices fill the stage ring in that order.
+  if (wg == 0) {
+    // The producer: registers go to the consumers.
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(kTmaProducerRegs));
+    if (tid != 0) return;
+    int s = 0;
+    uint32_t phase = 0;
+    int ordinal = 0;
+    for (int tile = blockIdx.x; tile < L.tiles; tile += gridDim.x, ordinal++) {
+      const int n0 = tile % L.nTiles * BN;
+      const int m0 = tile / L.nTiles * kTmaBM;
+      if (L.resOp >= 0) {
+        const int rb = ordinal % NC;
+        MbarWait(resEmptyBar + 8 * rb, ((ordinal / NC) & 1) ^ 1);
+        MbarExpectTx(resFullBar + 8 * rb, L.resBytes);
+        for (int b = 0; b * L.resBoxCols < BN; b++) {
+          TmaLoad(base + L.resOff + rb * L.resBytes + b * kTmaBM * 128, &tmRes, n0 + b * L.resBoxCols, m0, resFullBar + 8 * rb);
+        }
+      }
+      for (int kt = 0; kt < L.kTiles; kt++) {
+        MbarWait(emptyBar + 8 * s, phase ^ 1);
+        MbarExpectTx(fullBar + 8 * s, L.stageBytes);
+        const uint32_t stage = base + s * L.stageBytes;
+        TmaLoad(stage, &tmA, kt * kTmaBK, m0, fullBar + 8 * s);
+        TmaLoad(stage + kTmaBM * kTmaBK, &tmB, kt * kTmaBK, n0, fullBar + 8 * s);
+        if (++s == L.stages) s = 0, phase ^= 1;
+      }
+    }
+    return;
+  }
+
+  // The consumers: warpgroup cw (0 .. NC - 1) takes ordinals cw, cw + NC, ... Its main loop waits
+  // for the main loop of the previous ordinal (mathBar), so the consumers take turns on the tensor
+  // cores, the others finishing their tiles' epilogues meanwhile.
+  asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(TmaConsumerRegs(NC)));
+  const int cw = wg - 1;
+  const int ctid = tid - 128 * wg;
+  const int warp = ctid >> 5;
+  const int lane = ctid & 31;
+  const int row0 = warp * 16 + (lane >> 2);  // the thread's rows of the tile: row0, row0 + 8
+  const int tq = lane & 3;
+  float* const colv = reinterpret_cast<float*>(smem + L.colOff) + cw * L.nVec * BN;
+  int8_t* const staging = smem + L.stgOff + cw * 2 * kTmaStageChunk;
+  const int8_t* const res = smem + L.resOff + cw * L.resBytes;
+  const bool rowSx = p.sxRows > 1;
+  const bool hasBias = p.bias != nullptr;
+  const float sx0 = rowSx ? 0.f : LoadScale(p.sx, 0, p.sxDtype);
+  const float inv = OUTB == 1 ? RequantizeFactor(LoadScale(p.outScale, 0, p.outScaleDtype)) : 1.f;
+  const DType resDtype = L.resOp >= 0 ? p.epi[L.resOp].dtype : DType::Int8;
+  constexpr int kColsPerThread = BN / 128;
+  constexpr int kChunkCols = 128 / OUTB;  // output columns per 128-byte chunk
+  constexpr int kChunks = BN / kChunkCols;
+  constexpr int kJ = kChunkCols / 8;      // 8-column fragments per chunk
+  int buf = 0;
+  int ordinal = cw;
+  for (int tile = blockIdx.x + cw * gridDim.x; tile < L.tiles; tile += NC * gridDim.x, ordinal += NC) {
+    const int n0 = tile % L.nTiles * BN;
+    const int m0 = tile / L.nTiles * kTmaBM;
+    // The tile's column vectors (igemm_kernel.cuh's colv), loaded now and stored to shared memory
+    // after the main loop, so their latency hides behind it.
+    float cv[kColsPerThread][2 + kMaxIgemmEpilogue];
+#pragma unroll
+    for (int i = 0; i < kColsPerThread; i++) {
+      const int col = n0 + ctid + i * 128;
+      const int gcol = col < p.n ? col : 0;
+      const float sw = LoadScale(p.sw, p.swPerChannel ? gcol : 0, p.swDtype);
+      cv[i][0] = rowSx ? sw : __fmul_rn(sx0, sw);
+      cv[i][1] = hasBias ? LoadScale(p.bias, gcol, p.biasDtype) : 0.f;
+#pragma unroll
+      for (int e = 0; e < kMaxIgemmEpilogue; e++) {
+        float v = 0.f;
+        if (e < p.nEpi) {
+          const IgemmEpilogueOp& op = p.epi[e];
+          if (op.kind == IgemmEpilogueKind::Bias) v = LoadScale(op.ptr, op.stride * gcol, op.dtype);
+          else if (op.kind == IgemmEpilogueKind::Residual && op.scale != nullptr) v = LoadScale(op.scale, op.scalePerChannel ? gcol : 0, op.scaleDtype);
+        }
+        cv[i][2 + e] = v;
+      }
+    }
+
+    int32_t acc[BN / 2];
+#pragma unroll
+    for (int i = 0; i < BN / 2; i++) acc[i] = 0;
+    if (ordinal > 0) MbarWait(mathBar + 8 * ((cw + NC - 1) % NC), ((ordinal - 1) / NC) & 1);
+    const int64_t first = static_cast<int64_t>(ordinal) * L.kTiles;  // the ring position of this tile's first K slice
+    int s = static_cast<int>(first % L.stages);
+    uint32_t phase = static_cast<uint32_t>(first / L.stages) & 1u;
+    int prev = -1;
+    for (int kt = 0; kt < L.kTiles; kt++) {
+      MbarWait(fullBar + 8 * s, phase);
+      const uint32_t aAddr = base + s * L.stageBytes;
+      const uint32_t bAddr = aAddr + kTmaBM * kTmaBK;
+      WgmmaFence();
+#pragma unroll
+      for (int ks = 0; ks < kTmaBK / 32; ks++) WgmmaTile<BN>(acc, WgmmaDesc128(aAddr + ks * 32), WgmmaDesc128(bAddr + ks * 32));
+      WgmmaCommit();
+      // One group stays in flight; the one before it is done, so its stage goes back to the producer.
+      WgmmaWait<1>();
+      if (prev >= 0 && ctid == 0) MbarArrive(emptyBar + 8 * prev);
+      prev = s;
+      if (++s == L.stages) s = 0, phase ^= 1;
+    }
+    WgmmaWait<0>();
+    if (ctid == 0) {
+      MbarArrive(emptyBar + 8 * prev);
+      MbarArrive(mathBar + 8 * cw);
+    }
+
+    // The epilogue. This warpgroup's previous tile ended on a barrier after its reads of colv.
+#pragma unroll
+    for (int i = 0; i < kColsPerThread; i++) {
+#pragma unroll
+      for (int v = 0; v < 2 + kMaxIgemmEpilogue; v++) {
+        if (v < L.nVec) colv[v * BN + ctid + i * 128] = cv[i][v];
+      }
+    }
+    WarpgroupBarrier(1 + cw);
+    float sxr[2] = {0.f, 0.f};
+    if (rowSx) {
+#pragma unroll
+      for (int h = 0; h < 2; h++) {
+        const int64_t row = m0 + row0 + h * 8;
+        if (row < p.m) sxr[h] = LoadScale(p.sx, row % p.sxRows, p.sxDtype);
+      }
+    }
+    if (L.resOp >= 0) MbarWait(resFullBar + 8 * cw, (ordinal / NC) & 1);
+#pragma unroll
+    for (int c = 0; c < kChunks; c++) {
+      // The chunk's values: y[jj * 4 + h * 2 + q] at row row0 + 8 h, column lc0 + 8 jj + q.
+      const int lc0 = c * kChunkCols + tq * 2;
+      float y[kJ * 4];
+#pragma unroll
+      for (int jj = 0; jj < kJ; jj++) {
+        const int lc = lc0 + jj * 8;
+        const int32_t* a = acc + (c * kJ + jj) * 4;
+        const float2 sc = *reinterpret_cast<const float2*>(colv + lc);
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+          const float s0 = rowSx ? __fmul_rn(sxr[h], sc.x) : sc.x;
+          const float s1 = rowSx ? __fmul_rn(sxr[h], sc.y) : sc.y;
+          y[jj * 4 + h * 2] = __fmul_rn(__int2float_rn(a[h * 2]), s0);
+          y[jj * 4 + h * 2 + 1] = __fmul_rn(__int2float_rn(a[h * 2 + 1]), s1);
+        }
+      }
+      // + the convolution's bias, then the epilogue ops in order (igemm.h), each over the whole chunk.
+      for (int e = -1; e < p.nEpi; e++) {
+        const IgemmEpilogueKind kind = e < 0 ? IgemmEpilogueKind::Bias : p.epi[e].kind;
+        if (kind == IgemmEpilogueKind::Bias) {
+          if (e < 0 && !hasBias) continue;
+          const float* vec = colv + (e < 0 ? 1 : 2 + e) * BN;
+#pragma unroll
+          for (int jj = 0; jj < kJ; jj++) {
+            const float2 b = *reinterpret_cast<const float2*>(vec + lc0 + jj * 8);
+#pragma unroll
+            for (int h = 0; h < 2; h++) {
+              y[jj * 4 + h * 2] = __fadd_rn(y[jj * 4 + h * 2], b.x);
+              y[jj * 4 + h * 2 + 1] = __fadd_rn(y[jj * 4 + h * 2 + 1], b.y);
+            }
+          }
+        } else if (kind == IgemmEpilogueKind::Residual) {
+          // TmaPlan admits one residual op: the buffer's.
+          const float* scale = colv + (2 + e) * BN;
+          const bool scaled = p.epi[e].scale != nullptr;
+          switch (resDtype) {
+            case DType::Int8: AddResidual<DType::Int8, kJ>(y, res, row0, lc0, scale, scaled); break;
+            case DType::Float16: AddResidual<DType::Float16, kJ>(y, res, row0, lc0, scale, scaled); break;
+            case DType::BFloat16: AddResidual<DType::BFloat16, kJ>(y, res, row0, lc0, scale, scaled); break;
+            default: AddResidual<DType::Float32, kJ>(y, res, row0, lc0, scale, scaled); break;
+          }
+        } else {
+          // TmaPlan admits relu as the only activation (NaN stays NaN).
+#pragma unroll
+          for (int v = 0; v < kJ * 4; v++) y[v] = y[v] > 0.f || y[v] != y[v] ? y[v] : 0.f;
+        }
+      }
+      int8_t* const stg = staging + buf * kTmaStageChunk;
+#pragma unroll
+      for (int jj = 0; jj < kJ; jj++) {
+        const int ob = (tq * 2 + jj * 8) * OUTB;
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+          int8_t* const dst = stg + Swizzle128(row0 + h * 8, ob);
+          const float* v = y + jj * 4 + h * 2;
+          if constexpr (OUTB == 1) {
+            *reinterpret_cast<uint16_t*>(dst) = static_cast<uint16_t>(RequantizeByte(v[0], inv) | (RequantizeByte(v[1], inv) << 8));
+          } else if constexpr (OUTB == 2) {
+            if (p.outDtype == DType::BFloat16) {
+              *reinterpret_cast<__nv_bfloat162*>(dst) = __nv_bfloat162(__float2bfloat16_rn(v[0]), __float2bfloat16_rn(v[1]));
+            } else {
+              *reinterpret_cast<__half2*>(dst) = __floats2half2_rn(v[0], v[1]);
+            }
+          } else {
+            *reinterpret_cast<float2*>(dst) = make_float2(v[0], v[1]);
+          }
+        }
+      }
+      // The staged chunk goes out through the TMA (its reads of shared memory are the async proxy's).
+      // Before the barrier, the storing thread waits for the previous chunk's store to have read the
+      // other staging tile: past the barrier, the next chunk may overwrite that one.
+      FenceProxyAsync();
+      if (ctid == 0) BulkWaitRead<0>();
+      WarpgroupBarrier(1 + cw);
+      if (ctid == 0) {
+        if (c == kChunks - 1 && L.resOp >= 0) MbarArrive(resEmptyBar + 8 * cw);  // the warpgroup's residual reads are done
+        TmaStore(&tmOut, n0 + c * kChunkCols, m0, SmemAddr(stg));
+        BulkCommit();
+      }
+      buf ^= 1;
+    }
+  }
+  if (ctid == 0) BulkWait<0>();
+#else
+  __trap();
+#endif
+}
+
+using TensorMapEncoder = PFN_cuTensorMapEncodeTiled_v12000;
+
+// The driver's cuTensorMapEncodeTiled, through the runtime (the addon links no driver library).
+TensorMapEncoder TmaEncoder() {
+  static const TensorMapEncoder fn = []() -> TensorMapEncoder {
+    void* f = nullptr;
+    cudaDriverEntryPointQueryResult status{};
+    if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &f, 12000, cudaEnableDefault, &status) != cudaSuccess ||
+        status != cudaDriverEntryPointSuccess) {
+      cudaGetLastError();
+      return nullptr;
+    }
+    return reinterpret_cast<TensorMapEncoder>(f);
+  }();
+  return fn;
+}
+
+CUtensorMapDataType TmaType(DType t) {
+  switch (t) {
+    case DType::Float16: return CU_TENSOR_MAP_DATA_TYPE_FLOAT16;
+    case DType::BFloat16: return CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
+    case DType::Float32: return CU_TENSOR_MAP_DATA_TYPE_FLOAT32;
+    default: return CU_TENSOR_MAP_DATA_TYPE_UINT8;
+  }
+}
+
+// A row-major [rows, cols] matrix of `t` with rows `pitch` elements apart, in boxes of 128 bytes
+// by boxRows in the 128-byte swizzle (zeros read beyond its edges, stores there dropped).
+bool EncodeMatrix(CUtensorMap* map, const void* ptr, DType t, int64_t cols, int64_t rows, int64_t pitch, int boxRows) {
+  const TensorMapEncoder encode = TmaEncoder();
+  if (encode == nullptr) return false;
+  const int64_t size = static_cast<int64_t>(ItemSize(t));
+  const cuuint64_t dims[2] = {static_cast<cuuint64_t>(cols), static_cast<cuuint64_t>(rows)};
+  const cuuint64_t strides[1] = {static_cast<cuuint64_t>(pitch * size)};
+  const cuuint32_t box[2] = {static_cast<cuuint32_t>(128 / size), static_cast<cuuint32_t>(boxRows)};
+  const cuuint32_t elementStrides[2] = {1, 1};
+  return encode(map, TmaType(t), 2, const_cast<void*>(ptr), dims, strides, box, elementStrides, CU_TENSOR_MAP_INTERLEAVE_NONE,
+                CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+}
+
+// The device's multiprocessors and its opt-in shared memory per block (the current device).
+struct TmaDevice {
+  int sms = 0, smem = 0;
+};
+TmaDevice TmaDeviceOf() {
+  TmaDevice d;
+  int device = 0;
+  if (cudaGetDevice(&device) != cudaSuccess || cudaDeviceGetAttribute(&d.sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&d.smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) != cudaSuccess) {
+    cudaGetLastError();
+    return TmaDevice{};
+  }
+  return d;
+}
+
+bool Aligned16(const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; }
+
+// Whether the warp-specialized kernel runs the problem with BN-column tiles, and its layout (for a
+// device with `smemLimit` bytes of shared memory per block): the matrix form with one group and no
+// split, 16-byte aligned rows (the TMA's strides), relu the only activation, at most one residual,
+// and room for two stages or more.
+bool TmaPlan(const IgemmParams& p, int bn, int nc, int smemLimit, TmaLayout* out) {
+  if (p.conv || p.groups != 1 || p.splits > 1 || p.m >= (int64_t{1} << 31) - kTmaBM) return false;
+  if (p.k % 16 != 0 || p.lda % 16 != 0 || !Aligned16(p.b) || (p.a != nullptr && !Aligned16(p.a))) return false;
+  const int64_t outSize = static_cast<int64_t>(ItemSize(p.outDtype));
+  const bool outOk = p.outDtype == DType::Int8 ? p.outScale != nullptr : IsFloating(p.outDtype);
+  if (!outOk || !Aligned16(p.out) || (p.ldc * outSize) % 16 != 0) return false;
+  TmaLayout L{};
+  L.resOp = -1;
+  for (int e = 0; e < p.nEpi; e++) {
+    const IgemmEpilogueOp& op = p.epi[e];
+    if (op.kind == IgemmEpilogueKind::Activation && static_cast<PwActivation>(op.fn) != PwActivation::Relu) return false;
+    if (op.kind != IgemmEpilogueKind::Residual) continue;
+    const int64_t size = static_cast<int64_t>(ItemSize(op.dtype));
+    if (L.resOp >= 0 || !Aligned16(op.ptr) || (p.ldc * size) % 16 != 0) return false;
+    if (op.dtype != DType::Int8 && !IsFloating(op.dtype)) return false;
+    L.resOp = e;
+    L.resBoxCols = static_cast<int>(128 / size);
+    L.resBytes = bn * static_cast<int>(size) * kTmaBM;
+  }
+  L.nVec = 2 + p.nEpi;
+  L.stageBytes = (kTmaBM + bn) * kTmaBK;
+  const int fixed = nc * (L.resBytes + 2 * kTmaStageChunk + L.nVec * bn * 4) + kTmaBarBytes + 1024;
+  L.stages = std::min(kTmaMaxStages, (smemLimit - fixed) / L.stageBytes);
+  if (L.stages < 2) return false;
+  L.resOff = L.stages * L.stageBytes;
+  L.stgOff = L.resOff + nc * L.resBytes;
+  L.colOff = L.stgOff + nc * 2 * kTmaStageChunk;
+  L.barOff = L.colOff + nc * L.nVec * bn * 4;
+  L.bytes = L.barOff + kTmaBarBytes;
+  L.nTiles = (p.n + bn - 1) / bn;
+  L.kTiles = (p.k + kTmaBK - 1) / kTmaBK;
+  const int64_t tiles = (p.m + kTmaBM - 1) / kTmaBM * L.nTiles;
+  if (tiles >= (int64_t{1} << 30)) return false;
+  L.tiles = static_cast<int>(tiles);
+  if (out != nullptr) *out = L;
+  return true;
+}
+
+template <int BN, int OUTB, int NC>
+cudaError_t LaunchTmaKernel(const IgemmParams& p, const TmaLayout& L, int sms, cudaStream_t stream) {
+  CUtensorMap maps[4];
+  std::memset(maps, 0, sizeof(maps));
+  bool ok = EncodeMatrix(&maps[0], p.a, DType::Int8, p.k, p.m, p.lda, kTmaBM) && EncodeMatrix(&maps[1], p.b, DType::Int8, p.k, p.n, p.k, BN) &&
+            EncodeMatrix(&maps[2], p.out, p.outDtype, p.n, p.m, p.ldc, kTmaBM);
+  if (ok && L.resOp >= 0) ok = EncodeMatrix(&maps[3], p.epi[L.resOp].ptr, p.epi[L.resOp].dtype, p.n, p.m, p.ldc, kTmaBM);
+  if (!ok) return cudaErrorInvalidValue;
+  auto* kernel = IgemmTmaKernel<BN, OUTB, NC>;
+  const int bytes = L.bytes + 1024;
+  cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+  if (err != cudaSuccess) return err;
+  const unsigned grid = static_cast<unsigned>(std::min(L.tiles, std::max(1, sms)));
+  kernel<<<grid, 128 * (NC + 1), bytes, stream>>>(p, maps[0], maps[1], maps[2], maps[3], L);
+  return cudaGetLastError();
+}
+
+// The warp-specialized kernel with BN-column tiles and NC consumer warpgroups
+// (cudaErrorInvalidValue where TmaPlan refuses).
+template <int BN, int NC>
+cudaError_t LaunchTmaTile(const IgemmParams& p, cudaStream_t stream) {
+  const TmaDevice d = TmaDeviceOf();
+  TmaLayout L;
+  if (p.a == nullptr || !TmaPlan(p, BN, NC, d.smem, &L)) return cudaErrorInvalidValue;
+  switch (ItemSize(p.outDtype)) {
+    case 1: return LaunchTmaKernel<BN, 1, NC>(p, L, d.sms, stream);
+    case 2: return LaunchTmaKernel<BN, 2, NC>(p, L, d.sms, stream);
+    default: return LaunchTmaKernel<BN, 4, NC>(p, L, d.sms, stream);
+  }
+}
+
+}  // namespace
+
+}  // namespace fxrt::kernels
