@@ -195,6 +195,18 @@ const CASES: readonly Int8Case[] = [
     },
   },
   {
+    // x scaled per row (dynamic quantization's form: the kernels multiply each row's scale in).
+    name: 'linear 300x512 -> 256 with a scale per row of x, per-channel weight, float16 output',
+    inputs: [[300, 512]], kind: 'matrix_multiply', int8Out: false, tma: true,
+    build: (net, [x]) => {
+      const sx = constant(net, Tensor.fromNumbers(Array.from({ length: 300 }, (_, i) => 0.01 + 0.0007 * (i % 13)), [300]), 'sx');
+      const q = layer(net, 'quantize', [x!, sx], { axis: 0, toType: 'int8' }, 'x_q');
+      const dq = layer(net, 'dequantize', [q, sx], { axis: 0, toType: 'float16' }, 'x_dq');
+      net.markOutput(layer(net, 'matrix_multiply', [dq, int8Weight(net, [256, 512], 0, 25, 'w', 'float16')],
+        { transpose0: false, transpose1: true, vector0: false, vector1: false }, 'mm'), 'y');
+    },
+  },
+  {
     // K 1024: eight K slices of 128, more than the TMA kernel's shared-memory stages, so its ring wraps.
     name: 'linear 600x1024 -> 384, bias, float16 residual add, relu, float16 output (K longer than the stage ring)',
     inputs: [[600, 1024], [600, 384]], kind: 'matrix_multiply', int8Out: false, tma: true,
