@@ -87,16 +87,17 @@ __device__ __forceinline__ void TmaStore(const CUtensorMap* map, int c0, int c1,
                : "memory");
 }
 __device__ __forceinline__ void BulkCommit() { asm volatile("cp.async.bulk.commit_group;\n" ::: "memory"); }
-// Waits until at most N of this thread's bulk groups still read shared memory / are pending at all.
+// Waits until at most N of this thread's committed bulk groups still read their shared memory.
 template <int N>
 __device__ __forceinline__ void BulkWaitRead() {
   asm volatile("cp.async.bulk.wait_group.read %0;\n" ::"n"(N) : "memory");
 }
+// Waits until at most N of this thread's committed bulk groups are still in flight.
 template <int N>
 __device__ __forceinline__ void BulkWait() {
   asm volatile("cp.async.bulk.wait_group %0;\n" ::"n"(N) : "memory");
 }
-// A barrier among the 128 threads of one consumer warpgroup (ids 1 and 2; 0 is __syncthreads').
+// A barrier among the 128 threads of one consumer warpgroup (ids 1 .. NC; 0 is __syncthreads').
 __device__ __forceinline__ void WarpgroupBarrier(int id) { asm volatile("bar.sync %0, 128;\n" ::"r"(id) : "memory"); }
 #endif
 
@@ -109,36 +110,6 @@ __device__ __forceinline__ uint64_t WgmmaDesc128(uint32_t addr) {
 // Byte `byte` (0..127) of row `row` in a tile of 128-byte rows in the 128-byte swizzle (the TMA's
 // and wgmma's layout: 16-byte chunk c of row r at chunk c ^ (r % 8)).
 __device__ __forceinline__ int Swizzle128(int row, int byte) { return row * 128 + ((((byte >> 4) ^ row) & 7) << 4) + (byte & 15); }
-
-#define FXRT_D8(i) "+r"(d[i]), "+r"(d[i + 1]), "+r"(d[i + 2]), "+r"(d[i + 3]), "+r"(d[i + 4]), "+r"(d[i + 5]), "+r"(d[i + 6]), "+r"(d[i + 7])
-// d (64 x 256) += A (64 x 32) * B (256 x 32)^T, the accumulator layout of Wgmma<N>.
-__device__ __forceinline__ void Wgmma256(int32_t* d, uint64_t descA, uint64_t descB) {
-#if FXRT_WGMMA
-  asm volatile(
-      "{\n.reg .pred p;\nsetp.ne.b32 p, 1, 0;\n"
-      "wgmma.mma_async.sync.aligned.m64n256k32.s32.s8.s8 "
-      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
-      "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
-      "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
-      "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, "
-      "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, "
-      "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, "
-      "%96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, "
-      "%112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127}, %128, %129, p;\n}\n"
-      : FXRT_D8(0), FXRT_D8(8), FXRT_D8(16), FXRT_D8(24), FXRT_D8(32), FXRT_D8(40), FXRT_D8(48), FXRT_D8(56), FXRT_D8(64), FXRT_D8(72),
-        FXRT_D8(80), FXRT_D8(88), FXRT_D8(96), FXRT_D8(104), FXRT_D8(112), FXRT_D8(120)
-      : "l"(descA), "l"(descB));
-#else
-  __trap();
-#endif
-}
-#undef FXRT_D8
-
-template <int BN>
-__device__ __forceinline__ void WgmmaTile(int32_t* d, uint64_t descA, uint64_t descB) {
-  if constexpr (BN == 256) Wgmma256(d, descA, descB);
-  else Wgmma<BN>(d, descA, descB);
-}
 
 // The residual pair at columns (lc, lc + 1) of `row` of a residual buffer (128-byte boxes of
 // kTmaBM rows in the 128-byte swizzle), as float32.
@@ -320,7 +291,7 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
       const uint32_t bAddr = aAddr + kTmaBM * kTmaBK;
       WgmmaFence();
 #pragma unroll
-      for (int ks = 0; ks < kTmaBK / 32; ks++) WgmmaTile<BN>(acc, WgmmaDesc128(aAddr + ks * 32), WgmmaDesc128(bAddr + ks * 32));
+      for (int ks = 0; ks < kTmaBK / 32; ks++) Wgmma<BN>(acc, WgmmaDesc128(aAddr + ks * 32), WgmmaDesc128(bAddr + ks * 32));
       WgmmaCommit();
       // One group stays in flight; the one before it is done, so its stage goes back to the producer.
       WgmmaWait<1>();
