@@ -4,8 +4,9 @@
 // else the configuration that fills the device for this problem size (wgmma tiles only where the
 // device and the kernel image have them). A problem of few output tiles and a long K (a late
 // convolution at batch 1) splits K over several blocks; their int32 sums meet in the workspace.
-// A convolution whose channels keep the implicit form to bytewise loads (the 3-channel stem) may
-// run in the im2col form: an explicit im2col matrix in the workspace, the weight padded alike.
+// A one-group convolution may run in the im2col form: an explicit im2col matrix in the workspace,
+// the weight padded alike (a timed candidate; the untimed choice where the channels keep the
+// implicit form to bytewise loads, as in the 3-channel stem).
 // Tile, split and form are the tactic (cached: algo, words[0], words[1]). A pointwise convolution
 // (1x1, stride 1, no padding, one group) runs as the matrix product of its NHWC input. The
 // warp-specialized TMA tiles (Hopper) run only some problems (kernels::IgemmTileSupports): the
@@ -46,15 +47,19 @@ class IgemmOp : public Op {
     return tile >= 0 && tile < kernels::IgemmTileCount() && (wgmma || !kernels::IgemmTileUsesWgmma(tile)) &&
            kernels::IgemmTileSupports(q, tile);
   }
-  // Whether the convolution may run in the im2col form (kernels::LaunchIgemmIm2col): one group,
-  // channels that keep the implicit form to bytewise loads, an im2col matrix of at most 1 GiB.
+  // Whether the convolution may run in the im2col form (kernels::LaunchIgemmIm2col): one group, an
+  // im2col matrix of at most 1 GiB. It is the untimed choice only where the implicit form would
+  // load bytewise (Im2colByDefault); elsewhere a timed candidate (the matrix form runs in more tiles,
+  // the warp-specialized TMA ones among them).
   bool Im2colEligible() const {
-    if (!p_.conv || p_.groups != 1 || kernels::IgemmVectorLoads(p_)) return false;
+    if (!p_.conv || p_.groups != 1) return false;
     return static_cast<size_t>(p_.m) * static_cast<size_t>(Kp()) <= kMaxIm2colBytes;
   }
-  // Pads the weight to [n, kp] (zeros beyond k) for the im2col form, once; false if it fails.
+  bool Im2colByDefault() const { return !kernels::IgemmVectorLoads(p_); }
+  // Pads the weight to [n, kp] (zeros beyond k) for the im2col form, once (a K that is a multiple
+  // of 16 needs no padding: the weight is used as it is); false if it fails.
   bool PrepareIm2col() {
-    if (paddedB_ != nullptr) return true;
+    if (paddedB_ != nullptr || Kp() == p_.k) return true;
     const size_t bytes = static_cast<size_t>(p_.ldc) * Kp();
     void* b = nullptr;
     if (cudaMalloc(&b, bytes) != cudaSuccess) {
@@ -77,7 +82,7 @@ class IgemmOp : public Op {
       q.conv = false;
       q.k = Kp();
       q.lda = Kp();
-      q.b = paddedB_;
+      q.b = paddedB_ != nullptr ? paddedB_ : p_.b;
       q.a = nullptr;  // the workspace, at Enqueue
     }
     return q;
@@ -325,9 +330,9 @@ std::unique_ptr<Op> BuildIgemm(const SpecReader& spec, BuildContext& ctx) {
   }
   // Untimed splits keep the partial sums within this much workspace.
   constexpr size_t kDefaultSplitRoom = size_t{64} << 20;
-  int best = kernels::IgemmDefaultTile(op->Form(im2col), sms, wgmma);
-  int bestSplits = DefaultSplits(op->Form(im2col), best, sms, kDefaultSplitRoom);
-  bool bestIm2col = im2col;
+  bool bestIm2col = im2col && op->Im2colByDefault();
+  int best = kernels::IgemmDefaultTile(op->Form(bestIm2col), sms, wgmma);
+  int bestSplits = DefaultSplits(op->Form(bestIm2col), best, sms, kDefaultSplitRoom);
   float bestMs = -1.f;
   if (ctx.tune && p.m > 0) {
     // Room for the im2col matrix besides the split-K sums (a temporary allocation when the build's

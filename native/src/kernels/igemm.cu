@@ -166,7 +166,9 @@ namespace {
 // One thread per 16-byte chunk of a row of the im2col matrix. A chunk's k run over channels of one
 // kernel tap at a time: each tap's channels are contiguous in the NHWC input, so the padding test
 // and the offset are worked out once per tap, not per byte.
-__global__ void IgemmIm2colKernel(const __grid_constant__ IgemmParams p, int8_t* __restrict__ dst, int kp, int64_t chunks) {
+// vec16: the channels are a multiple of 16 (as is K), so a chunk is 16 aligned channels of one tap,
+// copied with one 16-byte load.
+__global__ void IgemmIm2colKernel(const __grid_constant__ IgemmParams p, int8_t* __restrict__ dst, int kp, int64_t chunks, bool vec16) {
   const int perRow = kp / 16;
   for (int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; idx < chunks; idx += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     const int64_t m = idx / perRow;
@@ -174,6 +176,11 @@ __global__ void IgemmIm2colKernel(const __grid_constant__ IgemmParams p, int8_t*
     const ConvRow r = ConvRowOf(p, m, 0);
     ConvK e{};
     e.Set(p.g, min(k0, p.k - 1));
+    if (vec16) {
+      const int64_t off = ConvOffset(p.g, r, e.ky, e.kx, e.c);
+      *reinterpret_cast<uint4*>(dst + m * kp + k0) = off >= 0 ? *reinterpret_cast<const uint4*>(p.a + off) : make_uint4(0, 0, 0, 0);
+      continue;
+    }
     uint64_t half[2] = {0, 0};
     const int end = min(16, p.k - k0);
     for (int j = 0; j < end;) {
@@ -203,7 +210,8 @@ cudaError_t LaunchIgemmIm2col(const IgemmParams& p, int8_t* dst, int kp, cudaStr
   if (p.m == 0) return cudaSuccess;
   const int64_t chunks = p.m * (kp / 16);
   const int64_t blocks = std::min<int64_t>((chunks + 255) / 256, 65535 * 8);
-  IgemmIm2colKernel<<<static_cast<unsigned>(blocks), 256, 0, stream>>>(p, dst, kp, chunks);
+  const bool vec16 = p.k == kp && p.g.cg % 16 == 0 && p.g.c % 16 == 0 && Aligned(p.a, 16);
+  IgemmIm2colKernel<<<static_cast<unsigned>(blocks), 256, 0, stream>>>(p, dst, kp, chunks, vec16);
   return cudaGetLastError();
 }
 

@@ -111,8 +111,9 @@ size_t IgemmPartialBytes(const IgemmParams& p, int splits);
 cudaError_t LaunchIgemm(const IgemmParams& p, int tile, cudaStream_t stream);
 // Explicit im2col of a one-group convolution's A operand: dst [m, kp] with row = output pixel and
 // k = (kh, kw, c) as the implicit form reads it, zero for padding and for k >= p.k (kp: p.k rounded
-// up to 16). With B padded alike, the convolution runs as a matrix product with 16-byte loads: for
-// inputs whose channels do not allow them (the 3-channel stem), whose implicit form loads bytewise.
+// up to 16). With B padded alike, the convolution runs as a matrix product with 16-byte loads (for
+// inputs whose channels do not allow them in the implicit form, the 3-channel stem), in any tile,
+// the warp-specialized TMA ones included. Channels in multiples of 16 are copied 16 bytes at a time.
 cudaError_t LaunchIgemmIm2col(const IgemmParams& p, int8_t* dst, int kp, cudaStream_t stream);
 
 
