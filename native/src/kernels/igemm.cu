@@ -4,6 +4,8 @@
 #include "kernels/igemm_kernel.cuh"
 
 #include <algorithm>
+#include <array>
+#include <utility>
 
 namespace fxrt::kernels {
 
@@ -82,24 +84,19 @@ bool FastEpilogue(const IgemmParams& p, int resOp) {
   return true;
 }
 
+// The main kernel of every tile configuration, by index (each instantiated in its own unit).
+using TileLaunch = cudaError_t (*)(const IgemmParams&, bool, bool, bool, int, cudaStream_t);
+template <int... T>
+constexpr std::array<TileLaunch, sizeof...(T)> TileLaunches(std::integer_sequence<int, T...>) {
+  return {&LaunchTileAt<T>...};
+}
+constexpr auto kTileLaunches = TileLaunches(std::make_integer_sequence<int, kTileCount>{});
+
 // The main kernel in tile configuration `tile` (resOp: the prefetched residual op, or -1; fast:
 // the register epilogue, FastEpilogue).
 cudaError_t LaunchMain(const IgemmParams& p, int tile, bool vec, bool vec4, bool fast, int resOp, cudaStream_t stream) {
-  switch (tile) {
-    case 0: return LaunchTileAt<0>(p, vec, vec4, fast, resOp, stream);
-    case 1: return LaunchTileAt<1>(p, vec, vec4, fast, resOp, stream);
-    case 2: return LaunchTileAt<2>(p, vec, vec4, fast, resOp, stream);
-    case 3: return LaunchTileAt<3>(p, vec, vec4, fast, resOp, stream);
-    case 4: return LaunchTileAt<4>(p, vec, vec4, fast, resOp, stream);
-    case 5: return LaunchTileAt<5>(p, vec, vec4, fast, resOp, stream);
-    case 6: return LaunchTileAt<6>(p, vec, vec4, fast, resOp, stream);
-    case 7: return LaunchTileAt<7>(p, vec, vec4, fast, resOp, stream);
-    case 8: return LaunchTileAt<8>(p, vec, vec4, fast, resOp, stream);
-    case 9: return LaunchTileAt<9>(p, vec, vec4, fast, resOp, stream);
-    case 10: return LaunchTileAt<10>(p, vec, vec4, fast, resOp, stream);
-    case 11: return LaunchTileAt<11>(p, vec, vec4, fast, resOp, stream);
-    default: return cudaErrorInvalidValue;
-  }
+  if (tile < 0 || tile >= kTileCount) return cudaErrorInvalidValue;
+  return kTileLaunches[tile](p, vec, vec4, fast, resOp, stream);
 }
 
 }  // namespace
