@@ -59,6 +59,8 @@ interface Int8Case {
   readonly int8Out: boolean;
   /** Whether the warp-specialized TMA tiles run it on Hopper (matrix form, 16-byte rows, relu, one residual). */
   readonly tma?: boolean;
+  /** Whether the space-to-depth form applies (one group, channels not a multiple of 16, equal strides, dilation 1). */
+  readonly spaceToDepth?: boolean;
 }
 
 async function buildFor(c: Int8Case, backend: 'cuda' | 'reference', timingCache?: string): Promise<Engine> {
@@ -149,7 +151,7 @@ const CASES: readonly Int8Case[] = [
   },
   {
     name: 'conv 7x7 stride 2 pad 3 on 3 channels (bytewise loads), float output',
-    inputs: [[1, 3, 23, 20]], kind: 'convolution', int8Out: false,
+    inputs: [[1, 3, 23, 20]], kind: 'convolution', int8Out: false, spaceToDepth: true,
     build: (net, [x]) => {
       net.markOutput(layer(net, 'convolution', [int8Act(net, x!, 0.03, 'x'), int8Weight(net, [16, 3, 7, 7], 0, 7, 'w')],
         conv(16, [7, 7], { stride: [2, 2], prePadding: [3, 3], postPadding: [3, 3] }), 'conv'), 'y');
@@ -192,6 +194,58 @@ const CASES: readonly Int8Case[] = [
       const sum = layer(net, 'elementwise', [c, int8Act(net, r!, 0.05, 'r')], { op: 'sum' }, 'add');
       const relu = layer(net, 'activation', [sum], { op: 'relu', alpha: 0, beta: 0 }, 'relu');
       net.markOutput(layer(net, 'quantize', [relu, constant(net, Tensor.fromArray([0.04]), 'so')], { axis: null, toType: 'int8' }, 'y_q'), 'y');
+    },
+  },
+  // Convolutions over multiples of 128 channels: the TMA tiles gather A with the im2col mode (64
+  // output pixels by 128 channels of one tap per load, zeros in the padding), the tiles crossing
+  // output rows and images.
+  {
+    name: 'conv 3x3 pad 1, 128 -> 128 over 2x14x13 (TMA im2col mode), bias, int8 residual add, relu, requantized',
+    inputs: [[2, 128, 14, 13], [2, 128, 14, 13]], kind: 'convolution', int8Out: true, tma: true,
+    build: (net, [x, r]) => {
+      const c = layer(net, 'convolution', [int8Act(net, x!, 0.02, 'x'), int8Weight(net, [128, 128, 3, 3], 0, 26, 'w'),
+        constant(net, randn([128], 27, 0.1), 'bias')], conv(128, [3, 3], { prePadding: [1, 1], postPadding: [1, 1] }), 'conv');
+      const sum = layer(net, 'elementwise', [c, int8Act(net, r!, 0.05, 'r')], { op: 'sum' }, 'add');
+      const relu = layer(net, 'activation', [sum], { op: 'relu', alpha: 0, beta: 0 }, 'relu');
+      net.markOutput(layer(net, 'quantize', [relu, constant(net, Tensor.fromArray([0.04]), 'so')], { axis: null, toType: 'int8' }, 'y_q'), 'y');
+    },
+  },
+  {
+    name: 'conv 3x3 stride 2 pad 1, 256 -> 192 over 3x15x17 (TMA im2col mode, traversal stride 2, a partial column tile), float16 output',
+    inputs: [[3, 256, 15, 17]], kind: 'convolution', int8Out: false, tma: true,
+    build: (net, [x]) => {
+      net.markOutput(layer(net, 'convolution', [int8Act(net, x!, 0.02, 'x', 'float16'), int8Weight(net, [192, 256, 3, 3], 0, 28, 'w', 'float16')],
+        conv(192, [3, 3], { stride: [2, 2], prePadding: [1, 1], postPadding: [1, 1] }), 'conv'), 'y');
+    },
+  },
+  {
+    name: 'conv 3x3 dilation 2, uneven padding, 128 -> 128 over 1x11x9 (TMA im2col mode), relu, requantized',
+    inputs: [[1, 128, 11, 9]], kind: 'convolution', int8Out: true, tma: true,
+    build: (net, [x]) => {
+      const c = layer(net, 'convolution', [int8Act(net, x!, 0.02, 'x'), int8Weight(net, [128, 128, 3, 3], 0, 29, 'w')],
+        conv(128, [3, 3], { dilation: [2, 2], prePadding: [2, 1], postPadding: [1, 2] }), 'conv');
+      const relu = layer(net, 'activation', [c], { op: 'relu', alpha: 0, beta: 0 }, 'relu');
+      net.markOutput(layer(net, 'quantize', [relu, constant(net, Tensor.fromArray([0.03]), 'so')], { axis: null, toType: 'int8' }, 'y_q'), 'y');
+    },
+  },
+  // 64-channel multiples: 64-byte K slices (one tap's channels) in the 64-byte swizzle.
+  {
+    name: 'conv 3x3 pad 1, 64 -> 64 over 2x10x11 (TMA im2col mode, 64-byte slices), bias, int8 residual add, relu, requantized',
+    inputs: [[2, 64, 10, 11], [2, 64, 10, 11]], kind: 'convolution', int8Out: true, tma: true,
+    build: (net, [x, r]) => {
+      const c = layer(net, 'convolution', [int8Act(net, x!, 0.02, 'x'), int8Weight(net, [64, 64, 3, 3], 0, 30, 'w'),
+        constant(net, randn([64], 31, 0.1), 'bias')], conv(64, [3, 3], { prePadding: [1, 1], postPadding: [1, 1] }), 'conv');
+      const sum = layer(net, 'elementwise', [c, int8Act(net, r!, 0.05, 'r')], { op: 'sum' }, 'add');
+      const relu = layer(net, 'activation', [sum], { op: 'relu', alpha: 0, beta: 0 }, 'relu');
+      net.markOutput(layer(net, 'quantize', [relu, constant(net, Tensor.fromArray([0.04]), 'so')], { axis: null, toType: 'int8' }, 'y_q'), 'y');
+    },
+  },
+  {
+    name: 'conv 3x3 stride 2 pad 1, 192 -> 128 over 2x17x16 (TMA im2col mode, 64-byte slices, traversal stride 2), float output',
+    inputs: [[2, 192, 17, 16]], kind: 'convolution', int8Out: false, tma: true,
+    build: (net, [x]) => {
+      net.markOutput(layer(net, 'convolution', [int8Act(net, x!, 0.02, 'x'), int8Weight(net, [128, 192, 3, 3], 0, 32, 'w')],
+        conv(128, [3, 3], { stride: [2, 2], prePadding: [1, 1], postPadding: [1, 1] }), 'conv'), 'y');
     },
   },
   {
@@ -250,7 +304,7 @@ const STEM_CASES: readonly Int8Case[] = [
   CASES.find((c) => c.name.startsWith('conv 7x7 stride 2 pad 3 on 3 channels'))!,
   {
     name: 'conv 3x3 pad 1 on 3 channels (a CIFAR stem), bias, relu, requantized',
-    inputs: [[2, 3, 16, 16]], kind: 'convolution', int8Out: true,
+    inputs: [[2, 3, 16, 16]], kind: 'convolution', int8Out: true, spaceToDepth: true,
     build: (net, [x]) => {
       const c = layer(net, 'convolution', [int8Act(net, x!, 0.03, 'x'), int8Weight(net, [64, 3, 3, 3], 0, 19, 'w'),
         constant(net, randn([64], 20, 0.1), 'bias')], conv(64, [3, 3], { prePadding: [1, 1], postPadding: [1, 1] }), 'conv');
@@ -260,8 +314,34 @@ const STEM_CASES: readonly Int8Case[] = [
   },
 ];
 
+/**
+ * Space-to-depth packings with more than one 16-channel run and a block of 3 (the stem cases above
+ * have one run of 16 from blocks of 2 and 1): odd sizes, so the packed input's last rows and
+ * columns read padding.
+ */
+const SPACE_TO_DEPTH_CASES: readonly Int8Case[] = [
+  {
+    name: 'conv 3x3 stride 2 pad 1 on 5 channels (4 blocks of 5 packed into 32), bias, relu, requantized',
+    inputs: [[2, 5, 13, 11]], kind: 'convolution', int8Out: true, spaceToDepth: true,
+    build: (net, [x]) => {
+      const c = layer(net, 'convolution', [int8Act(net, x!, 0.03, 'x'), int8Weight(net, [24, 5, 3, 3], 0, 23, 'w'),
+        constant(net, randn([24], 24, 0.1), 'bias')], conv(24, [3, 3], { stride: [2, 2], prePadding: [1, 1], postPadding: [1, 1] }), 'conv');
+      const relu = layer(net, 'activation', [c], { op: 'relu', alpha: 0, beta: 0 }, 'relu');
+      net.markOutput(layer(net, 'quantize', [relu, constant(net, Tensor.fromArray([0.02]), 'so')], { axis: null, toType: 'int8' }, 'y_q'), 'y');
+    },
+  },
+  {
+    name: 'conv 5x5 stride 3, uneven padding, on 1 channel (9 blocks packed into 16), float output',
+    inputs: [[3, 1, 17, 14]], kind: 'convolution', int8Out: false, spaceToDepth: true,
+    build: (net, [x]) => {
+      net.markOutput(layer(net, 'convolution', [int8Act(net, x!, 0.03, 'x'), int8Weight(net, [16, 1, 5, 5], 0, 25, 'w')],
+        conv(16, [5, 5], { stride: [3, 3], prePadding: [2, 1], postPadding: [0, 2] }), 'conv'), 'y');
+    },
+  },
+];
+
 describe('int8 GEMM kernel (convolution and matrix product) matches the reference bit for bit', () => {
-  for (const c of [...CASES, ...LONG_K_CASES, STEM_CASES[1]!]) it(c.name, () => expectSameAsReference(c));
+  for (const c of [...CASES, ...LONG_K_CASES, STEM_CASES[1]!, ...SPACE_TO_DEPTH_CASES]) it(c.name, () => expectSameAsReference(c));
 });
 
 /** The native tactic record with its algorithm (for igemm: the tile configuration) replaced. */
@@ -278,10 +358,13 @@ function withSplits(data: Uint8Array, splits: number): Uint8Array {
   return out;
 }
 
-/** The same with the igemm im2col form (the record's second 64-bit word: 1 im2col, 0 implicit) replaced. */
-function withIm2col(data: Uint8Array, im2col: boolean): Uint8Array {
+/** The igemm forms of a convolution's A operand (native/src/exec/op_igemm.cc, Form), by tactic record value. */
+const FORMS = ['implicit', 'im2col', 'space-to-depth'] as const;
+
+/** The same with the igemm form (the record's second 64-bit word: an index of FORMS) replaced. */
+function withForm(data: Uint8Array, form: number): Uint8Array {
   const out = new Uint8Array(data);
-  new DataView(out.buffer).setBigUint64(15, im2col ? 1n : 0n, true);
+  new DataView(out.buffer).setBigUint64(15, BigInt(form), true);
   return out;
 }
 
@@ -375,36 +458,60 @@ describe('int8 GEMM kernel: every split of K, forced through the timing cache, g
 });
 
 /**
- * The im2col form: a one-group convolution runs as a matrix product over an explicit im2col matrix
- * with the weight padded alike (zeros past K on both sides): the untimed choice where the channels
- * keep the implicit form to bytewise loads (the 3-channel stem), a timed candidate elsewhere (its
- * 16-channel chunks copied whole). Both forms, forced through the timing cache, give the
- * reference's bytes.
+ * The forms of a convolution's A operand: implicit; im2col (a matrix product over an explicit
+ * im2col matrix with the weight padded alike, zeros past K on both sides: the untimed choice where
+ * the channels keep the implicit form to bytewise loads, the 3-channel stem, a timed candidate
+ * elsewhere, its 16-channel chunks copied whole); space-to-depth where the channels are not a
+ * multiple of 16 (the input packed into 16-byte channel runs, a stride-1 convolution over it with the
+ * weight packed alike). Every form that applies, forced through the timing cache, gives the
+ * reference's bytes; one that does not is refused from the cache (the build times again).
  */
-const FORM_CASES: readonly Int8Case[] = [...STEM_CASES, CASES.find((c) => c.name.startsWith('conv 3x3 pad 1, 32 -> 48 channels'))!];
-describe('int8 GEMM kernel: the implicit and the im2col form of a convolution give the same bytes', () => {
+const FORM_CASES: readonly Int8Case[] = [...STEM_CASES, ...SPACE_TO_DEPTH_CASES, CASES.find((c) => c.name.startsWith('conv 3x3 pad 1, 32 -> 48 channels'))!];
+describe('int8 GEMM kernel: the implicit, im2col and space-to-depth forms of a convolution give the same bytes', () => {
+  const hopper = (() => {
+    const a = cudaAvailable();
+    return a.available && a.computeCapability[0] === 9 && a.computeCapability[1] === 0;
+  })();
   FORM_CASES.forEach((c, ci) => it(c.name, async () => {
-    const path = join(cacheDir, `im2col${ci}.cache`);
+    const path = join(cacheDir, `forms${ci}.cache`);
     const inputs = c.inputs.map((shape, i) => Tensor.randn(shape, { seed: 11 + i }));
     await buildFor(c, 'cuda', path);
     const want = await (await buildFor(c, 'reference')).createExecutionContext().execute(inputs);
     const sections = decodeTimingCache(readFileSync(path));
-    for (const im2col of [false, true]) {
-      writeFileSync(path, encodeTimingCache(sections.map((s) => ({
-        device: s.device,
-        // Tile 0 (mma.sync) runs both forms; the timed tile may be one that runs only the matrix form.
-        entries: s.entries.map((e) => (e.tactic.startsWith('igemm:') ? { ...e, data: withAlgo(withIm2col(e.data, im2col), 0) } : e)),
-      }))));
-      const engine = await buildFor(c, 'cuda', path);
-      expect(engine.tacticStats!.timed, `im2col ${im2col}: nothing timed`).toBe(0);
-      const tactics = engine.layerInfo().map((l) => l.tactic).filter((t) => t.startsWith('igemm:'));
-      expect(tactics.length).toBeGreaterThan(0);
-      for (const tactic of tactics) {
-        if (im2col) expect(tactic).toContain('(im2col)');
-        else expect(tactic).not.toContain('(im2col)');
+    const tmaForms: string[] = [];
+    for (let form = 0; form < FORMS.length; form++) {
+      // Tile 0 (mma.sync) runs every form; tile 10 (TMA, Hopper) the matrix form and convolutions
+      // over 64-channel multiples.
+      for (const tile of [0, 10]) {
+        writeFileSync(path, encodeTimingCache(sections.map((s) => ({
+          device: s.device,
+          entries: s.entries.map((e) => (e.tactic.startsWith('igemm:') ? { ...e, data: withAlgo(withForm(e.data, form), tile) } : e)),
+        }))));
+        const engine = await buildFor(c, 'cuda', path);
+        const applies = form !== 2 || c.spaceToDepth === true;
+        if (!applies || tile !== 0) {
+          if (!applies) expect(engine.tacticStats!.rejected, `${FORMS[form]}: the cached entry should be refused`).toBeGreaterThan(0);
+          if (engine.tacticStats!.rejected > 0) continue;
+        }
+        expect(engine.tacticStats!.timed, `${FORMS[form]}, tile ${tile}: nothing timed`).toBe(0);
+        const tactics = engine.layerInfo().map((l) => l.tactic).filter((t) => t.startsWith('igemm:'));
+        expect(tactics.length).toBeGreaterThan(0);
+        for (const tactic of tactics) {
+          for (let other = 1; other < FORMS.length; other++) {
+            if (other === form) expect(tactic).toContain(`(${FORMS[other]})`);
+            else expect(tactic).not.toContain(`(${FORMS[other]})`);
+          }
+          if (tactic.includes('TMA')) tmaForms.push(FORMS[form]!);
+        }
+        const got = await engine.createExecutionContext().execute(inputs);
+        got.forEach((g, i) => expectSameValues(g, want[i]!, `${c.name}, ${FORMS[form]} form, tile ${tile}, output ${i}`));
       }
-      const got = await engine.createExecutionContext().execute(inputs);
-      got.forEach((g, i) => expectSameValues(g, want[i]!, `${c.name}, im2col ${im2col}, output ${i}`));
+    }
+    // The TMA tiles run no implicit or space-to-depth form of these (channels not a multiple of
+    // 64), and the im2col form where the output rows are 16-byte runs (the stem's 16 float columns).
+    if (hopper) {
+      expect(tmaForms.filter((f) => f !== 'im2col'), 'forms the TMA tiles ran besides im2col').toEqual([]);
+      if (c.name.startsWith('conv 7x7 stride 2')) expect(tmaForms).toContain('im2col');
     }
   }));
 });

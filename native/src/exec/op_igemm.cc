@@ -6,7 +6,9 @@
 // convolution at batch 1) splits K over several blocks; their int32 sums meet in the workspace.
 // A one-group convolution may run in the im2col form: an explicit im2col matrix in the workspace,
 // the weight padded alike (a timed candidate; the untimed choice where the channels keep the
-// implicit form to bytewise loads, as in the 3-channel stem).
+// implicit form to bytewise loads, as in the 3-channel stem). Where they would, the space-to-depth
+// form is a timed candidate too: the input packed into 16-byte channel runs in the workspace, a
+// stride-1 convolution over it in the implicit form (kernels::IgemmSpaceToDepthGeometry).
 // Tile, split and form are the tactic (cached: algo, words[0], words[1]). A pointwise convolution
 // (1x1, stride 1, no padding, one group) runs as the matrix product of its NHWC input. The
 // warp-specialized TMA tiles (Hopper) run only some problems (kernels::IgemmTileSupports): the
@@ -30,14 +32,21 @@ namespace {
 
 constexpr size_t kAlign = 256;
 size_t AlignUp(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
-// The largest im2col matrix the op writes into its workspace (else it keeps the implicit form).
-constexpr size_t kMaxIm2colBytes = size_t{1} << 30;
+
+// How a convolution's A operand reaches the kernel (the tactic's form, words[1] of a cached entry).
+enum Form : int {
+  kImplicit = 0,      // read from the NHWC input by the kernel (the implicit im2col)
+  kIm2col = 1,        // an explicit im2col matrix in the workspace, then the matrix form
+  kSpaceToDepth = 2,  // the input packed space-to-depth in the workspace, then the implicit form on it
+};
+constexpr int kForms = 3;
 
 class IgemmOp : public Op {
  public:
   explicit IgemmOp(const kernels::IgemmParams& p) : p_(p) {}
   ~IgemmOp() override {
     if (paddedB_ != nullptr) cudaFree(paddedB_);
+    if (packedB_ != nullptr) cudaFree(packedB_);
   }
   IgemmOp(const IgemmOp&) = delete;
   IgemmOp& operator=(const IgemmOp&) = delete;
@@ -47,15 +56,90 @@ class IgemmOp : public Op {
     return tile >= 0 && tile < kernels::IgemmTileCount() && (wgmma || !kernels::IgemmTileUsesWgmma(tile)) &&
            kernels::IgemmTileSupports(q, tile);
   }
-  // Whether the convolution may run in the im2col form (kernels::LaunchIgemmIm2col): one group, an
-  // im2col matrix of at most 1 GiB. It is the untimed choice only where the implicit form would
-  // load bytewise (Im2colByDefault); elsewhere a timed candidate (the matrix form runs in more tiles,
-  // the warp-specialized TMA ones among them).
-  bool Im2colEligible() const {
-    if (!p_.conv || p_.groups != 1) return false;
-    return static_cast<size_t>(p_.m) * static_cast<size_t>(Kp()) <= kMaxIm2colBytes;
+  // Readies the forms besides the implicit one that apply (their weights, once): the im2col form
+  // (kernels::LaunchIgemmIm2col) for a one-group convolution whose im2col matrix takes at most
+  // 1 GiB; the space-to-depth form (kernels::IgemmSpaceToDepthGeometry) where the channels would
+  // keep the implicit form to bytewise loads. A form whose weight cannot be made is left out.
+  void PrepareForms() {
+    if (p_.conv && p_.groups == 1 && static_cast<size_t>(p_.m) * static_cast<size_t>(Kp()) <= kMaxWorkspaceOperandBytes) {
+      eligible_[kIm2col] = PrepareIm2col();
+    }
+    kernels::IgemmConv q{};
+    if (kernels::IgemmSpaceToDepthGeometry(p_, &q) && PackedInputBytes(q) <= kMaxWorkspaceOperandBytes &&
+        static_cast<int64_t>(q.kh) * q.kw * q.c < (1 << 17)) {
+      packed_ = q;
+      eligible_[kSpaceToDepth] = PrepareSpaceToDepth();
+    }
   }
-  bool Im2colByDefault() const { return !kernels::IgemmVectorLoads(p_); }
+  bool Eligible(int form) const { return form >= 0 && form < kForms && eligible_[form]; }
+  // The untimed form: im2col where the implicit form would load bytewise (the 3-channel stem),
+  // else the implicit form.
+  int DefaultForm() const { return eligible_[kIm2col] && !kernels::IgemmVectorLoads(p_) ? kIm2col : kImplicit; }
+  // The problem as the kernel runs it in `form`: the im2col form is a matrix product over [m, kp];
+  // the space-to-depth form a stride-1 convolution over the packed input. Their A operand is the
+  // workspace (set at Enqueue).
+  kernels::IgemmParams Problem(int form) const {
+    kernels::IgemmParams q = p_;
+    if (form == kIm2col) {
+      q.conv = false;
+      q.k = Kp();
+      q.lda = Kp();
+      q.b = paddedB_ != nullptr ? paddedB_ : p_.b;
+      q.a = nullptr;
+    } else if (form == kSpaceToDepth) {
+      q.g = packed_;
+      q.k = packed_.kh * packed_.kw * packed_.c;
+      q.b = packedB_;
+      q.a = nullptr;
+    }
+    return q;
+  }
+  void Choose(int tile, int splits, int form) {
+    tile_ = tile;
+    form_ = form;
+    splits_ = splits > 1 ? kernels::IgemmEffectiveSplits(Problem(form), splits) : 1;
+  }
+  std::string Enqueue(const ExecEnv& env) override {
+    kernels::IgemmParams p = Problem(form_);
+    p.splits = splits_;
+    const size_t need = WorkspaceBytes();
+    if (need > 0 && (env.workspace == nullptr || env.workspaceBytes < need)) {
+      return "int8 gemm kernel: " + std::string(form_ == kImplicit ? "split-K" : FormName(form_)) + " needs " + std::to_string(need) +
+             " bytes of workspace, got " + std::to_string(env.workspace == nullptr ? 0 : env.workspaceBytes);
+    }
+    char* ws = static_cast<char*>(env.workspace);
+    if (form_ != kImplicit) {
+      p.a = reinterpret_cast<const int8_t*>(ws);
+      const cudaError_t err = form_ == kIm2col ? kernels::LaunchIgemmIm2col(p_, reinterpret_cast<int8_t*>(ws), Kp(), env.stream)
+                                               : kernels::LaunchIgemmSpaceToDepth(p_, packed_, reinterpret_cast<int8_t*>(ws), env.stream);
+      if (err != cudaSuccess) return std::string("int8 ") + FormName(form_) + " kernel: " + cudaGetErrorString(err);
+      ws += OperandBytes(form_);
+    }
+    if (splits_ > 1) p.partial = reinterpret_cast<int32_t*>(ws);
+    const cudaError_t err = kernels::LaunchIgemm(p, tile_, env.stream);
+    return err == cudaSuccess ? "" : std::string("int8 gemm kernel: ") + cudaGetErrorString(err);
+  }
+  size_t WorkspaceBytes() const override { return OperandBytes(form_) + kernels::IgemmPartialBytes(Problem(form_), splits_); }
+  std::string Tactic() const override {
+    return std::string("igemm:") + kernels::IgemmTileName(tile_) + (splits_ > 1 ? ", split-k " + std::to_string(splits_) : "") +
+           (form_ != kImplicit ? std::string(" (") + FormName(form_) + ")" : kernels::IgemmVectorLoads(p_) ? "" : " (bytewise loads)");
+  }
+  // Workspace bytes of the A operand the form writes (the im2col matrix, the packed input; 0 for
+  // the implicit form).
+  size_t OperandBytes(int form) const {
+    if (form == kIm2col) return AlignUp(static_cast<size_t>(p_.m) * Kp());
+    if (form == kSpaceToDepth) return AlignUp(PackedInputBytes(packed_));
+    return 0;
+  }
+
+ private:
+  // The largest A operand a form writes into the workspace (else the form is left out).
+  static constexpr size_t kMaxWorkspaceOperandBytes = size_t{1} << 30;
+  static const char* FormName(int form) { return form == kIm2col ? "im2col" : form == kSpaceToDepth ? "space-to-depth" : "implicit"; }
+  int Kp() const { return (p_.k + 15) / 16 * 16; }
+  static size_t PackedInputBytes(const kernels::IgemmConv& q) {
+    return static_cast<size_t>(q.batch) * static_cast<size_t>(q.h) * static_cast<size_t>(q.w) * static_cast<size_t>(q.c);
+  }
   // Pads the weight to [n, kp] (zeros beyond k) for the im2col form, once (a K that is a multiple
   // of 16 needs no padding: the weight is used as it is); false if it fails.
   bool PrepareIm2col() {
@@ -75,59 +159,34 @@ class IgemmOp : public Op {
     paddedB_ = static_cast<int8_t*>(b);
     return true;
   }
-  // The problem as the kernel runs it: the im2col form is a matrix product over [m, kp].
-  kernels::IgemmParams Form(bool im2col) const {
-    kernels::IgemmParams q = p_;
-    if (im2col) {
-      q.conv = false;
-      q.k = Kp();
-      q.lda = Kp();
-      q.b = paddedB_ != nullptr ? paddedB_ : p_.b;
-      q.a = nullptr;  // the workspace, at Enqueue
+  // Packs the weight for the space-to-depth form (on the host: a stem's weight is a few KB); false
+  // if it fails.
+  bool PrepareSpaceToDepth() {
+    const size_t kq = static_cast<size_t>(packed_.kh) * packed_.kw * packed_.c;
+    std::vector<int8_t> w(static_cast<size_t>(p_.ldc) * p_.k), packed(static_cast<size_t>(p_.ldc) * kq);
+    void* b = nullptr;
+    if (cudaMemcpy(w.data(), p_.b, w.size(), cudaMemcpyDeviceToHost) != cudaSuccess || cudaMalloc(&b, packed.size()) != cudaSuccess) {
+      cudaGetLastError();
+      return false;
     }
-    return q;
-  }
-  void Choose(int tile, int splits, bool im2col) {
-    tile_ = tile;
-    im2col_ = im2col;
-    splits_ = splits > 1 ? kernels::IgemmEffectiveSplits(Form(im2col), splits) : 1;
-  }
-  std::string Enqueue(const ExecEnv& env) override {
-    kernels::IgemmParams p = Form(im2col_);
-    p.splits = splits_;
-    const size_t need = WorkspaceBytes();
-    if (need > 0 && (env.workspace == nullptr || env.workspaceBytes < need)) {
-      return "int8 gemm kernel: " + std::string(im2col_ ? "the im2col form" : "split-K") + " needs " + std::to_string(need) +
-             " bytes of workspace, got " + std::to_string(env.workspace == nullptr ? 0 : env.workspaceBytes);
+    kernels::IgemmSpaceToDepthWeight(p_, packed_, w.data(), packed.data());
+    if (cudaMemcpy(b, packed.data(), packed.size(), cudaMemcpyHostToDevice) != cudaSuccess) {
+      cudaGetLastError();
+      cudaFree(b);
+      return false;
     }
-    char* ws = static_cast<char*>(env.workspace);
-    if (im2col_) {
-      p.a = reinterpret_cast<const int8_t*>(ws);
-      const cudaError_t err = kernels::LaunchIgemmIm2col(p_, reinterpret_cast<int8_t*>(ws), Kp(), env.stream);
-      if (err != cudaSuccess) return std::string("int8 im2col kernel: ") + cudaGetErrorString(err);
-      ws += Im2colBytes();
-    }
-    if (splits_ > 1) p.partial = reinterpret_cast<int32_t*>(ws);
-    const cudaError_t err = kernels::LaunchIgemm(p, tile_, env.stream);
-    return err == cudaSuccess ? "" : std::string("int8 gemm kernel: ") + cudaGetErrorString(err);
+    packedB_ = static_cast<int8_t*>(b);
+    return true;
   }
-  size_t WorkspaceBytes() const override { return Im2colBytes() + kernels::IgemmPartialBytes(Form(im2col_), splits_); }
-  std::string Tactic() const override {
-    return std::string("igemm:") + kernels::IgemmTileName(tile_) + (splits_ > 1 ? ", split-k " + std::to_string(splits_) : "") +
-           (im2col_ ? " (im2col)" : kernels::IgemmVectorLoads(p_) ? "" : " (bytewise loads)");
-  }
-  // Workspace bytes of the im2col matrix (in the im2col form).
-  size_t Im2colMatrixBytes() const { return AlignUp(static_cast<size_t>(p_.m) * Kp()); }
-
- private:
-  int Kp() const { return (p_.k + 15) / 16 * 16; }
-  size_t Im2colBytes() const { return im2col_ ? Im2colMatrixBytes() : 0; }
 
   kernels::IgemmParams p_;
   int tile_ = 0;
   int splits_ = 1;
-  bool im2col_ = false;
-  int8_t* paddedB_ = nullptr;  // owned: the weight padded to [n, kp] for the im2col form
+  int form_ = kImplicit;
+  bool eligible_[kForms] = {true, false, false};
+  kernels::IgemmConv packed_{};  // the space-to-depth form's geometry
+  int8_t* paddedB_ = nullptr;    // owned: the weight padded to [n, kp] for the im2col form
+  int8_t* packedB_ = nullptr;    // owned: the weight packed for the space-to-depth form
 };
 
 constexpr int kMaxSplits = 32;
@@ -316,13 +375,14 @@ std::unique_ptr<Op> BuildIgemm(const SpecReader& spec, BuildContext& ctx) {
     ctx.device->setIgemmWgmma(wgmma);
   }
   // A cached tactic keeps its split of K in words[0] (0 in entries from before split-K: no split)
-  // and the im2col form in words[1].
-  const bool im2col = op->Im2colEligible() && op->PrepareIm2col();
+  // and the form in words[1] (Form).
+  op->PrepareForms();
   if (const Tactic* hit = ctx.cache->Lookup(key, ctx.tune)) {
     const uint64_t splits = hit->words[0];
-    if (hit->kind == TacticKind::Igemm && splits <= kMaxSplits && hit->words[1] <= (im2col ? 1 : 0) &&
-        IgemmOp::Valid(SplitOf(op->Form(hit->words[1] == 1), std::max<int>(1, static_cast<int>(splits))), hit->algo, wgmma)) {
-      op->Choose(hit->algo, std::max<int>(1, static_cast<int>(splits)), hit->words[1] == 1);
+    const int form = hit->words[1] < kForms ? static_cast<int>(hit->words[1]) : -1;
+    if (hit->kind == TacticKind::Igemm && splits <= kMaxSplits && op->Eligible(form) &&
+        IgemmOp::Valid(SplitOf(op->Problem(form), std::max<int>(1, static_cast<int>(splits))), hit->algo, wgmma)) {
+      op->Choose(hit->algo, std::max<int>(1, static_cast<int>(splits)), form);
       ctx.source = ctx.cache->Reuse(key);
       return op;
     }
@@ -330,43 +390,49 @@ std::unique_ptr<Op> BuildIgemm(const SpecReader& spec, BuildContext& ctx) {
   }
   // Untimed splits keep the partial sums within this much workspace.
   constexpr size_t kDefaultSplitRoom = size_t{64} << 20;
-  bool bestIm2col = im2col && op->Im2colByDefault();
-  int best = kernels::IgemmDefaultTile(op->Form(bestIm2col), sms, wgmma);
-  int bestSplits = DefaultSplits(op->Form(bestIm2col), best, sms, kDefaultSplitRoom);
+  int bestForm = op->DefaultForm();
+  int best = kernels::IgemmDefaultTile(op->Problem(bestForm), sms, wgmma);
+  int bestSplits = DefaultSplits(op->Problem(bestForm), best, sms, kDefaultSplitRoom);
   float bestMs = -1.f;
   if (ctx.tune && p.m > 0) {
-    // Room for the im2col matrix besides the split-K sums (a temporary allocation when the build's
-    // workspace is too small for it: ResNet's stem at batch 128 writes 257 MB).
-    const ScratchBuildContext scratch(ctx, im2col ? op->Im2colMatrixBytes() : 0);
+    // Room for the largest A operand a form writes besides the split-K sums (a temporary
+    // allocation when the build's workspace is too small for it: ResNet's stem at batch 128 writes
+    // a 257 MB im2col matrix).
+    size_t operand = 0;
+    for (int form = 0; form < kForms; form++) {
+      if (op->Eligible(form)) operand = std::max(operand, op->OperandBytes(form));
+    }
+    const ScratchBuildContext scratch(ctx, operand);
     ExecEnv env;
     env.stream = ctx.stream;
     env.workspace = scratch.get().workspace;
     env.workspaceBytes = env.workspace != nullptr ? scratch.get().workspaceBytes : 0;
-    for (int form = 0; form <= (im2col ? 1 : 0); form++) {
-      const kernels::IgemmParams q = op->Form(form == 1);
+    for (int form = 0; form < kForms; form++) {
+      if (!op->Eligible(form)) continue;
+      const kernels::IgemmParams q = op->Problem(form);
       for (int t = 0; t < kernels::IgemmTileCount(); t++) {
         if (!IgemmOp::Valid(q, t, wgmma)) continue;
         for (int s : SplitCandidates(q, t, sms, env.workspaceBytes)) {
-          op->Choose(t, s, form == 1);
+          op->Choose(t, s, form);
           if (op->WorkspaceBytes() > env.workspaceBytes) continue;
           const float ms = TimeOp(*op, env);
           if (ms >= 0.f && (bestMs < 0.f || ms < bestMs)) {
             bestMs = ms;
             best = t;
             bestSplits = s;
-            bestIm2col = form == 1;
+            bestForm = form;
           }
         }
       }
     }
     if (bestMs < 0.f) spec.Fail("the int8 gemm kernel failed to run in every tile configuration (" + key + ")");
   }
-  op->Choose(best, bestSplits, bestIm2col);
+  op->Choose(best, bestSplits, bestForm);
   Tactic t;
   t.kind = TacticKind::Igemm;
   t.algo = best;
   t.words[0] = static_cast<uint64_t>(bestSplits);
-  t.words[1] = bestIm2col ? 1 : 0;
+  t.words[1] = static_cast<uint64_t>(bestForm);
   t.ms = bestMs;
   t.name = op->Tactic();
   ctx.source = ctx.cache->Record(key, std::move(t), bestMs >= 0.f);

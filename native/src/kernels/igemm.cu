@@ -200,7 +200,87 @@ __global__ void IgemmIm2colKernel(const __grid_constant__ IgemmParams p, int8_t*
   }
 }
 
+// One thread per packed pixel (n, i, j): its b*b blocks of c channels gathered bytewise into a
+// zeroed buffer of packed.c bytes, written with 16-byte stores (IgemmSpaceToDepthGeometry).
+__global__ void IgemmSpaceToDepthKernel(const int8_t* __restrict__ x, const IgemmConv g, const IgemmConv q, int8_t* __restrict__ dst,
+                                        int64_t pixels) {
+  const int b = g.sh;
+  for (int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; idx < pixels; idx += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int j = static_cast<int>(idx % q.w);
+    const int64_t t = idx / q.w;
+    const int i = static_cast<int>(t % q.h);
+    const int64_t n = t / q.h;
+    uint4 buf[kMaxSpaceToDepthChannels / 16];
+#pragma unroll
+    for (int v = 0; v < kMaxSpaceToDepthChannels / 16; v++) buf[v] = make_uint4(0, 0, 0, 0);
+    int8_t* bytes = reinterpret_cast<int8_t*>(buf);
+    for (int dy = 0; dy < b; dy++) {
+      const int y = i * b + dy - g.ph;
+      if (y < 0 || y >= g.h) continue;
+      for (int dx = 0; dx < b; dx++) {
+        const int xx = j * b + dx - g.pw;
+        if (xx < 0 || xx >= g.w) continue;
+        const int8_t* src = x + ((n * g.h + y) * g.w + xx) * g.c;
+        int8_t* to = bytes + (dy * b + dx) * g.c;
+        for (int ch = 0; ch < g.c; ch++) to[ch] = src[ch];
+      }
+    }
+    uint4* out = reinterpret_cast<uint4*>(dst + idx * q.c);
+    for (int v = 0; v < q.c / 16; v++) out[v] = buf[v];
+  }
+}
+
 }  // namespace
+
+bool IgemmSpaceToDepthGeometry(const IgemmParams& p, IgemmConv* packed) {
+  const IgemmConv& g = p.g;
+  if (!p.conv || p.groups != 1 || g.c % 16 == 0 || g.sh != g.sw || g.dh != 1 || g.dw != 1) return false;
+  const int64_t b = g.sh;
+  const int64_t channels = (b * b * g.c + 15) / 16 * 16;
+  if (channels > kMaxSpaceToDepthChannels) return false;
+  IgemmConv q{};
+  q.batch = g.batch;
+  q.c = q.cg = static_cast<int>(channels);
+  q.kh = static_cast<int>((g.kh + b - 1) / b);
+  q.kw = static_cast<int>((g.kw + b - 1) / b);
+  q.oh = g.oh;
+  q.ow = g.ow;
+  q.h = g.oh + q.kh - 1;
+  q.w = g.ow + q.kw - 1;
+  q.sh = q.sw = q.dh = q.dw = 1;
+  q.ph = q.pw = 0;
+  *packed = q;
+  return true;
+}
+
+void IgemmSpaceToDepthWeight(const IgemmParams& p, const IgemmConv& q, const int8_t* w, int8_t* dst) {
+  const IgemmConv& g = p.g;
+  const int b = g.sh;
+  const int64_t kq = static_cast<int64_t>(q.kh) * q.kw * q.c;
+  for (int64_t o = 0; o < static_cast<int64_t>(p.n); o++) {
+    int8_t* row = dst + o * kq;
+    std::fill(row, row + kq, int8_t{0});
+    for (int ky = 0; ky < g.kh; ky++) {
+      for (int kx = 0; kx < g.kw; kx++) {
+        const int tap = (ky / b) * q.kw + kx / b;
+        const int block = (ky % b) * b + kx % b;
+        for (int ch = 0; ch < g.c; ch++) row[static_cast<int64_t>(tap) * q.c + block * g.c + ch] = w[o * p.k + (static_cast<int64_t>(ky) * g.kw + kx) * g.c + ch];
+      }
+    }
+  }
+}
+
+cudaError_t LaunchIgemmSpaceToDepth(const IgemmParams& p, const IgemmConv& q, int8_t* dst, cudaStream_t stream) {
+  if (!p.conv || p.groups != 1 || q.c % 16 != 0 || q.c > kMaxSpaceToDepthChannels || p.g.sh < 1 || q.c < p.g.sh * p.g.sh * p.g.c ||
+      !Aligned(dst, 16)) {
+    return cudaErrorInvalidValue;
+  }
+  const int64_t pixels = static_cast<int64_t>(q.batch) * q.h * q.w;
+  if (pixels == 0) return cudaSuccess;
+  const int64_t blocks = std::min<int64_t>((pixels + 255) / 256, 65535 * 8);
+  IgemmSpaceToDepthKernel<<<static_cast<unsigned>(blocks), 256, 0, stream>>>(p.a, p.g, q, dst, pixels);
+  return cudaGetLastError();
+}
 
 cudaError_t LaunchIgemmIm2col(const IgemmParams& p, int8_t* dst, int kp, cudaStream_t stream) {
   if (!p.conv || p.groups != 1 || kp % 16 != 0 || kp < p.k || !Aligned(dst, 16)) return cudaErrorInvalidValue;

@@ -87,9 +87,10 @@ const char* IgemmTileName(int tile);
 // Whether the tile runs on Hopper's warpgroup MMA (wgmma): only where IgemmWgmmaAvailable says so.
 bool IgemmTileUsesWgmma(int tile);
 // Whether the tile configuration runs this problem: every problem, except for the warp-specialized
-// TMA tiles (Hopper), which take the matrix form (not the implicit convolution) with one group and
-// no split of K, 16-byte aligned operands and rows, relu as the only activation and at most one
-// residual (igemm_tma.cuh). A launch of a tile that does not is refused (cudaErrorInvalidValue).
+// TMA tiles (Hopper), which take the matrix form, or the implicit convolution over 64-channel
+// multiples (the TMA's im2col mode), with one group and no split of K, 16-byte aligned operands and
+// rows, relu as the only activation and at most one residual (igemm_tma.cuh). A launch of a tile
+// that does not is refused (cudaErrorInvalidValue).
 bool IgemmTileSupports(const IgemmParams& p, int tile);
 // Whether this device runs the wgmma tiles: compute capability 9.0 and an sm_90a kernel image
 // (CUDA architecture 90a, the addon's default). Launches a probe kernel and waits for it.
@@ -115,6 +116,23 @@ cudaError_t LaunchIgemm(const IgemmParams& p, int tile, cudaStream_t stream);
 // inputs whose channels do not allow them in the implicit form, the 3-channel stem), in any tile,
 // the warp-specialized TMA ones included. Channels in multiples of 16 are copied 16 bytes at a time.
 cudaError_t LaunchIgemmIm2col(const IgemmParams& p, int8_t* dst, int kp, cudaStream_t stream);
+
+// The space-to-depth form of a one-group convolution whose channels keep the implicit form to
+// bytewise loads (the 3-channel stem): with b = the stride (equal on both axes, dilation 1), the
+// input is packed as x'[n, i, j, (dy * b + dx) * c + ch] = x[n, i*b + dy - ph, j*b + dx - pw, ch]
+// (zero outside, and in the channels past b*b*c up to a multiple of 16), and the convolution becomes
+// one of stride 1 and no padding on it, kernel ceil(kh / b) x ceil(kw / b), with the weight packed
+// alike (IgemmSpaceToDepthWeight). The same int32 sums (only zero products added), but 16-byte
+// loads in the implicit form: ResNet's 7x7 stride-2 stem on 3 channels becomes a 4x4 convolution on
+// 16, with no im2col matrix. False (and `packed` untouched) where the form does not apply: not a
+// one-group convolution with equal strides and dilation 1, channels already a multiple of 16, or
+// more than kMaxSpaceToDepthChannels packed channels.
+constexpr int kMaxSpaceToDepthChannels = 64;
+bool IgemmSpaceToDepthGeometry(const IgemmParams& p, IgemmConv* packed);
+// The packed weight [n, packed k] from the convolution's [n, k] (host memory, KRSC per output).
+void IgemmSpaceToDepthWeight(const IgemmParams& p, const IgemmConv& packed, const int8_t* w, int8_t* dst);
+// Packs the input p.a into dst ([batch, packed.h, packed.w, packed.c], 16-byte aligned).
+cudaError_t LaunchIgemmSpaceToDepth(const IgemmParams& p, const IgemmConv& packed, int8_t* dst, cudaStream_t stream);
 
 
 }  // namespace fxrt::kernels

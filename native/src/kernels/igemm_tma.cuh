@@ -16,8 +16,12 @@
 //     registers (igemm.h's arithmetic, each op over a whole 128-byte column chunk; relu the only
 //     activation) into a swizzled staging tile that a TMA store writes out (rows beyond M and
 //     columns beyond N clipped by the tensor map) while the next chunk is staged.
-// Matrix form only (A a row-major [M, K] matrix: a matrix product, a pointwise convolution, the
-// im2col form), one group, no split of K; TmaPlan says whether a problem qualifies.
+// A is a row-major [M, K] matrix (a matrix product, a pointwise convolution, the im2col form) or
+// the implicit im2col of a one-group NHWC convolution whose channels are a multiple of 64: the
+// TMA's im2col mode then gathers each K slice (128 channels of one kernel tap, or 64 in 64-byte
+// rows and swizzle where the channels are not a multiple of 128) for the tile's 64 output pixels,
+// zeros where the tap falls in the padding. One group, no split of K; TmaPlan says
+// whether a problem qualifies.
 #pragma once
 
 #include <cuda.h>
@@ -30,7 +34,8 @@ namespace fxrt::kernels {
 namespace {
 
 constexpr int kTmaBM = 64;         // rows per tile (one consumer warpgroup's wgmma height)
-constexpr int kTmaBK = 128;        // bytes of K per stage: one 128-byte swizzled row per tile row
+constexpr int kTmaBK = 128;        // bytes of K per stage: one 128-byte swizzled row per tile row (64 for
+                                   // a convolution over 64-channel multiples: 64-byte rows, 64-byte swizzle)
 constexpr int kTmaMaxStages = 8;
 constexpr int kTmaStageChunk = 64 * 128;  // a consumer's staging tile: 64 rows of one 128-byte column chunk
 constexpr int kTmaMaxConsumers = 3;
@@ -50,7 +55,8 @@ struct TmaLayout {
   int bytes;       // all of it, from a 1024-byte aligned base
   int nVec;        // 2 + nEpi: x scale * weight scale, the convolution's bias, one per epilogue op
   int nTiles;      // column tiles
-  int kTiles;      // K slices of kTmaBK bytes
+  int slice;       // bytes of K per stage: kTmaBK, or 64 (TmaSliceOf)
+  int kTiles;      // K slices of `slice` bytes
   int tiles;       // output tiles (TmaPlan keeps them below 2^30)
 };
 
@@ -80,6 +86,15 @@ __device__ __forceinline__ void TmaLoad(uint32_t dst, const CUtensorMap* map, in
   asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];\n" ::"r"(dst),
                "l"(map), "r"(c0), "r"(c1), "r"(bar)
                : "memory");
+}
+// The im2col box of `map` (64 pixels by 128 channels) from channel c, pixel (n, h, w) (the tap's
+// position at offset 0) with the kernel tap's offsets (offW, offH), completing on `bar`.
+__device__ __forceinline__ void TmaLoadIm2col(uint32_t dst, const CUtensorMap* map, int c, int w, int h, int n, uint16_t offW, uint16_t offH,
+                                              uint32_t bar) {
+  asm volatile(
+      "cp.async.bulk.tensor.4d.shared::cluster.global.im2col.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4, %5}], [%6], {%7, %8};\n" ::"r"(dst),
+      "l"(map), "r"(c), "r"(w), "r"(h), "r"(n), "r"(bar), "h"(offW), "h"(offH)
+      : "memory");
 }
 // Shared memory at `src` into the box of `map` at (c0, c1), in this thread's current bulk group.
 __device__ __forceinline__ void TmaStore(const CUtensorMap* map, int c0, int c1, uint32_t src) {
@@ -165,8 +180,8 @@ static_assert(128 * (kTmaProducerRegs + 2 * TmaConsumerRegs(2)) <= 65536 && 128 
               "register budget");
 
 // OUTB: the output's bytes per element (1: int8, requantized; 2: float16 or bfloat16; 4: float32).
-// NC: consumer warpgroups (2 or 3).
-template <int BN, int OUTB, int NC>
+// NC: consumer warpgroups (2 or 3). SLICE: bytes of K per stage (TmaLayout::slice).
+template <int BN, int OUTB, int NC, int SLICE>
 __global__ void __launch_bounds__(128 * (NC + 1), 1)
     IgemmTmaKernel(const __grid_constant__ IgemmParams p, const __grid_constant__ CUtensorMap tmA, const __grid_constant__ CUtensorMap tmB,
                    const __grid_constant__ CUtensorMap tmOut, const __grid_constant__ CUtensorMap tmRes, const TmaLayout L) {
@@ -216,12 +231,32 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
           TmaLoad(base + L.resOff + rb * L.resBytes + b * kTmaBM * 128, &tmRes, n0 + b * L.resBoxCols, m0, resFullBar + 8 * rb);
         }
       }
+      // A convolution's tile starts at output pixel m0 = (img, oy, ox), whose kernel taps read the
+      // input from (oy * sh - ph, ox * sw - pw) plus the tap's offset; K slice kt is channels
+      // c0 .. c0 + 127 of tap (ky, kx) (k = (ky, kx, c), c a multiple of 128).
+      int img = 0, y0 = 0, x0 = 0, c0 = 0, kx = 0, ky = 0;
+      if (p.conv) {
+        const int pixels = p.g.oh * p.g.ow;
+        img = m0 / pixels;
+        const int rest = m0 - img * pixels;
+        const int oy = rest / p.g.ow;
+        y0 = oy * p.g.sh - p.g.ph;
+        x0 = (rest - oy * p.g.ow) * p.g.sw - p.g.pw;
+      }
       for (int kt = 0; kt < L.kTiles; kt++) {
         MbarWait(emptyBar + 8 * s, phase ^ 1);
         MbarExpectTx(fullBar + 8 * s, L.stageBytes);
         const uint32_t stage = base + s * L.stageBytes;
-        TmaLoad(stage, &tmA, kt * kTmaBK, m0, fullBar + 8 * s);
-        TmaLoad(stage + kTmaBM * kTmaBK, &tmB, kt * kTmaBK, n0, fullBar + 8 * s);
+        if (p.conv) {
+          TmaLoadIm2col(stage, &tmA, c0, x0, y0, img, static_cast<uint16_t>(kx * p.g.dw), static_cast<uint16_t>(ky * p.g.dh), fullBar + 8 * s);
+          if ((c0 += SLICE) == p.g.c) {
+            c0 = 0;
+            if (++kx == p.g.kw) kx = 0, ky++;
+          }
+        } else {
+          TmaLoad(stage, &tmA, kt * SLICE, m0, fullBar + 8 * s);
+        }
+        TmaLoad(stage + kTmaBM * SLICE, &tmB, kt * SLICE, n0, fullBar + 8 * s);
         if (++s == L.stages) s = 0, phase ^= 1;
       }
     }
@@ -288,10 +323,14 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
     for (int kt = 0; kt < L.kTiles; kt++) {
       MbarWait(fullBar + 8 * s, phase);
       const uint32_t aAddr = base + s * L.stageBytes;
-      const uint32_t bAddr = aAddr + kTmaBM * kTmaBK;
+      const uint32_t bAddr = aAddr + kTmaBM * SLICE;
       WgmmaFence();
 #pragma unroll
-      for (int ks = 0; ks < kTmaBK / 32; ks++) Wgmma<BN>(acc, WgmmaDesc128(aAddr + ks * 32), WgmmaDesc128(bAddr + ks * 32));
+      for (int ks = 0; ks < SLICE / 32; ks++) {
+        // 128-byte rows in the 128-byte swizzle, or 64-byte rows in the 64-byte one (igemm_kernel.cuh's WgmmaDesc).
+        if constexpr (SLICE == kTmaBK) Wgmma<BN>(acc, WgmmaDesc128(aAddr + ks * 32), WgmmaDesc128(bAddr + ks * 32));
+        else Wgmma<BN>(acc, WgmmaDesc(aAddr + ks * 32), WgmmaDesc(bAddr + ks * 32));
+      }
       WgmmaCommit();
       // One group stays in flight; the one before it is done, so its stage goes back to the producer.
       WgmmaWait<1>();
@@ -413,20 +452,28 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
 #endif
 }
 
-using TensorMapEncoder = PFN_cuTensorMapEncodeTiled_v12000;
+// A driver entry point (CUDA 12.0's version) through the runtime: the addon links no driver
+// library. Null where the driver lacks it.
+template <typename Fn>
+Fn DriverEntryPoint(const char* name) {
+  void* f = nullptr;
+  cudaDriverEntryPointQueryResult status{};
+  if (cudaGetDriverEntryPointByVersion(name, &f, 12000, cudaEnableDefault, &status) != cudaSuccess || status != cudaDriverEntryPointSuccess) {
+    cudaGetLastError();
+    return nullptr;
+  }
+  return reinterpret_cast<Fn>(f);
+}
 
-// The driver's cuTensorMapEncodeTiled, through the runtime (the addon links no driver library).
+using TensorMapEncoder = PFN_cuTensorMapEncodeTiled_v12000;
+using TensorMapIm2colEncoder = PFN_cuTensorMapEncodeIm2col_v12000;
+// The driver's cuTensorMapEncodeTiled and cuTensorMapEncodeIm2col, looked up once.
 TensorMapEncoder TmaEncoder() {
-  static const TensorMapEncoder fn = []() -> TensorMapEncoder {
-    void* f = nullptr;
-    cudaDriverEntryPointQueryResult status{};
-    if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &f, 12000, cudaEnableDefault, &status) != cudaSuccess ||
-        status != cudaDriverEntryPointSuccess) {
-      cudaGetLastError();
-      return nullptr;
-    }
-    return reinterpret_cast<TensorMapEncoder>(f);
-  }();
+  static const TensorMapEncoder fn = DriverEntryPoint<TensorMapEncoder>("cuTensorMapEncodeTiled");
+  return fn;
+}
+TensorMapIm2colEncoder TmaIm2colEncoder() {
+  static const TensorMapIm2colEncoder fn = DriverEntryPoint<TensorMapIm2colEncoder>("cuTensorMapEncodeIm2col");
   return fn;
 }
 
@@ -439,18 +486,63 @@ CUtensorMapDataType TmaType(DType t) {
   }
 }
 
-// A row-major [rows, cols] matrix of `t` with rows `pitch` elements apart, in boxes of 128 bytes
-// by boxRows in the 128-byte swizzle (zeros read beyond its edges, stores there dropped).
-bool EncodeMatrix(CUtensorMap* map, const void* ptr, DType t, int64_t cols, int64_t rows, int64_t pitch, int boxRows) {
+// A row-major [rows, cols] matrix of `t` with rows `pitch` elements apart, in boxes of boxBytes
+// (128 or 64) by boxRows in the swizzle of that many bytes (zeros read beyond its edges, stores
+// there dropped).
+bool EncodeMatrix(CUtensorMap* map, const void* ptr, DType t, int64_t cols, int64_t rows, int64_t pitch, int boxRows, int boxBytes = 128) {
   const TensorMapEncoder encode = TmaEncoder();
   if (encode == nullptr) return false;
   const int64_t size = static_cast<int64_t>(ItemSize(t));
   const cuuint64_t dims[2] = {static_cast<cuuint64_t>(cols), static_cast<cuuint64_t>(rows)};
   const cuuint64_t strides[1] = {static_cast<cuuint64_t>(pitch * size)};
-  const cuuint32_t box[2] = {static_cast<cuuint32_t>(128 / size), static_cast<cuuint32_t>(boxRows)};
+  const cuuint32_t box[2] = {static_cast<cuuint32_t>(boxBytes / size), static_cast<cuuint32_t>(boxRows)};
   const cuuint32_t elementStrides[2] = {1, 1};
   return encode(map, TmaType(t), 2, const_cast<void*>(ptr), dims, strides, box, elementStrides, CU_TENSOR_MAP_INTERLEAVE_NONE,
-                CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+                boxBytes == 128 ? CU_TENSOR_MAP_SWIZZLE_128B : CU_TENSOR_MAP_SWIZZLE_64B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+}
+
+// The bounding box of a convolution's im2col loads on one spatial axis (input size `in`, output
+// size `out`, stride, leading padding): from -pad to the last output position's start,
+// (out - 1) * stride - pad, which the upper corner gives relative to in - 1.
+struct TmaPixelBox {
+  int lower, upper;
+};
+TmaPixelBox PixelBoxOf(int in, int out, int stride, int pad) { return {-pad, (out - 1) * stride - pad - (in - 1)}; }
+
+// Bytes of K per stage for a problem: 64 for a convolution over 64-channel multiples that are not
+// 128-channel ones (a slice never spans two kernel taps), else kTmaBK.
+int TmaSliceOf(const IgemmParams& p) { return p.conv && p.g.c % kTmaBK != 0 ? 64 : kTmaBK; }
+
+// Whether the TMA's im2col mode gathers the convolution's A operand: one group of 64-channel
+// multiples, the bounding box corners within the 4-D map's [-128, 127], strides up to 8 (its
+// traversal strides), the kernel taps' offsets within 8 bits.
+bool TmaConvSupported(const IgemmConv& g) {
+  if (g.c != g.cg || g.c % 64 != 0 || g.sh > 8 || g.sw > 8) return false;
+  if ((g.kh - 1) * g.dh > 255 || (g.kw - 1) * g.dw > 255) return false;
+  for (const TmaPixelBox b : {PixelBoxOf(g.h, g.oh, g.sh, g.ph), PixelBoxOf(g.w, g.ow, g.sw, g.pw)}) {
+    if (b.lower < -128 || b.lower > 127 || b.upper < -128 || b.upper > 127) return false;
+  }
+  return true;
+}
+
+// The NHWC convolution input as an im2col map: 64 output pixels by `slice` channels of one tap per
+// load, in the swizzle of that many bytes (zeros where a tap falls outside the input).
+bool EncodeConvInput(CUtensorMap* map, const IgemmParams& p, int slice) {
+  const TensorMapIm2colEncoder encode = TmaIm2colEncoder();
+  if (encode == nullptr) return false;
+  const IgemmConv& g = p.g;
+  const cuuint64_t dims[4] = {static_cast<cuuint64_t>(g.c), static_cast<cuuint64_t>(g.w), static_cast<cuuint64_t>(g.h),
+                              static_cast<cuuint64_t>(g.batch)};
+  const cuuint64_t strides[3] = {static_cast<cuuint64_t>(g.c), static_cast<cuuint64_t>(g.c) * g.w, static_cast<cuuint64_t>(g.c) * g.w * g.h};
+  const TmaPixelBox bh = PixelBoxOf(g.h, g.oh, g.sh, g.ph), bw = PixelBoxOf(g.w, g.ow, g.sw, g.pw);
+  const int lower[2] = {bw.lower, bh.lower};
+  const int upper[2] = {bw.upper, bh.upper};
+  const cuuint32_t elementStrides[4] = {1, static_cast<cuuint32_t>(g.sw), static_cast<cuuint32_t>(g.sh), 1};
+  return encode(map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 4, const_cast<int8_t*>(p.a), dims, strides, lower, upper, static_cast<cuuint32_t>(slice), kTmaBM,
+                elementStrides, CU_TENSOR_MAP_INTERLEAVE_NONE, slice == kTmaBK ? CU_TENSOR_MAP_SWIZZLE_128B : CU_TENSOR_MAP_SWIZZLE_64B,
+                CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
 }
 
 // The device's multiprocessors and its opt-in shared memory per block (the current device).
@@ -471,12 +563,12 @@ TmaDevice TmaDeviceOf() {
 bool Aligned16(const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; }
 
 // Whether the warp-specialized kernel runs the problem with BN-column tiles, and its layout (for a
-// device with `smemLimit` bytes of shared memory per block): the matrix form with one group and no
-// split, 16-byte aligned rows (the TMA's strides), relu the only activation, at most one residual,
-// and room for two stages or more.
+// device with `smemLimit` bytes of shared memory per block): the matrix form, or a convolution the
+// im2col mode gathers (TmaConvSupported), with one group and no split, 16-byte aligned rows (the
+// TMA's strides), relu the only activation, at most one residual, and room for two stages or more.
 bool TmaPlan(const IgemmParams& p, int bn, int nc, int smemLimit, TmaLayout* out) {
-  if (p.conv || p.groups != 1 || p.splits > 1 || p.m >= (int64_t{1} << 31) - kTmaBM) return false;
-  if (p.k % 16 != 0 || p.lda % 16 != 0 || !Aligned16(p.b) || (p.a != nullptr && !Aligned16(p.a))) return false;
+  if (p.groups != 1 || p.splits > 1 || p.m >= (int64_t{1} << 31) - kTmaBM || (p.conv && !TmaConvSupported(p.g))) return false;
+  if (p.k % 16 != 0 || (!p.conv && p.lda % 16 != 0) || !Aligned16(p.b) || (p.a != nullptr && !Aligned16(p.a))) return false;
   const int64_t outSize = static_cast<int64_t>(ItemSize(p.outDtype));
   const bool outOk = p.outDtype == DType::Int8 ? p.outScale != nullptr : IsFloating(p.outDtype);
   if (!outOk || !Aligned16(p.out) || (p.ldc * outSize) % 16 != 0) return false;
@@ -494,7 +586,8 @@ bool TmaPlan(const IgemmParams& p, int bn, int nc, int smemLimit, TmaLayout* out
     L.resBytes = bn * static_cast<int>(size) * kTmaBM;
   }
   L.nVec = 2 + p.nEpi;
-  L.stageBytes = (kTmaBM + bn) * kTmaBK;
+  L.slice = TmaSliceOf(p);
+  L.stageBytes = (kTmaBM + bn) * L.slice;
   const int fixed = nc * (L.resBytes + 2 * kTmaStageChunk + L.nVec * bn * 4) + kTmaBarBytes + 1024;
   L.stages = std::min(kTmaMaxStages, (smemLimit - fixed) / L.stageBytes);
   if (L.stages < 2) return false;
@@ -504,7 +597,7 @@ bool TmaPlan(const IgemmParams& p, int bn, int nc, int smemLimit, TmaLayout* out
   L.barOff = L.colOff + nc * L.nVec * bn * 4;
   L.bytes = L.barOff + kTmaBarBytes;
   L.nTiles = (p.n + bn - 1) / bn;
-  L.kTiles = (p.k + kTmaBK - 1) / kTmaBK;
+  L.kTiles = (p.k + L.slice - 1) / L.slice;
   const int64_t tiles = (p.m + kTmaBM - 1) / kTmaBM * L.nTiles;
   if (tiles >= (int64_t{1} << 30)) return false;
   L.tiles = static_cast<int>(tiles);
@@ -512,15 +605,16 @@ bool TmaPlan(const IgemmParams& p, int bn, int nc, int smemLimit, TmaLayout* out
   return true;
 }
 
-template <int BN, int OUTB, int NC>
+template <int BN, int OUTB, int NC, int SLICE>
 cudaError_t LaunchTmaKernel(const IgemmParams& p, const TmaLayout& L, int sms, cudaStream_t stream) {
   CUtensorMap maps[4];
   std::memset(maps, 0, sizeof(maps));
-  bool ok = EncodeMatrix(&maps[0], p.a, DType::Int8, p.k, p.m, p.lda, kTmaBM) && EncodeMatrix(&maps[1], p.b, DType::Int8, p.k, p.n, p.k, BN) &&
+  bool ok = (p.conv ? EncodeConvInput(&maps[0], p, L.slice) : EncodeMatrix(&maps[0], p.a, DType::Int8, p.k, p.m, p.lda, kTmaBM)) &&
+            EncodeMatrix(&maps[1], p.b, DType::Int8, p.k, p.n, p.k, BN, L.slice) &&
             EncodeMatrix(&maps[2], p.out, p.outDtype, p.n, p.m, p.ldc, kTmaBM);
   if (ok && L.resOp >= 0) ok = EncodeMatrix(&maps[3], p.epi[L.resOp].ptr, p.epi[L.resOp].dtype, p.n, p.m, p.ldc, kTmaBM);
   if (!ok) return cudaErrorInvalidValue;
-  auto* kernel = IgemmTmaKernel<BN, OUTB, NC>;
+  auto* kernel = IgemmTmaKernel<BN, OUTB, NC, SLICE>;
   const int bytes = L.bytes + 1024;
   cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
   if (err != cudaSuccess) return err;
@@ -536,10 +630,11 @@ cudaError_t LaunchTmaTile(const IgemmParams& p, cudaStream_t stream) {
   const TmaDevice d = TmaDeviceOf();
   TmaLayout L;
   if (p.a == nullptr || !TmaPlan(p, BN, NC, d.smem, &L)) return cudaErrorInvalidValue;
+  const bool wide = L.slice == kTmaBK;
   switch (ItemSize(p.outDtype)) {
-    case 1: return LaunchTmaKernel<BN, 1, NC>(p, L, d.sms, stream);
-    case 2: return LaunchTmaKernel<BN, 2, NC>(p, L, d.sms, stream);
-    default: return LaunchTmaKernel<BN, 4, NC>(p, L, d.sms, stream);
+    case 1: return wide ? LaunchTmaKernel<BN, 1, NC, kTmaBK>(p, L, d.sms, stream) : LaunchTmaKernel<BN, 1, NC, 64>(p, L, d.sms, stream);
+    case 2: return wide ? LaunchTmaKernel<BN, 2, NC, kTmaBK>(p, L, d.sms, stream) : LaunchTmaKernel<BN, 2, NC, 64>(p, L, d.sms, stream);
+    default: return wide ? LaunchTmaKernel<BN, 4, NC, kTmaBK>(p, L, d.sms, stream) : LaunchTmaKernel<BN, 4, NC, 64>(p, L, d.sms, stream);
   }
 }
 

@@ -34,6 +34,14 @@ __device__ __forceinline__ Q Quantize(float x, float inv, long long zeroPoint) {
     return Fp8Bits{F32ToF8e4m3(__fmul_rn(x, inv))};  // zero point 0
   } else {
     const float r = rintf(__fmul_rn(x, inv));
+    if (zeroPoint == 0) {
+      // zeroPoint + r is r itself: no double arithmetic (the common symmetric case).
+      constexpr float lo = static_cast<float>(std::numeric_limits<Q>::min());
+      constexpr float hi = static_cast<float>(std::numeric_limits<Q>::max());
+      if (!(r < hi)) return std::numeric_limits<Q>::max();
+      if (r <= lo) return std::numeric_limits<Q>::min();
+      return static_cast<Q>(r);
+    }
     const double q = static_cast<double>(__double2float_rn(static_cast<double>(zeroPoint) + static_cast<double>(r)));
     constexpr double lo = static_cast<double>(std::numeric_limits<Q>::min());
     constexpr double hi = static_cast<double>(std::numeric_limits<Q>::max());
@@ -129,6 +137,47 @@ __global__ void __launch_bounds__(256) QuantizeContiguous8(const TX* __restrict_
   }
 }
 
+// A per-tensor quantize into a contiguous y whose last dimension is short (a layout change such as
+// NCHW → NHWC on a 3-channel image): one thread per row of that dimension, so the index arithmetic
+// of the outer dimensions is done once per row, not once per element; the same arithmetic as
+// QuantKernel. Consecutive threads read consecutive x wherever the dimension before the last is
+// x's contiguous one, and write consecutive rows of y.
+template <typename TX, typename TY, typename I>
+__global__ void __launch_bounds__(256) QuantizeRows(const QuantParams p, I rows) {
+  const TX* x = static_cast<const TX*>(p.x.ptr);
+  TY* y = static_cast<TY*>(p.y);
+  const float inv = __frcp_rn(LoadScale(p.scale.ptr, 0, p.scale.dtype));
+  const long long zeroPoint = LoadZeroPoint(p.zeroPoint, 0, p.zeroPointDtype);
+  const int last = p.rank - 1;
+  const int cols = static_cast<int>(p.size[last]);
+  const I xs = static_cast<I>(p.x.stride[last]);
+  const I step = static_cast<I>(gridDim.x) * blockDim.x;
+  for (I r = static_cast<I>(blockIdx.x) * blockDim.x + threadIdx.x; r < rows; r += step) {
+    I rest = r, xo = 0;
+    for (int d = last - 1; d >= 0; d--) {
+      const I size = static_cast<I>(p.size[d]);
+      const I q = rest / size;
+      xo += (rest - q * size) * static_cast<I>(p.x.stride[d]);
+      rest = q;
+    }
+    TY* out = y + r * cols;
+    for (int c = 0; c < cols; c++) out[c] = Quantize<TY>(ToF(x[xo + c * xs]), inv, zeroPoint);
+  }
+}
+
+// The largest last dimension QuantizeRows takes.
+constexpr int64_t kMaxQuantizeRow = 64;
+
+// Whether y is contiguous over the iteration shape (row-major).
+bool YContiguous(const QuantParams& p) {
+  int64_t expect = 1;
+  for (int d = p.rank - 1; d >= 0; d--) {
+    if (p.size[d] != 1 && p.yStride[d] != expect) return false;
+    expect *= p.size[d];
+  }
+  return true;
+}
+
 long long Reach(const QuantParams& p, const int64_t* strides) {
   long long r = 0;
   for (int d = 0; d < p.rank; d++) r += (p.size[d] - 1) * (strides[d] < 0 ? -strides[d] : strides[d]);
@@ -144,6 +193,15 @@ cudaError_t Launch(const QuantParams& p, long long total, bool fits32, bool unif
       const unsigned blocks = GridFor(total / 8 + 1);  // one group of 8 per thread, grid-stride beyond 8192 blocks
       QuantizeContiguous8<TX, TY><<<blocks, 256, 0, stream>>>(static_cast<const TX*>(p.x.ptr), static_cast<TY*>(p.y), p.scale.ptr,
                                                               p.scale.dtype, p.zeroPoint, p.zeroPointDtype, total);
+      return cudaGetLastError();
+    }
+  }
+  if constexpr (IsStorageFloat<TX>::value) {
+    const int64_t cols = p.rank >= 2 ? p.size[p.rank - 1] : 0;
+    if (uniform && cols >= 2 && cols <= kMaxQuantizeRow && p.x.stride[p.rank - 1] != 1 && YContiguous(p)) {
+      const long long rows = total / cols;
+      if (fits32) QuantizeRows<TX, TY, int><<<GridFor(rows), 256, 0, stream>>>(p, static_cast<int>(rows));
+      else QuantizeRows<TX, TY, long long><<<GridFor(rows), 256, 0, stream>>>(p, rows);
       return cudaGetLastError();
     }
   }
