@@ -31,6 +31,8 @@ namespace fxrt::exec {
 namespace {
 
 constexpr size_t kAlign = 256;
+// K (per group) below 2^17: an int32 sum of K int8 x int8 products cannot overflow.
+constexpr int64_t kMaxK = int64_t{1} << 17;
 size_t AlignUp(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
 
 // How a convolution's A operand reaches the kernel (the tactic's form, words[1] of a cached entry).
@@ -66,7 +68,7 @@ class IgemmOp : public Op {
     }
     kernels::IgemmConv q{};
     if (kernels::IgemmSpaceToDepthGeometry(p_, &q) && PackedInputBytes(q) <= kMaxWorkspaceOperandBytes &&
-        static_cast<int64_t>(q.kh) * q.kw * q.c < (1 << 17)) {
+        static_cast<int64_t>(q.kh) * q.kw * q.c < kMaxK) {
       packed_ = q;
       eligible_[kSpaceToDepth] = PrepareSpaceToDepth();
     }
@@ -265,7 +267,7 @@ std::unique_ptr<Op> BuildIgemm(const SpecReader& spec, BuildContext& ctx) {
   p.m = spec.Int("m");
   if (p.m < 0) spec.Fail("'m' must be >= 0, got " + std::to_string(p.m));
   p.n = Positive(spec, "n");
-  p.k = Positive(spec, "k", 1 << 17);  // K < 2^17: the int32 accumulator cannot overflow
+  p.k = Positive(spec, "k", kMaxK - 1);
   p.groups = Positive(spec, "groups", 65535);
   p.conv = spec.Has("conv");
   p.ldc = static_cast<int64_t>(p.groups) * p.n;

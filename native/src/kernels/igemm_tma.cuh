@@ -87,8 +87,9 @@ __device__ __forceinline__ void TmaLoad(uint32_t dst, const CUtensorMap* map, in
                "l"(map), "r"(c0), "r"(c1), "r"(bar)
                : "memory");
 }
-// The im2col box of `map` (64 pixels by 128 channels) from channel c, pixel (n, h, w) (the tap's
-// position at offset 0) with the kernel tap's offsets (offW, offH), completing on `bar`.
+// The im2col box of `map` (64 output pixels by one K slice of channels, EncodeConvInput) from
+// channel c, pixel (n, h, w) (the tap's position at offset 0) with the kernel tap's offsets
+// (offW, offH), completing on `bar`.
 __device__ __forceinline__ void TmaLoadIm2col(uint32_t dst, const CUtensorMap* map, int c, int w, int h, int n, uint16_t offW, uint16_t offH,
                                               uint32_t bar) {
   asm volatile(
@@ -233,7 +234,7 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
       }
       // A convolution's tile starts at output pixel m0 = (img, oy, ox), whose kernel taps read the
       // input from (oy * sh - ph, ox * sw - pw) plus the tap's offset; K slice kt is channels
-      // c0 .. c0 + 127 of tap (ky, kx) (k = (ky, kx, c), c a multiple of 128).
+      // c0 .. c0 + SLICE - 1 of tap (ky, kx) (k = (ky, kx, c), c a multiple of SLICE).
       int img = 0, y0 = 0, x0 = 0, c0 = 0, kx = 0, ky = 0;
       if (p.conv) {
         const int pixels = p.g.oh * p.g.ow;
