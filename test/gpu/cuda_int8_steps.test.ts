@@ -258,6 +258,29 @@ describe('int8 pooling', () => {
     expect([outputLayout('avg'), outputLayout('max')]).toEqual(['rowmajor', 'nhwc']);
   });
 
+  it('max pooling of quantized values (the dequantize moved behind it): channels-last, 16 bytes of channels per thread', async () => {
+    // The pooling runs on the int8 values themselves (no int8 step): 32 channels-last channels, so
+    // the kernel compares four bytes per instruction; windows clipped by the padding on every side
+    // (k3 s2 p1, and k2 s1 p1 with an uneven end).
+    const engine = await expectBitIdentical({
+      name: 'int8 values max pool nhwc',
+      runs: [[smallInts([2, 6, 9, 7], 3)], [smallInts([2, 6, 9, 7], 4)]],
+      build: (net, [x]) => {
+        const y = exactConv(net, x!, 6, 32);
+        const sx = scalar(net, 0.25, 'sx');
+        const dq = dequantize(net, quantize(net, y, sx, 'conv_q'), sx, 'conv_dq');
+        net.markOutput(layer(net, 'pooling', [dq], pool(2, 'max', 3, 2, 1), 'max'), 'max');
+        net.markOutput(layer(net, 'pooling', [dq], pool(2, 'max', 2, 1, 1, { postPadding: [0, 1] }), 'max_padded'), 'max_padded');
+      },
+      steps: [],
+    });
+    for (const name of ['max', 'max_padded']) {
+      const step = engine.plan.steps.find((s) => s.name === name)!;
+      expect(engine.plan.values[step.inputs[0]!]!.dtype, `${name}: pooled dtype`).toBe('int8');
+      expect(planLayout(engine.plan).home[step.inputs[0]!], `${name}: input layout`).toBe('nhwc');
+    }
+  });
+
   it('reads scales computed at run time (float16 and float32) anew on every run, CUDA graph replays included', async () => {
     const x = int8Values([2, 8, 6, 6], 8);
     const scales = (sx: number, so: number): Tensor[] => [x, Tensor.fromNumbers([sx], [1], 'float16'), Tensor.fromNumbers([so], [1])];

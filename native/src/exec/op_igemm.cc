@@ -8,7 +8,8 @@
 // the weight padded alike (a timed candidate; the untimed choice where the channels keep the
 // implicit form to bytewise loads, as in the 3-channel stem). Where they would, the space-to-depth
 // form is a timed candidate too: the input packed into 16-byte channel runs in the workspace, a
-// stride-1 convolution over it in the implicit form (kernels::IgemmSpaceToDepthGeometry).
+// stride-1 convolution over it in the implicit form (kernels::IgemmSpaceToDepthGeometry), and so is
+// its unfolded variant, whose packed channels are a multiple of 64 (the TMA tiles gather it).
 // Tile, split and form are the tactic (cached: algo, words[0], words[1]). A pointwise convolution
 // (1x1, stride 1, no padding, one group) runs as the matrix product of its NHWC input. The
 // warp-specialized TMA tiles (Hopper) run only some problems (kernels::IgemmTileSupports): the
@@ -40,8 +41,9 @@ enum Form : int {
   kImplicit = 0,      // read from the NHWC input by the kernel (the implicit im2col)
   kIm2col = 1,        // an explicit im2col matrix in the workspace, then the matrix form
   kSpaceToDepth = 2,  // the input packed space-to-depth in the workspace, then the implicit form on it
+  kSpaceToDepthUnfolded = 3,  // the same with a kernel row's packed pixels side by side (kh' x 1 taps)
 };
-constexpr int kForms = 3;
+constexpr int kForms = 4;
 
 class IgemmOp : public Op {
  public:
@@ -60,17 +62,20 @@ class IgemmOp : public Op {
   }
   // Readies the forms besides the implicit one that apply (their weights, once): the im2col form
   // (kernels::LaunchIgemmIm2col) for a one-group convolution whose im2col matrix takes at most
-  // 1 GiB; the space-to-depth form (kernels::IgemmSpaceToDepthGeometry) where the channels would
-  // keep the implicit form to bytewise loads. A form whose weight cannot be made is left out.
+  // 1 GiB; the space-to-depth forms (kernels::IgemmSpaceToDepthGeometry) where the channels would
+  // keep the implicit form to bytewise loads and the packed input takes at most 1 GiB (both forms
+  // share one packed weight). A form whose weight cannot be made is left out.
   void PrepareForms() {
     if (p_.conv && p_.groups == 1 && static_cast<size_t>(p_.m) * static_cast<size_t>(Kp()) <= kMaxWorkspaceOperandBytes) {
       eligible_[kIm2col] = PrepareIm2col();
     }
     kernels::IgemmConv q{};
-    if (kernels::IgemmSpaceToDepthGeometry(p_, &q) && PackedInputBytes(q) <= kMaxWorkspaceOperandBytes &&
-        static_cast<int64_t>(q.kh) * q.kw * q.c < kMaxK) {
-      packed_ = q;
-      eligible_[kSpaceToDepth] = PrepareSpaceToDepth();
+    if (!kernels::IgemmSpaceToDepthGeometry(p_, &q) || static_cast<int64_t>(q.kh) * q.kw * q.c >= kMaxK || !PrepareSpaceToDepth(q)) return;
+    packed_[0] = q;
+    eligible_[kSpaceToDepth] = PackedInputBytes(q) <= kMaxWorkspaceOperandBytes;
+    if (kernels::IgemmSpaceToDepthGeometry(p_, &q, true)) {
+      packed_[1] = q;
+      eligible_[kSpaceToDepthUnfolded] = PackedInputBytes(q) <= kMaxWorkspaceOperandBytes;
     }
   }
   bool Eligible(int form) const { return form >= 0 && form < kForms && eligible_[form]; }
@@ -88,9 +93,9 @@ class IgemmOp : public Op {
       q.lda = Kp();
       q.b = paddedB_ != nullptr ? paddedB_ : p_.b;
       q.a = nullptr;
-    } else if (form == kSpaceToDepth) {
-      q.g = packed_;
-      q.k = packed_.kh * packed_.kw * packed_.c;
+    } else if (form == kSpaceToDepth || form == kSpaceToDepthUnfolded) {
+      q.g = Packed(form);
+      q.k = q.g.kh * q.g.kw * q.g.c;
       q.b = packedB_;
       q.a = nullptr;
     }
@@ -113,7 +118,7 @@ class IgemmOp : public Op {
     if (form_ != kImplicit) {
       p.a = reinterpret_cast<const int8_t*>(ws);
       const cudaError_t err = form_ == kIm2col ? kernels::LaunchIgemmIm2col(p_, reinterpret_cast<int8_t*>(ws), Kp(), env.stream)
-                                               : kernels::LaunchIgemmSpaceToDepth(p_, packed_, reinterpret_cast<int8_t*>(ws), env.stream);
+                                               : kernels::LaunchIgemmSpaceToDepth(p_, Packed(form_), reinterpret_cast<int8_t*>(ws), env.stream);
       if (err != cudaSuccess) return std::string("int8 ") + FormName(form_) + " kernel: " + cudaGetErrorString(err);
       ws += OperandBytes(form_);
     }
@@ -130,14 +135,23 @@ class IgemmOp : public Op {
   // the implicit form).
   size_t OperandBytes(int form) const {
     if (form == kIm2col) return AlignUp(static_cast<size_t>(p_.m) * Kp());
-    if (form == kSpaceToDepth) return AlignUp(PackedInputBytes(packed_));
+    if (form == kSpaceToDepth || form == kSpaceToDepthUnfolded) return AlignUp(PackedInputBytes(Packed(form)));
     return 0;
   }
 
  private:
   // The largest A operand a form writes into the workspace (else the form is left out).
   static constexpr size_t kMaxWorkspaceOperandBytes = size_t{1} << 30;
-  static const char* FormName(int form) { return form == kIm2col ? "im2col" : form == kSpaceToDepth ? "space-to-depth" : "implicit"; }
+  static const char* FormName(int form) {
+    switch (form) {
+      case kIm2col: return "im2col";
+      case kSpaceToDepth: return "space-to-depth";
+      case kSpaceToDepthUnfolded: return "space-to-depth unfolded";
+      default: return "implicit";
+    }
+  }
+  // A space-to-depth form's packed geometry.
+  const kernels::IgemmConv& Packed(int form) const { return packed_[form == kSpaceToDepthUnfolded ? 1 : 0]; }
   int Kp() const { return (p_.k + 15) / 16 * 16; }
   static size_t PackedInputBytes(const kernels::IgemmConv& q) {
     return static_cast<size_t>(q.batch) * static_cast<size_t>(q.h) * static_cast<size_t>(q.w) * static_cast<size_t>(q.c);
@@ -161,17 +175,17 @@ class IgemmOp : public Op {
     paddedB_ = static_cast<int8_t*>(b);
     return true;
   }
-  // Packs the weight for the space-to-depth form (on the host: a stem's weight is a few KB); false
-  // if it fails.
-  bool PrepareSpaceToDepth() {
-    const size_t kq = static_cast<size_t>(packed_.kh) * packed_.kw * packed_.c;
+  // Packs the weight for the space-to-depth forms (geometry q; on the host: a stem's weight is a
+  // few KB); false if it fails.
+  bool PrepareSpaceToDepth(const kernels::IgemmConv& q) {
+    const size_t kq = static_cast<size_t>(q.kh) * q.kw * q.c;
     std::vector<int8_t> w(static_cast<size_t>(p_.ldc) * p_.k), packed(static_cast<size_t>(p_.ldc) * kq);
     void* b = nullptr;
     if (cudaMemcpy(w.data(), p_.b, w.size(), cudaMemcpyDeviceToHost) != cudaSuccess || cudaMalloc(&b, packed.size()) != cudaSuccess) {
       cudaGetLastError();
       return false;
     }
-    kernels::IgemmSpaceToDepthWeight(p_, packed_, w.data(), packed.data());
+    kernels::IgemmSpaceToDepthWeight(p_, q, w.data(), packed.data());
     if (cudaMemcpy(b, packed.data(), packed.size(), cudaMemcpyHostToDevice) != cudaSuccess) {
       cudaGetLastError();
       cudaFree(b);
@@ -185,10 +199,10 @@ class IgemmOp : public Op {
   int tile_ = 0;
   int splits_ = 1;
   int form_ = kImplicit;
-  bool eligible_[kForms] = {true, false, false};
-  kernels::IgemmConv packed_{};  // the space-to-depth form's geometry
-  int8_t* paddedB_ = nullptr;    // owned: the weight padded to [n, kp] for the im2col form
-  int8_t* packedB_ = nullptr;    // owned: the weight packed for the space-to-depth form
+  bool eligible_[kForms] = {true, false, false, false};
+  kernels::IgemmConv packed_[2] = {};  // the space-to-depth forms' geometries: packed, unfolded
+  int8_t* paddedB_ = nullptr;          // owned: the weight padded to [n, kp] for the im2col form
+  int8_t* packedB_ = nullptr;          // owned: the weight packed for the space-to-depth forms
 };
 
 constexpr int kMaxSplits = 32;

@@ -9,10 +9,11 @@
 
 namespace fxrt::kernels {
 
-static_assert(kTileCount == 12, "CMakeLists.txt compiles igemm_tile.cu.in once per tile: keep FXRT_IGEMM_TILES equal to kTileCount");
+static_assert(kTileCount == 16, "CMakeLists.txt compiles igemm_tile.cu.in once per tile: keep FXRT_IGEMM_TILES equal to kTileCount");
 #define FXRT_IGEMM_EXTERN(T) extern template cudaError_t LaunchTileAt<T>(const IgemmParams&, bool, bool, bool, int, cudaStream_t);
 FXRT_IGEMM_EXTERN(0) FXRT_IGEMM_EXTERN(1) FXRT_IGEMM_EXTERN(2) FXRT_IGEMM_EXTERN(3) FXRT_IGEMM_EXTERN(4)
 FXRT_IGEMM_EXTERN(5) FXRT_IGEMM_EXTERN(6) FXRT_IGEMM_EXTERN(7) FXRT_IGEMM_EXTERN(8) FXRT_IGEMM_EXTERN(9) FXRT_IGEMM_EXTERN(10) FXRT_IGEMM_EXTERN(11)
+FXRT_IGEMM_EXTERN(12) FXRT_IGEMM_EXTERN(13) FXRT_IGEMM_EXTERN(14) FXRT_IGEMM_EXTERN(15)
 #undef FXRT_IGEMM_EXTERN
 
 namespace {
@@ -103,6 +104,7 @@ cudaError_t LaunchMain(const IgemmParams& p, int tile, bool vec, bool vec4, bool
 
 int IgemmTileCount() { return kTileCount; }
 
+
 const char* IgemmTileName(int tile) { return tile >= 0 && tile < kTileCount ? kTiles[tile].name : "?"; }
 
 bool IgemmTileUsesWgmma(int tile) { return tile >= 0 && tile < kTileCount && kTiles[tile].wgmma; }
@@ -110,7 +112,7 @@ bool IgemmTileUsesWgmma(int tile) { return tile >= 0 && tile < kTileCount && kTi
 bool IgemmTileSupports(const IgemmParams& p, int tile) {
   if (tile < 0 || tile >= kTileCount) return false;
   if (!kTiles[tile].tma) return true;
-  return TmaPlan(p, kTiles[tile].bn, kTiles[tile].warpsM, TmaDeviceOf().smem, nullptr);
+  return TmaPlan(p, kTiles[tile].bm, kTiles[tile].bn, kTiles[tile].warpsM, TmaDeviceOf().smem, nullptr);
 }
 
 cudaError_t IgemmWgmmaAvailable(bool* available) {
@@ -200,44 +202,75 @@ __global__ void IgemmIm2colKernel(const __grid_constant__ IgemmParams p, int8_t*
   }
 }
 
-// One thread per packed pixel (n, i, j): its b*b blocks of c channels gathered bytewise into a
-// zeroed buffer of packed.c bytes, written with 16-byte stores (IgemmSpaceToDepthGeometry).
-__global__ void IgemmSpaceToDepthKernel(const int8_t* __restrict__ x, const IgemmConv g, const IgemmConv q, int8_t* __restrict__ dst,
-                                        int64_t pixels) {
-  const int b = g.sh;
-  for (int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; idx < pixels; idx += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int j = static_cast<int>(idx % q.w);
-    const int64_t t = idx / q.w;
-    const int i = static_cast<int>(t % q.h);
-    const int64_t n = t / q.h;
-    uint4 buf[kMaxSpaceToDepthChannels / 16];
-#pragma unroll
-    for (int v = 0; v < kMaxSpaceToDepthChannels / 16; v++) buf[v] = make_uint4(0, 0, 0, 0);
-    int8_t* bytes = reinterpret_cast<int8_t*>(buf);
+// The channels of one packed pixel (b*b blocks of c input channels, padded to a multiple of 16).
+__host__ __device__ inline int SpaceToDepthChannels(const IgemmConv& g) { return (g.sh * g.sh * g.c + 15) / 16 * 16; }
+
+// Output pixels per block of the packing kernel.
+constexpr int kSpaceToDepthPixels = 64;
+
+// Packs the input (IgemmSpaceToDepthGeometry's either geometry q): a block per output row i of
+// image n and kSpaceToDepthPixels output pixels j0 ... . The packed channels of a packed pixel are b
+// runs of b * c bytes, one per input row dy, each contiguous in the NHWC input. The block stages the
+// b input rows over the columns its pixels cover in shared memory (zeros outside the input: the
+// bounds are a byte range per row), copies each run to its place in a zeroed output tile there (a
+// thread per pixel, kernel column u and row dy), and writes the tile, contiguous in the output,
+// with 16-byte stores. The global loads and stores are contiguous.
+__global__ void __launch_bounds__(256) IgemmSpaceToDepthKernel(const int8_t* __restrict__ x, const IgemmConv g, const IgemmConv q,
+                                                               int8_t* __restrict__ dst) {
+  extern __shared__ uint4 s2dSmem[];
+  const int b = g.sh, c = g.c, run = b * c;
+  const int cp = SpaceToDepthChannels(g);                   // channels of one packed pixel
+  const int unfold = q.c / cp;                              // packed pixels side by side in an output pixel
+  const int cols = (kSpaceToDepthPixels + unfold - 1) * b;  // input columns staged
+  const int rowBytes = cols * c;
+  int8_t* const out = reinterpret_cast<int8_t*>(s2dSmem);  // [kSpaceToDepthPixels][q.c]
+  int8_t* const rows = out + kSpaceToDepthPixels * q.c;     // [b][cols][c]
+  const int chunks = (q.w + kSpaceToDepthPixels - 1) / kSpaceToDepthPixels;
+  const int i = static_cast<int>(blockIdx.x / chunks);
+  const int j0 = static_cast<int>(blockIdx.x % chunks) * kSpaceToDepthPixels;
+  const int x0 = j0 * b - g.pw;  // the first staged input column
+  const int pixels = min(kSpaceToDepthPixels, q.w - j0);
+  const int outChunks = pixels * q.c / 16;
+  const int copies = pixels * unfold * b;
+  // Staged row dy holds input row y's bytes from column x0; the columns within [0, w) are bytes [lo, hi).
+  const int lo = max(0, -x0) * c, hi = max(lo, min(cols, g.w - x0) * c);
+  for (int64_t n = blockIdx.y; n < g.batch; n += gridDim.y) {
+    __syncthreads();  // the previous image's tile is written out
+    for (int t = threadIdx.x; t < outChunks; t += blockDim.x) s2dSmem[t] = make_uint4(0, 0, 0, 0);
     for (int dy = 0; dy < b; dy++) {
       const int y = i * b + dy - g.ph;
-      if (y < 0 || y >= g.h) continue;
-      for (int dx = 0; dx < b; dx++) {
-        const int xx = j * b + dx - g.pw;
-        if (xx < 0 || xx >= g.w) continue;
-        const int8_t* src = x + ((n * g.h + y) * g.w + xx) * g.c;
-        int8_t* to = bytes + (dy * b + dx) * g.c;
-        for (int ch = 0; ch < g.c; ch++) to[ch] = src[ch];
-      }
+      const bool inside = y >= 0 && y < g.h;
+      const int8_t* const src = x + ((n * g.h + (inside ? y : 0)) * g.w + x0) * c;
+      int8_t* const row = rows + dy * rowBytes;
+      for (int t = threadIdx.x; t < rowBytes; t += blockDim.x) row[t] = inside && t >= lo && t < hi ? src[t] : int8_t{0};
     }
-    uint4* out = reinterpret_cast<uint4*>(dst + idx * q.c);
-    for (int v = 0; v < q.c / 16; v++) out[v] = buf[v];
+    __syncthreads();
+    for (int t = threadIdx.x; t < copies; t += blockDim.x) {
+      const int jl = t / (unfold * b), rest = t - jl * unfold * b, u = rest / b, dy = rest - u * b;
+      const int8_t* from = rows + dy * rowBytes + (jl + u) * run;
+      int8_t* to = out + jl * q.c + u * cp + dy * run;
+      for (int k = 0; k < run; k++) to[k] = from[k];
+    }
+    __syncthreads();
+    uint4* const d = reinterpret_cast<uint4*>(dst + ((n * q.h + i) * q.w + j0) * q.c);
+    for (int t = threadIdx.x; t < outChunks; t += blockDim.x) d[t] = s2dSmem[t];
   }
+}
+
+// Shared memory of the packing kernel: the output tile and the staged rows.
+size_t SpaceToDepthSmemBytes(const IgemmConv& g, const IgemmConv& q) {
+  const int cp = SpaceToDepthChannels(g);
+  return static_cast<size_t>(kSpaceToDepthPixels) * q.c + static_cast<size_t>(g.sh) * (kSpaceToDepthPixels + q.c / cp - 1) * g.sh * g.c;
 }
 
 }  // namespace
 
-bool IgemmSpaceToDepthGeometry(const IgemmParams& p, IgemmConv* packed) {
+bool IgemmSpaceToDepthGeometry(const IgemmParams& p, IgemmConv* packed, bool unfold) {
   const IgemmConv& g = p.g;
   if (!p.conv || p.groups != 1 || g.c % 16 == 0 || g.sh != g.sw || g.dh != 1 || g.dw != 1) return false;
   const int64_t b = g.sh;
-  const int64_t channels = (b * b * g.c + 15) / 16 * 16;
-  if (channels > kMaxSpaceToDepthChannels) return false;
+  if (b * b * g.c > kMaxSpaceToDepthChannels) return false;
+  const int64_t channels = SpaceToDepthChannels(g);
   IgemmConv q{};
   q.batch = g.batch;
   q.c = q.cg = static_cast<int>(channels);
@@ -249,6 +282,12 @@ bool IgemmSpaceToDepthGeometry(const IgemmParams& p, IgemmConv* packed) {
   q.w = g.ow + q.kw - 1;
   q.sh = q.sw = q.dh = q.dw = 1;
   q.ph = q.pw = 0;
+  if (unfold) {
+    if (q.kw < 2 || q.kw * q.c % 64 != 0) return false;
+    q.c = q.cg = q.kw * q.c;
+    q.kw = 1;
+    q.w = g.ow;
+  }
   *packed = q;
   return true;
 }
@@ -256,29 +295,35 @@ bool IgemmSpaceToDepthGeometry(const IgemmParams& p, IgemmConv* packed) {
 void IgemmSpaceToDepthWeight(const IgemmParams& p, const IgemmConv& q, const int8_t* w, int8_t* dst) {
   const IgemmConv& g = p.g;
   const int b = g.sh;
+  // Packed taps (ky / b, kx / b) of kw' = ceil(kw / b) per kernel row, cp channels each: in the
+  // unfolded geometry, kernel row ky / b's channels, in the same order.
+  const int cp = SpaceToDepthChannels(g);
+  const int kwp = (g.kw + b - 1) / b;
   const int64_t kq = static_cast<int64_t>(q.kh) * q.kw * q.c;
   for (int64_t o = 0; o < static_cast<int64_t>(p.n); o++) {
     int8_t* row = dst + o * kq;
     std::fill(row, row + kq, int8_t{0});
     for (int ky = 0; ky < g.kh; ky++) {
       for (int kx = 0; kx < g.kw; kx++) {
-        const int tap = (ky / b) * q.kw + kx / b;
+        const int tap = (ky / b) * kwp + kx / b;
         const int block = (ky % b) * b + kx % b;
-        for (int ch = 0; ch < g.c; ch++) row[static_cast<int64_t>(tap) * q.c + block * g.c + ch] = w[o * p.k + (static_cast<int64_t>(ky) * g.kw + kx) * g.c + ch];
+        for (int ch = 0; ch < g.c; ch++) row[static_cast<int64_t>(tap) * cp + block * g.c + ch] = w[o * p.k + (static_cast<int64_t>(ky) * g.kw + kx) * g.c + ch];
       }
     }
   }
 }
 
 cudaError_t LaunchIgemmSpaceToDepth(const IgemmParams& p, const IgemmConv& q, int8_t* dst, cudaStream_t stream) {
-  if (!p.conv || p.groups != 1 || q.c % 16 != 0 || q.c > kMaxSpaceToDepthChannels || p.g.sh < 1 || q.c < p.g.sh * p.g.sh * p.g.c ||
+  if (!p.conv || p.groups != 1 || p.g.sh < 1 || p.g.sh * p.g.sh * p.g.c > kMaxSpaceToDepthChannels || q.c % SpaceToDepthChannels(p.g) != 0 ||
       !Aligned(dst, 16)) {
     return cudaErrorInvalidValue;
   }
-  const int64_t pixels = static_cast<int64_t>(q.batch) * q.h * q.w;
-  if (pixels == 0) return cudaSuccess;
-  const int64_t blocks = std::min<int64_t>((pixels + 255) / 256, 65535 * 8);
-  IgemmSpaceToDepthKernel<<<static_cast<unsigned>(blocks), 256, 0, stream>>>(p.a, p.g, q, dst, pixels);
+  if (static_cast<int64_t>(q.batch) * q.h * q.w == 0) return cudaSuccess;
+  const int64_t rowBlocks = static_cast<int64_t>(q.h) * ((q.w + kSpaceToDepthPixels - 1) / kSpaceToDepthPixels);
+  const size_t smem = SpaceToDepthSmemBytes(p.g, q);
+  if (rowBlocks >= (int64_t{1} << 31) || smem > 48 * 1024) return cudaErrorInvalidValue;
+  const dim3 grid(static_cast<unsigned>(rowBlocks), static_cast<unsigned>(std::min(q.batch, 65535)));
+  IgemmSpaceToDepthKernel<<<grid, 256, smem, stream>>>(p.a, p.g, q, dst);
   return cudaGetLastError();
 }
 

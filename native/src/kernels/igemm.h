@@ -127,11 +127,18 @@ cudaError_t LaunchIgemmIm2col(const IgemmParams& p, int8_t* dst, int kp, cudaStr
 // 16, with no im2col matrix. False (and `packed` untouched) where the form does not apply: not a
 // one-group convolution with equal strides and dilation 1, channels already a multiple of 16, or
 // more than kMaxSpaceToDepthChannels packed channels.
+// `unfold`: the packed pixels of a kernel row are laid side by side as well, x''[n, i, j, u * c' +
+// ch'] = x'[n, i, j + u, ch'] for u < kw' (c' the packed channels), and the convolution is kh' x 1
+// on kw' * c' channels, the packed weight's bytes unchanged: where kw' * c' is a multiple of 64, a
+// convolution the TMA tiles gather (the stem's 4x4 on 16 channels becomes 4x1 on 64, for 4x the
+// packed bytes). False where kw' is 1 or kw' * c' is not a multiple of 64.
 constexpr int kMaxSpaceToDepthChannels = 64;
-bool IgemmSpaceToDepthGeometry(const IgemmParams& p, IgemmConv* packed);
-// The packed weight [n, packed k] from the convolution's [n, k] (host memory, KRSC per output).
+bool IgemmSpaceToDepthGeometry(const IgemmParams& p, IgemmConv* packed, bool unfold = false);
+// The packed weight [n, packed k] from the convolution's [n, k] (host memory, KRSC per output; the
+// same bytes for the unfolded geometry).
 void IgemmSpaceToDepthWeight(const IgemmParams& p, const IgemmConv& packed, const int8_t* w, int8_t* dst);
-// Packs the input p.a into dst ([batch, packed.h, packed.w, packed.c], 16-byte aligned).
+// Packs the input p.a into dst ([batch, packed.h, packed.w, packed.c], 16-byte aligned), packed
+// being either geometry of IgemmSpaceToDepthGeometry.
 cudaError_t LaunchIgemmSpaceToDepth(const IgemmParams& p, const IgemmConv& packed, int8_t* dst, cudaStream_t stream);
 
 

@@ -737,8 +737,9 @@ cudaError_t LaunchTile(const IgemmParams& p, bool vec, bool vec4, bool fast, int
 namespace fxrt::kernels {
 
 // The int8 GEMM's tile configurations: the tactic's tile index is a position in kTiles. `tma`: the
-// warp-specialized kernel of igemm_tma.cuh (bm 64, its kTmaBM; warpsM its consumer warpgroups),
-// only where TmaPlan admits the problem.
+// warp-specialized kernel of igemm_tma.cuh (bm a multiple of its kTmaBM up to 4; warpsM its
+// consumer warpgroups), only where TmaPlan admits the problem. New tiles go at the end: a cached
+// tactic names its tile by position.
 struct TileConfig {
   const char* name;
   int bm, bn, warpsM, warpsN;
@@ -759,6 +760,10 @@ constexpr TileConfig kTiles[] = {
     {"64x256 tile, TMA warp-specialized wgmma", 64, 256, 2, 0, true, true},
     {"64x128 tile, TMA warp-specialized wgmma", 64, 128, 2, 0, true, true},
     {"64x128 tile, TMA warp-specialized wgmma 3 consumers", 64, 128, 3, 0, true, true},
+    {"128x128 tile, TMA warp-specialized wgmma", 128, 128, 2, 0, true, true},
+    {"128x64 tile, TMA warp-specialized wgmma", 128, 64, 2, 0, true, true},
+    {"256x64 tile, TMA warp-specialized wgmma", 256, 64, 2, 0, true, true},
+    {"128x64 tile, TMA warp-specialized wgmma 3 consumers", 128, 64, 3, 0, true, true},
 };
 constexpr int kTileCount = sizeof(kTiles) / sizeof(kTiles[0]);
 
@@ -768,7 +773,7 @@ template <int T>
 cudaError_t LaunchTileAt(const IgemmParams& p, bool vec, bool vec4, bool fast, int resOp, cudaStream_t stream) {
   constexpr TileConfig c = kTiles[T];
   if constexpr (c.tma) {
-    return LaunchTmaTile<c.bn, c.warpsM>(p, stream);
+    return LaunchTmaTile<c.bm, c.bn, c.warpsM>(p, stream);
   } else {
     return LaunchTile<c.bm, c.bn, c.warpsM, c.warpsN, c.wgmma>(p, vec, vec4, fast, resOp, stream);
   }

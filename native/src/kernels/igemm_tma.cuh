@@ -1,25 +1,28 @@
 // The int8 GEMM's warp-specialized kernel for Hopper (sm_90a), included by igemm_kernel.cuh after
 // the helpers it shares (LoadScale, RequantizeFactor, the wgmma wrappers).
 //
-// Persistent blocks of three warpgroups, one block per multiprocessor, taking output tiles of 64
-// rows by BN columns in turn (the column tiles of one row tile on neighbouring blocks, so A's rows
-// come from L2 for all of them):
-//   - warpgroup 0, the producer: one thread moves 128-byte slices of K of A's 64 rows and B's BN
+// Persistent blocks of three warpgroups, one block per multiprocessor, taking output tiles of BM =
+// 64 * MB rows by BN columns in turn (the column tiles of one row tile on neighbouring blocks, so
+// A's rows come from L2 for all of them). The operands stream from L2 once per tile, A's for every
+// column tile and B's for every row tile: taller tiles (MB 2 or 4) read B fewer times (a 64-column
+// tile of 64 rows would read as many bytes of B as of A):
+//   - warpgroup 0, the producer: one thread moves 128-byte slices of K of A's BM rows and B's BN
 //     rows with the tensor memory accelerator (TMA, cp.async.bulk.tensor, 128-byte swizzle) into a
 //     ring of shared-memory stages, each completing on its full barrier (an mbarrier counting the
 //     bytes), and, when the epilogue adds a residual, the tile's residual into its consumer's
 //     residual buffer. It refills a stage once its empty barrier says the MMAs reading it are done,
 //     running ahead across tiles;
 //   - warpgroups 1 and 2, the consumers, take the block's tiles alternately ("ping-pong"): one
-//     multiplies its tile with wgmma straight from the stages while the other finishes the
-//     previous tile, so the tensor cores keep working through the epilogues. The epilogue runs in
-//     registers (igemm.h's arithmetic, each op over a whole 128-byte column chunk; relu the only
-//     activation) into a swizzled staging tile that a TMA store writes out (rows beyond M and
-//     columns beyond N clipped by the tensor map) while the next chunk is staged.
+//     multiplies its tile with wgmma straight from the stages (MB wgmmas of 64 rows per K step,
+//     sharing B) while the other finishes the previous tile, so the tensor cores keep working
+//     through the epilogues. The epilogue runs in registers (igemm.h's arithmetic, each op over a
+//     whole column chunk of 128 bytes, or 64 where a row of the tile has only 64; relu the only
+//     activation), 64 rows at a time, into a swizzled staging tile that a TMA store writes out
+//     (rows beyond M and columns beyond N clipped by the tensor map) while the next chunk is staged.
 // A is a row-major [M, K] matrix (a matrix product, a pointwise convolution, the im2col form) or
 // the implicit im2col of a one-group NHWC convolution whose channels are a multiple of 64: the
 // TMA's im2col mode then gathers each K slice (128 channels of one kernel tap, or 64 in 64-byte
-// rows and swizzle where the channels are not a multiple of 128) for the tile's 64 output pixels,
+// rows and swizzle where the channels are not a multiple of 128) for the tile's BM output pixels,
 // zeros where the tap falls in the padding. One group, no split of K; TmaPlan says
 // whether a problem qualifies.
 #pragma once
@@ -33,21 +36,22 @@ namespace fxrt::kernels {
 
 namespace {
 
-constexpr int kTmaBM = 64;         // rows per tile (one consumer warpgroup's wgmma height)
+constexpr int kTmaBM = 64;         // rows of one wgmma (a consumer warpgroup's); a tile has MB of them
 constexpr int kTmaBK = 128;        // bytes of K per stage: one 128-byte swizzled row per tile row (64 for
                                    // a convolution over 64-channel multiples: 64-byte rows, 64-byte swizzle)
 constexpr int kTmaMaxStages = 8;
-constexpr int kTmaStageChunk = 64 * 128;  // a consumer's staging tile: 64 rows of one 128-byte column chunk
+constexpr int kTmaStageChunk = 64 * 128;  // a consumer's staging tile: 64 rows of one column chunk (up to 128 bytes)
 constexpr int kTmaMaxConsumers = 3;
 constexpr int kTmaBarBytes = 8 * (2 * kTmaMaxStages + 3 * kTmaMaxConsumers);
 
 // Shared-memory layout and problem constants of a launch (host-computed, TmaPlan).
 struct TmaLayout {
-  int stages;      // ring stages of stageBytes: A's 64 rows, then B's BN rows, 128 bytes each
+  int stages;      // ring stages of stageBytes: A's BM rows, then B's BN rows, `slice` bytes each
   int stageBytes;
-  int resOff;      // a residual buffer of resBytes per consumer (0: no residual), 128-byte column boxes of 64 rows
+  int resOff;      // a residual buffer of resBytes per consumer (0: no residual), column boxes of BM rows
   int resBytes;
-  int resBoxCols;  // residual columns per 128-byte box
+  int resBoxCols;  // residual columns per box (TmaBoxBytes: 128 bytes, or 64 where a tile row has 64)
+  int resBoxBytes; // and its bytes per row
   int resOp;       // the residual epilogue op, or -1
   int stgOff;      // per consumer warpgroup two staging tiles of kTmaStageChunk bytes
   int colOff;      // per consumer warpgroup nVec column vectors of BN floats
@@ -87,7 +91,7 @@ __device__ __forceinline__ void TmaLoad(uint32_t dst, const CUtensorMap* map, in
                "l"(map), "r"(c0), "r"(c1), "r"(bar)
                : "memory");
 }
-// The im2col box of `map` (64 output pixels by one K slice of channels, EncodeConvInput) from
+// The im2col box of `map` (BM output pixels by one K slice of channels, EncodeConvInput) from
 // channel c, pixel (n, h, w) (the tap's position at offset 0) with the kernel tap's offsets
 // (offW, offH), completing on `bar`.
 __device__ __forceinline__ void TmaLoadIm2col(uint32_t dst, const CUtensorMap* map, int c, int w, int h, int n, uint16_t offW, uint16_t offH,
@@ -123,17 +127,27 @@ __device__ __forceinline__ uint64_t WgmmaDesc128(uint32_t addr) {
   return static_cast<uint64_t>((addr & 0x3FFFF) >> 4) | (uint64_t{1} << 16) | (uint64_t{1024 >> 4} << 32) | (uint64_t{1} << 62);
 }
 
-// Byte `byte` (0..127) of row `row` in a tile of 128-byte rows in the 128-byte swizzle (the TMA's
-// and wgmma's layout: 16-byte chunk c of row r at chunk c ^ (r % 8)).
-__device__ __forceinline__ int Swizzle128(int row, int byte) { return row * 128 + ((((byte >> 4) ^ row) & 7) << 4) + (byte & 15); }
+// Byte `byte` (0 .. W - 1) of row `row` in a tile of W-byte rows in the W-byte swizzle, W 128 or
+// 64 (the TMA's and wgmma's layouts, from address bits: 16-byte chunk c of row r at chunk c ^ (r %
+// 8) in the 128-byte swizzle, c ^ (r / 2 % 4) in the 64-byte one).
+template <int W>
+__device__ __forceinline__ int Swizzle(int row, int byte) {
+  static_assert(W == 128 || W == 64, "128- or 64-byte swizzle");
+  return row * W + ((((byte >> 4) ^ (W == 128 ? row : row >> 1)) & (W / 16 - 1)) << 4) + (byte & 15);
+}
 
-// The residual pair at columns (lc, lc + 1) of `row` of a residual buffer (128-byte boxes of
-// kTmaBM rows in the 128-byte swizzle), as float32.
-template <DType T>
+// Bytes per row of a box of a tile's columns in `size`-byte elements: 128, or 64 where the tile's
+// row has only 64 (a box never overhangs the tile, whose edge the tensor map would not clip).
+constexpr int TmaBoxBytes(int bn, int size) { return bn * size < 128 ? 64 : 128; }
+
+// The residual pair at columns (lc, lc + 1) of `row` of a residual buffer (boxes of TmaBoxBytes
+// bytes by BM rows, in the swizzle of that width), as float32.
+template <DType T, int BM, int BN>
 __device__ __forceinline__ float2 ResidualPair(const int8_t* buf, int row, int lc) {
   constexpr int size = static_cast<int>(ItemSize(T));
+  constexpr int W = TmaBoxBytes(BN, size);
   const int byte = lc * size;
-  const int8_t* at = buf + (byte >> 7) * kTmaBM * 128 + Swizzle128(row, byte & 127);
+  const int8_t* at = buf + (byte / W) * BM * W + Swizzle<W>(row, byte % W);
   if constexpr (T == DType::Int8) {
     const char2 v = *reinterpret_cast<const char2*>(at);
     return make_float2(static_cast<float>(v.x), static_cast<float>(v.y));
@@ -148,7 +162,7 @@ __device__ __forceinline__ float2 ResidualPair(const int8_t* buf, int row, int l
 
 // y[jj * 4 + h * 2 + q] += (scaled ? scale[col] * r : r) of the residual at rows row0 + 8 h,
 // columns col = lc0 + 8 jj + q (`scale`: the op's column vector of the tile).
-template <DType T, int kJ>
+template <DType T, int BM, int BN, int kJ>
 __device__ __forceinline__ void AddResidual(float* y, const int8_t* buf, int row0, int lc0, const float* scale, bool scaled) {
 #pragma unroll
   for (int jj = 0; jj < kJ; jj++) {
@@ -156,7 +170,7 @@ __device__ __forceinline__ void AddResidual(float* y, const int8_t* buf, int row
     const float2 s = scaled ? *reinterpret_cast<const float2*>(scale + lc) : make_float2(1.f, 1.f);
 #pragma unroll
     for (int h = 0; h < 2; h++) {
-      const float2 r = ResidualPair<T>(buf, row0 + h * 8, lc);
+      const float2 r = ResidualPair<T, BM, BN>(buf, row0 + h * 8, lc);
       float* v = y + jj * 4 + h * 2;
       v[0] = __fadd_rn(v[0], scaled ? __fmul_rn(s.x, r.x) : r.x);
       v[1] = __fadd_rn(v[1], scaled ? __fmul_rn(s.y, r.y) : r.y);
@@ -180,13 +194,15 @@ constexpr int kTmaProducerRegs = 40;
 static_assert(128 * (kTmaProducerRegs + 2 * TmaConsumerRegs(2)) <= 65536 && 128 * (kTmaProducerRegs + 3 * TmaConsumerRegs(3)) <= 65536,
               "register budget");
 
-// OUTB: the output's bytes per element (1: int8, requantized; 2: float16 or bfloat16; 4: float32).
-// NC: consumer warpgroups (2 or 3). SLICE: bytes of K per stage (TmaLayout::slice).
-template <int BN, int OUTB, int NC, int SLICE>
+// MB: 64-row wgmmas per tile (BM = 64 * MB rows). OUTB: the output's bytes per element (1: int8,
+// requantized; 2: float16 or bfloat16; 4: float32). NC: consumer warpgroups (2 or 3). SLICE: bytes
+// of K per stage (TmaLayout::slice).
+template <int MB, int BN, int OUTB, int NC, int SLICE>
 __global__ void __launch_bounds__(128 * (NC + 1), 1)
     IgemmTmaKernel(const __grid_constant__ IgemmParams p, const __grid_constant__ CUtensorMap tmA, const __grid_constant__ CUtensorMap tmB,
                    const __grid_constant__ CUtensorMap tmOut, const __grid_constant__ CUtensorMap tmRes, const TmaLayout L) {
 #if FXRT_WGMMA
+  constexpr int BM = kTmaBM * MB;
   extern __shared__ __align__(16) int8_t dynSmem[];
   // The swizzled tiles need 1024-byte alignment (the launch allocates the slack).
   int8_t* const smem = dynSmem + (1024u - SmemAddr(dynSmem) % 1024u) % 1024u;
@@ -223,13 +239,13 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
     int ordinal = 0;
     for (int tile = blockIdx.x; tile < L.tiles; tile += gridDim.x, ordinal++) {
       const int n0 = tile % L.nTiles * BN;
-      const int m0 = tile / L.nTiles * kTmaBM;
+      const int m0 = tile / L.nTiles * BM;
       if (L.resOp >= 0) {
         const int rb = ordinal % NC;
         MbarWait(resEmptyBar + 8 * rb, ((ordinal / NC) & 1) ^ 1);
         MbarExpectTx(resFullBar + 8 * rb, L.resBytes);
         for (int b = 0; b * L.resBoxCols < BN; b++) {
-          TmaLoad(base + L.resOff + rb * L.resBytes + b * kTmaBM * 128, &tmRes, n0 + b * L.resBoxCols, m0, resFullBar + 8 * rb);
+          TmaLoad(base + L.resOff + rb * L.resBytes + b * BM * L.resBoxBytes, &tmRes, n0 + b * L.resBoxCols, m0, resFullBar + 8 * rb);
         }
       }
       // A convolution's tile starts at output pixel m0 = (img, oy, ox), whose kernel taps read the
@@ -257,7 +273,7 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
         } else {
           TmaLoad(stage, &tmA, kt * SLICE, m0, fullBar + 8 * s);
         }
-        TmaLoad(stage + kTmaBM * SLICE, &tmB, kt * SLICE, n0, fullBar + 8 * s);
+        TmaLoad(stage + BM * SLICE, &tmB, kt * SLICE, n0, fullBar + 8 * s);
         if (++s == L.stages) s = 0, phase ^= 1;
       }
     }
@@ -276,28 +292,29 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
   const int tq = lane & 3;
   float* const colv = reinterpret_cast<float*>(smem + L.colOff) + cw * L.nVec * BN;
   int8_t* const staging = smem + L.stgOff + cw * 2 * kTmaStageChunk;
-  const int8_t* const res = smem + L.resOff + cw * L.resBytes;
   const bool rowSx = p.sxRows > 1;
   const bool hasBias = p.bias != nullptr;
   const float sx0 = rowSx ? 0.f : LoadScale(p.sx, 0, p.sxDtype);
   const float inv = OUTB == 1 ? RequantizeFactor(LoadScale(p.outScale, 0, p.outScaleDtype)) : 1.f;
   const DType resDtype = L.resOp >= 0 ? p.epi[L.resOp].dtype : DType::Int8;
-  constexpr int kColsPerThread = BN / 128;
-  constexpr int kChunkCols = 128 / OUTB;  // output columns per 128-byte chunk
+  constexpr int kColsPerThread = (BN + 127) / 128;
+  constexpr int kChunkBytes = TmaBoxBytes(BN, OUTB);  // a staged chunk's row
+  constexpr int kChunkCols = kChunkBytes / OUTB;      // output columns per chunk
   constexpr int kChunks = BN / kChunkCols;
-  constexpr int kJ = kChunkCols / 8;      // 8-column fragments per chunk
+  constexpr int kJ = kChunkCols / 8;                  // 8-column fragments per chunk
+  constexpr int kAcc = BN / 2;                        // accumulators per thread of one 64-row wgmma
   int buf = 0;
   int ordinal = cw;
   for (int tile = blockIdx.x + cw * gridDim.x; tile < L.tiles; tile += NC * gridDim.x, ordinal += NC) {
     const int n0 = tile % L.nTiles * BN;
-    const int m0 = tile / L.nTiles * kTmaBM;
+    const int m0 = tile / L.nTiles * BM;
     // The tile's column vectors (igemm_kernel.cuh's colv), loaded now and stored to shared memory
     // after the main loop, so their latency hides behind it.
     float cv[kColsPerThread][2 + kMaxIgemmEpilogue];
 #pragma unroll
     for (int i = 0; i < kColsPerThread; i++) {
       const int col = n0 + ctid + i * 128;
-      const int gcol = col < p.n ? col : 0;
+      const int gcol = col < p.n && ctid + i * 128 < BN ? col : 0;
       const float sw = LoadScale(p.sw, p.swPerChannel ? gcol : 0, p.swDtype);
       cv[i][0] = rowSx ? sw : __fmul_rn(sx0, sw);
       cv[i][1] = hasBias ? LoadScale(p.bias, gcol, p.biasDtype) : 0.f;
@@ -313,9 +330,9 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
       }
     }
 
-    int32_t acc[BN / 2];
+    int32_t acc[MB * kAcc];
 #pragma unroll
-    for (int i = 0; i < BN / 2; i++) acc[i] = 0;
+    for (int i = 0; i < MB * kAcc; i++) acc[i] = 0;
     if (ordinal > 0) MbarWait(mathBar + 8 * ((cw + NC - 1) % NC), ((ordinal - 1) / NC) & 1);
     const int64_t first = static_cast<int64_t>(ordinal) * L.kTiles;  // the ring position of this tile's first K slice
     int s = static_cast<int>(first % L.stages);
@@ -324,13 +341,17 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
     for (int kt = 0; kt < L.kTiles; kt++) {
       MbarWait(fullBar + 8 * s, phase);
       const uint32_t aAddr = base + s * L.stageBytes;
-      const uint32_t bAddr = aAddr + kTmaBM * SLICE;
+      const uint32_t bAddr = aAddr + BM * SLICE;
       WgmmaFence();
 #pragma unroll
       for (int ks = 0; ks < SLICE / 32; ks++) {
-        // 128-byte rows in the 128-byte swizzle, or 64-byte rows in the 64-byte one (igemm_kernel.cuh's WgmmaDesc).
-        if constexpr (SLICE == kTmaBK) Wgmma<BN>(acc, WgmmaDesc128(aAddr + ks * 32), WgmmaDesc128(bAddr + ks * 32));
-        else Wgmma<BN>(acc, WgmmaDesc(aAddr + ks * 32), WgmmaDesc(bAddr + ks * 32));
+#pragma unroll
+        for (int mb = 0; mb < MB; mb++) {
+          // 128-byte rows in the 128-byte swizzle, or 64-byte rows in the 64-byte one (igemm_kernel.cuh's WgmmaDesc).
+          const uint32_t a = aAddr + mb * kTmaBM * SLICE + ks * 32;
+          if constexpr (SLICE == kTmaBK) Wgmma<BN>(acc + mb * kAcc, WgmmaDesc128(a), WgmmaDesc128(bAddr + ks * 32));
+          else Wgmma<BN>(acc + mb * kAcc, WgmmaDesc(a), WgmmaDesc(bAddr + ks * 32));
+        }
       }
       WgmmaCommit();
       // One group stays in flight; the one before it is done, so its stage goes back to the producer.
@@ -350,101 +371,108 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
     for (int i = 0; i < kColsPerThread; i++) {
 #pragma unroll
       for (int v = 0; v < 2 + kMaxIgemmEpilogue; v++) {
-        if (v < L.nVec) colv[v * BN + ctid + i * 128] = cv[i][v];
+        if (v < L.nVec && ctid + i * 128 < BN) colv[v * BN + ctid + i * 128] = cv[i][v];
       }
     }
     WarpgroupBarrier(1 + cw);
-    float sxr[2] = {0.f, 0.f};
-    if (rowSx) {
-#pragma unroll
-      for (int h = 0; h < 2; h++) {
-        const int64_t row = m0 + row0 + h * 8;
-        if (row < p.m) sxr[h] = LoadScale(p.sx, row % p.sxRows, p.sxDtype);
-      }
-    }
+    const int8_t* const res = smem + L.resOff + cw * L.resBytes;
     if (L.resOp >= 0) MbarWait(resFullBar + 8 * cw, (ordinal / NC) & 1);
 #pragma unroll
-    for (int c = 0; c < kChunks; c++) {
-      // The chunk's values: y[jj * 4 + h * 2 + q] at row row0 + 8 h, column lc0 + 8 jj + q.
-      const int lc0 = c * kChunkCols + tq * 2;
-      float y[kJ * 4];
-#pragma unroll
-      for (int jj = 0; jj < kJ; jj++) {
-        const int lc = lc0 + jj * 8;
-        const int32_t* a = acc + (c * kJ + jj) * 4;
-        const float2 sc = *reinterpret_cast<const float2*>(colv + lc);
+    for (int mb = 0; mb < MB; mb++) {
+      // The tile's rows 64 * mb ...: the thread's rows r0 and r0 + 8 of them.
+      const int r0 = mb * kTmaBM + row0;
+      float sxr[2] = {0.f, 0.f};
+      if (rowSx) {
 #pragma unroll
         for (int h = 0; h < 2; h++) {
-          const float s0 = rowSx ? __fmul_rn(sxr[h], sc.x) : sc.x;
-          const float s1 = rowSx ? __fmul_rn(sxr[h], sc.y) : sc.y;
-          y[jj * 4 + h * 2] = __fmul_rn(__int2float_rn(a[h * 2]), s0);
-          y[jj * 4 + h * 2 + 1] = __fmul_rn(__int2float_rn(a[h * 2 + 1]), s1);
+          const int64_t row = m0 + r0 + h * 8;
+          if (row < p.m) sxr[h] = LoadScale(p.sx, row % p.sxRows, p.sxDtype);
         }
       }
-      // + the convolution's bias, then the epilogue ops in order (igemm.h), each over the whole chunk.
-      for (int e = -1; e < p.nEpi; e++) {
-        const IgemmEpilogueKind kind = e < 0 ? IgemmEpilogueKind::Bias : p.epi[e].kind;
-        if (kind == IgemmEpilogueKind::Bias) {
-          if (e < 0 && !hasBias) continue;
-          const float* vec = colv + (e < 0 ? 1 : 2 + e) * BN;
 #pragma unroll
-          for (int jj = 0; jj < kJ; jj++) {
-            const float2 b = *reinterpret_cast<const float2*>(vec + lc0 + jj * 8);
+      for (int c = 0; c < kChunks; c++) {
+        // The chunk's values: y[jj * 4 + h * 2 + q] at row r0 + 8 h, column lc0 + 8 jj + q.
+        const int lc0 = c * kChunkCols + tq * 2;
+        float y[kJ * 4];
 #pragma unroll
-            for (int h = 0; h < 2; h++) {
-              y[jj * 4 + h * 2] = __fadd_rn(y[jj * 4 + h * 2], b.x);
-              y[jj * 4 + h * 2 + 1] = __fadd_rn(y[jj * 4 + h * 2 + 1], b.y);
+        for (int jj = 0; jj < kJ; jj++) {
+          const int lc = lc0 + jj * 8;
+          const int32_t* a = acc + mb * kAcc + (c * kJ + jj) * 4;
+          const float2 sc = *reinterpret_cast<const float2*>(colv + lc);
+#pragma unroll
+          for (int h = 0; h < 2; h++) {
+            const float s0 = rowSx ? __fmul_rn(sxr[h], sc.x) : sc.x;
+            const float s1 = rowSx ? __fmul_rn(sxr[h], sc.y) : sc.y;
+            y[jj * 4 + h * 2] = __fmul_rn(__int2float_rn(a[h * 2]), s0);
+            y[jj * 4 + h * 2 + 1] = __fmul_rn(__int2float_rn(a[h * 2 + 1]), s1);
+          }
+        }
+        // + the convolution's bias, then the epilogue ops in order (igemm.h), each over the whole chunk.
+        for (int e = -1; e < p.nEpi; e++) {
+          const IgemmEpilogueKind kind = e < 0 ? IgemmEpilogueKind::Bias : p.epi[e].kind;
+          if (kind == IgemmEpilogueKind::Bias) {
+            if (e < 0 && !hasBias) continue;
+            const float* vec = colv + (e < 0 ? 1 : 2 + e) * BN;
+#pragma unroll
+            for (int jj = 0; jj < kJ; jj++) {
+              const float2 b = *reinterpret_cast<const float2*>(vec + lc0 + jj * 8);
+#pragma unroll
+              for (int h = 0; h < 2; h++) {
+                y[jj * 4 + h * 2] = __fadd_rn(y[jj * 4 + h * 2], b.x);
+                y[jj * 4 + h * 2 + 1] = __fadd_rn(y[jj * 4 + h * 2 + 1], b.y);
+              }
             }
-          }
-        } else if (kind == IgemmEpilogueKind::Residual) {
-          // TmaPlan admits one residual op: the buffer's.
-          const float* scale = colv + (2 + e) * BN;
-          const bool scaled = p.epi[e].scale != nullptr;
-          switch (resDtype) {
-            case DType::Int8: AddResidual<DType::Int8, kJ>(y, res, row0, lc0, scale, scaled); break;
-            case DType::Float16: AddResidual<DType::Float16, kJ>(y, res, row0, lc0, scale, scaled); break;
-            case DType::BFloat16: AddResidual<DType::BFloat16, kJ>(y, res, row0, lc0, scale, scaled); break;
-            default: AddResidual<DType::Float32, kJ>(y, res, row0, lc0, scale, scaled); break;
-          }
-        } else {
-          // TmaPlan admits relu as the only activation (NaN stays NaN).
-#pragma unroll
-          for (int v = 0; v < kJ * 4; v++) y[v] = y[v] > 0.f || y[v] != y[v] ? y[v] : 0.f;
-        }
-      }
-      int8_t* const stg = staging + buf * kTmaStageChunk;
-#pragma unroll
-      for (int jj = 0; jj < kJ; jj++) {
-        const int ob = (tq * 2 + jj * 8) * OUTB;
-#pragma unroll
-        for (int h = 0; h < 2; h++) {
-          int8_t* const dst = stg + Swizzle128(row0 + h * 8, ob);
-          const float* v = y + jj * 4 + h * 2;
-          if constexpr (OUTB == 1) {
-            *reinterpret_cast<uint16_t*>(dst) = static_cast<uint16_t>(RequantizeByte(v[0], inv) | (RequantizeByte(v[1], inv) << 8));
-          } else if constexpr (OUTB == 2) {
-            if (p.outDtype == DType::BFloat16) {
-              *reinterpret_cast<__nv_bfloat162*>(dst) = __nv_bfloat162(__float2bfloat16_rn(v[0]), __float2bfloat16_rn(v[1]));
-            } else {
-              *reinterpret_cast<__half2*>(dst) = __floats2half2_rn(v[0], v[1]);
+          } else if (kind == IgemmEpilogueKind::Residual) {
+            // TmaPlan admits one residual op: the buffer's.
+            const float* scale = colv + (2 + e) * BN;
+            const bool scaled = p.epi[e].scale != nullptr;
+            switch (resDtype) {
+              case DType::Int8: AddResidual<DType::Int8, BM, BN, kJ>(y, res, r0, lc0, scale, scaled); break;
+              case DType::Float16: AddResidual<DType::Float16, BM, BN, kJ>(y, res, r0, lc0, scale, scaled); break;
+              case DType::BFloat16: AddResidual<DType::BFloat16, BM, BN, kJ>(y, res, r0, lc0, scale, scaled); break;
+              default: AddResidual<DType::Float32, BM, BN, kJ>(y, res, r0, lc0, scale, scaled); break;
             }
           } else {
-            *reinterpret_cast<float2*>(dst) = make_float2(v[0], v[1]);
+            // TmaPlan admits relu as the only activation (NaN stays NaN).
+#pragma unroll
+            for (int v = 0; v < kJ * 4; v++) y[v] = y[v] > 0.f || y[v] != y[v] ? y[v] : 0.f;
           }
         }
+        int8_t* const stg = staging + buf * kTmaStageChunk;
+#pragma unroll
+        for (int jj = 0; jj < kJ; jj++) {
+          const int ob = (tq * 2 + jj * 8) * OUTB;
+#pragma unroll
+          for (int h = 0; h < 2; h++) {
+            int8_t* const dst = stg + Swizzle<kChunkBytes>(row0 + h * 8, ob);
+            const float* v = y + jj * 4 + h * 2;
+            if constexpr (OUTB == 1) {
+              *reinterpret_cast<uint16_t*>(dst) = static_cast<uint16_t>(RequantizeByte(v[0], inv) | (RequantizeByte(v[1], inv) << 8));
+            } else if constexpr (OUTB == 2) {
+              if (p.outDtype == DType::BFloat16) {
+                *reinterpret_cast<__nv_bfloat162*>(dst) = __nv_bfloat162(__float2bfloat16_rn(v[0]), __float2bfloat16_rn(v[1]));
+              } else {
+                *reinterpret_cast<__half2*>(dst) = __floats2half2_rn(v[0], v[1]);
+              }
+            } else {
+              *reinterpret_cast<float2*>(dst) = make_float2(v[0], v[1]);
+            }
+          }
+        }
+        // The staged chunk goes out through the TMA (its reads of shared memory are the async proxy's).
+        // Before the barrier, the storing thread waits for the previous chunk's store to have read the
+        // other staging tile: past the barrier, the next chunk may overwrite that one.
+        FenceProxyAsync();
+        if (ctid == 0) BulkWaitRead<0>();
+        WarpgroupBarrier(1 + cw);
+        if (ctid == 0) {
+          // The warpgroup's residual reads are done after its last chunk.
+          if (mb == MB - 1 && c == kChunks - 1 && L.resOp >= 0) MbarArrive(resEmptyBar + 8 * cw);
+          TmaStore(&tmOut, n0 + c * kChunkCols, m0 + mb * kTmaBM, SmemAddr(stg));
+          BulkCommit();
+        }
+        buf ^= 1;
       }
-      // The staged chunk goes out through the TMA (its reads of shared memory are the async proxy's).
-      // Before the barrier, the storing thread waits for the previous chunk's store to have read the
-      // other staging tile: past the barrier, the next chunk may overwrite that one.
-      FenceProxyAsync();
-      if (ctid == 0) BulkWaitRead<0>();
-      WarpgroupBarrier(1 + cw);
-      if (ctid == 0) {
-        if (c == kChunks - 1 && L.resOp >= 0) MbarArrive(resEmptyBar + 8 * cw);  // the warpgroup's residual reads are done
-        TmaStore(&tmOut, n0 + c * kChunkCols, m0, SmemAddr(stg));
-        BulkCommit();
-      }
-      buf ^= 1;
     }
   }
   if (ctid == 0) BulkWait<0>();
@@ -527,9 +555,9 @@ bool TmaConvSupported(const IgemmConv& g) {
   return true;
 }
 
-// The NHWC convolution input as an im2col map: 64 output pixels by `slice` channels of one tap per
-// load, in the swizzle of that many bytes (zeros where a tap falls outside the input).
-bool EncodeConvInput(CUtensorMap* map, const IgemmParams& p, int slice) {
+// The NHWC convolution input as an im2col map: `pixels` output pixels by `slice` channels of one
+// tap per load, in the swizzle of that many bytes (zeros where a tap falls outside the input).
+bool EncodeConvInput(CUtensorMap* map, const IgemmParams& p, int slice, int pixels) {
   const TensorMapIm2colEncoder encode = TmaIm2colEncoder();
   if (encode == nullptr) return false;
   const IgemmConv& g = p.g;
@@ -540,8 +568,8 @@ bool EncodeConvInput(CUtensorMap* map, const IgemmParams& p, int slice) {
   const int lower[2] = {bw.lower, bh.lower};
   const int upper[2] = {bw.upper, bh.upper};
   const cuuint32_t elementStrides[4] = {1, static_cast<cuuint32_t>(g.sw), static_cast<cuuint32_t>(g.sh), 1};
-  return encode(map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 4, const_cast<int8_t*>(p.a), dims, strides, lower, upper, static_cast<cuuint32_t>(slice), kTmaBM,
-                elementStrides, CU_TENSOR_MAP_INTERLEAVE_NONE, slice == kTmaBK ? CU_TENSOR_MAP_SWIZZLE_128B : CU_TENSOR_MAP_SWIZZLE_64B,
+  return encode(map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 4, const_cast<int8_t*>(p.a), dims, strides, lower, upper, static_cast<cuuint32_t>(slice),
+                static_cast<cuuint32_t>(pixels), elementStrides, CU_TENSOR_MAP_INTERLEAVE_NONE, slice == kTmaBK ? CU_TENSOR_MAP_SWIZZLE_128B : CU_TENSOR_MAP_SWIZZLE_64B,
                 CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
                 CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
 }
@@ -563,12 +591,12 @@ TmaDevice TmaDeviceOf() {
 
 bool Aligned16(const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; }
 
-// Whether the warp-specialized kernel runs the problem with BN-column tiles, and its layout (for a
+// Whether the warp-specialized kernel runs the problem with bm x bn tiles, and its layout (for a
 // device with `smemLimit` bytes of shared memory per block): the matrix form, or a convolution the
 // im2col mode gathers (TmaConvSupported), with one group and no split, 16-byte aligned rows (the
 // TMA's strides), relu the only activation, at most one residual, and room for two stages or more.
-bool TmaPlan(const IgemmParams& p, int bn, int nc, int smemLimit, TmaLayout* out) {
-  if (p.groups != 1 || p.splits > 1 || p.m >= (int64_t{1} << 31) - kTmaBM || (p.conv && !TmaConvSupported(p.g))) return false;
+bool TmaPlan(const IgemmParams& p, int bm, int bn, int nc, int smemLimit, TmaLayout* out) {
+  if (p.groups != 1 || p.splits > 1 || p.m >= (int64_t{1} << 31) - bm || (p.conv && !TmaConvSupported(p.g))) return false;
   if (p.k % 16 != 0 || (!p.conv && p.lda % 16 != 0) || !Aligned16(p.b) || (p.a != nullptr && !Aligned16(p.a))) return false;
   const int64_t outSize = static_cast<int64_t>(ItemSize(p.outDtype));
   const bool outOk = p.outDtype == DType::Int8 ? p.outScale != nullptr : IsFloating(p.outDtype);
@@ -583,12 +611,13 @@ bool TmaPlan(const IgemmParams& p, int bn, int nc, int smemLimit, TmaLayout* out
     if (L.resOp >= 0 || !Aligned16(op.ptr) || (p.ldc * size) % 16 != 0) return false;
     if (op.dtype != DType::Int8 && !IsFloating(op.dtype)) return false;
     L.resOp = e;
-    L.resBoxCols = static_cast<int>(128 / size);
-    L.resBytes = bn * static_cast<int>(size) * kTmaBM;
+    L.resBoxBytes = TmaBoxBytes(bn, static_cast<int>(size));
+    L.resBoxCols = L.resBoxBytes / static_cast<int>(size);
+    L.resBytes = bn * static_cast<int>(size) * bm;
   }
   L.nVec = 2 + p.nEpi;
   L.slice = TmaSliceOf(p);
-  L.stageBytes = (kTmaBM + bn) * L.slice;
+  L.stageBytes = (bm + bn) * L.slice;
   const int fixed = nc * (L.resBytes + 2 * kTmaStageChunk + L.nVec * bn * 4) + kTmaBarBytes + 1024;
   L.stages = std::min(kTmaMaxStages, (smemLimit - fixed) / L.stageBytes);
   if (L.stages < 2) return false;
@@ -599,23 +628,24 @@ bool TmaPlan(const IgemmParams& p, int bn, int nc, int smemLimit, TmaLayout* out
   L.bytes = L.barOff + kTmaBarBytes;
   L.nTiles = (p.n + bn - 1) / bn;
   L.kTiles = (p.k + L.slice - 1) / L.slice;
-  const int64_t tiles = (p.m + kTmaBM - 1) / kTmaBM * L.nTiles;
+  const int64_t tiles = (p.m + bm - 1) / bm * L.nTiles;
   if (tiles >= (int64_t{1} << 30)) return false;
   L.tiles = static_cast<int>(tiles);
   if (out != nullptr) *out = L;
   return true;
 }
 
-template <int BN, int OUTB, int NC, int SLICE>
+template <int MB, int BN, int OUTB, int NC, int SLICE>
 cudaError_t LaunchTmaKernel(const IgemmParams& p, const TmaLayout& L, int sms, cudaStream_t stream) {
+  constexpr int BM = kTmaBM * MB;
   CUtensorMap maps[4];
   std::memset(maps, 0, sizeof(maps));
-  bool ok = (p.conv ? EncodeConvInput(&maps[0], p, L.slice) : EncodeMatrix(&maps[0], p.a, DType::Int8, p.k, p.m, p.lda, kTmaBM)) &&
+  bool ok = (p.conv ? EncodeConvInput(&maps[0], p, L.slice, BM) : EncodeMatrix(&maps[0], p.a, DType::Int8, p.k, p.m, p.lda, BM)) &&
             EncodeMatrix(&maps[1], p.b, DType::Int8, p.k, p.n, p.k, BN, L.slice) &&
-            EncodeMatrix(&maps[2], p.out, p.outDtype, p.n, p.m, p.ldc, kTmaBM);
-  if (ok && L.resOp >= 0) ok = EncodeMatrix(&maps[3], p.epi[L.resOp].ptr, p.epi[L.resOp].dtype, p.n, p.m, p.ldc, kTmaBM);
+            EncodeMatrix(&maps[2], p.out, p.outDtype, p.n, p.m, p.ldc, kTmaBM, TmaBoxBytes(BN, OUTB));
+  if (ok && L.resOp >= 0) ok = EncodeMatrix(&maps[3], p.epi[L.resOp].ptr, p.epi[L.resOp].dtype, p.n, p.m, p.ldc, BM, L.resBoxBytes);
   if (!ok) return cudaErrorInvalidValue;
-  auto* kernel = IgemmTmaKernel<BN, OUTB, NC, SLICE>;
+  auto* kernel = IgemmTmaKernel<MB, BN, OUTB, NC, SLICE>;
   const int bytes = L.bytes + 1024;
   cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
   if (err != cudaSuccess) return err;
@@ -624,18 +654,20 @@ cudaError_t LaunchTmaKernel(const IgemmParams& p, const TmaLayout& L, int sms, c
   return cudaGetLastError();
 }
 
-// The warp-specialized kernel with BN-column tiles and NC consumer warpgroups
+// The warp-specialized kernel with BM x BN tiles and NC consumer warpgroups
 // (cudaErrorInvalidValue where TmaPlan refuses).
-template <int BN, int NC>
+template <int BM, int BN, int NC>
 cudaError_t LaunchTmaTile(const IgemmParams& p, cudaStream_t stream) {
+  static_assert(BM % kTmaBM == 0 && BM / kTmaBM <= 4, "tiles of 1 to 4 wgmma heights");
+  constexpr int MB = BM / kTmaBM;
   const TmaDevice d = TmaDeviceOf();
   TmaLayout L;
-  if (p.a == nullptr || !TmaPlan(p, BN, NC, d.smem, &L)) return cudaErrorInvalidValue;
+  if (p.a == nullptr || !TmaPlan(p, BM, BN, NC, d.smem, &L)) return cudaErrorInvalidValue;
   const bool wide = L.slice == kTmaBK;
   switch (ItemSize(p.outDtype)) {
-    case 1: return wide ? LaunchTmaKernel<BN, 1, NC, kTmaBK>(p, L, d.sms, stream) : LaunchTmaKernel<BN, 1, NC, 64>(p, L, d.sms, stream);
-    case 2: return wide ? LaunchTmaKernel<BN, 2, NC, kTmaBK>(p, L, d.sms, stream) : LaunchTmaKernel<BN, 2, NC, 64>(p, L, d.sms, stream);
-    default: return wide ? LaunchTmaKernel<BN, 4, NC, kTmaBK>(p, L, d.sms, stream) : LaunchTmaKernel<BN, 4, NC, 64>(p, L, d.sms, stream);
+    case 1: return wide ? LaunchTmaKernel<MB, BN, 1, NC, kTmaBK>(p, L, d.sms, stream) : LaunchTmaKernel<MB, BN, 1, NC, 64>(p, L, d.sms, stream);
+    case 2: return wide ? LaunchTmaKernel<MB, BN, 2, NC, kTmaBK>(p, L, d.sms, stream) : LaunchTmaKernel<MB, BN, 2, NC, 64>(p, L, d.sms, stream);
+    default: return wide ? LaunchTmaKernel<MB, BN, 4, NC, kTmaBK>(p, L, d.sms, stream) : LaunchTmaKernel<MB, BN, 4, NC, 64>(p, L, d.sms, stream);
   }
 }
 

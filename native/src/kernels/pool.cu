@@ -126,7 +126,8 @@ __global__ void __launch_bounds__(256) PoolKernel(const PoolParams p, I total) {
 // Dense channels-last tensors with 16 bytes of channels per thread (C % 8 == 0 for 16-bit types,
 // C % 16 == 0 for int8 max pooling of quantized values): each thread pools kLanes consecutive
 // channels of one output position with 16-byte loads and stores (the per-element kernel moves one
-// element per thread).
+// element per thread). int8 (max only) compares four bytes per instruction (__vmaxs4) instead of
+// going through float; a window wholly in the padding gives 0, as FromF<int8_t>(-inf) does.
 template <int NS, typename T>
 __global__ void __launch_bounds__(256) PoolChannelsLastVecKernel(const PoolParams p, int32_t total) {
   constexpr bool kD = Spatial<NS>::kD, kH = Spatial<NS>::kH;
@@ -151,56 +152,71 @@ __global__ void __launch_bounds__(256) PoolChannelsLastVecKernel(const PoolParam
     const int32_t n = rem;
     const int32_t z0 = kD ? od * p.stride[0] - p.pre[0] : 0, y0 = kH ? oh * p.stride[1] - p.pre[1] : 0;
     const int32_t x0 = ow * p.stride[2] - p.pre[2];
-    float acc[kLanes];
-    bool nan[kLanes];
-    for (int j = 0; j < kLanes; j++) {
-      acc[j] = p.isMax ? -INFINITY : 0.f;
-      nan[j] = false;
-    }
-    for (int a = 0; a < kd; a++) {
-      const int32_t zz = z0 + a * dd;
-      if (kD && (zz < 0 || zz >= D)) continue;
-      for (int b = 0; b < kh; b++) {
-        const int32_t yy = y0 + b * dh;
-        if (kH && (yy < 0 || yy >= H)) continue;
-        for (int e = 0; e < kw; e++) {
-          const int32_t xx = x0 + e * dw;
-          if (xx < 0 || xx >= W) continue;
-          uint4 word = x[(((static_cast<int64_t>(n) * D + zz) * H + yy) * W + xx) * C8 + cg];
-          const T* v = reinterpret_cast<const T*>(&word);
-          for (int j = 0; j < kLanes; j++) {
-            const float f = ToF(v[j]);
-            if (p.isMax) {
-              nan[j] = nan[j] || f != f;
-              acc[j] = f > acc[j] ? f : acc[j];
-            } else {
-              acc[j] += f;
-            }
+    // fn(word) for each 16-byte word of the window that lies inside the input.
+    const auto forWindow = [&](auto&& fn) {
+      for (int a = 0; a < kd; a++) {
+        const int32_t zz = z0 + a * dd;
+        if (kD && (zz < 0 || zz >= D)) continue;
+        for (int b = 0; b < kh; b++) {
+          const int32_t yy = y0 + b * dh;
+          if (kH && (yy < 0 || yy >= H)) continue;
+          for (int e = 0; e < kw; e++) {
+            const int32_t xx = x0 + e * dw;
+            if (xx < 0 || xx >= W) continue;
+            fn(x[(((static_cast<int64_t>(n) * D + zz) * H + yy) * W + xx) * C8 + cg]);
           }
         }
       }
-    }
-    float div = 1.f;
-    bool empty = false;
-    if (!p.isMax) {
-      int32_t real = 1, padded = 1;
-      const int32_t starts[3] = {z0, y0, x0}, sizes[3] = {D, H, W};
-      for (int s = 3 - NS; s < 3; s++) {
-        const int32_t end = min(starts[s] + p.window[s], sizes[s] + p.post[s]);
-        const int32_t lo = max(starts[s], 0), hi = min(end, sizes[s]);
-        empty = empty || hi <= lo;
-        real *= max(hi - lo, 0);
-        padded *= end - starts[s];
+    };
+    if constexpr (std::is_same_v<T, int8_t>) {
+      uint4 m = make_uint4(0x80808080u, 0x80808080u, 0x80808080u, 0x80808080u);
+      bool seen = false;
+      forWindow([&](const uint4& w) {
+        m = make_uint4(__vmaxs4(m.x, w.x), __vmaxs4(m.y, w.y), __vmaxs4(m.z, w.z), __vmaxs4(m.w, w.w));
+        seen = true;
+      });
+      y[(((static_cast<int64_t>(n) * OD + od) * OH + oh) * OW + ow) * C8 + cg] = seen ? m : make_uint4(0, 0, 0, 0);
+    } else {
+      float acc[kLanes];
+      bool nan[kLanes];
+      for (int j = 0; j < kLanes; j++) {
+        acc[j] = p.isMax ? -INFINITY : 0.f;
+        nan[j] = false;
       }
-      div = p.divisor != 0.0 ? static_cast<float>(p.divisor) : static_cast<float>(p.excludePadding ? real : padded);
+      forWindow([&](const uint4& word) {
+        const T* v = reinterpret_cast<const T*>(&word);
+        for (int j = 0; j < kLanes; j++) {
+          const float f = ToF(v[j]);
+          if (p.isMax) {
+            nan[j] = nan[j] || f != f;
+            acc[j] = f > acc[j] ? f : acc[j];
+          } else {
+            acc[j] += f;
+          }
+        }
+      });
+      float div = 1.f;
+      bool empty = false;
+      if (!p.isMax) {
+        int32_t real = 1, padded = 1;
+        const int32_t starts[3] = {z0, y0, x0}, sizes[3] = {D, H, W};
+        for (int s = 3 - NS; s < 3; s++) {
+          const int32_t end = min(starts[s] + p.window[s], sizes[s] + p.post[s]);
+          const int32_t lo = max(starts[s], 0), hi = min(end, sizes[s]);
+          empty = empty || hi <= lo;
+          real *= max(hi - lo, 0);
+          padded *= end - starts[s];
+        }
+        div = p.divisor != 0.0 ? static_cast<float>(p.divisor) : static_cast<float>(p.excludePadding ? real : padded);
+      }
+      uint4 out;
+      T* o = reinterpret_cast<T*>(&out);
+      for (int j = 0; j < kLanes; j++) {
+        const float r = p.isMax ? (nan[j] ? NAN : acc[j]) : (empty ? 0.f : acc[j] / div);
+        o[j] = FromF<T>(r);
+      }
+      y[(((static_cast<int64_t>(n) * OD + od) * OH + oh) * OW + ow) * C8 + cg] = out;
     }
-    uint4 out;
-    T* o = reinterpret_cast<T*>(&out);
-    for (int j = 0; j < kLanes; j++) {
-      const float r = p.isMax ? (nan[j] ? NAN : acc[j]) : (empty ? 0.f : acc[j] / div);
-      o[j] = FromF<T>(r);
-    }
-    y[(((static_cast<int64_t>(n) * OD + od) * OH + oh) * OW + ow) * C8 + cg] = out;
   }
 }
 
