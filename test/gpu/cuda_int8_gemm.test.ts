@@ -335,9 +335,27 @@ const STEM_CASES: readonly Int8Case[] = [
 /**
  * Space-to-depth packings with more than one 16-channel run and a block of 3 (the stem cases above
  * have one run of 16 from blocks of 2 and 1): odd sizes, so the packed input's last rows and
- * columns read padding.
+ * columns read padding. A stem over rows of 75 output pixels, more than one packing block (64
+ * pixels) each; and a kernel row of 64 packed pixels, whose unfolded packing tile would pass the
+ * 48 KB of shared memory the kernel takes (that form is refused, the packed one runs).
  */
 const SPACE_TO_DEPTH_CASES: readonly Int8Case[] = [
+  {
+    name: 'conv 7x7 stride 2 pad 3 on 3 channels over 9x150 (rows of 75 output pixels: two packing blocks), float output',
+    inputs: [[1, 3, 9, 150]], kind: 'convolution', int8Out: false, spaceToDepth: true, spaceToDepthUnfolded: true,
+    build: (net, [x]) => {
+      net.markOutput(layer(net, 'convolution', [int8Act(net, x!, 0.03, 'x'), int8Weight(net, [16, 3, 7, 7], 0, 33, 'w')],
+        conv(16, [7, 7], { stride: [2, 2], prePadding: [3, 3], postPadding: [3, 3] }), 'conv'), 'y');
+    },
+  },
+  {
+    name: 'conv 1x64 on 3 channels (a kernel row of 64 packed pixels: no unfolded form), float output',
+    inputs: [[1, 3, 4, 80]], kind: 'convolution', int8Out: false, spaceToDepth: true, spaceToDepthUnfolded: false,
+    build: (net, [x]) => {
+      net.markOutput(layer(net, 'convolution', [int8Act(net, x!, 0.03, 'x'), int8Weight(net, [16, 3, 1, 64], 0, 34, 'w')],
+        conv(16, [1, 64]), 'conv'), 'y');
+    },
+  },
   {
     name: 'conv 3x3 stride 2 pad 1 on 5 channels (4 blocks of 5 packed into 32), bias, relu, requantized',
     inputs: [[2, 5, 13, 11]], kind: 'convolution', int8Out: true, spaceToDepth: true, spaceToDepthUnfolded: true,

@@ -257,7 +257,9 @@ __global__ void __launch_bounds__(256) IgemmSpaceToDepthKernel(const int8_t* __r
   }
 }
 
-// Shared memory of the packing kernel: the output tile and the staged rows.
+// Shared memory of the packing kernel: the output tile and the staged rows (at most the default
+// 48 KB, which IgemmSpaceToDepthGeometry keeps to).
+constexpr size_t kMaxSpaceToDepthSmem = 48 * 1024;
 size_t SpaceToDepthSmemBytes(const IgemmConv& g, const IgemmConv& q) {
   const int cp = SpaceToDepthChannels(g);
   return static_cast<size_t>(kSpaceToDepthPixels) * q.c + static_cast<size_t>(g.sh) * (kSpaceToDepthPixels + q.c / cp - 1) * g.sh * g.c;
@@ -288,6 +290,7 @@ bool IgemmSpaceToDepthGeometry(const IgemmParams& p, IgemmConv* packed, bool unf
     q.kw = 1;
     q.w = g.ow;
   }
+  if (SpaceToDepthSmemBytes(g, q) > kMaxSpaceToDepthSmem) return false;
   *packed = q;
   return true;
 }
@@ -321,7 +324,7 @@ cudaError_t LaunchIgemmSpaceToDepth(const IgemmParams& p, const IgemmConv& q, in
   if (static_cast<int64_t>(q.batch) * q.h * q.w == 0) return cudaSuccess;
   const int64_t rowBlocks = static_cast<int64_t>(q.h) * ((q.w + kSpaceToDepthPixels - 1) / kSpaceToDepthPixels);
   const size_t smem = SpaceToDepthSmemBytes(p.g, q);
-  if (rowBlocks >= (int64_t{1} << 31) || smem > 48 * 1024) return cudaErrorInvalidValue;
+  if (rowBlocks >= (int64_t{1} << 31) || smem > kMaxSpaceToDepthSmem) return cudaErrorInvalidValue;
   const dim3 grid(static_cast<unsigned>(rowBlocks), static_cast<unsigned>(std::min(q.batch, 65535)));
   IgemmSpaceToDepthKernel<<<grid, 256, smem, stream>>>(p.a, p.g, q, dst);
   return cudaGetLastError();

@@ -131,7 +131,9 @@ cudaError_t LaunchIgemmIm2col(const IgemmParams& p, int8_t* dst, int kp, cudaStr
 // ch'] = x'[n, i, j + u, ch'] for u < kw' (c' the packed channels), and the convolution is kh' x 1
 // on kw' * c' channels, the packed weight's bytes unchanged: where kw' * c' is a multiple of 64, a
 // convolution the TMA tiles gather (the stem's 4x4 on 16 channels becomes 4x1 on 64, for 4x the
-// packed bytes). False where kw' is 1 or kw' * c' is not a multiple of 64.
+// packed bytes). False where kw' is 1 or kw' * c' is not a multiple of 64, and for either geometry
+// where the packing kernel's tile would pass 48 KB of shared memory (hundreds of channels per
+// output pixel: a very wide kernel row).
 constexpr int kMaxSpaceToDepthChannels = 64;
 bool IgemmSpaceToDepthGeometry(const IgemmParams& p, IgemmConv* packed, bool unfold = false);
 // The packed weight [n, packed k] from the convolution's [n, k] (host memory, KRSC per output; the
