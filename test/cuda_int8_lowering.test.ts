@@ -338,3 +338,52 @@ describe('int8 pointwise steps', () => {
     expect(() => lowerPlan(bad)).toThrow("step 'relu': the scale of input 0 must be positive finite float32 values whose reciprocals are finite, got Infinity");
   });
 });
+
+describe('an int8 convolution takes over the quantize of its input (lower/igemm.ts quantizeTakeover)', () => {
+  type IgemmOpSpec = Extract<NativeOpSpec, { op: 'igemm' }>;
+  /** x → Q → DQ → a 7x7 convolution (per-channel int8 weight) on `channels` channels at `stride`. */
+  async function stemPlan(o: { channels?: number; stride?: number; quantizedOutput?: boolean; dtype?: 'float32' | 'float16' } = {}): Promise<Plan> {
+    const c = o.channels ?? 3;
+    const stride = o.stride ?? 2;
+    const net = newNet('stem');
+    const x = net.addInput('x', o.dtype ?? 'float32', [2, c, 20, 22]);
+    const sx = scalar(net, 0.03, 'sx', o.dtype ?? 'float32');
+    const q = quantize(net, x, sx, 'x_q');
+    const scales = constant(net, Tensor.fromNumbers(Array.from({ length: 8 }, (_, i) => 0.001 * (i + 1)), [8]), 'w_s');
+    const wq = layer(net, 'quantize', [constant(net, Tensor.randn([8, c, 7, 7], { seed: 3 }), 'w'), scales], { axis: 0, toType: 'int8' }, 'w_q');
+    const w = layer(net, 'dequantize', [wq, scales], { axis: 0, toType: o.dtype ?? 'float32' }, 'w_dq');
+    net.markOutput(layer(net, 'convolution', [dequantize(net, q, sx, 'x_dq', o.dtype ?? 'float32'), w], {
+      kernelSize: [7, 7], numOutputMaps: 8, stride: [stride, stride], prePadding: [3, 3], postPadding: [3, 3], dilation: [1, 1], groups: 1,
+    }, 'conv'), 'y');
+    if (o.quantizedOutput === true) net.markOutput(q, 'x_q');
+    return (await build(net, { precision: 'int8' })).plan;
+  }
+  function opsOf(plan: Plan): readonly NativeOpSpec[] {
+    return lowerPlan(plan).spec.ops;
+  }
+
+  it('lowers the quantize to no op and hands the convolution the float input, its view and the scale', async () => {
+    for (const [dtype, stride] of [['float32', 2], ['float16', 2], ['float32', 1]] as const) {
+      const plan = await stemPlan({ dtype, stride });
+      expect(plan.steps.map((s) => s.kind)).toEqual(['quantize', 'convolution']);
+      const ops = opsOf(plan);
+      expect(ops.filter((op) => op.op === 'quantize')).toEqual([]);
+      const conv = ops.find((op): op is { step: number } & IgemmOpSpec => op.op === 'igemm')!;
+      const { spec } = lowerPlan(plan);
+      expect(conv.aQuant, dtype).toEqual({
+        x: { mem: 0, offset: spec.inputs[0]!.offset }, dtype, view: { shape: [2, 3, 20, 22], strides: [1320, 440, 22, 1] },
+        scale: expect.objectContaining({ mem: 1 }), scaleDtype: dtype,
+      });
+      // The convolution still names the quantize's int8 output (channels-last), which the other forms write first.
+      expect(conv.conv).toMatchObject({ batch: 2, c: 3, h: 20, w: 22, sh: stride, sw: stride });
+    }
+  });
+
+  it('leaves the quantize alone where the packing cannot take it: 16 channels, 8 channels at stride 3 (72 packed), an int8 output others read', async () => {
+    for (const plan of [await stemPlan({ channels: 16 }), await stemPlan({ channels: 8, stride: 3 }), await stemPlan({ quantizedOutput: true })]) {
+      const ops = opsOf(plan);
+      expect(ops.filter((op) => op.op === 'quantize')).toHaveLength(1);
+      expect(ops.filter((op) => op.op === 'igemm').map((op) => (op as IgemmOpSpec).aQuant)).toEqual([undefined]);
+    }
+  });
+});

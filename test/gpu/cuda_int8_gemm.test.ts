@@ -63,6 +63,18 @@ interface Int8Case {
   readonly spaceToDepth?: boolean;
   /** Whether the unfolded space-to-depth form applies too (a kernel row's packed channels a multiple of 64). */
   readonly spaceToDepthUnfolded?: boolean;
+  /**
+   * Whether the convolution takes over the quantize step of its input (lower/igemm.ts
+   * quantizeTakeover: a strided convolution on channels that are not a multiple of 16, right after
+   * a quantize only it reads).
+   */
+  readonly quantizeFused?: boolean;
+}
+
+/** Checks that the int8 GEMM tactic says whether the op runs the input quantize (taken over) itself. */
+function expectTakeover(c: Int8Case, tactic: string): void {
+  if (c.quantizeFused === true) expect(tactic, `${c.name}: the taken-over input quantize`).toMatch(/, (input quantize fused into the packing|after the input quantize)( \+ |$)/);
+  else expect(tactic, `${c.name}: no input quantize taken over`).not.toContain('input quantize');
 }
 
 async function buildFor(c: Int8Case, backend: 'cuda' | 'reference', timingCache?: string): Promise<Engine> {
@@ -79,7 +91,10 @@ async function expectSameAsReference(c: Int8Case): Promise<void> {
   const steps = cuda.plan.steps.filter((s) => s.quant !== undefined && s.kind === c.kind);
   expect(steps.length, `${c.name}: int8 ${c.kind} steps in the CUDA plan`).toBeGreaterThan(0);
   const info = cuda.layerInfo().filter((l) => steps.some((s) => s.name === l.name));
-  for (const l of info) expect(l.tactic, `${c.name}: step '${l.name}' tactic`).toMatch(/^igemm:/);
+  for (const l of info) {
+    expect(l.tactic, `${c.name}: step '${l.name}' tactic`).toMatch(/^igemm:/);
+    expectTakeover(c, l.tactic);
+  }
   const got = await cuda.createExecutionContext().execute(inputs);
   const want = await reference.createExecutionContext().execute(inputs);
   expect(got.length).toBe(want.length);
@@ -153,7 +168,7 @@ const CASES: readonly Int8Case[] = [
   },
   {
     name: 'conv 7x7 stride 2 pad 3 on 3 channels (bytewise loads), float output',
-    inputs: [[1, 3, 23, 20]], kind: 'convolution', int8Out: false, spaceToDepth: true, spaceToDepthUnfolded: true,
+    inputs: [[1, 3, 23, 20]], kind: 'convolution', int8Out: false, spaceToDepth: true, spaceToDepthUnfolded: true, quantizeFused: true,
     build: (net, [x]) => {
       net.markOutput(layer(net, 'convolution', [int8Act(net, x!, 0.03, 'x'), int8Weight(net, [16, 3, 7, 7], 0, 7, 'w')],
         conv(16, [7, 7], { stride: [2, 2], prePadding: [3, 3], postPadding: [3, 3] }), 'conv'), 'y');
@@ -322,7 +337,7 @@ const STEM_CASES: readonly Int8Case[] = [
   CASES.find((c) => c.name.startsWith('conv 7x7 stride 2 pad 3 on 3 channels'))!,
   {
     name: 'conv 3x3 pad 1 on 3 channels (a CIFAR stem), bias, relu, requantized',
-    inputs: [[2, 3, 16, 16]], kind: 'convolution', int8Out: true, spaceToDepth: true,
+    inputs: [[2, 3, 16, 16]], kind: 'convolution', int8Out: true, spaceToDepth: true, quantizeFused: true,
     build: (net, [x]) => {
       const c = layer(net, 'convolution', [int8Act(net, x!, 0.03, 'x'), int8Weight(net, [64, 3, 3, 3], 0, 19, 'w'),
         constant(net, randn([64], 20, 0.1), 'bias')], conv(64, [3, 3], { prePadding: [1, 1], postPadding: [1, 1] }), 'conv');
@@ -341,16 +356,16 @@ const STEM_CASES: readonly Int8Case[] = [
  */
 const SPACE_TO_DEPTH_CASES: readonly Int8Case[] = [
   {
-    name: 'conv 7x7 stride 2 pad 3 on 3 channels over 9x150 (rows of 75 output pixels: two packing blocks), float output',
-    inputs: [[1, 3, 9, 150]], kind: 'convolution', int8Out: false, spaceToDepth: true, spaceToDepthUnfolded: true,
+    name: 'conv 7x7 stride 2 pad 3 on 3 channels over 9x150 (rows of 75 packed pixels), float output',
+    inputs: [[1, 3, 9, 150]], kind: 'convolution', int8Out: false, spaceToDepth: true, spaceToDepthUnfolded: true, quantizeFused: true,
     build: (net, [x]) => {
       net.markOutput(layer(net, 'convolution', [int8Act(net, x!, 0.03, 'x'), int8Weight(net, [16, 3, 7, 7], 0, 33, 'w')],
         conv(16, [7, 7], { stride: [2, 2], prePadding: [3, 3], postPadding: [3, 3] }), 'conv'), 'y');
     },
   },
   {
-    name: 'conv 1x64 on 3 channels (a kernel row of 64 packed pixels: no unfolded form), float output',
-    inputs: [[1, 3, 4, 80]], kind: 'convolution', int8Out: false, spaceToDepth: true, spaceToDepthUnfolded: false,
+    name: 'conv 1x64 on 3 channels (a kernel row of 64 packed pixels: an unfolded view of 1024 channels), float output',
+    inputs: [[1, 3, 4, 80]], kind: 'convolution', int8Out: false, spaceToDepth: true, spaceToDepthUnfolded: true, quantizeFused: true,
     build: (net, [x]) => {
       net.markOutput(layer(net, 'convolution', [int8Act(net, x!, 0.03, 'x'), int8Weight(net, [16, 3, 1, 64], 0, 34, 'w')],
         conv(16, [1, 64]), 'conv'), 'y');
@@ -358,7 +373,7 @@ const SPACE_TO_DEPTH_CASES: readonly Int8Case[] = [
   },
   {
     name: 'conv 3x3 stride 2 pad 1 on 5 channels (4 blocks of 5 packed into 32), bias, relu, requantized',
-    inputs: [[2, 5, 13, 11]], kind: 'convolution', int8Out: true, spaceToDepth: true, spaceToDepthUnfolded: true,
+    inputs: [[2, 5, 13, 11]], kind: 'convolution', int8Out: true, spaceToDepth: true, spaceToDepthUnfolded: true, quantizeFused: true,
     build: (net, [x]) => {
       const c = layer(net, 'convolution', [int8Act(net, x!, 0.03, 'x'), int8Weight(net, [24, 5, 3, 3], 0, 23, 'w'),
         constant(net, randn([24], 24, 0.1), 'bias')], conv(24, [3, 3], { stride: [2, 2], prePadding: [1, 1], postPadding: [1, 1] }), 'conv');
@@ -368,10 +383,33 @@ const SPACE_TO_DEPTH_CASES: readonly Int8Case[] = [
   },
   {
     name: 'conv 5x5 stride 3, uneven padding, on 1 channel (9 blocks packed into 16), float output',
-    inputs: [[3, 1, 17, 14]], kind: 'convolution', int8Out: false, spaceToDepth: true,
+    inputs: [[3, 1, 17, 14]], kind: 'convolution', int8Out: false, spaceToDepth: true, quantizeFused: true,
     build: (net, [x]) => {
       net.markOutput(layer(net, 'convolution', [int8Act(net, x!, 0.03, 'x'), int8Weight(net, [16, 1, 5, 5], 0, 25, 'w')],
         conv(16, [5, 5], { stride: [3, 3], prePadding: [2, 1], postPadding: [0, 2] }), 'conv'), 'y');
+    },
+  },
+  {
+    name: 'conv 7x7 stride 2 pad 3 on 3 float16 channels (the quantize of a float16 tensor taken over), bias, relu, requantized',
+    inputs: [[2, 3, 21, 18]], kind: 'convolution', int8Out: true, spaceToDepth: true, spaceToDepthUnfolded: true, quantizeFused: true,
+    build: (net, [x]) => {
+      const h = layer(net, 'cast', [x!], { toType: 'float16' }, 'half');
+      const c = layer(net, 'convolution', [int8Act(net, h, 0.03, 'x', 'float16'), int8Weight(net, [32, 3, 7, 7], 0, 35, 'w', 'float16'),
+        constant(net, randn([32], 36, 0.1).castTo('float16'), 'bias')], conv(32, [7, 7], { stride: [2, 2], prePadding: [3, 3], postPadding: [3, 3] }), 'conv');
+      const relu = layer(net, 'activation', [c], { op: 'relu', alpha: 0, beta: 0 }, 'relu');
+      net.markOutput(layer(net, 'quantize', [relu, constant(net, Tensor.fromArray([0.02]), 'so')], { axis: null, toType: 'int8' }, 'y_q'), 'y');
+    },
+  },
+  {
+    name: 'conv 7x7 stride 2 pad 3 on 3 channels whose quantized input is a network output too (no takeover), float output',
+    inputs: [[1, 3, 19, 22]], kind: 'convolution', int8Out: false, spaceToDepth: true, spaceToDepthUnfolded: true, quantizeFused: false,
+    build: (net, [x]) => {
+      const scale = constant(net, Tensor.fromArray([0.03]), 'x_s');
+      const q = layer(net, 'quantize', [x!, scale], { axis: null, toType: 'int8' }, 'x_q');
+      const dq = layer(net, 'dequantize', [q, scale], { axis: null, toType: 'float32' }, 'x_dq');
+      net.markOutput(layer(net, 'convolution', [dq, int8Weight(net, [16, 3, 7, 7], 0, 37, 'w')],
+        conv(16, [7, 7], { stride: [2, 2], prePadding: [3, 3], postPadding: [3, 3] }), 'conv'), 'y');
+      net.markOutput(q, 'x_q');
     },
   },
 ];
@@ -427,11 +465,13 @@ describe('int8 GEMM kernel: every tile configuration, forced through the timing 
     const tiles = new Set<string>();
     // A rejected index is past the last tile configuration, or one that does not run this problem
     // (the TMA tiles take only some): the loop ends after 8 rejections in a row. No split of K (the
-    // timed build may have chosen one, which the TMA tiles do not run; split-K has its own tests).
+    // timed build may have chosen one, which the TMA tiles do not run; split-K has its own tests),
+    // and the implicit form, which every tile runs (the timed build may have chosen the unfolded
+    // space-to-depth form, which only the TMA tiles read; the forms have their own tests).
     for (let tile = 0, rejectedInARow = 0; tile < 64 && rejectedInARow < 8; tile++) {
       writeFileSync(path, encodeTimingCache(sections.map((s) => ({
         device: s.device,
-        entries: s.entries.map((e) => (e.tactic.startsWith('igemm:') ? { ...e, data: withSplits(withAlgo(e.data, tile), 1) } : e)),
+        entries: s.entries.map((e) => (e.tactic.startsWith('igemm:') ? { ...e, data: withForm(withSplits(withAlgo(e.data, tile), 1), 0) } : e)),
       }))));
       const engine = await buildFor(c, 'cuda', path);
       if (engine.tacticStats!.rejected > 0) {
@@ -526,7 +566,8 @@ describe('int8 GEMM kernel: the implicit, im2col and space-to-depth forms of a c
           entries: s.entries.map((e) => (e.tactic.startsWith('igemm:') ? { ...e, data: withAlgo(withForm(e.data, form), tile) } : e)),
         }))));
         const engine = await buildFor(c, 'cuda', path);
-        const applies = form === 2 ? c.spaceToDepth === true : form === 3 ? c.spaceToDepthUnfolded === true : true;
+        // The unfolded form's overlapping view: only the TMA tiles read it.
+        const applies = form === 2 ? c.spaceToDepth === true : form === 3 ? c.spaceToDepthUnfolded === true && tile !== 0 : true;
         if (!applies || tile !== 0) {
           if (!applies) expect(engine.tacticStats!.rejected, `${FORMS[form]}: the cached entry should be refused`).toBeGreaterThan(0);
           if (engine.tacticStats!.rejected > 0) continue;
@@ -535,6 +576,7 @@ describe('int8 GEMM kernel: the implicit, im2col and space-to-depth forms of a c
         const tactics = engine.layerInfo().map((l) => l.tactic).filter((t) => t.startsWith('igemm:'));
         expect(tactics.length).toBeGreaterThan(0);
         for (const tactic of tactics) {
+          expectTakeover(c, tactic);
           for (let other = 1; other < FORMS.length; other++) {
             if (other === form) expect(tactic).toContain(`(${FORMS[other]})`);
             else expect(tactic).not.toContain(`(${FORMS[other]})`);

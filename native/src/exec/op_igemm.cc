@@ -10,6 +10,10 @@
 // form is a timed candidate too: the input packed into 16-byte channel runs in the workspace, a
 // stride-1 convolution over it in the implicit form (kernels::IgemmSpaceToDepthGeometry), and so is
 // its unfolded variant, whose packed channels are a multiple of 64 (the TMA tiles gather it).
+// A convolution may take over the quantize step before it (src/backends/cuda/lower/program.ts: a
+// per-tensor quantize whose int8 output only this convolution reads): the space-to-depth forms then
+// quantize the float input as they pack it, the other forms run the quantize into the int8 input
+// first, as the step would have.
 // Tile, split and form are the tactic (cached: algo, words[0], words[1]). A pointwise convolution
 // (1x1, stride 1, no padding, one group) runs as the matrix product of its NHWC input. The
 // warp-specialized TMA tiles (Hopper) run only some problems (kernels::IgemmTileSupports): the
@@ -26,6 +30,7 @@
 #include "exec/op_factory.h"
 #include "kernels/igemm.h"
 #include "kernels/pointwise.h"
+#include "kernels/quant.h"
 
 namespace fxrt::exec {
 
@@ -72,16 +77,24 @@ class IgemmOp : public Op {
     kernels::IgemmConv q{};
     if (!kernels::IgemmSpaceToDepthGeometry(p_, &q) || static_cast<int64_t>(q.kh) * q.kw * q.c >= kMaxK || !PrepareSpaceToDepth(q)) return;
     packed_[0] = q;
-    eligible_[kSpaceToDepth] = PackedInputBytes(q) <= kMaxWorkspaceOperandBytes;
+    eligible_[kSpaceToDepth] = kernels::IgemmSpaceToDepthBytes(p_) <= kMaxWorkspaceOperandBytes;
     if (kernels::IgemmSpaceToDepthGeometry(p_, &q, true)) {
       packed_[1] = q;
-      eligible_[kSpaceToDepthUnfolded] = PackedInputBytes(q) <= kMaxWorkspaceOperandBytes;
+      eligible_[kSpaceToDepthUnfolded] = eligible_[kSpaceToDepth];
     }
   }
+  // The quantize step this convolution takes over: `x` the float input it quantizes into p_.a.
+  void FuseQuantize(const kernels::SpaceToDepthSource& x) {
+    fused_ = true;
+    xq_ = x;
+  }
   bool Eligible(int form) const { return form >= 0 && form < kForms && eligible_[form]; }
-  // The untimed form: im2col where the implicit form would load bytewise (the 3-channel stem),
-  // else the implicit form.
-  int DefaultForm() const { return eligible_[kIm2col] && !kernels::IgemmVectorLoads(p_) ? kIm2col : kImplicit; }
+  // The untimed form: space-to-depth where the op quantizes its input (the packing does it), else
+  // im2col where the implicit form would load bytewise (the 3-channel stem), else the implicit form.
+  int DefaultForm() const {
+    if (fused_ && eligible_[kSpaceToDepth]) return kSpaceToDepth;
+    return eligible_[kIm2col] && !kernels::IgemmVectorLoads(p_) ? kIm2col : kImplicit;
+  }
   // The problem as the kernel runs it in `form`: the im2col form is a matrix product over [m, kp];
   // the space-to-depth form a stride-1 convolution over the packed input. Their A operand is the
   // workspace (set at Enqueue).
@@ -115,10 +128,17 @@ class IgemmOp : public Op {
              " bytes of workspace, got " + std::to_string(env.workspace == nullptr ? 0 : env.workspaceBytes);
     }
     char* ws = static_cast<char*>(env.workspace);
+    const bool packs = form_ == kSpaceToDepth || form_ == kSpaceToDepthUnfolded;
+    if (fused_ && !packs) {
+      // The taken-over quantize step, into the int8 input the form reads.
+      const cudaError_t err = kernels::LaunchQuant(QuantizeParams(), env.stream);
+      if (err != cudaSuccess) return std::string("int8 gemm kernel: the input quantize: ") + cudaGetErrorString(err);
+    }
     if (form_ != kImplicit) {
       p.a = reinterpret_cast<const int8_t*>(ws);
       const cudaError_t err = form_ == kIm2col ? kernels::LaunchIgemmIm2col(p_, reinterpret_cast<int8_t*>(ws), Kp(), env.stream)
-                                               : kernels::LaunchIgemmSpaceToDepth(p_, Packed(form_), reinterpret_cast<int8_t*>(ws), env.stream);
+                                               : kernels::LaunchIgemmSpaceToDepth(p_, fused_ ? xq_ : kernels::IgemmInt8Source(p_),
+                                                                                  reinterpret_cast<int8_t*>(ws), env.stream);
       if (err != cudaSuccess) return std::string("int8 ") + FormName(form_) + " kernel: " + cudaGetErrorString(err);
       ws += OperandBytes(form_);
     }
@@ -128,14 +148,16 @@ class IgemmOp : public Op {
   }
   size_t WorkspaceBytes() const override { return OperandBytes(form_) + kernels::IgemmPartialBytes(Problem(form_), splits_); }
   std::string Tactic() const override {
+    const bool packs = form_ == kSpaceToDepth || form_ == kSpaceToDepthUnfolded;
     return std::string("igemm:") + kernels::IgemmTileName(tile_) + (splits_ > 1 ? ", split-k " + std::to_string(splits_) : "") +
-           (form_ != kImplicit ? std::string(" (") + FormName(form_) + ")" : kernels::IgemmVectorLoads(p_) ? "" : " (bytewise loads)");
+           (form_ != kImplicit ? std::string(" (") + FormName(form_) + ")" : kernels::IgemmVectorLoads(p_) ? "" : " (bytewise loads)") +
+           (!fused_ ? "" : packs ? ", input quantize fused into the packing" : ", after the input quantize");
   }
   // Workspace bytes of the A operand the form writes (the im2col matrix, the packed input; 0 for
   // the implicit form).
   size_t OperandBytes(int form) const {
     if (form == kIm2col) return AlignUp(static_cast<size_t>(p_.m) * Kp());
-    if (form == kSpaceToDepth || form == kSpaceToDepthUnfolded) return AlignUp(PackedInputBytes(Packed(form)));
+    if (form == kSpaceToDepth || form == kSpaceToDepthUnfolded) return AlignUp(kernels::IgemmSpaceToDepthBytes(p_));
     return 0;
   }
 
@@ -153,8 +175,29 @@ class IgemmOp : public Op {
   // A space-to-depth form's packed geometry.
   const kernels::IgemmConv& Packed(int form) const { return packed_[form == kSpaceToDepthUnfolded ? 1 : 0]; }
   int Kp() const { return (p_.k + 15) / 16 * 16; }
-  static size_t PackedInputBytes(const kernels::IgemmConv& q) {
-    return static_cast<size_t>(q.batch) * static_cast<size_t>(q.h) * static_cast<size_t>(q.w) * static_cast<size_t>(q.c);
+  // The taken-over quantize step: xq_ over the iteration shape [batch, h, w, c] into p_.a (NHWC).
+  kernels::QuantParams QuantizeParams() const {
+    const kernels::IgemmConv& g = p_.g;
+    kernels::QuantParams q{};
+    q.rank = 4;
+    const int64_t size[4] = {g.batch, g.h, g.w, g.c};
+    const int64_t xs[4] = {xq_.stride[0], xq_.stride[2], xq_.stride[3], xq_.stride[1]};
+    const int64_t ys[4] = {static_cast<int64_t>(g.h) * g.w * g.c, static_cast<int64_t>(g.w) * g.c, g.c, 1};
+    for (int d = 0; d < 4; d++) {
+      q.size[d] = size[d];
+      q.x.stride[d] = xs[d];
+      q.yStride[d] = ys[d];
+      q.scale.stride[d] = 0;
+    }
+    q.x.ptr = xq_.x;
+    q.x.dtype = xq_.dtype;
+    q.scale.ptr = xq_.scale;
+    q.scale.dtype = xq_.scaleDtype;
+    q.y = const_cast<int8_t*>(p_.a);
+    q.yDtype = DType::Int8;
+    q.zeroPoint = nullptr;
+    q.quantize = true;
+    return q;
   }
   // Pads the weight to [n, kp] (zeros beyond k) for the im2col form, once (a K that is a multiple
   // of 16 needs no padding: the weight is used as it is); false if it fails.
@@ -201,6 +244,8 @@ class IgemmOp : public Op {
   int form_ = kImplicit;
   bool eligible_[kForms] = {true, false, false, false};
   kernels::IgemmConv packed_[2] = {};  // the space-to-depth forms' geometries: packed, unfolded
+  bool fused_ = false;                 // whether it takes over the quantize step before it (xq_)
+  kernels::SpaceToDepthSource xq_{};
   int8_t* paddedB_ = nullptr;          // owned: the weight padded to [n, kp] for the im2col form
   int8_t* packedB_ = nullptr;          // owned: the weight packed for the space-to-depth forms
 };
@@ -368,7 +413,27 @@ std::unique_ptr<Op> BuildIgemm(const SpecReader& spec, BuildContext& ctx) {
     }
   }
 
+  // A taken-over quantize step (a convolution's only): its float input [batch, c, h, w] and scale.
+  kernels::SpaceToDepthSource xq{};
+  const bool fused = spec.Has("aQuant");
+  if (fused) {
+    const SpecReader q = spec.Obj("aQuant");
+    if (!spec.Has("conv")) spec.Fail("'aQuant' (a taken-over input quantize) needs a convolution");
+    const kernels::StridedView v = q.View("view");
+    const int64_t want[4] = {p.g.batch, p.g.c, p.g.h, p.g.w};
+    if (v.rank != 4 || v.size[0] != want[0] || v.size[1] != want[1] || v.size[2] != want[2] || v.size[3] != want[3]) {
+      q.Fail("'view' must have the convolution input's shape [" + std::to_string(want[0]) + ", " + std::to_string(want[1]) + ", " +
+             std::to_string(want[2]) + ", " + std::to_string(want[3]) + "]");
+    }
+    xq.dtype = FloatDtype(q, "dtype");
+    xq.x = ResolveRef(q, "x", ctx.mem, ExtentOf(v), ItemSize(xq.dtype));
+    for (int d = 0; d < 4; d++) xq.stride[d] = v.stride[d];
+    xq.scaleDtype = FloatDtype(q, "scaleDtype");
+    xq.scale = ResolveRef(q, "scale", ctx.mem, ContiguousExtent(1), ItemSize(xq.scaleDtype));
+  }
+
   auto op = std::make_unique<IgemmOp>(p);
+  if (fused) op->FuseQuantize(xq);
   int device = 0, sms = 1;
   if (cudaGetDevice(&device) != cudaSuccess || cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) {
     cudaGetLastError();
@@ -376,7 +441,7 @@ std::unique_ptr<Op> BuildIgemm(const SpecReader& spec, BuildContext& ctx) {
   }
   std::string key = "igemm m" + std::to_string(p.m) + " n" + std::to_string(p.n) + " k" + std::to_string(p.k) + " g" +
                     std::to_string(p.groups) + (kernels::IgemmVectorLoads(p) ? " v16" : " v1") + " out" + DTypeName(p.outDtype) +
-                    " e" + std::to_string(p.nEpi);
+                    " e" + std::to_string(p.nEpi) + (fused ? std::string(" xq") + DTypeName(xq.dtype) : "");
   if (p.conv) {
     const kernels::IgemmConv& g = p.g;
     for (int v : {g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.ph, g.pw}) key += "," + std::to_string(v);

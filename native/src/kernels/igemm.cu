@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdlib>
+#include <type_traits>
 #include <utility>
 
 namespace fxrt::kernels {
@@ -109,9 +111,12 @@ const char* IgemmTileName(int tile) { return tile >= 0 && tile < kTileCount ? kT
 
 bool IgemmTileUsesWgmma(int tile) { return tile >= 0 && tile < kTileCount && kTiles[tile].wgmma; }
 
+// Whether the convolution reads a strided view of its input (IgemmConv::pixelBytes).
+static bool StridedInput(const IgemmParams& p) { return p.conv && (p.g.pixelBytes != 0 || p.g.rowBytes != 0); }
+
 bool IgemmTileSupports(const IgemmParams& p, int tile) {
   if (tile < 0 || tile >= kTileCount) return false;
-  if (!kTiles[tile].tma) return true;
+  if (!kTiles[tile].tma) return !StridedInput(p);
   return TmaPlan(p, kTiles[tile].bm, kTiles[tile].bn, kTiles[tile].warpsM, TmaDeviceOf().smem, nullptr);
 }
 
@@ -205,64 +210,70 @@ __global__ void IgemmIm2colKernel(const __grid_constant__ IgemmParams p, int8_t*
 // The channels of one packed pixel (b*b blocks of c input channels, padded to a multiple of 16).
 __host__ __device__ inline int SpaceToDepthChannels(const IgemmConv& g) { return (g.sh * g.sh * g.c + 15) / 16 * 16; }
 
-// Output pixels per block of the packing kernel.
-constexpr int kSpaceToDepthPixels = 64;
-
-// Packs the input (IgemmSpaceToDepthGeometry's either geometry q): a block per output row i of
-// image n and kSpaceToDepthPixels output pixels j0 ... . The packed channels of a packed pixel are b
-// runs of b * c bytes, one per input row dy, each contiguous in the NHWC input. The block stages the
-// b input rows over the columns its pixels cover in shared memory (zeros outside the input: the
-// bounds are a byte range per row), copies each run to its place in a zeroed output tile there (a
-// thread per pixel, kernel column u and row dy), and writes the tile, contiguous in the output,
-// with 16-byte stores. The global loads and stores are contiguous.
-__global__ void __launch_bounds__(256) IgemmSpaceToDepthKernel(const int8_t* __restrict__ x, const IgemmConv g, const IgemmConv q,
+// Packs the input into the packed geometry q (IgemmSpaceToDepthGeometry): a thread per packed
+// pixel (n, i, j), blockIdx.y the row i. Its channels (dy * b + dx) * c + ch run in that order over
+// the b x b block of input pixels, so the thread walks (dy, dx, ch) with counters and a running
+// element offset (32-bit: the launch checks the input's extent), reading each value once (zero
+// where the block row or column lies outside the input: bit masks worked out once), quantizing it
+// for a float source, and assembling the packed pixel's CP bytes in registers (unrolled over CP,
+// the packed channels: 16 for ResNet's stem), which it writes with 16-byte stores. Neighbouring
+// threads read neighbouring input columns of NCHW floats (b elements apart) and write neighbouring
+// runs of CP bytes.
+template <typename T, int CP>
+__global__ void __launch_bounds__(128) IgemmSpaceToDepthKernel(const SpaceToDepthSource src, const IgemmConv g, const IgemmConv q,
                                                                int8_t* __restrict__ dst) {
-  extern __shared__ uint4 s2dSmem[];
-  const int b = g.sh, c = g.c, run = b * c;
-  const int cp = SpaceToDepthChannels(g);                   // channels of one packed pixel
-  const int unfold = q.c / cp;                              // packed pixels side by side in an output pixel
-  const int cols = (kSpaceToDepthPixels + unfold - 1) * b;  // input columns staged
-  const int rowBytes = cols * c;
-  int8_t* const out = reinterpret_cast<int8_t*>(s2dSmem);  // [kSpaceToDepthPixels][q.c]
-  int8_t* const rows = out + kSpaceToDepthPixels * q.c;     // [b][cols][c]
-  const int chunks = (q.w + kSpaceToDepthPixels - 1) / kSpaceToDepthPixels;
-  const int i = static_cast<int>(blockIdx.x / chunks);
-  const int j0 = static_cast<int>(blockIdx.x % chunks) * kSpaceToDepthPixels;
-  const int x0 = j0 * b - g.pw;  // the first staged input column
-  const int pixels = min(kSpaceToDepthPixels, q.w - j0);
-  const int outChunks = pixels * q.c / 16;
-  const int copies = pixels * unfold * b;
-  // Staged row dy holds input row y's bytes from column x0; the columns within [0, w) are bytes [lo, hi).
-  const int lo = max(0, -x0) * c, hi = max(lo, min(cols, g.w - x0) * c);
-  for (int64_t n = blockIdx.y; n < g.batch; n += gridDim.y) {
-    __syncthreads();  // the previous image's tile is written out
-    for (int t = threadIdx.x; t < outChunks; t += blockDim.x) s2dSmem[t] = make_uint4(0, 0, 0, 0);
-    for (int dy = 0; dy < b; dy++) {
-      const int y = i * b + dy - g.ph;
-      const bool inside = y >= 0 && y < g.h;
-      const int8_t* const src = x + ((n * g.h + (inside ? y : 0)) * g.w + x0) * c;
-      int8_t* const row = rows + dy * rowBytes;
-      for (int t = threadIdx.x; t < rowBytes; t += blockDim.x) row[t] = inside && t >= lo && t < hi ? src[t] : int8_t{0};
+  constexpr bool kInt8 = std::is_same_v<T, int8_t>;
+  const int j = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+  if (j >= q.w) return;
+  const int i = static_cast<int>(blockIdx.y);
+  const int b = g.sh, run = b * b * g.c;
+  float inv = 0.f;
+  if constexpr (!kInt8) inv = RequantizeFactor(LoadScale(src.scale, 0, src.scaleDtype));
+  const int y0 = i * b - g.ph, x0 = j * b - g.pw;
+  // Bit dy / dx: block row / column inside the input (b <= 8).
+  uint32_t rows = 0, cols = 0;
+  for (int d = 0; d < b; d++) {
+    rows |= (y0 + d >= 0 && y0 + d < g.h ? 1u : 0u) << d;
+    cols |= (x0 + d >= 0 && x0 + d < g.w ? 1u : 0u) << d;
+  }
+  const int sc = static_cast<int>(src.stride[1]), sy = static_cast<int>(src.stride[2]), sx = static_cast<int>(src.stride[3]);
+  for (int64_t n = blockIdx.z; n < g.batch; n += gridDim.z) {
+    // Element (dy, dx, ch) at corner + dy * sy + dx * sx + ch * sc; the corner itself may lie outside.
+    const T* const corner = static_cast<const T*>(src.x) + n * src.stride[0] + static_cast<int64_t>(y0) * sy + static_cast<int64_t>(x0) * sx;
+    uint32_t word[CP / 4] = {};
+    int dy = 0, dx = 0, ch = 0, off = 0;
+#pragma unroll
+    for (int e = 0; e < CP; e++) {
+      if (e < run) {
+        if ((rows >> dy) & (cols >> dx) & 1u) {
+          const T v = corner[off];
+          int8_t q8;
+          if constexpr (kInt8) q8 = v;
+          else q8 = Requantize(ToF(v), inv);
+          word[e / 4] |= static_cast<uint32_t>(static_cast<uint8_t>(q8)) << (8 * (e % 4));
+        }
+        off += sc;
+        if (++ch == g.c) {
+          ch = 0;
+          off += sx - g.c * sc;
+          if (++dx == b) dx = 0, dy++, off += sy - b * sx;
+        }
+      }
     }
-    __syncthreads();
-    for (int t = threadIdx.x; t < copies; t += blockDim.x) {
-      const int jl = t / (unfold * b), rest = t - jl * unfold * b, u = rest / b, dy = rest - u * b;
-      const int8_t* from = rows + dy * rowBytes + (jl + u) * run;
-      int8_t* to = out + jl * q.c + u * cp + dy * run;
-      for (int k = 0; k < run; k++) to[k] = from[k];
-    }
-    __syncthreads();
-    uint4* const d = reinterpret_cast<uint4*>(dst + ((n * q.h + i) * q.w + j0) * q.c);
-    for (int t = threadIdx.x; t < outChunks; t += blockDim.x) d[t] = s2dSmem[t];
+    uint4* const out = reinterpret_cast<uint4*>(dst + ((n * q.h + i) * q.w + j) * CP);
+#pragma unroll
+    for (int v = 0; v < CP / 16; v++) out[v] = make_uint4(word[4 * v], word[4 * v + 1], word[4 * v + 2], word[4 * v + 3]);
   }
 }
 
-// Shared memory of the packing kernel: the output tile and the staged rows (at most the default
-// 48 KB, which IgemmSpaceToDepthGeometry keeps to).
-constexpr size_t kMaxSpaceToDepthSmem = 48 * 1024;
-size_t SpaceToDepthSmemBytes(const IgemmConv& g, const IgemmConv& q) {
-  const int cp = SpaceToDepthChannels(g);
-  return static_cast<size_t>(kSpaceToDepthPixels) * q.c + static_cast<size_t>(g.sh) * (kSpaceToDepthPixels + q.c / cp - 1) * g.sh * g.c;
+template <typename T>
+void LaunchSpaceToDepthOf(const SpaceToDepthSource& src, const IgemmConv& g, const IgemmConv& q, int8_t* dst, dim3 grid, cudaStream_t stream) {
+  switch (q.c) {
+    case 16: IgemmSpaceToDepthKernel<T, 16><<<grid, 128, 0, stream>>>(src, g, q, dst); break;
+    case 32: IgemmSpaceToDepthKernel<T, 32><<<grid, 128, 0, stream>>>(src, g, q, dst); break;
+    case 48: IgemmSpaceToDepthKernel<T, 48><<<grid, 128, 0, stream>>>(src, g, q, dst); break;
+    default: IgemmSpaceToDepthKernel<T, 64><<<grid, 128, 0, stream>>>(src, g, q, dst); break;
+  }
 }
 
 }  // namespace
@@ -286,11 +297,12 @@ bool IgemmSpaceToDepthGeometry(const IgemmParams& p, IgemmConv* packed, bool unf
   q.ph = q.pw = 0;
   if (unfold) {
     if (q.kw < 2 || q.kw * q.c % 64 != 0) return false;
+    q.pixelBytes = q.c;
+    q.rowBytes = q.w * q.c;
     q.c = q.cg = q.kw * q.c;
     q.kw = 1;
     q.w = g.ow;
   }
-  if (SpaceToDepthSmemBytes(g, q) > kMaxSpaceToDepthSmem) return false;
   *packed = q;
   return true;
 }
@@ -316,22 +328,42 @@ void IgemmSpaceToDepthWeight(const IgemmParams& p, const IgemmConv& q, const int
   }
 }
 
-cudaError_t LaunchIgemmSpaceToDepth(const IgemmParams& p, const IgemmConv& q, int8_t* dst, cudaStream_t stream) {
-  if (!p.conv || p.groups != 1 || p.g.sh < 1 || p.g.sh * p.g.sh * p.g.c > kMaxSpaceToDepthChannels || q.c % SpaceToDepthChannels(p.g) != 0 ||
-      !Aligned(dst, 16)) {
+SpaceToDepthSource IgemmInt8Source(const IgemmParams& p) {
+  const IgemmConv& g = p.g;
+  const int64_t c = g.c, w = g.w;
+  return SpaceToDepthSource{p.a, DType::Int8, {g.h * w * c, 1, w * c, c}, nullptr, DType::Float32};
+}
+
+size_t IgemmSpaceToDepthBytes(const IgemmParams& p) {
+  IgemmConv q{};
+  if (!IgemmSpaceToDepthGeometry(p, &q)) return 0;
+  return static_cast<size_t>(q.batch) * static_cast<size_t>(q.h) * static_cast<size_t>(q.w) * static_cast<size_t>(q.c);
+}
+
+cudaError_t LaunchIgemmSpaceToDepth(const IgemmParams& p, const SpaceToDepthSource& src, int8_t* dst, cudaStream_t stream) {
+  IgemmConv q{};
+  const bool floatSource = IsFloating(src.dtype);
+  if (!IgemmSpaceToDepthGeometry(p, &q) || !Aligned(dst, 16) || src.x == nullptr || (floatSource ? src.scale == nullptr || !IsFloating(src.scaleDtype) : src.dtype != DType::Int8)) {
     return cudaErrorInvalidValue;
   }
   if (static_cast<int64_t>(q.batch) * q.h * q.w == 0) return cudaSuccess;
-  const int64_t rowBlocks = static_cast<int64_t>(q.h) * ((q.w + kSpaceToDepthPixels - 1) / kSpaceToDepthPixels);
-  const size_t smem = SpaceToDepthSmemBytes(p.g, q);
-  if (rowBlocks >= (int64_t{1} << 31) || smem > kMaxSpaceToDepthSmem) return cudaErrorInvalidValue;
-  const dim3 grid(static_cast<unsigned>(rowBlocks), static_cast<unsigned>(std::min(q.batch, 65535)));
-  IgemmSpaceToDepthKernel<<<grid, 256, smem, stream>>>(p.a, p.g, q, dst);
+  // One image's elements within int32 offsets of a block corner (the kernel's running offset).
+  const IgemmConv& g = p.g;
+  const int64_t reach = (g.c + 1) * std::abs(src.stride[1]) + (g.h + g.sh) * std::abs(src.stride[2]) + (g.w + g.sh) * std::abs(src.stride[3]);
+  if (q.h > 65535 || q.c > kMaxSpaceToDepthChannels || q.c % 16 != 0 || reach >= (int64_t{1} << 31)) return cudaErrorInvalidValue;
+  const dim3 grid(static_cast<unsigned>((q.w + 127) / 128), static_cast<unsigned>(q.h), static_cast<unsigned>(std::min(q.batch, 65535)));
+  switch (src.dtype) {
+    case DType::Int8: LaunchSpaceToDepthOf<int8_t>(src, g, q, dst, grid, stream); break;
+    case DType::Float32: LaunchSpaceToDepthOf<float>(src, g, q, dst, grid, stream); break;
+    case DType::Float16: LaunchSpaceToDepthOf<__half>(src, g, q, dst, grid, stream); break;
+    case DType::BFloat16: LaunchSpaceToDepthOf<__nv_bfloat16>(src, g, q, dst, grid, stream); break;
+    default: return cudaErrorInvalidValue;
+  }
   return cudaGetLastError();
 }
 
 cudaError_t LaunchIgemmIm2col(const IgemmParams& p, int8_t* dst, int kp, cudaStream_t stream) {
-  if (!p.conv || p.groups != 1 || kp % 16 != 0 || kp < p.k || !Aligned(dst, 16)) return cudaErrorInvalidValue;
+  if (!p.conv || StridedInput(p) || p.groups != 1 || kp % 16 != 0 || kp < p.k || !Aligned(dst, 16)) return cudaErrorInvalidValue;
   if (p.m == 0) return cudaSuccess;
   const int64_t chunks = p.m * (kp / 16);
   const int64_t blocks = std::min<int64_t>((chunks + 255) / 256, 65535 * 8);
@@ -375,6 +407,7 @@ cudaError_t LaunchIgemm(const IgemmParams& given, int tile, cudaStream_t stream)
     // The warp-specialized kernel: no split of K, its own epilogue (LaunchTmaTile checks TmaPlan).
     return p.splits > 1 ? cudaErrorInvalidValue : LaunchMain(p, tile, vec, vec4, false, -1, stream);
   }
+  if (StridedInput(p)) return cudaErrorInvalidValue;
   if (p.splits > 1) {
     if (p.partial == nullptr) return cudaErrorInvalidValue;
     cudaError_t err = cudaMemsetAsync(p.partial, 0, IgemmPartialBytes(p, p.splits), stream);

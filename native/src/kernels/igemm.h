@@ -45,6 +45,10 @@ struct IgemmConv {
   int cg;               // input channels per group
   int kh, kw, oh, ow;
   int sh, sw, dh, dw, ph, pw;
+  // Bytes from one input pixel to the next along w and along h: 0 and 0 for the dense NHWC input
+  // (c and w * c bytes). Others make a strided view, which only the warp-specialized TMA tiles
+  // read (the unfolded space-to-depth form: overlapping pixels of the packed input).
+  int pixelBytes, rowBytes;
 };
 
 struct IgemmParams {
@@ -91,6 +95,7 @@ bool IgemmTileUsesWgmma(int tile);
 // multiples (the TMA's im2col mode), with one group and no split of K, 16-byte aligned operands and
 // rows, relu as the only activation and at most one residual (igemm_tma.cuh). A launch of a tile
 // that does not is refused (cudaErrorInvalidValue).
+// A convolution over a strided view of its input (IgemmConv::pixelBytes) runs only in the TMA tiles.
 bool IgemmTileSupports(const IgemmParams& p, int tile);
 // Whether this device runs the wgmma tiles: compute capability 9.0 and an sm_90a kernel image
 // (CUDA architecture 90a, the addon's default). Launches a probe kernel and waits for it.
@@ -127,21 +132,33 @@ cudaError_t LaunchIgemmIm2col(const IgemmParams& p, int8_t* dst, int kp, cudaStr
 // 16, with no im2col matrix. False (and `packed` untouched) where the form does not apply: not a
 // one-group convolution with equal strides and dilation 1, channels already a multiple of 16, or
 // more than kMaxSpaceToDepthChannels packed channels.
-// `unfold`: the packed pixels of a kernel row are laid side by side as well, x''[n, i, j, u * c' +
-// ch'] = x'[n, i, j + u, ch'] for u < kw' (c' the packed channels), and the convolution is kh' x 1
-// on kw' * c' channels, the packed weight's bytes unchanged: where kw' * c' is a multiple of 64, a
-// convolution the TMA tiles gather (the stem's 4x4 on 16 channels becomes 4x1 on 64, for 4x the
-// packed bytes). False where kw' is 1 or kw' * c' is not a multiple of 64, and for either geometry
-// where the packing kernel's tile would pass 48 KB of shared memory (hundreds of channels per
-// output pixel: a very wide kernel row).
+// `unfold`: the same packed input read as a view whose pixels overlap, x''[n, i, j, u * c' + ch'] =
+// x'[n, i, j + u, ch'] for u < kw' (c' the packed channels: pixelBytes c', rowBytes the packed
+// row), and the convolution kh' x 1 on kw' * c' channels, the packed weight's bytes unchanged:
+// where kw' * c' is a multiple of 64, a convolution the TMA tiles gather (the stem's 4x4 on 16
+// channels becomes 4x1 on 64) without writing the packed input out kw' times. False where kw' is
+// 1 or kw' * c' is not a multiple of 64.
 constexpr int kMaxSpaceToDepthChannels = 64;
 bool IgemmSpaceToDepthGeometry(const IgemmParams& p, IgemmConv* packed, bool unfold = false);
 // The packed weight [n, packed k] from the convolution's [n, k] (host memory, KRSC per output; the
 // same bytes for the unfolded geometry).
 void IgemmSpaceToDepthWeight(const IgemmParams& p, const IgemmConv& packed, const int8_t* w, int8_t* dst);
-// Packs the input p.a into dst ([batch, packed.h, packed.w, packed.c], 16-byte aligned), packed
-// being either geometry of IgemmSpaceToDepthGeometry.
-cudaError_t LaunchIgemmSpaceToDepth(const IgemmParams& p, const IgemmConv& packed, int8_t* dst, cudaStream_t stream);
-
+// What the packing reads: the int8 NHWC input (dtype int8), or a float tensor that it quantizes
+// per tensor on the way (a quantize step fused into the convolution: quant_math.cuh Requantize
+// with inv = fround(1 / scale), the quantize kernel's arithmetic), in any layout: x[n, ch, y, x] at
+// element offset n * stride[0] + ch * stride[1] + y * stride[2] + x * stride[3].
+struct SpaceToDepthSource {
+  const void* x;
+  DType dtype;
+  int64_t stride[4];
+  const void* scale;  // float sources: the quantize's scale (one value)
+  DType scaleDtype;
+};
+// The source of a convolution's own int8 NHWC input p.a.
+SpaceToDepthSource IgemmInt8Source(const IgemmParams& p);
+// Bytes of the packed input (the packed geometry's [batch, h, w, c]; both forms read it).
+size_t IgemmSpaceToDepthBytes(const IgemmParams& p);
+// Packs `src` into dst (16-byte aligned): the packed geometry of IgemmSpaceToDepthGeometry.
+cudaError_t LaunchIgemmSpaceToDepth(const IgemmParams& p, const SpaceToDepthSource& src, int8_t* dst, cudaStream_t stream);
 
 }  // namespace fxrt::kernels

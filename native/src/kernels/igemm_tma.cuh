@@ -12,7 +12,7 @@
 //     bytes), and, when the epilogue adds a residual, the tile's residual into its consumer's
 //     residual buffer. It refills a stage once its empty barrier says the MMAs reading it are done,
 //     running ahead across tiles;
-//   - warpgroups 1 and 2, the consumers, take the block's tiles alternately ("ping-pong"): one
+//   - warpgroups 1 to NC (2 or 3), the consumers, take the block's tiles in turn ("ping-pong"): one
 //     multiplies its tile with wgmma straight from the stages (MB wgmmas of 64 rows per K step,
 //     sharing B) while the other finishes the previous tile, so the tensor cores keep working
 //     through the epilogues. The epilogue runs in registers (igemm.h's arithmetic, each op over a
@@ -187,12 +187,15 @@ __device__ __forceinline__ uint32_t RequantizeByte(float y, float inv) {
   return __float_as_uint(__fadd_rn(c, 12582912.f)) & 0xffu;
 }
 
-// Registers per thread of the producer and of NC consumer warpgroups (setmaxnreg: multiples of 8,
-// all of them within the multiprocessor's 64K).
+// Registers per thread of the producer and of NC consumer warpgroups (setmaxnreg: multiples of 8).
+// setmaxnreg moves registers within the block's own allocation, the (NC + 1) warpgroups at the
+// count the kernel was compiled for (__launch_bounds__: the multiprocessor's 64K shared out, in
+// multiples of 8): a consumer that asks for more than the producer gave back waits forever.
 constexpr int TmaConsumerRegs(int nc) { return nc == 2 ? 232 : 152; }
 constexpr int kTmaProducerRegs = 40;
-static_assert(128 * (kTmaProducerRegs + 2 * TmaConsumerRegs(2)) <= 65536 && 128 * (kTmaProducerRegs + 3 * TmaConsumerRegs(3)) <= 65536,
-              "register budget");
+constexpr int TmaLaunchRegs(int nc) { return 65536 / (128 * (nc + 1)) / 8 * 8; }
+constexpr bool TmaRegsFit(int nc) { return kTmaProducerRegs + nc * TmaConsumerRegs(nc) <= (nc + 1) * TmaLaunchRegs(nc); }
+static_assert(TmaRegsFit(2) && TmaRegsFit(3), "register budget: the block's allocation");
 
 // MB: 64-row wgmmas per tile (BM = 64 * MB rows). OUTB: the output's bytes per element (1: int8,
 // requantized; 2: float16 or bfloat16; 4: float32). NC: consumer warpgroups (2 or 3). SLICE: bytes
@@ -555,15 +558,19 @@ bool TmaConvSupported(const IgemmConv& g) {
   return true;
 }
 
-// The NHWC convolution input as an im2col map: `pixels` output pixels by `slice` channels of one
-// tap per load, in the swizzle of that many bytes (zeros where a tap falls outside the input).
+// The NHWC convolution input (or its strided view) as an im2col map: `pixels` output pixels by
+// `slice` channels of one tap per load, in the swizzle of that many bytes (zeros where a tap falls
+// outside the input).
 bool EncodeConvInput(CUtensorMap* map, const IgemmParams& p, int slice, int pixels) {
   const TensorMapIm2colEncoder encode = TmaIm2colEncoder();
   if (encode == nullptr) return false;
   const IgemmConv& g = p.g;
   const cuuint64_t dims[4] = {static_cast<cuuint64_t>(g.c), static_cast<cuuint64_t>(g.w), static_cast<cuuint64_t>(g.h),
                               static_cast<cuuint64_t>(g.batch)};
-  const cuuint64_t strides[3] = {static_cast<cuuint64_t>(g.c), static_cast<cuuint64_t>(g.c) * g.w, static_cast<cuuint64_t>(g.c) * g.w * g.h};
+  // Dense NHWC, or the strided view of IgemmConv::pixelBytes (pixels that may overlap).
+  const cuuint64_t pixel = g.pixelBytes != 0 ? static_cast<cuuint64_t>(g.pixelBytes) : static_cast<cuuint64_t>(g.c);
+  const cuuint64_t row = g.rowBytes != 0 ? static_cast<cuuint64_t>(g.rowBytes) : pixel * g.w;
+  const cuuint64_t strides[3] = {pixel, row, row * g.h};
   const TmaPixelBox bh = PixelBoxOf(g.h, g.oh, g.sh, g.ph), bw = PixelBoxOf(g.w, g.ow, g.sw, g.pw);
   const int lower[2] = {bw.lower, bh.lower};
   const int upper[2] = {bw.upper, bh.upper};

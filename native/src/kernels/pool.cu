@@ -123,6 +123,16 @@ __global__ void __launch_bounds__(256) PoolKernel(const PoolParams p, I total) {
   }
 }
 
+// The taps [begin, end) of a window axis (k taps, `d` apart, from `start`) that fall inside [0, size).
+struct Taps {
+  int begin, end;
+};
+__device__ __forceinline__ Taps TapsInside(int32_t start, int d, int k, int32_t size) {
+  const int begin = start >= 0 ? 0 : (-start + d - 1) / d;
+  const int end = start >= size ? 0 : min(k, (size - start + d - 1) / d);
+  return {begin, end};
+}
+
 // Dense channels-last tensors with 16 bytes of channels per thread (C % 8 == 0 for 16-bit types,
 // C % 16 == 0 for int8 max pooling of quantized values): each thread pools kLanes consecutive
 // channels of one output position with 16-byte loads and stores (the per-element kernel moves one
@@ -152,19 +162,34 @@ __global__ void __launch_bounds__(256) PoolChannelsLastVecKernel(const PoolParam
     const int32_t n = rem;
     const int32_t z0 = kD ? od * p.stride[0] - p.pre[0] : 0, y0 = kH ? oh * p.stride[1] - p.pre[1] : 0;
     const int32_t x0 = ow * p.stride[2] - p.pre[2];
-    // fn(word) for each 16-byte word of the window that lies inside the input.
+    // fn(word) for each 16-byte word of the window that lies inside the input, in window order
+    // (depth, row, column), loaded eight at a time so that eight loads are in flight (a thread's
+    // window is a chain of dependent steps otherwise: 49 load latencies for a 7x7 average).
     const auto forWindow = [&](auto&& fn) {
-      for (int a = 0; a < kd; a++) {
-        const int32_t zz = z0 + a * dd;
-        if (kD && (zz < 0 || zz >= D)) continue;
-        for (int b = 0; b < kh; b++) {
-          const int32_t yy = y0 + b * dh;
-          if (kH && (yy < 0 || yy >= H)) continue;
-          for (int e = 0; e < kw; e++) {
-            const int32_t xx = x0 + e * dw;
-            if (xx < 0 || xx >= W) continue;
-            fn(x[(((static_cast<int64_t>(n) * D + zz) * H + yy) * W + xx) * C8 + cg]);
+      const Taps ta = kD ? TapsInside(z0, dd, kd, D) : Taps{0, 1}, tb = kH ? TapsInside(y0, dh, kh, H) : Taps{0, 1};
+      const Taps te = TapsInside(x0, dw, kw, W);
+      const int nb = tb.end - tb.begin, ne = te.end - te.begin;
+      const int count = max(ta.end - ta.begin, 0) * max(nb, 0) * max(ne, 0);
+      if (count == 0) return;
+      // fits32: every offset into x fits in int32.
+      const int32_t sa = dd * H * W * C8, sb = dh * W * C8, se = dw * C8;
+      const uint4* const first = x + (((n * D + (kD ? z0 + ta.begin * dd : 0)) * H + (kH ? y0 + tb.begin * dh : 0)) * W + x0 + te.begin * dw) * C8 + cg;
+      int a = 0, b = 0, e = 0;
+      for (int t = 0; t < count; t += 8) {
+        uint4 w[8];
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+          if (t + j < count) {
+            w[j] = first[a * sa + b * sb + e * se];
+            if (++e == ne) {
+              e = 0;
+              if (++b == nb) b = 0, a++;
+            }
           }
+        }
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+          if (t + j < count) fn(w[j]);
         }
       }
     };

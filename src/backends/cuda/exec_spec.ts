@@ -151,6 +151,16 @@ export interface IgemmConvSpec {
 }
 
 /**
+ * A per-tensor quantize (to int8, zero point 0) that an int8 convolution takes over
+ * (lower/igemm.ts quantizeTakeover): its float input [batch, c, h, w] (the view's strides, any
+ * layout) and scale. The convolution's `a` is still the quantize's int8 output, which forms that
+ * do not quantize while packing write first.
+ */
+export interface IgemmInputQuantizeSpec {
+  readonly x: MemRef; readonly dtype: FloatDType; readonly view: View; readonly scale: MemRef; readonly scaleDtype: FloatDType;
+}
+
+/**
  * The int8 GEMM of an int8 convolution or matrix product (kernels/igemm.h): out [m, groups * n] =
  * the plan's rescale of a [m, k] (a matrix with row stride lda, or the convolution's im2col) times
  * b [groups * n, k]^T per group, then the epilogue, requantized by outScale or stored as a float.
@@ -158,7 +168,7 @@ export interface IgemmConvSpec {
 export interface IgemmSpec {
   readonly op: 'igemm';
   readonly m: number; readonly n: number; readonly k: number; readonly groups: number;
-  readonly a: MemRef; readonly lda?: number; readonly conv?: IgemmConvSpec; readonly b: MemRef;
+  readonly a: MemRef; readonly lda?: number; readonly conv?: IgemmConvSpec; readonly aQuant?: IgemmInputQuantizeSpec; readonly b: MemRef;
   readonly sx: MemRef; readonly sxDtype: FloatDType; readonly sxRows: number;
   readonly sw: MemRef; readonly swDtype: FloatDType; readonly swPerChannel: boolean;
   readonly bias?: MemRef; readonly biasDtype?: FloatDType;

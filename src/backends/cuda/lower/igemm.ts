@@ -7,10 +7,11 @@
  */
 import { anchorInputCount, type LayerStepOf, type PlanStep, type QuantizedOperand } from '../../../engine/plan.js';
 import { formatShape, numelOf, shapesEqual } from '../../../tensor/shape.js';
-import { CONSTANT_MEMORY, type IgemmConvSpec, type IgemmEpilogueSpec, type IgemmSpec, type MemRef, type NativeOpSpec } from '../exec_spec.js';
+import { CONSTANT_MEMORY, type IgemmConvSpec, type IgemmEpilogueSpec, type IgemmInputQuantizeSpec, type IgemmSpec, type MemRef, type NativeOpSpec } from '../exec_spec.js';
 import { alongOneDim } from '../library_epilogue.js';
 import { notImplemented } from '../step_support.js';
-import { floatOf, type Operand, type Operands } from './operands.js';
+import { floatOf, viewOf, type Operand, type Operands } from './operands.js';
+import { checkScales } from './quant.js';
 
 type AnchorStep = LayerStepOf<'convolution'> | LayerStepOf<'matrix_multiply'>;
 
@@ -66,6 +67,58 @@ function int8Input(step: AnchorStep, o: { readonly dtype: string }, what: string
   if (o.dtype !== 'int8') throw new TypeError(`step '${step.name}': the ${what} of an int8 ${step.kind} must be int8, got ${o.dtype}`);
 }
 
+/**
+ * The int8 convolution that takes over quantize step `qIndex`, or null. A per-tensor quantize to
+ * int8 (no zero point) of a float [N, C, H, W] tensor whose output only that convolution reads,
+ * as its input and runs right after it, where the space-to-depth form applies (one group, equal strides, dilation 1,
+ * channels not a multiple of 16, at most 64 packed channels: ResNet's and a CIFAR ResNet's stems): the form's packing
+ * then quantizes the float input as it packs it (native/src/exec/op_igemm.cc), one pass over the
+ * input instead of a quantize pass and a packing pass. The quantize step lowers to no op.
+ */
+export function quantizeTakeover(ops: Operands, qIndex: number): number | null {
+  const plan = ops.plan;
+  const q = plan.steps[qIndex]!;
+  if (q.kind !== 'quantize' || q.quant !== undefined || q.epilogue.length > 0 || q.params.axis !== null || q.params.toType !== 'int8') return null;
+  if (q.inputs.length !== 2 || q.outputs.length !== 1) return null;
+  const id = q.outputs[0]!;
+  const x = plan.values[q.inputs[0]!]!;
+  if (x.dtype !== 'float32' && x.dtype !== 'float16' && x.dtype !== 'bfloat16') return null;
+  if (plan.outputs.some((o) => o.value === id) || (ops.layout.conversions.get(id)?.size ?? 0) > 0) return null;
+  let consumer = -1;
+  for (let i = 0; i < plan.steps.length; i++) {
+    const uses = plan.steps[i]!.inputs.filter((v) => v === id).length;
+    if (uses === 0) continue;
+    if (consumer >= 0 || uses > 1) return null;
+    consumer = i;
+  }
+  // The very next step: the arena may reuse the float input's bytes once the quantize step is
+  // done with them, but not before the next step has read its inputs.
+  if (consumer !== qIndex + 1) return null;
+  const c = plan.steps[consumer]!;
+  if (c.kind !== 'convolution' || c.quant === undefined || c.inputs[0] !== id) return null;
+  const p = c.params;
+  const channels = plan.values[id]!.shape[1] ?? 0;
+  const b = p.stride[0]!;
+  if (p.kernelSize.length !== 2 || p.groups !== 1 || p.stride[1] !== b || p.dilation.some((d) => d !== 1)) return null;
+  if (channels <= 0 || channels % 16 === 0 || b * b * channels > 64) return null;
+  return consumer;
+}
+
+/** The quantize step an int8 convolution takes over (quantizeTakeover), as its spec, or undefined. */
+function inputQuantize(ops: Operands, index: number, step: LayerStepOf<'convolution'>): IgemmInputQuantizeSpec | undefined {
+  const producer = ops.plan.steps.findIndex((s) => s.outputs.includes(step.inputs[0]!));
+  if (producer < 0 || quantizeTakeover(ops, producer) !== index) return undefined;
+  const q = ops.plan.steps[producer] as LayerStepOf<'quantize'>;
+  checkScales(ops.plan, q);
+  const x = ops.input(producer, 0);
+  const scale = ops.input(producer, 1);
+  if (x.shape.length !== 4) return undefined;
+  return {
+    x: x.ref, dtype: floatOf(x.dtype, `step '${q.name}': the quantized input`), view: viewOf(x),
+    scale: scale.ref, scaleDtype: floatOf(scale.dtype, `step '${q.name}': the scale`),
+  };
+}
+
 function lowerConv(ops: Operands, index: number, step: LayerStepOf<'convolution'>): IgemmSpec {
   const x = ops.input(index, 0);
   const y = ops.output(index);
@@ -97,9 +150,10 @@ function lowerConv(ops: Operands, index: number, step: LayerStepOf<'convolution'
   const sw_ = scaleOf(ops, index, step, wo, 'the kernel');
   const bias = anchorInputCount(step) > 2 ? ops.input(index, 2) : null;
   if (bias !== null && numelOf(bias.shape) !== k) throw new RangeError(`step '${step.name}': the bias must have ${k} elements, got ${formatShape(bias.shape)}`);
+  const aQuant = inputQuantize(ops, index, step);
   return {
     op: 'igemm', m: conv.batch * oh * ow, n: k / p.groups, k: cg * kh * kw, groups: p.groups,
-    a: x.ref, conv, b: { mem: CONSTANT_MEMORY, offset: filter },
+    a: x.ref, ...(aQuant !== undefined ? { aQuant } : {}), conv, b: { mem: CONSTANT_MEMORY, offset: filter },
     sx: sx.ref, sxDtype: sx.dtype, sxRows: 1, sw: sw_.ref, swDtype: sw_.dtype, swPerChannel,
     ...(bias !== null ? { bias: bias.ref, biasDtype: floatOf(bias.dtype, `step '${step.name}': the bias`) } : {}),
     epilogue: epilogueSpecs(ops, index, step, y, 1, k),

@@ -13,6 +13,7 @@ import { convertOp, lowerConcatenation, lowerShape, lowerShuffle } from './data.
 import { lowerCumulative, lowerGather, lowerPadding, lowerResize, lowerSliceStep, lowerTopk } from './index.js';
 import { lowerEinsum } from './einsum.js';
 import { isShuffleView, isSliceView, lowerAttention } from './attention.js';
+import { quantizeTakeover } from './igemm.js';
 import { lowerInt8Step } from './int8.js';
 import { lowerMatrixMultiply } from './linear.js';
 import { lowerNormalization, lowerSoftmax } from './norm.js';
@@ -45,7 +46,8 @@ function lowerStep(ops: Operands, index: number, step: PlanStep): NativeOpSpec[]
     case 'topk': return lowerTopk(ops, index, step);
     case 'cumulative': return lowerCumulative(ops, index, step);
     case 'reduce': return lowerReduce(ops, index, step);
-    case 'quantize': case 'dequantize': return lowerQuantization(ops, index, step);
+    case 'quantize': return quantizeTakeover(ops, index) !== null ? [] : lowerQuantization(ops, index, step);
+    case 'dequantize': return lowerQuantization(ops, index, step);
     case 'einsum': return lowerEinsum(ops, index, step);
     default: {
       // Every step kind has a lowering (a new kind fails to compile here until it gets one).

@@ -20,7 +20,7 @@ export function constantValues(plan: Plan, id: number): Float64Array | null {
 }
 
 /** Rejects constant quantization scales the reference rejects: each must be a positive finite float32 with a finite reciprocal. */
-function checkScales(plan: Plan, step: LayerStepOf<'quantize'>): void {
+export function checkScales(plan: Plan, step: LayerStepOf<'quantize'>): void {
   const scales = constantValues(plan, step.inputs[1]!);
   if (scales === null) return;
   scales.forEach((s, c) => {
