@@ -77,7 +77,7 @@ class IgemmOp : public Op {
     kernels::IgemmConv q{};
     if (!kernels::IgemmSpaceToDepthGeometry(p_, &q) || static_cast<int64_t>(q.kh) * q.kw * q.c >= kMaxK || !PrepareSpaceToDepth(q)) return;
     packed_[0] = q;
-    eligible_[kSpaceToDepth] = kernels::IgemmSpaceToDepthBytes(p_) <= kMaxWorkspaceOperandBytes;
+    eligible_[kSpaceToDepth] = PackedInputBytes() <= kMaxWorkspaceOperandBytes;
     if (kernels::IgemmSpaceToDepthGeometry(p_, &q, true)) {
       packed_[1] = q;
       eligible_[kSpaceToDepthUnfolded] = eligible_[kSpaceToDepth];
@@ -157,7 +157,7 @@ class IgemmOp : public Op {
   // the implicit form).
   size_t OperandBytes(int form) const {
     if (form == kIm2col) return AlignUp(static_cast<size_t>(p_.m) * Kp());
-    if (form == kSpaceToDepth || form == kSpaceToDepthUnfolded) return AlignUp(kernels::IgemmSpaceToDepthBytes(p_));
+    if (form == kSpaceToDepth || form == kSpaceToDepthUnfolded) return AlignUp(PackedInputBytes());
     return 0;
   }
 
@@ -175,6 +175,11 @@ class IgemmOp : public Op {
   // A space-to-depth form's packed geometry.
   const kernels::IgemmConv& Packed(int form) const { return packed_[form == kSpaceToDepthUnfolded ? 1 : 0]; }
   int Kp() const { return (p_.k + 15) / 16 * 16; }
+  // Bytes of the packed input both space-to-depth forms read (the packed geometry's [batch, h, w, c]).
+  size_t PackedInputBytes() const {
+    const kernels::IgemmConv& q = packed_[0];
+    return static_cast<size_t>(q.batch) * static_cast<size_t>(q.h) * static_cast<size_t>(q.w) * static_cast<size_t>(q.c);
+  }
   // The taken-over quantize step: xq_ over the iteration shape [batch, h, w, c] into p_.a (NHWC).
   kernels::QuantParams QuantizeParams() const {
     const kernels::IgemmConv& g = p_.g;

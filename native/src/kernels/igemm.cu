@@ -334,12 +334,6 @@ SpaceToDepthSource IgemmInt8Source(const IgemmParams& p) {
   return SpaceToDepthSource{p.a, DType::Int8, {g.h * w * c, 1, w * c, c}, nullptr, DType::Float32};
 }
 
-size_t IgemmSpaceToDepthBytes(const IgemmParams& p) {
-  IgemmConv q{};
-  if (!IgemmSpaceToDepthGeometry(p, &q)) return 0;
-  return static_cast<size_t>(q.batch) * static_cast<size_t>(q.h) * static_cast<size_t>(q.w) * static_cast<size_t>(q.c);
-}
-
 cudaError_t LaunchIgemmSpaceToDepth(const IgemmParams& p, const SpaceToDepthSource& src, int8_t* dst, cudaStream_t stream) {
   IgemmConv q{};
   const bool floatSource = IsFloating(src.dtype);

@@ -156,8 +156,6 @@ struct SpaceToDepthSource {
 };
 // The source of a convolution's own int8 NHWC input p.a.
 SpaceToDepthSource IgemmInt8Source(const IgemmParams& p);
-// Bytes of the packed input (the packed geometry's [batch, h, w, c]; both forms read it).
-size_t IgemmSpaceToDepthBytes(const IgemmParams& p);
 // Packs `src` into dst (16-byte aligned): the packed geometry of IgemmSpaceToDepthGeometry.
 cudaError_t LaunchIgemmSpaceToDepth(const IgemmParams& p, const SpaceToDepthSource& src, int8_t* dst, cudaStream_t stream);
 
