@@ -113,15 +113,17 @@ describe('Q/DQ placement on ResNet-18 (CIFAR stem)', () => {
   const input = gm.graph.placeholders[0]!.name;
   const layers = planLayers(gm);
 
-  it('finds 20 convs, the fc and 8 residual adds; quantizes block inputs, downsample outputs and the pooled features', () => {
+  it('finds 20 convs, the fc, 8 residual adds and the average pool; quantizes block inputs, downsample outputs, the pool input and the pooled features', () => {
     // In order of first quantized use: a downsample conv's output is first read by the add after the main branch.
     expect(layers.filter((l) => l.op === 'conv2d')).toHaveLength(20);
     expect(layers.filter((l) => l.op === 'linear')).toHaveLength(1);
     expect(layers.filter((l) => l.op === 'add')).toHaveLength(8);
+    // The pooled features feed the fc (through flatten): the pool runs in int8, its input quantized.
+    expect(layers.filter((l) => l.op === 'adaptive_avg_pool2d').map((l) => l.inputs.map((i) => `${i.slot}=${i.tensor}`).join())).toEqual(['input=relu_16']);
     expect(layers.every((l) => l.unsupported === undefined)).toBe(true);
     expect(activationTensors(layers)).toEqual([
       input, 'relu', 'relu_1', 'relu_2', 'relu_3', 'relu_4', 'relu_5', 'conv2d_5', 'relu_6', 'relu_7', 'relu_8', 'relu_9',
-      'conv2d_10', 'relu_10', 'relu_11', 'relu_12', 'relu_13', 'conv2d_15', 'relu_14', 'relu_15', 'flatten',
+      'conv2d_10', 'relu_10', 'relu_11', 'relu_12', 'relu_13', 'conv2d_15', 'relu_14', 'relu_15', 'relu_16', 'flatten',
     ]);
     // The residual input of each add: the block input, or the downsample conv's output.
     expect(layers.filter((l) => l.op === 'add').map((l) => l.inputs.map((i) => `${i.slot}=${i.tensor}`).join())).toEqual([
@@ -133,9 +135,10 @@ describe('Q/DQ placement on ResNet-18 (CIFAR stem)', () => {
     const q = optimized(resnet18Cifar(), x);
     insertQdq(q, planLayers(q), fourFor(activationTensors(planLayers(q))));
     q.lint();
-    expect(byOp(q, 'quantize_per_tensor')).toHaveLength(21);
+    expect(byOp(q, 'quantize_per_tensor')).toHaveLength(22);
     expect(byOp(q, 'quantize_per_channel')).toHaveLength(21);
-    expect(byOp(q, 'dequantize')).toHaveLength(42);
+    expect(byOp(q, 'dequantize')).toHaveLength(43);
+    expect(dequantized(q, byOp(q, 'adaptive_avg_pool2d')[0]!, 'input')).toBe('relu_16');
     for (const layer of [...byOp(q, 'conv2d'), ...byOp(q, 'linear')]) {
       expect(dequantized(q, layer, 'input'), layer.name).toBeDefined();
       expect(dequantized(q, layer, 'weight'), layer.name).toBeDefined();
@@ -192,6 +195,22 @@ describe('Q/DQ placement rules by op', () => {
     expect(planLayers(gm)).toEqual([{ node: 'add', op: 'add', inputs: [
       { slot: 'input', tensor: 'relu', kind: 'activation', axis: null }, { slot: 'other', tensor: 'sigmoid', kind: 'activation', axis: null },
     ] }]);
+  });
+
+  it('average pooling: its input when its result reaches a weighted layer through shape ops, not when it stays float', () => {
+    const gm = graphOf((g) => {
+      const x = g.placeholder('x');
+      const pooled = call(g, 'adaptive_avg_pool2d', { input: call(g, 'relu', { input: x }), output_size: [1, 1] });
+      const fc = call(g, 'linear', { input: call(g, 'flatten', { input: pooled, start_dim: 1, end_dim: -1 }), weight: g.getAttr('w') });
+      // A pool whose result is a float output, and one read by a weighted layer and another op.
+      const out = call(g, 'avg_pool2d', { input: x, kernel_size: [2, 2], stride: [2, 2], padding: [0, 0] });
+      const shared = call(g, 'adaptive_avg_pool2d', { input: x, output_size: [1, 1] });
+      const both = call(g, 'add', { input: call(g, 'linear', { input: call(g, 'flatten', { input: shared, start_dim: 1, end_dim: -1 }), weight: g.getAttr('w') }),
+        other: call(g, 'flatten', { input: shared, start_dim: 1, end_dim: -1 }) });
+      return call(g, 'add', { input: call(g, 'add', { input: fc, other: both }), other: call(g, 'flatten', { input: out, start_dim: 1, end_dim: -1 }) });
+    }, { w: Tensor.randn([4, 4]) }, [Tensor.randn([1, 4, 2, 2])]);
+    const pools = planLayers(gm).filter((l) => l.op.includes('pool'));
+    expect(pools).toEqual([{ node: 'adaptive_avg_pool2d', op: 'adaptive_avg_pool2d', inputs: [{ slot: 'input', tensor: 'relu', kind: 'activation', axis: null }] }]);
   });
 
   it('names the weight and layer of a weight that cannot be scaled', () => {

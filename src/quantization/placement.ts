@@ -8,9 +8,12 @@
  *     from such layers the add's `input` fuses (PyTorch's `out += identity` puts the main branch
  *     there, as the qdqResidualRepair pass assumes) and `other` is quantized, and when neither
  *     does both are quantized, so the add itself runs in int8 (DQ → add → Q);
+ *   - the input of an average pooling whose result feeds a weighted layer (through shape ops):
+ *     the pooling then runs in int8 between the layer before it and the weighted layer (TensorRT
+ *     quantizes pooling inputs alike), instead of a float pooling and a quantize step;
  *   - outputs are never quantized here: a Q belongs in front of the next op that consumes int8,
  *     so values stay float wherever their consumer cannot take int8, and the builder moves Q/DQ
- *     across the ops that commute with them (pooling, shuffles, concat, relu).
+ *     across the ops that commute with them (max pooling, shuffles, concat, relu).
  * This file only decides; insert_qdq.ts rewrites the graph.
  */
 import type { GraphModule } from '../ir/graph_module.js';
@@ -110,6 +113,35 @@ function matmulOutputAxis(n: AnyNode, slot: 'input' | 'other'): number | null {
   return rank - fromEnd;
 }
 
+/** Average pooling ops: int8 runs them as DQ → pool → Q (integer window sums, then the scales). */
+const AVG_POOLS = new Set(['avg_pool1d', 'avg_pool2d', 'avg_pool3d', 'adaptive_avg_pool1d', 'adaptive_avg_pool2d', 'adaptive_avg_pool3d']);
+
+/** Ops that only move values (the builder moves a Q backward across them). */
+const SHAPE_OPS = new Set(['flatten', 'reshape', 'squeeze', 'unsqueeze', 'permute']);
+
+/**
+ * An average pooling whose result reaches the activation input of a weighted layer, through
+ * shape ops that read nothing else: its input is quantized too, so the layer before it writes
+ * int8 and the pooling runs in int8 (the weighted layer's Q moves back across the shape ops to
+ * the pooling's output). A pooling whose result stays float keeps a float input.
+ */
+function planAvgPool(n: AnyNode, op: string): LayerPlan | undefined {
+  const x = n.kwargs['input'];
+  if (!isNode(x) || x.op === 'get_attr' || !floatMeta(x) || !floatMeta(n)) return undefined;
+  let v: AnyNode = n;
+  for (;;) {
+    if (v.users.size !== 1) return undefined;
+    const user: AnyNode = v.users.values().next().value!;
+    const userOp = accOpName(user);
+    if (userOp !== undefined && SHAPE_OPS.has(userOp) && user.kwargs['input'] === v) {
+      v = user;
+      continue;
+    }
+    const reads = userOp !== undefined && (userOp in WEIGHT_AXIS ? user.kwargs['input'] === v : MATMULS.has(userOp));
+    return reads ? { node: n.name, op, inputs: [{ slot: 'input', tensor: x.name, kind: 'activation', axis: null }] } : undefined;
+  }
+}
+
 /** A residual add (two computed tensors of one shape) and which of its inputs get Q/DQ; else undefined. */
 function planResidualAdd(n: AnyNode): LayerPlan | undefined {
   const a = n.kwargs['input'];
@@ -152,6 +184,9 @@ export function planLayers(gm: GraphModule, format: QuantFormat = 'int8'): Layer
     } else if (NO_INT8.has(op)) out.push({ node: n.name, op, inputs: [], unsupported: `no ${fp8 ? 'FP8' : 'int8'} implementation` });
     else if (op === 'add' && !fp8) {
       const plan = planResidualAdd(n);
+      if (plan) out.push(plan);
+    } else if (AVG_POOLS.has(op) && !fp8) {
+      const plan = planAvgPool(n, op);
       if (plan) out.push(plan);
     }
   }

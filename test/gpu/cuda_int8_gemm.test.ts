@@ -496,20 +496,29 @@ describe('int8 GEMM kernel: every tile configuration, forced through the timing 
 
 /**
  * Split-K: the long-K cases once per split of K (1 to 32 parts, forced through the timing cache
- * as above), the int32 sums of the parts meeting in the workspace before the epilogue kernel:
- * integer sums are exact in any order, so every split gives the reference's bytes.
+ * as above). Up to 16 parts on a device that launches clusters (Hopper), the parts of a tile are one
+ * cluster whose first block adds the others' sums from their shared memory; more parts meet in
+ * the workspace before the epilogue kernel. Integer sums are exact in any order, so every split
+ * gives the reference's bytes. Then splits of 2 and 16 on every tile configuration that splits
+ * (the mma.sync and wgmma tiles hold their accumulators in different fragment layouts).
  */
 describe('int8 GEMM kernel: every split of K, forced through the timing cache, gives the same bytes', () => {
+  // Hopper launches clusters (and the addon's sm_90a kernels reduce in them).
+  const clusters = (() => {
+    const a = cudaAvailable();
+    return a.available && a.computeCapability[0] >= 9;
+  })();
   LONG_K_CASES.forEach((c, ci) => it(c.name, async () => {
     const path = join(cacheDir, `split${ci}.cache`);
     const inputs = c.inputs.map((shape, i) => Tensor.randn(shape, { seed: 11 + i }));
     await buildFor(c, 'cuda', path);
     const want = await (await buildFor(c, 'reference')).createExecutionContext().execute(inputs);
     const sections = decodeTimingCache(readFileSync(path));
-    for (const splits of [1, 2, 3, 8, 32]) {
+    for (const splits of [1, 2, 3, 8, 16, 32]) {
       writeFileSync(path, encodeTimingCache(sections.map((s) => ({
         device: s.device,
-        entries: s.entries.map((e) => (e.tactic.startsWith('igemm:') ? { ...e, data: withSplits(e.data, splits) } : e)),
+        // The 64x64 mma.sync tile (every device runs it; the timed build may have chosen a TMA tile, which does not split).
+        entries: s.entries.map((e) => (e.tactic.startsWith('igemm:') ? { ...e, data: withForm(withSplits(withAlgo(e.data, 3), splits), 0) } : e)),
       }))));
       const engine = await buildFor(c, 'cuda', path);
       expect(engine.tacticStats!.timed, `${splits} splits: nothing timed`).toBe(0);
@@ -519,19 +528,36 @@ describe('int8 GEMM kernel: every split of K, forced through the timing cache, g
       const kTiles = Math.ceil(LONG_K[ci]! / 64);
       const parts = Math.ceil(kTiles / Math.ceil(kTiles / splits));
       for (const tactic of tactics) {
-        if (parts > 1) expect(tactic).toMatch(new RegExp(`split-k ${parts}\\b`));
+        if (parts > 1) expect(tactic).toMatch(new RegExp(`split-k ${parts} ${clusters && parts <= 16 ? 'reduced in a cluster' : 'through global memory'}`));
         else expect(tactic).not.toMatch(/split-k/);
       }
       const got = await engine.createExecutionContext().execute(inputs);
       got.forEach((g, i) => expectSameValues(g, want[i]!, `${c.name}, ${splits} splits, output ${i}`));
     }
+    const tiles = new Set<string>();
+    for (let tile = 0, rejectedInARow = 0; tile < 64 && rejectedInARow < 8; tile++) {
+      for (const splits of [2, 16]) {
+        writeFileSync(path, encodeTimingCache(sections.map((s) => ({
+          device: s.device,
+          entries: s.entries.map((e) => (e.tactic.startsWith('igemm:') ? { ...e, data: withForm(withSplits(withAlgo(e.data, tile), splits), 0) } : e)),
+        }))));
+        const engine = await buildFor(c, 'cuda', path);
+        if (engine.tacticStats!.rejected > 0) {
+          rejectedInARow++;
+          break;
+        }
+        rejectedInARow = 0;
+        const tactic = engine.layerInfo().map((l) => l.tactic).find((t) => t.startsWith('igemm:'))!;
+        const kTiles = Math.ceil(LONG_K[ci]! / 64);
+        const parts = Math.ceil(kTiles / Math.ceil(kTiles / splits));
+        expect(tactic).toMatch(new RegExp(`split-k ${parts} ${clusters ? 'reduced in a cluster' : 'through global memory'}`));
+        tiles.add(tactic.replace(/, split-k.*/, ''));
+        const got = await engine.createExecutionContext().execute(inputs);
+        got.forEach((g, i) => expectSameValues(g, want[i]!, `${c.name}, ${tactic}, output ${i}`));
+      }
+    }
+    expect(tiles.size, `tiles that split: ${[...tiles].join('; ')}`).toBeGreaterThanOrEqual(clusters ? 9 : 5);
   }));
-
-  it('a timed build splits K where few output tiles leave the device idle', async () => {
-    const engine = await buildFor(LONG_K_CASES[0]!, 'cuda');
-    const tactic = engine.layerInfo().map((l) => l.tactic).find((t) => t.startsWith('igemm:'));
-    expect(tactic).toMatch(/split-k \d+/);
-  });
 });
 
 /**

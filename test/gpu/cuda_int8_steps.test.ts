@@ -24,7 +24,7 @@ import type { Plan } from '../../src/engine/plan.js';
 import { numelOf } from '../../src/tensor/shape.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { expectSameBytes } from './compare.js';
-import { constant, layer } from './engine_harness.js';
+import { constant, layer, randn } from './engine_harness.js';
 import { dequantize, quantize, scalar } from '../int8_layers.js';
 
 /** A network over int8 (or float) inputs x0, x1, ... and the int8 steps its plan must hold. */
@@ -66,7 +66,7 @@ function expectInt8Kernels(engine: Engine, what: string): void {
       if (s.quant === undefined) return;
       const ops = tactics.filter((t) => t.step === i).map((t) => t.tactic);
       expect(ops.length, `${what}: step '${s.name}' ops ${ops.join(', ')}`).toBe(1);
-      const pattern = s.kind === 'pooling' ? /^(max|avg)_pool[123]d_int8$/ : /^pointwise_f(32|64)\[\d+ instr, int8\]$/;
+      const pattern = s.kind === 'pooling' ? /^(max|avg)_pool[123]d_int8( \(16-byte channel runs\))?$/ : /^pointwise_f(32|64)\[\d+ instr, int8\]$/;
       expect(ops[0], `${what}: step '${s.name}'`).toMatch(pattern);
     });
   } finally {
@@ -207,6 +207,56 @@ describe('int8 pooling', () => {
       },
       steps: new Array<string>(4).fill('pooling:int8'),
     });
+  });
+
+  it('between int8 convolutions (channels-last, 32 channels): 16-byte channel runs, average and max, bit-identical', async () => {
+    // conv (int8 out) → DQ → pool → Q → DQ → conv: the pooling reads and writes the convolutions'
+    // channels-last int8 tensors, 16 channels a thread (ResNet's final average pool, its max pool).
+    const convParams = (k: number): LayerParamsMap['convolution'] => ({
+      kernelSize: [k, k], numOutputMaps: 32, stride: [1, 1], prePadding: [k >> 1, k >> 1], postPadding: [k >> 1, k >> 1], dilation: [1, 1], groups: 1,
+    });
+    const weight = (net: NetworkDefinition, cin: number, k: number, seed: number, name: string): NetTensor => {
+      const s = constant(net, Tensor.fromNumbers(Array.from({ length: 32 }, (_, c) => 0.02 + 0.003 * (c % 5)), [32]), `${name}_s`);
+      const q = layer(net, 'quantize', [constant(net, randn([32, cin, k, k], seed), name), s], { axis: 0, toType: 'int8' }, `${name}_q`);
+      return layer(net, 'dequantize', [q, s], { axis: 0, toType: 'float32' }, `${name}_dq`);
+    };
+    const pools: readonly (readonly [string, LayerParamsMap['pooling']])[] = [
+      ['global', pool(2, 'average', 7, 1, 0, { windowSize: [9, 8] })],
+      ['k3s2p1_excl', pool(2, 'average', 3, 2, 1, { averageCountExcludesPadding: true })],
+      ['k3s2p1', pool(2, 'average', 3, 2, 1)],
+      ['max_k3s2p1', pool(2, 'max', 3, 2, 1)],
+    ];
+    for (const [name, params] of pools) {
+      const c: Int8Case = {
+        name: `int8 conv -> ${name} pool -> int8 conv`,
+        // A 3x3 max pool moves through Q/DQ unless propagation is off; then it is an int8 step too.
+        config: NO_PROPAGATION,
+        runs: [[int8Values([2, 5, 9, 8], 8)], [int8Values([2, 5, 9, 8], 9)]],
+        build: (net, [x]) => {
+          const sx = scalar(net, 0.05, 'sx');
+          const a = layer(net, 'convolution', [dequantize(net, x!, sx, 'x_dq'), weight(net, 5, 3, 30, 'w1'), constant(net, randn([32], 31), 'b1')], convParams(3), 'conv1');
+          const s1 = scalar(net, 0.3, 's1');
+          const a1 = dequantize(net, quantize(net, a, s1, 'conv1_q'), s1, 'conv1_dq');
+          const p = layer(net, 'pooling', [a1], params, 'pool');
+          const s2 = scalar(net, 0.2, 's2');
+          const p1 = dequantize(net, quantize(net, p, s2, 'pool_q'), s2, 'pool_dq');
+          const b = layer(net, 'convolution', [p1, weight(net, 32, 1, 32, 'w2'), constant(net, randn([32], 33), 'b2')], convParams(1), 'conv2');
+          net.markOutput(quantize(net, b, scalar(net, 0.4, 'so'), 'y_q'), 'y');
+        },
+        steps: ['convolution:int8', 'pooling:int8', 'convolution:int8'],
+      };
+      const { cuda, reference } = await buildBoth(c);
+      expect(int8Steps(cuda.plan), c.name).toEqual(c.steps);
+      const runner = CudaEngineRunner.of(cuda);
+      try {
+        const index = cuda.plan.steps.findIndex((s) => s.kind === 'pooling');
+        const ops = runner.tactics().filter((t) => t.step === index).map((t) => t.tactic);
+        expect(ops, c.name).toEqual([`${params.type === 'max' ? 'max' : 'avg'}_pool2d_int8 (16-byte channel runs)`]);
+      } finally {
+        runner.dispose();
+      }
+      await expectRunsIdentical(c, cuda, reference);
+    }
   });
 
   it('rounds ties to even and saturates to [-128, 127]', async () => {

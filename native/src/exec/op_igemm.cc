@@ -149,7 +149,10 @@ class IgemmOp : public Op {
   size_t WorkspaceBytes() const override { return OperandBytes(form_) + kernels::IgemmPartialBytes(Problem(form_), splits_); }
   std::string Tactic() const override {
     const bool packs = form_ == kSpaceToDepth || form_ == kSpaceToDepthUnfolded;
-    return std::string("igemm:") + kernels::IgemmTileName(tile_) + (splits_ > 1 ? ", split-k " + std::to_string(splits_) : "") +
+    const std::string split = splits_ < 2 ? ""
+                              : ", split-k " + std::to_string(splits_) +
+                                    (kernels::IgemmClusterSplit(Problem(form_), splits_) ? " reduced in a cluster" : " through global memory");
+    return std::string("igemm:") + kernels::IgemmTileName(tile_) + split +
            (form_ != kImplicit ? std::string(" (") + FormName(form_) + ")" : kernels::IgemmVectorLoads(p_) ? "" : " (bytewise loads)") +
            (!fused_ ? "" : packs ? ", input quantize fused into the packing" : ", after the input quantize");
   }
@@ -266,12 +269,12 @@ kernels::IgemmParams SplitOf(const kernels::IgemmParams& p, int splits) {
 
 // The splits of K worth trying for a tile configuration: 1, and powers of two while the problem
 // has fewer blocks than the device has multiprocessors, every part keeps at least two K tiles, and
-// the partial sums fit `room` bytes of workspace.
+// the partial sums (of a split not reduced in a cluster) fit `room` bytes of workspace.
 std::vector<int> SplitCandidates(const kernels::IgemmParams& p, int tile, int multiprocessors, size_t room) {
   std::vector<int> out{1};
-  if (!kernels::IgemmTileSupports(SplitOf(p, 2), tile) || kernels::IgemmBlocks(p, tile) >= multiprocessors || kernels::IgemmPartialBytes(p, 2) > room) return out;
+  if (!kernels::IgemmTileSupports(SplitOf(p, 2), tile) || kernels::IgemmBlocks(p, tile) >= multiprocessors) return out;
   for (int s = 2; s <= kMaxSplits && kernels::IgemmSplitTiles(p, s) >= 2 && (s / 2) * kernels::IgemmBlocks(p, tile) < multiprocessors; s *= 2) {
-    out.push_back(s);
+    if (kernels::IgemmPartialBytes(p, s) <= room) out.push_back(s);
   }
   return out;
 }

@@ -112,7 +112,8 @@ class PoolOp : public Op {
   explicit PoolOp(const kernels::PoolParams& p) : p_(p) {}
   std::string Enqueue(const ExecEnv& env) override { return Status("pool", kernels::LaunchPool(p_, env.stream)); }
   std::string Tactic() const override {
-    return std::string(p_.isMax ? "max_pool" : "avg_pool") + std::to_string(p_.spatialDims) + "d" + (p_.xScale != nullptr ? "_int8" : "");
+    return std::string(p_.isMax ? "max_pool" : "avg_pool") + std::to_string(p_.spatialDims) + "d" + (p_.xScale != nullptr ? "_int8" : "") +
+           (kernels::PoolVectorized(p_) ? " (16-byte channel runs)" : "");
   }
 
  private:

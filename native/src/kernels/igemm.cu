@@ -378,14 +378,46 @@ int IgemmEffectiveSplits(const IgemmParams& p, int splits) {
   return (KTiles(p) + per - 1) / per;
 }
 
+namespace {
+
+// Whether the current device launches clusters to kernels of this image (compiled for sm_90 or
+// later: ClusterReduce is compiled out below that), asked once per device.
+bool ClusterLaunchAvailable() {
+  static std::array<int8_t, 64> known{};  // 0: not asked yet, 1: no, 2: yes
+  int device = 0;
+  if (cudaGetDevice(&device) != cudaSuccess || device < 0 || device >= static_cast<int>(known.size())) {
+    cudaGetLastError();
+    return false;
+  }
+  if (known[device] == 0) {
+    int cluster = 0;
+    cudaFuncAttributes attrs{};
+    const bool ok = cudaDeviceGetAttribute(&cluster, cudaDevAttrClusterLaunch, device) == cudaSuccess &&
+                    cudaFuncGetAttributes(&attrs, WgmmaProbeKernel) == cudaSuccess;
+    if (!ok) cudaGetLastError();
+    known[device] = ok && cluster != 0 && attrs.binaryVersion >= 90 ? 2 : 1;
+  }
+  return known[device] == 2;
+}
+
+}  // namespace
+
+bool IgemmClusterSplit(const IgemmParams& p, int splits) {
+  if (splits < 2) return false;
+  const int parts = IgemmEffectiveSplits(p, splits);
+  return parts >= 2 && parts <= kMaxClusterSplits && ClusterLaunchAvailable();
+}
+
 size_t IgemmPartialBytes(const IgemmParams& p, int splits) {
-  return splits > 1 ? static_cast<size_t>(p.m) * static_cast<size_t>(p.ldc) * sizeof(int32_t) : 0;
+  if (splits < 2 || IgemmClusterSplit(p, splits)) return 0;
+  return static_cast<size_t>(p.m) * static_cast<size_t>(p.ldc) * sizeof(int32_t);
 }
 
 cudaError_t LaunchIgemm(const IgemmParams& given, int tile, cudaStream_t stream) {
   if (given.m == 0 || given.n == 0) return cudaSuccess;
   IgemmParams p = given;
   p.splits = std::max(1, p.splits);
+  p.clusterSplit = IgemmClusterSplit(p, p.splits);
   if (p.splits > 1) {
     // Every part gets at least one K tile (the caller's splits may round to fewer parts).
     p.kSplitTiles = IgemmSplitTiles(p, p.splits);
@@ -402,7 +434,7 @@ cudaError_t LaunchIgemm(const IgemmParams& given, int tile, cudaStream_t stream)
     return p.splits > 1 ? cudaErrorInvalidValue : LaunchMain(p, tile, vec, vec4, false, -1, stream);
   }
   if (StridedInput(p)) return cudaErrorInvalidValue;
-  if (p.splits > 1) {
+  if (p.splits > 1 && !p.clusterSplit) {
     if (p.partial == nullptr) return cudaErrorInvalidValue;
     cudaError_t err = cudaMemsetAsync(p.partial, 0, IgemmPartialBytes(p, p.splits), stream);
     if (err == cudaSuccess) err = LaunchMain(p, tile, vec, vec4, false, -1, stream);

@@ -77,13 +77,22 @@ struct IgemmParams {
   const void* outScale; // null: float output
   DType outScaleDtype;
   // Split-K: `splits` blocks share each output tile, block s reducing K tiles (of 64) from
-  // s * kSplitTiles; they add their int32 sums into `partial` ([m, ldc], zeroed first by
-  // LaunchIgemm) with integer atomics, which are exact in any order (deterministic), and a second
-  // kernel finishes the epilogue from it. 1: no split (partial unused).
+  // s * kSplitTiles. Where the device launches thread-block clusters and the split has at most
+  // kMaxClusterSplits parts (IgemmClusterSplit), the parts of a tile are one cluster: each leaves
+  // its int32 sums in its shared memory, the first part adds the others' (distributed shared
+  // memory) and finishes the epilogue, all in one launch. Otherwise they add their sums into
+  // `partial` ([m, ldc], zeroed first by LaunchIgemm) with integer atomics and a second kernel
+  // finishes the epilogue from it. Integer sums are exact in any order either way
+  // (deterministic). 1: no split (partial unused).
   int splits;
   int kSplitTiles;
   int32_t* partial;
+  bool clusterSplit;    // set by LaunchIgemm
 };
+
+// The most parts a split of K reduces within one cluster (Hopper's largest, non-portable, cluster:
+// the blocks of a tile's parts, at most a few tens of KB of shared memory each, fit one GPC).
+constexpr int kMaxClusterSplits = 16;
 
 // Tile configurations (the tactic): indices 0 .. IgemmTileCount() - 1.
 int IgemmTileCount();
@@ -112,7 +121,10 @@ int IgemmSplitTiles(const IgemmParams& p, int splits);
 // The parts a `splits`-way split of K really makes (every part gets at least one K tile, so fewer
 // when K has fewer tiles than splits, or when rounding leaves the last parts empty).
 int IgemmEffectiveSplits(const IgemmParams& p, int splits);
-// Bytes of the int32 partial sums a split-K launch needs (0 without a split).
+// Whether a `splits`-way split of K reduces within a cluster on this device (IgemmParams::splits):
+// 2 to kMaxClusterSplits effective parts, a device that launches clusters and kernels built for it.
+bool IgemmClusterSplit(const IgemmParams& p, int splits);
+// Bytes of the int32 partial sums a split-K launch needs (0 without a split, or reduced in a cluster).
 size_t IgemmPartialBytes(const IgemmParams& p, int splits);
 cudaError_t LaunchIgemm(const IgemmParams& p, int tile, cudaStream_t stream);
 // Explicit im2col of a one-group convolution's A operand: dst [m, kp] with row = output pixel and

@@ -21,6 +21,7 @@
 #include <cuda_fp16.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "kernels/activation.cuh"
 #include "kernels/float_convert.cuh"
@@ -343,6 +344,52 @@ __device__ __forceinline__ void FinishQuad(const IgemmParams& p, const float* co
   Store4(p, at, y, count, inv, vec4);
 }
 
+// Split-K within a cluster (IgemmParams::clusterSplit): part `part` of a tile's `splits` parts is
+// the cluster's block of that rank. Every part but the first stores its V int4 accumulator
+// fragments in its own shared memory (fragment v of thread t at int4 v * kThreads + t: the stores
+// and the remote loads are conflict-free runs), the cluster meets at a barrier (release / acquire:
+// the stores are visible to the others), the first part adds every other part's fragments into
+// its registers through distributed shared memory, and a second barrier keeps the others' shared
+// memory alive until it has. Returns whether this block is the first part (which goes on to the
+// epilogue). The caller has finished every read of the shared memory it reuses.
+template <int V, int kThreads>
+__device__ __forceinline__ bool ClusterReduce(int32_t* acc, int8_t* smem, int part, int splits) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  const int tid = threadIdx.x;
+  int4* const tile = reinterpret_cast<int4*>(smem);
+  __syncthreads();  // every warp is done with the stages
+  if (part != 0) {
+#pragma unroll
+    for (int v = 0; v < V; v++) tile[v * kThreads + tid] = make_int4(acc[v * 4], acc[v * 4 + 1], acc[v * 4 + 2], acc[v * 4 + 3]);
+  }
+  asm volatile("barrier.cluster.arrive.release.aligned;\nbarrier.cluster.wait.acquire.aligned;\n" ::: "memory");
+  if (part == 0) {
+    const uint32_t local = SmemAddr(tile + tid);
+    for (int r = 1; r < splits; r++) {
+      uint32_t remote;
+      asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n" : "=r"(remote) : "r"(local), "r"(r));
+#pragma unroll
+      for (int v = 0; v < V; v++) {
+        int4 x;
+        asm volatile("ld.shared::cluster.v4.s32 {%0, %1, %2, %3}, [%4];\n"
+                     : "=r"(x.x), "=r"(x.y), "=r"(x.z), "=r"(x.w)
+                     : "r"(remote + static_cast<uint32_t>(v * kThreads * 16))
+                     : "memory");
+        acc[v * 4] += x.x;
+        acc[v * 4 + 1] += x.y;
+        acc[v * 4 + 2] += x.z;
+        acc[v * 4 + 3] += x.w;
+      }
+    }
+  }
+  asm volatile("barrier.cluster.arrive.release.aligned;\nbarrier.cluster.wait.acquire.aligned;\n" ::: "memory");
+  return part == 0;
+#else
+  __trap();
+  return false;
+#endif
+}
+
 // WG: the warpgroup MMA (BM / 64 warpgroups, each 64 rows by BN; WARPS_M = BM / 16, WARPS_N = 1, so
 // every warp holds the fragments of 16 rows by BN as the mma.sync kernel's would).
 template <int BM, int BN, int WARPS_M, int WARPS_N, bool CONV, bool VEC, bool WG>
@@ -380,9 +427,11 @@ __global__ void __launch_bounds__(WARPS_M* WARPS_N * 32)
   const int warp = tid >> 5;
   const int wm0 = (warp / WARPS_N) * WM;
   const int wn0 = (warp % WARPS_N) * WN;
-  // z: group * splits + the block's part of K (split-K, IgemmParams::splits).
+  // z: group * splits + the block's part of K (split-K, IgemmParams::splits; in a cluster, the
+  // part is the block's rank in it).
   const int group = p.splits > 1 ? static_cast<int>(blockIdx.z) / p.splits : static_cast<int>(blockIdx.z);
-  const int ktBegin = p.splits > 1 ? (static_cast<int>(blockIdx.z) - group * p.splits) * p.kSplitTiles : 0;
+  const int part = p.splits > 1 ? static_cast<int>(blockIdx.z) - group * p.splits : 0;
+  const int ktBegin = part * p.kSplitTiles;
   const int n0 = blockIdx.x * BN;
   const int64_t m0 = mBase + static_cast<int64_t>(blockIdx.y) * BM;
   const int kc = tid & 3;
@@ -493,7 +542,7 @@ __global__ void __launch_bounds__(WARPS_M* WARPS_N * 32)
   // The residual tile [BM, BN] of the prefetched residual op, 16-byte chunks, rows beyond m and
   // columns beyond n zero-filled; part of the first stage's cp.async group.
   auto prefetchResidual = [&]() {
-    if (resOp < 0) return;
+    if (resOp < 0 || part != 0) return;  // in a cluster split, the first part finishes the tile
     const IgemmEpilogueOp& op = p.epi[resOp];
     const int size = static_cast<int>(ItemSize(op.dtype));
     const int chunksPerRow = BN * size / 16;
@@ -575,7 +624,10 @@ __global__ void __launch_bounds__(WARPS_M* WARPS_N * 32)
   CpAsyncWait<0>();
   const int gq = lane >> 2;
   const int tq = lane & 3;
-  if (p.splits > 1) {
+  if (p.splits > 1 && p.clusterSplit) {
+    // Split-K in a cluster: the first part gathers the others' sums and goes on to the epilogue.
+    if (!ClusterReduce<MI * NI, kThreads>(&acc[0][0][0], smem, part, p.splits)) return;
+  } else if (p.splits > 1) {
     // Split-K: add this part's exact int32 sums into the partial tile; IgemmSplitFinishKernel
     // applies the epilogue once every part has.
 #pragma unroll
@@ -688,6 +740,29 @@ __global__ void __launch_bounds__(WARPS_M* WARPS_N * 32)
   }
 }
 
+// Launches an igemm kernel in clusters of (1, 1, clusterZ) blocks (a split of K reduced in a
+// cluster, IgemmClusterSplit), or plainly when clusterZ is 1.
+template <typename... Params, typename... Args>
+cudaError_t IgemmLaunch(void (*kernel)(Params...), dim3 grid, dim3 block, int smemBytes, cudaStream_t stream, int clusterZ, Args&&... args) {
+  if (clusterZ <= 1) {
+    kernel<<<grid, block, static_cast<size_t>(smemBytes), stream>>>(std::forward<Args>(args)...);
+    return cudaGetLastError();
+  }
+  cudaLaunchConfig_t config{};
+  config.gridDim = grid;
+  config.blockDim = block;
+  config.dynamicSmemBytes = static_cast<size_t>(smemBytes);
+  config.stream = stream;
+  cudaLaunchAttribute attr{};
+  attr.id = cudaLaunchAttributeClusterDimension;
+  attr.val.clusterDim.x = 1;
+  attr.val.clusterDim.y = 1;
+  attr.val.clusterDim.z = static_cast<unsigned>(clusterZ);
+  config.attrs = &attr;
+  config.numAttrs = 1;
+  return cudaLaunchKernelEx(&config, kernel, std::forward<Args>(args)...);
+}
+
 template <int BM, int BN, int WARPS_M, int WARPS_N, bool WG, bool CONV, bool VEC>
 cudaError_t LaunchKernel(const IgemmParams& p, bool vec4, bool fast, int resOp, cudaStream_t stream) {
   constexpr int kThreads = WARPS_M * WARPS_N * 32;
@@ -695,15 +770,24 @@ cudaError_t LaunchKernel(const IgemmParams& p, bool vec4, bool fast, int resOp, 
   const int resBytes = resOp >= 0 ? BM * BN * static_cast<int>(ItemSize(p.epi[resOp].dtype)) : 0;
   // The staged epilogue uses the whole pipeline as its tile; the register epilogue and split-K need
   // only the stages a block's K tiles reach (and the int8 output tile).
+  // A split in a cluster: its first part runs the epilogue, and every part's shared memory holds
+  // the int32 tile its sums pass through.
+  const bool cluster = p.splits > 1 && p.clusterSplit;
   int pipe = PipelineBytes(BM, BN, WG);
-  if (fast || p.splits > 1) {
+  if (fast || (p.splits > 1 && !cluster)) {
     const int blockTiles = p.splits > 1 ? p.kSplitTiles : KTiles(p);
     pipe = std::min(blockTiles, StagesOf(WG)) * StageBytes(BM, BN);
     if (fast) pipe = std::max(pipe, OutTileBytes(BM, BN));
   }
+  if (cluster) pipe = std::max(pipe, BM * BN * 4);
   const int bytes = pipe + ColVecBytes(BN) + resBytes + (WG ? 1024 : 0);
   if (bytes > 48 * 1024) {
     const cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+    if (err != cudaSuccess) return err;
+  }
+  if (cluster && p.splits > 8) {
+    // Clusters beyond the portable 8 blocks (Hopper: 16).
+    const cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1);
     if (err != cudaSuccess) return err;
   }
   const int64_t mTiles = (p.m + BM - 1) / BM;
@@ -711,8 +795,8 @@ cudaError_t LaunchKernel(const IgemmParams& p, bool vec4, bool fast, int resOp, 
   // Rows beyond the grid's y limit run as further launches, each from its own first row.
   for (int64_t t = 0; t < mTiles; t += kMaxGridY) {
     const dim3 grid(nTiles, static_cast<unsigned>(std::min<int64_t>(kMaxGridY, mTiles - t)), static_cast<unsigned>(p.groups * std::max(1, p.splits)));
-    kernel<<<grid, kThreads, bytes, stream>>>(p, t * BM, vec4, fast, resOp, pipe);
-    const cudaError_t err = cudaGetLastError();
+    // A split in a cluster: the parts of a tile (consecutive z) are one cluster.
+    const cudaError_t err = IgemmLaunch(kernel, grid, dim3(kThreads), bytes, stream, cluster ? p.splits : 1, p, t * BM, vec4, fast, resOp, pipe);
     if (err != cudaSuccess) return err;
   }
   return cudaSuccess;

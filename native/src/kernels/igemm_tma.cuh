@@ -182,8 +182,11 @@ __device__ __forceinline__ void AddResidual(float* y, const int8_t* buf, int row
 // inv)), -128, 127), NaN → 127) in four full-rate float instructions: the clamp takes the minimum
 // first (fminf of NaN and 127 is 127), and the clamped value plus 1.5 * 2^23 is rounded to an
 // integer (half to even) by the add, which leaves it in the low mantissa bits.
-__device__ __forceinline__ uint32_t RequantizeByte(float y, float inv) {
-  const float c = fmaxf(fminf(__fmul_rn(y, inv), 127.f), -128.f);
+// lo 0 instead of -128 gives requantize(relu(y)) for a positive finite inv: fround(y * inv) has
+// y's sign (a negative y, -inf included, clamps to 0 as relu's 0 requantizes to 0; NaN still
+// gives 127), so a relu right before the requantize costs nothing (IgemmTmaKernel's reluFold).
+__device__ __forceinline__ uint32_t RequantizeByte(float y, float inv, float lo) {
+  const float c = fmaxf(fminf(__fmul_rn(y, inv), 127.f), lo);
   return __float_as_uint(__fadd_rn(c, 12582912.f)) & 0xffu;
 }
 
@@ -300,6 +303,11 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
   const float sx0 = rowSx ? 0.f : LoadScale(p.sx, 0, p.sxDtype);
   const float inv = OUTB == 1 ? RequantizeFactor(LoadScale(p.outScale, 0, p.outScaleDtype)) : 1.f;
   const DType resDtype = L.resOp >= 0 ? p.epi[L.resOp].dtype : DType::Int8;
+  // A relu as the last epilogue op of an int8 output folds into the requantize's clamp
+  // (RequantizeByte), where the requantize factor is positive and finite.
+  const bool reluFold = OUTB == 1 && p.nEpi > 0 && p.epi[p.nEpi - 1].kind == IgemmEpilogueKind::Activation && inv > 0.f && inv < INFINITY;
+  const int nEpi = reluFold ? p.nEpi - 1 : p.nEpi;
+  const float lo = reluFold ? 0.f : -128.f;
   constexpr int kColsPerThread = (BN + 127) / 128;
   constexpr int kChunkBytes = TmaBoxBytes(BN, OUTB);  // a staged chunk's row
   constexpr int kChunkCols = kChunkBytes / OUTB;      // output columns per chunk
@@ -411,7 +419,7 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
           }
         }
         // + the convolution's bias, then the epilogue ops in order (igemm.h), each over the whole chunk.
-        for (int e = -1; e < p.nEpi; e++) {
+        for (int e = -1; e < nEpi; e++) {
           const IgemmEpilogueKind kind = e < 0 ? IgemmEpilogueKind::Bias : p.epi[e].kind;
           if (kind == IgemmEpilogueKind::Bias) {
             if (e < 0 && !hasBias) continue;
@@ -450,7 +458,7 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
             int8_t* const dst = stg + Swizzle<kChunkBytes>(row0 + h * 8, ob);
             const float* v = y + jj * 4 + h * 2;
             if constexpr (OUTB == 1) {
-              *reinterpret_cast<uint16_t*>(dst) = static_cast<uint16_t>(RequantizeByte(v[0], inv) | (RequantizeByte(v[1], inv) << 8));
+              *reinterpret_cast<uint16_t*>(dst) = static_cast<uint16_t>(RequantizeByte(v[0], inv, lo) | (RequantizeByte(v[1], inv, lo) << 8));
             } else if constexpr (OUTB == 2) {
               if (p.outDtype == DType::BFloat16) {
                 *reinterpret_cast<__nv_bfloat162*>(dst) = __nv_bfloat162(__float2bfloat16_rn(v[0]), __float2bfloat16_rn(v[1]));

@@ -134,12 +134,16 @@ __device__ __forceinline__ Taps TapsInside(int32_t start, int d, int k, int32_t 
 }
 
 // Dense channels-last tensors with 16 bytes of channels per thread (C % 8 == 0 for 16-bit types,
-// C % 16 == 0 for int8 max pooling of quantized values): each thread pools kLanes consecutive
-// channels of one output position with 16-byte loads and stores (the per-element kernel moves one
-// element per thread). int8 (max only) compares four bytes per instruction (__vmaxs4) instead of
-// going through float; a window wholly in the padding gives 0, as FromF<int8_t>(-inf) does.
-template <int NS, typename T>
+// C % 16 == 0 for int8): each thread pools kLanes consecutive channels of one output position
+// with 16-byte loads and stores (the per-element kernel moves one element per thread). int8 max
+// pooling of quantized values compares four bytes per instruction (__vmaxs4) instead of going
+// through float; a window wholly in the padding gives 0, as FromF<int8_t>(-inf) does.
+// kStep: an int8 step with an int8 output (pool.h), max or average, with PoolKernel's arithmetic
+// lane by lane: exact integer window maxima or sums, the double quotient rounded once, the scales
+// and the requantize.
+template <int NS, typename T, bool kStep = false>
 __global__ void __launch_bounds__(256) PoolChannelsLastVecKernel(const PoolParams p, int32_t total) {
+  static_assert(!kStep || std::is_same_v<T, int8_t>, "int8 steps read int8");
   constexpr bool kD = Spatial<NS>::kD, kH = Spatial<NS>::kH;
   constexpr int kLanes = 16 / sizeof(T);
   const int32_t C8 = static_cast<int32_t>(p.c / kLanes);
@@ -193,7 +197,48 @@ __global__ void __launch_bounds__(256) PoolChannelsLastVecKernel(const PoolParam
         }
       }
     };
-    if constexpr (std::is_same_v<T, int8_t>) {
+    // The average's divisor and whether the window lies wholly in the padding.
+    const auto divisorOf = [&](bool* empty) {
+      int32_t real = 1, padded = 1;
+      const int32_t starts[3] = {z0, y0, x0}, sizes[3] = {D, H, W};
+      *empty = false;
+      for (int s = 3 - NS; s < 3; s++) {
+        const int32_t end = min(starts[s] + p.window[s], sizes[s] + p.post[s]);
+        const int32_t lo = max(starts[s], 0), hi = min(end, sizes[s]);
+        *empty = *empty || hi <= lo;
+        real *= max(hi - lo, 0);
+        padded *= end - starts[s];
+      }
+      return p.divisor != 0.0 ? p.divisor : static_cast<double>(p.excludePadding ? (*empty ? 1 : real) : padded);
+    };
+    if constexpr (kStep) {
+      int32_t acc[16];
+#pragma unroll
+      for (int j = 0; j < 16; j++) acc[j] = p.isMax ? -128 : 0;
+      bool seen = false;
+      forWindow([&](const uint4& w) {
+        const uint32_t words[4] = {w.x, w.y, w.z, w.w};
+#pragma unroll
+        for (int j = 0; j < 16; j++) {
+          const int32_t v = static_cast<int8_t>(words[j >> 2] >> ((j & 3) * 8));
+          acc[j] = p.isMax ? max(acc[j], v) : acc[j] + v;
+        }
+        seen = true;
+      });
+      const float sx = LoadScale(p.xScale, 0, p.xScaleDtype);
+      const float inv = RequantizeFactor(LoadScale(p.yScale, 0, p.yScaleDtype));
+      bool empty = false;
+      const double div = p.isMax ? 1.0 : divisorOf(&empty);
+      uint32_t words[4] = {0, 0, 0, 0};
+#pragma unroll
+      for (int j = 0; j < 16; j++) {
+        float r;
+        if (p.isMax) r = seen ? static_cast<float>(acc[j]) : -INFINITY;
+        else r = empty ? 0.f : __double2float_rn(__ddiv_rn(static_cast<double>(acc[j]), div));
+        words[j >> 2] |= static_cast<uint32_t>(static_cast<uint8_t>(Requantize(__fmul_rn(r, sx), inv))) << ((j & 3) * 8);
+      }
+      y[(((static_cast<int64_t>(n) * OD + od) * OH + oh) * OW + ow) * C8 + cg] = make_uint4(words[0], words[1], words[2], words[3]);
+    } else if constexpr (std::is_same_v<T, int8_t>) {
       uint4 m = make_uint4(0x80808080u, 0x80808080u, 0x80808080u, 0x80808080u);
       bool seen = false;
       forWindow([&](const uint4& w) {
@@ -222,18 +267,7 @@ __global__ void __launch_bounds__(256) PoolChannelsLastVecKernel(const PoolParam
       });
       float div = 1.f;
       bool empty = false;
-      if (!p.isMax) {
-        int32_t real = 1, padded = 1;
-        const int32_t starts[3] = {z0, y0, x0}, sizes[3] = {D, H, W};
-        for (int s = 3 - NS; s < 3; s++) {
-          const int32_t end = min(starts[s] + p.window[s], sizes[s] + p.post[s]);
-          const int32_t lo = max(starts[s], 0), hi = min(end, sizes[s]);
-          empty = empty || hi <= lo;
-          real *= max(hi - lo, 0);
-          padded *= end - starts[s];
-        }
-        div = p.divisor != 0.0 ? static_cast<float>(p.divisor) : static_cast<float>(p.excludePadding ? real : padded);
-      }
+      if (!p.isMax) div = static_cast<float>(divisorOf(&empty));
       uint4 out;
       T* o = reinterpret_cast<T*>(&out);
       for (int j = 0; j < kLanes; j++) {
@@ -281,7 +315,8 @@ template <int NS>
 cudaError_t LaunchRank(const PoolParams& p, int64_t total, bool fits32, bool vec, cudaStream_t stream) {
   if (vec) {
     const int32_t work = static_cast<int32_t>(total / (p.dtype == DType::Int8 ? 16 : 8));
-    if (p.dtype == DType::Float16) PoolChannelsLastVecKernel<NS, __half><<<GridFor(work), 256, 0, stream>>>(p, work);
+    if (p.xScale != nullptr) PoolChannelsLastVecKernel<NS, int8_t, true><<<GridFor(work), 256, 0, stream>>>(p, work);
+    else if (p.dtype == DType::Float16) PoolChannelsLastVecKernel<NS, __half><<<GridFor(work), 256, 0, stream>>>(p, work);
     else if (p.dtype == DType::BFloat16) PoolChannelsLastVecKernel<NS, __nv_bfloat16><<<GridFor(work), 256, 0, stream>>>(p, work);
     else PoolChannelsLastVecKernel<NS, int8_t><<<GridFor(work), 256, 0, stream>>>(p, work);
     return cudaGetLastError();
@@ -303,27 +338,47 @@ cudaError_t LaunchRank(const PoolParams& p, int64_t total, bool fits32, bool vec
 
 }  // namespace
 
-cudaError_t LaunchPool(const PoolParams& p, cudaStream_t stream) {
+namespace {
+
+// The elements of the output, and whether every offset of the launch fits in int32.
+int64_t PoolTotal(const PoolParams& p, bool* fits32) {
   int64_t total = p.n * p.c, span = p.n * p.c;
   for (int d = 0; d < kMaxPoolDims; d++) {
     total *= p.out[d];
     span *= p.in[d];
   }
-  if (total == 0) return cudaSuccess;
   StridedView xv;
   xv.rank = 2 + kMaxPoolDims;
   xv.size[0] = p.n;
   xv.size[1] = p.c;
   for (int d = 0; d < kMaxPoolDims; d++) xv.size[2 + d] = p.in[d] + p.pre[d] + p.post[d];
   for (int d = 0; d < xv.rank; d++) xv.stride[d] = p.xStride[d];
-  const bool fits32 = Fits32(total, xv) && span < (int64_t{1} << 30) && total < (int64_t{1} << 30);
+  *fits32 = Fits32(total, xv) && span < (int64_t{1} << 30) && total < (int64_t{1} << 30);
+  return total;
+}
+
+}  // namespace
+
+bool PoolVectorized(const PoolParams& p) {
+  bool fits32 = false;
+  PoolTotal(p, &fits32);
   bool undilated = true;
   for (int d = 0; d < kMaxPoolDims; d++) undilated = undilated && p.dilation[d] == 1;
-  // 16 bytes of channels per thread: 16-bit floats, or int8 max pooling (quantized values moved through a max pool).
-  const bool lanes = p.dtype == DType::Int8 ? p.isMax && p.c % 16 == 0 : (p.dtype == DType::Float16 || p.dtype == DType::BFloat16) && p.c % 8 == 0;
-  const bool vec = lanes && p.yDtype == p.dtype && p.xScale == nullptr && fits32 && DenseChannelsLast(p, p.xStride, p.in) &&
+  // 16 bytes of channels per thread: 16-bit floats, int8 max pooling (quantized values moved
+  // through a max pool), or an int8 step with an int8 output.
+  const bool step = p.xScale != nullptr;
+  const bool lanes = p.dtype == DType::Int8 ? (p.isMax || step) && p.c % 16 == 0 : (p.dtype == DType::Float16 || p.dtype == DType::BFloat16) && p.c % 8 == 0;
+  const bool vec = lanes && p.yDtype == p.dtype && (!step || p.yScale != nullptr) && fits32 && DenseChannelsLast(p, p.xStride, p.in) &&
                    DenseChannelsLast(p, p.yStride, p.out) && reinterpret_cast<uintptr_t>(p.x) % 16 == 0 &&
                    reinterpret_cast<uintptr_t>(p.y) % 16 == 0 && (p.isMax || undilated);
+  return vec;
+}
+
+cudaError_t LaunchPool(const PoolParams& p, cudaStream_t stream) {
+  bool fits32 = false;
+  const int64_t total = PoolTotal(p, &fits32);
+  if (total == 0) return cudaSuccess;
+  const bool vec = PoolVectorized(p);
   switch (p.spatialDims) {
     case 1: return LaunchRank<1>(p, total, fits32, vec, stream);
     case 2: return LaunchRank<2>(p, total, fits32, vec, stream);

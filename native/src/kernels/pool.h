@@ -44,6 +44,10 @@ struct PoolParams {
   DType yScaleDtype;
 };
 
+// Whether LaunchPool runs the kernel that moves 16 bytes of channels per thread: dense
+// channels-last x and y (16-byte aligned), 8 channels a multiple for 16-bit floats, 16 for int8
+// (max pooling of quantized values, or an int8 step with an int8 output), no dilated average.
+bool PoolVectorized(const PoolParams& p);
 cudaError_t LaunchPool(const PoolParams& params, cudaStream_t stream);
 
 }  // namespace fxrt::kernels
