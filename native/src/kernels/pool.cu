@@ -144,6 +144,9 @@ __device__ __forceinline__ Taps TapsInside(int32_t start, int d, int k, int32_t 
 template <int NS, typename T, bool kStep = false>
 __global__ void __launch_bounds__(256) PoolChannelsLastVecKernel(const PoolParams p, int32_t total) {
   static_assert(!kStep || std::is_same_v<T, int8_t>, "int8 steps read int8");
+  // An int8 step's scales, one per tensor, read where the kernel runs (run-time scales may change).
+  [[maybe_unused]] const float sx = kStep ? LoadScale(p.xScale, 0, p.xScaleDtype) : 0.f;
+  [[maybe_unused]] const float inv = kStep ? RequantizeFactor(LoadScale(p.yScale, 0, p.yScaleDtype)) : 0.f;
   constexpr bool kD = Spatial<NS>::kD, kH = Spatial<NS>::kH;
   constexpr int kLanes = 16 / sizeof(T);
   const int32_t C8 = static_cast<int32_t>(p.c / kLanes);
@@ -225,8 +228,6 @@ __global__ void __launch_bounds__(256) PoolChannelsLastVecKernel(const PoolParam
         }
         seen = true;
       });
-      const float sx = LoadScale(p.xScale, 0, p.xScaleDtype);
-      const float inv = RequantizeFactor(LoadScale(p.yScale, 0, p.yScaleDtype));
       bool empty = false;
       const double div = p.isMax ? 1.0 : divisorOf(&empty);
       uint32_t words[4] = {0, 0, 0, 0};
@@ -357,11 +358,8 @@ int64_t PoolTotal(const PoolParams& p, bool* fits32) {
   return total;
 }
 
-}  // namespace
-
-bool PoolVectorized(const PoolParams& p) {
-  bool fits32 = false;
-  PoolTotal(p, &fits32);
+// PoolVectorized, given whether the launch's offsets fit in int32 (PoolTotal).
+bool VectorizedWith(const PoolParams& p, bool fits32) {
   bool undilated = true;
   for (int d = 0; d < kMaxPoolDims; d++) undilated = undilated && p.dilation[d] == 1;
   // 16 bytes of channels per thread: 16-bit floats, int8 max pooling (quantized values moved
@@ -374,11 +372,19 @@ bool PoolVectorized(const PoolParams& p) {
   return vec;
 }
 
+}  // namespace
+
+bool PoolVectorized(const PoolParams& p) {
+  bool fits32 = false;
+  PoolTotal(p, &fits32);
+  return VectorizedWith(p, fits32);
+}
+
 cudaError_t LaunchPool(const PoolParams& p, cudaStream_t stream) {
   bool fits32 = false;
   const int64_t total = PoolTotal(p, &fits32);
   if (total == 0) return cudaSuccess;
-  const bool vec = PoolVectorized(p);
+  const bool vec = VectorizedWith(p, fits32);
   switch (p.spatialDims) {
     case 1: return LaunchRank<1>(p, total, fits32, vec, stream);
     case 2: return LaunchRank<2>(p, total, fits32, vec, stream);
