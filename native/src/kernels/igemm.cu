@@ -1,6 +1,6 @@
-// The int8 GEMM's entry points (igemm.h): tactic queries, the launch (split-K's zeroing and
-// epilogue kernel around the main kernel of igemm_kernel.cuh, whose tile configurations are
-// compiled one per translation unit from igemm_tile.cu.in) and the explicit im2col form.
+// The int8 GEMM's entry points (igemm.h): tactic queries, the launch (split-K's zeroing before
+// the main kernel of igemm_kernel.cuh, whose tile configurations are compiled one per translation
+// unit from igemm_tile.cu.in) and the explicit im2col form.
 #include "kernels/igemm_kernel.cuh"
 
 #include <algorithm>
@@ -11,7 +11,7 @@
 
 namespace fxrt::kernels {
 
-static_assert(kTileCount == 16, "CMakeLists.txt compiles igemm_tile.cu.in once per tile: keep FXRT_IGEMM_TILES equal to kTileCount");
+static_assert(kTileCount == 17, "CMakeLists.txt compiles igemm_tile.cu.in once per tile: keep FXRT_IGEMM_TILES equal to kTileCount");
 #define FXRT_IGEMM_EXTERN(T) extern template cudaError_t LaunchTileAt<T>(const IgemmParams&, bool, bool, bool, int, cudaStream_t);
 FXRT_IGEMM_EXTERN(0) FXRT_IGEMM_EXTERN(1) FXRT_IGEMM_EXTERN(2) FXRT_IGEMM_EXTERN(3) FXRT_IGEMM_EXTERN(4)
 FXRT_IGEMM_EXTERN(5) FXRT_IGEMM_EXTERN(6) FXRT_IGEMM_EXTERN(7) FXRT_IGEMM_EXTERN(8) FXRT_IGEMM_EXTERN(9) FXRT_IGEMM_EXTERN(10) FXRT_IGEMM_EXTERN(11)
@@ -34,43 +34,6 @@ int PrefetchedResidual(const IgemmParams& p) {
     return ok ? e : -1;
   }
   return -1;
-}
-
-// Split-K's second kernel: every thread finishes four consecutive columns of one row of a group
-// from the int32 sums in p.partial, with the arithmetic of the main kernel's epilogue (column
-// vectors read from global memory instead of shared memory).
-__global__ void IgemmSplitFinishKernel(const __grid_constant__ IgemmParams p, int64_t quads, bool vec4) {
-  const int quadsPerGroup = (p.n + 3) / 4;
-  const float inv = p.outScale != nullptr ? RequantizeFactor(LoadScale(p.outScale, 0, p.outScaleDtype)) : 1.f;
-  const bool rowSx = p.sxRows > 1;
-  for (int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; idx < quads; idx += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int64_t rowGroup = idx / quadsPerGroup;
-    const int c0 = static_cast<int>(idx - rowGroup * quadsPerGroup) * 4;
-    const int64_t row = rowGroup / p.groups;
-    const int group = static_cast<int>(rowGroup - row * p.groups);
-    const int count = min(4, p.n - c0);
-    const int gcol0 = group * p.n + c0;
-    const int64_t at = row * p.ldc + gcol0;
-    const float sx = LoadScale(p.sx, rowSx ? row % p.sxRows : 0, p.sxDtype);
-    float y[4];
-#pragma unroll
-    for (int q = 0; q < 4; q++) {
-      const int gcol = gcol0 + (q < count ? q : 0);
-      const float s = __fmul_rn(sx, LoadScale(p.sw, p.swPerChannel ? gcol : 0, p.swDtype));
-      y[q] = __fmul_rn(__int2float_rn(p.partial[at + (q < count ? q : 0)]), s);
-      if (p.bias != nullptr) y[q] = __fadd_rn(y[q], LoadScale(p.bias, gcol, p.biasDtype));
-    }
-    ApplyEpilogue<4>(
-        p, y,
-        [&](int e, int q) {
-          const IgemmEpilogueOp& op = p.epi[e];
-          const int gcol = gcol0 + (q < count ? q : 0);
-          if (op.kind == IgemmEpilogueKind::Bias) return LoadScale(op.ptr, op.stride * gcol, op.dtype);
-          return op.scale != nullptr ? LoadScale(op.scale, op.scalePerChannel ? gcol : 0, op.scaleDtype) : 0.f;
-        },
-        [&](int e, float* r) { Load4(p.epi[e].ptr, at, p.epi[e].dtype, vec4, count, r); });
-    Store4(p, at, y, count, inv, vec4);
-  }
 }
 
 bool Aligned(const void* ptr, uintptr_t bytes) { return reinterpret_cast<uintptr_t>(ptr) % bytes == 0; }
@@ -408,9 +371,14 @@ bool IgemmClusterSplit(const IgemmParams& p, int splits) {
   return parts >= 2 && parts <= kMaxClusterSplits && ClusterLaunchAvailable();
 }
 
+// The int32 sums [m, ldc], then (from a 256-byte boundary) the tiles' arrival counters, one per
+// 64 x 64 block of each group's output (every tile is a whole number of those blocks).
+static size_t SplitSumBytes(const IgemmParams& p) { return (static_cast<size_t>(p.m) * static_cast<size_t>(p.ldc) * sizeof(int32_t) + 255) / 256 * 256; }
+
 size_t IgemmPartialBytes(const IgemmParams& p, int splits) {
   if (splits < 2 || IgemmClusterSplit(p, splits)) return 0;
-  return static_cast<size_t>(p.m) * static_cast<size_t>(p.ldc) * sizeof(int32_t);
+  const size_t counters = static_cast<size_t>(p.groups) * static_cast<size_t>((p.m + 63) / 64) * static_cast<size_t>((p.n + 63) / 64);
+  return SplitSumBytes(p) + counters * sizeof(uint32_t);
 }
 
 cudaError_t LaunchIgemm(const IgemmParams& given, int tile, cudaStream_t stream) {
@@ -435,14 +403,11 @@ cudaError_t LaunchIgemm(const IgemmParams& given, int tile, cudaStream_t stream)
   }
   if (StridedInput(p)) return cudaErrorInvalidValue;
   if (p.splits > 1 && !p.clusterSplit) {
+    // The sums and counters start at zero; the last part of each tile finishes it (staged epilogue).
     if (p.partial == nullptr) return cudaErrorInvalidValue;
-    cudaError_t err = cudaMemsetAsync(p.partial, 0, IgemmPartialBytes(p, p.splits), stream);
-    if (err == cudaSuccess) err = LaunchMain(p, tile, vec, vec4, false, -1, stream);
-    if (err != cudaSuccess) return err;
-    const int64_t quads = p.m * p.groups * ((p.n + 3) / 4);
-    const int64_t blocks = std::min<int64_t>((quads + 255) / 256, 65535);
-    IgemmSplitFinishKernel<<<static_cast<unsigned>(blocks), 256, 0, stream>>>(p, quads, vec4);
-    return cudaGetLastError();
+    p.splitCounters = reinterpret_cast<uint32_t*>(reinterpret_cast<char*>(p.partial) + SplitSumBytes(p));
+    const cudaError_t err = cudaMemsetAsync(p.partial, 0, IgemmPartialBytes(p, p.splits), stream);
+    return err != cudaSuccess ? err : LaunchMain(p, tile, vec, vec4, false, -1, stream);
   }
   const int resOp = PrefetchedResidual(p);
   return LaunchMain(p, tile, vec, vec4, FastEpilogue(p, resOp), resOp, stream);

@@ -81,13 +81,15 @@ struct IgemmParams {
   // kMaxClusterSplits parts (IgemmClusterSplit), the parts of a tile are one cluster: each leaves
   // its int32 sums in its shared memory, the first part adds the others' (distributed shared
   // memory) and finishes the epilogue, all in one launch. Otherwise they add their sums into
-  // `partial` ([m, ldc], zeroed first by LaunchIgemm) with integer atomics and a second kernel
-  // finishes the epilogue from it. Integer sums are exact in any order either way
-  // (deterministic). 1: no split (partial unused).
+  // `partial` ([m, ldc], zeroed first by LaunchIgemm) with integer atomics and count themselves
+  // in on the tile's counter (`splitCounters`, after the sums in the same zeroed bytes): the last
+  // part to arrive reads the tile's sums back and finishes the epilogue, also in one launch.
+  // Integer sums are exact in any order either way (deterministic). 1: no split (partial unused).
   int splits;
   int kSplitTiles;
   int32_t* partial;
-  bool clusterSplit;    // set by LaunchIgemm
+  bool clusterSplit;        // set by LaunchIgemm
+  uint32_t* splitCounters;  // set by LaunchIgemm: one per 64 x 64 block of each group's output
 };
 
 // The most parts a split of K reduces within one cluster (Hopper's largest, non-portable, cluster:

@@ -628,8 +628,10 @@ __global__ void __launch_bounds__(WARPS_M* WARPS_N * 32)
     // Split-K in a cluster: the first part gathers the others' sums and goes on to the epilogue.
     if (!ClusterReduce<MI * NI, kThreads>(&acc[0][0][0], smem, part, p.splits)) return;
   } else if (p.splits > 1) {
-    // Split-K: add this part's exact int32 sums into the partial tile; IgemmSplitFinishKernel
-    // applies the epilogue once every part has.
+    // Split-K through global memory: add this part's exact int32 sums into the partial tile, then
+    // count the part in on the tile's counter (the classic fence-then-count handshake: every
+    // thread's atomics are visible device-wide before the count). The last part to arrive reads
+    // the complete sums back (from L2: __ldcg) and finishes the tile; the others are done.
 #pragma unroll
     for (int i = 0; i < MI; i++) {
 #pragma unroll
@@ -644,6 +646,45 @@ __global__ void __launch_bounds__(WARPS_M* WARPS_N * 32)
             const int lc = wn0 + j * 8 + tq * 2 + q;
             if (n0 + lc < p.n) atomicAdd(dst + lc, acc[i][j][half * 2 + q]);
           }
+        }
+      }
+    }
+    __threadfence();
+    __syncthreads();
+    __shared__ int lastPart;
+    if (tid == 0) {
+      const int64_t rows64 = (p.m + 63) / 64, cols64 = (p.n + 63) / 64;
+      uint32_t* counter = p.splitCounters + (group * rows64 + m0 / 64) * cols64 + n0 / 64;
+      lastPart = atomicAdd(counter, 1u) == static_cast<uint32_t>(p.splits - 1);
+    }
+    __syncthreads();
+    if (!lastPart) return;
+    __threadfence();
+    // The last part finishes the tile from its complete sums, with the staged epilogue's
+    // arithmetic below (fround(fround(sum) * scale) + bias staged, then four columns a thread),
+    // reading the sums row by row (coalesced) rather than into the accumulators' fragment layout.
+    const float inv = p.outScale != nullptr ? RequantizeFactor(LoadScale(p.outScale, 0, p.outScaleDtype)) : 1.f;
+    float* const stage = reinterpret_cast<float*>(smem);
+    for (int pass = 0; pass < BM / kRows; pass++) {
+      __syncthreads();  // the pipeline's reads are done / the previous pass's tile consumed
+      for (int idx = tid; idx < kRows * BN; idx += kThreads) {
+        const int lrow = idx / BN;
+        const int lc = idx - lrow * BN;
+        const int64_t row = m0 + pass * kRows + lrow;
+        const bool inside = row < p.m && n0 + lc < p.n;
+        const int32_t sum = inside ? __ldcg(p.partial + row * p.ldc + static_cast<int64_t>(group) * p.n + n0 + lc) : 0;
+        const float s = rowSx ? __fmul_rn(inside ? LoadScale(p.sx, row % p.sxRows, p.sxDtype) : 0.f, colv[lc]) : colv[lc];
+        const float y = __fmul_rn(__int2float_rn(sum), s);
+        stage[lrow * kPitch + lc] = p.bias != nullptr ? __fadd_rn(y, colv[BN + lc]) : y;
+      }
+      __syncthreads();
+      for (int idx = tid; idx < kRows * (BN / 4); idx += kThreads) {
+        const int lrow = idx / (BN / 4);
+        const int lc = (idx - lrow * (BN / 4)) * 4;
+        const int64_t row = m0 + pass * kRows + lrow;
+        const int count = min(4, p.n - (n0 + lc));
+        if (row < p.m && count > 0) {
+          FinishQuad<BN, kPitch>(p, colv, stage, lrow, lc, row * p.ldc + group * p.n + n0 + lc, count, inv, vec4, -1, resTile, pass * kRows + lrow);
         }
       }
     }
@@ -769,7 +810,8 @@ cudaError_t LaunchKernel(const IgemmParams& p, bool vec4, bool fast, int resOp, 
   auto* kernel = IgemmKernel<BM, BN, WARPS_M, WARPS_N, CONV, VEC, WG>;
   const int resBytes = resOp >= 0 ? BM * BN * static_cast<int>(ItemSize(p.epi[resOp].dtype)) : 0;
   // The staged epilogue uses the whole pipeline as its tile; the register epilogue and split-K need
-  // only the stages a block's K tiles reach (and the int8 output tile).
+  // only the stages a block's K tiles reach (and the int8 output tile, or the staged epilogue's
+  // tile for the last part of a split through global memory).
   // A split in a cluster: its first part runs the epilogue, and every part's shared memory holds
   // the int32 tile its sums pass through.
   const bool cluster = p.splits > 1 && p.clusterSplit;
@@ -778,6 +820,7 @@ cudaError_t LaunchKernel(const IgemmParams& p, bool vec4, bool fast, int resOp, 
     const int blockTiles = p.splits > 1 ? p.kSplitTiles : KTiles(p);
     pipe = std::min(blockTiles, StagesOf(WG)) * StageBytes(BM, BN);
     if (fast) pipe = std::max(pipe, OutTileBytes(BM, BN));
+    if (p.splits > 1) pipe = std::max(pipe, StagingRows(BM, BN, WG) * StagePitch(BN) * 4);
   }
   if (cluster) pipe = std::max(pipe, BM * BN * 4);
   const int bytes = pipe + ColVecBytes(BN) + resBytes + (WG ? 1024 : 0);
@@ -848,6 +891,7 @@ constexpr TileConfig kTiles[] = {
     {"128x64 tile, TMA warp-specialized wgmma", 128, 64, 2, 0, true, true},
     {"256x64 tile, TMA warp-specialized wgmma", 256, 64, 2, 0, true, true},
     {"128x64 tile, TMA warp-specialized wgmma 3 consumers", 128, 64, 3, 0, true, true},
+    {"64x64 tile, TMA warp-specialized wgmma 4 consumers", 64, 64, 4, 0, true, true},
 };
 constexpr int kTileCount = sizeof(kTiles) / sizeof(kTiles[0]);
 

@@ -12,7 +12,7 @@
 //     bytes), and, when the epilogue adds a residual, the tile's residual into its consumer's
 //     residual buffer. It refills a stage once its empty barrier says the MMAs reading it are done,
 //     running ahead across tiles;
-//   - warpgroups 1 to NC (2 or 3), the consumers, take the block's tiles in turn ("ping-pong"): one
+//   - warpgroups 1 to NC (2 to 4), the consumers, take the block's tiles in turn ("ping-pong"): one
 //     multiplies its tile with wgmma straight from the stages (MB wgmmas of 64 rows per K step,
 //     sharing B) while the other finishes the previous tile, so the tensor cores keep working
 //     through the epilogues. The epilogue runs in registers (igemm.h's arithmetic, each op over a
@@ -31,6 +31,7 @@
 #include <cudaTypedefs.h>
 
 #include <cstring>
+#include <type_traits>
 
 namespace fxrt::kernels {
 
@@ -41,7 +42,7 @@ constexpr int kTmaBK = 128;        // bytes of K per stage: one 128-byte swizzle
                                    // a convolution over 64-channel multiples: 64-byte rows, 64-byte swizzle)
 constexpr int kTmaMaxStages = 8;
 constexpr int kTmaStageChunk = 64 * 128;  // a consumer's staging tile: 64 rows of one column chunk (up to 128 bytes)
-constexpr int kTmaMaxConsumers = 3;
+constexpr int kTmaMaxConsumers = 4;
 constexpr int kTmaBarBytes = 8 * (2 * kTmaMaxStages + 3 * kTmaMaxConsumers);
 
 // Shared-memory layout and problem constants of a launch (host-computed, TmaPlan).
@@ -178,30 +179,35 @@ __device__ __forceinline__ void AddResidual(float* y, const int8_t* buf, int row
   }
 }
 
-// The int8 bits of requantize(y) (quant_math.cuh Requantize: clamp(round_half_even(fround(y *
-// inv)), -128, 127), NaN → 127) in four full-rate float instructions: the clamp takes the minimum
-// first (fminf of NaN and 127 is 127), and the clamped value plus 1.5 * 2^23 is rounded to an
-// integer (half to even) by the add, which leaves it in the low mantissa bits.
+// requantize(y) (quant_math.cuh Requantize: clamp(round_half_even(fround(y * inv)), -128, 127),
+// NaN → 127) in the low byte of the returned word, in four full-rate float instructions: the clamp
+// takes the minimum first (fminf of NaN and 127 is 127), and the clamped value plus 1.5 * 2^23 is
+// rounded to an integer (half to even) by the add, which leaves it in the low mantissa bits.
 // lo 0 instead of -128 gives requantize(relu(y)) for a positive finite inv: fround(y * inv) has
 // y's sign (a negative y, -inf included, clamps to 0 as relu's 0 requantizes to 0; NaN still
 // gives 127), so a relu right before the requantize costs nothing (IgemmTmaKernel's reluFold).
-__device__ __forceinline__ uint32_t RequantizeByte(float y, float inv, float lo) {
+__device__ __forceinline__ uint32_t RequantizeWord(float y, float inv, float lo) {
   const float c = fmaxf(fminf(__fmul_rn(y, inv), 127.f), lo);
-  return __float_as_uint(__fadd_rn(c, 12582912.f)) & 0xffu;
+  return __float_as_uint(__fadd_rn(c, 12582912.f));
 }
+// Two requantized values (RequantizeWord's words) as 16 bits: one byte permute of the words' low
+// bytes, no masks or shifts.
+__device__ __forceinline__ uint16_t PackBytePair(uint32_t lo, uint32_t hi) { return static_cast<uint16_t>(__byte_perm(lo, hi, 0x0040)); }
 
-// Registers per thread of the producer and of NC consumer warpgroups (setmaxnreg: multiples of 8).
-// setmaxnreg moves registers within the block's own allocation, the (NC + 1) warpgroups at the
-// count the kernel was compiled for (__launch_bounds__: the multiprocessor's 64K shared out, in
-// multiples of 8): a consumer that asks for more than the producer gave back waits forever.
-constexpr int TmaConsumerRegs(int nc) { return nc == 2 ? 232 : 152; }
-constexpr int kTmaProducerRegs = 40;
+// Registers per thread of the producer and of NC consumer warpgroups (setmaxnreg: multiples of 8,
+// at most 256). setmaxnreg moves registers within the block's own allocation, the (NC + 1)
+// warpgroups at the count the kernel was compiled for (__launch_bounds__: the multiprocessor's 64K
+// shared out, in multiples of 8): a consumer that asks for more than the producer gave back waits
+// forever. The consumers share what the producer leaves: 232 each for 2, 152 for 3, 112 for 4.
 constexpr int TmaLaunchRegs(int nc) { return 65536 / (128 * (nc + 1)) / 8 * 8; }
-constexpr bool TmaRegsFit(int nc) { return kTmaProducerRegs + nc * TmaConsumerRegs(nc) <= (nc + 1) * TmaLaunchRegs(nc); }
-static_assert(TmaRegsFit(2) && TmaRegsFit(3), "register budget: the block's allocation");
+constexpr int TmaProducerRegs(int nc) { return nc <= 3 ? 40 : 32; }
+constexpr int TmaConsumerRegs(int nc) { return std::min(256, (TmaLaunchRegs(nc) * (nc + 1) - TmaProducerRegs(nc)) / nc / 8 * 8); }
+constexpr bool TmaRegsFit(int nc) { return TmaProducerRegs(nc) + nc * TmaConsumerRegs(nc) <= (nc + 1) * TmaLaunchRegs(nc); }
+static_assert(TmaConsumerRegs(2) == 232 && TmaConsumerRegs(3) == 152 && TmaConsumerRegs(4) == 112, "register budgets");
+static_assert(TmaRegsFit(2) && TmaRegsFit(3) && TmaRegsFit(4), "register budget: the block's allocation");
 
 // MB: 64-row wgmmas per tile (BM = 64 * MB rows). OUTB: the output's bytes per element (1: int8,
-// requantized; 2: float16 or bfloat16; 4: float32). NC: consumer warpgroups (2 or 3). SLICE: bytes
+// requantized; 2: float16 or bfloat16; 4: float32). NC: consumer warpgroups (2 to 4). SLICE: bytes
 // of K per stage (TmaLayout::slice).
 template <int MB, int BN, int OUTB, int NC, int SLICE>
 __global__ void __launch_bounds__(128 * (NC + 1), 1)
@@ -238,7 +244,7 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
   // turn (ordinal i to consumer i % NC); their K slices fill the stage ring in that order.
   if (wg == 0) {
     // The producer: registers go to the consumers.
-    asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(kTmaProducerRegs));
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(TmaProducerRegs(NC)));
     if (tid != 0) return;
     int s = 0;
     uint32_t phase = 0;
@@ -304,7 +310,7 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
   const float inv = OUTB == 1 ? RequantizeFactor(LoadScale(p.outScale, 0, p.outScaleDtype)) : 1.f;
   const DType resDtype = L.resOp >= 0 ? p.epi[L.resOp].dtype : DType::Int8;
   // A relu as the last epilogue op of an int8 output folds into the requantize's clamp
-  // (RequantizeByte), where the requantize factor is positive and finite.
+  // (RequantizeWord), where the requantize factor is positive and finite.
   const bool reluFold = OUTB == 1 && p.nEpi > 0 && p.epi[p.nEpi - 1].kind == IgemmEpilogueKind::Activation && inv > 0.f && inv < INFINITY;
   const int nEpi = reluFold ? p.nEpi - 1 : p.nEpi;
   const float lo = reluFold ? 0.f : -128.f;
@@ -404,20 +410,25 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
       for (int c = 0; c < kChunks; c++) {
         // The chunk's values: y[jj * 4 + h * 2 + q] at row r0 + 8 h, column lc0 + 8 jj + q.
         const int lc0 = c * kChunkCols + tq * 2;
+        // Rescaled accumulators; the loop is compiled twice (kRowSx), so the per-row x scale's
+        // multiply is not paid where there is none.
         float y[kJ * 4];
+        const auto rescale = [&](auto kRowSx) {
 #pragma unroll
-        for (int jj = 0; jj < kJ; jj++) {
-          const int lc = lc0 + jj * 8;
-          const int32_t* a = acc + mb * kAcc + (c * kJ + jj) * 4;
-          const float2 sc = *reinterpret_cast<const float2*>(colv + lc);
+          for (int jj = 0; jj < kJ; jj++) {
+            const int32_t* a = acc + mb * kAcc + (c * kJ + jj) * 4;
+            const float2 sc = *reinterpret_cast<const float2*>(colv + lc0 + jj * 8);
 #pragma unroll
-          for (int h = 0; h < 2; h++) {
-            const float s0 = rowSx ? __fmul_rn(sxr[h], sc.x) : sc.x;
-            const float s1 = rowSx ? __fmul_rn(sxr[h], sc.y) : sc.y;
-            y[jj * 4 + h * 2] = __fmul_rn(__int2float_rn(a[h * 2]), s0);
-            y[jj * 4 + h * 2 + 1] = __fmul_rn(__int2float_rn(a[h * 2 + 1]), s1);
+            for (int h = 0; h < 2; h++) {
+              const float s0 = decltype(kRowSx)::value ? __fmul_rn(sxr[h], sc.x) : sc.x;
+              const float s1 = decltype(kRowSx)::value ? __fmul_rn(sxr[h], sc.y) : sc.y;
+              y[jj * 4 + h * 2] = __fmul_rn(__int2float_rn(a[h * 2]), s0);
+              y[jj * 4 + h * 2 + 1] = __fmul_rn(__int2float_rn(a[h * 2 + 1]), s1);
+            }
           }
-        }
+        };
+        if (rowSx) rescale(std::true_type{});
+        else rescale(std::false_type{});
         // + the convolution's bias, then the epilogue ops in order (igemm.h), each over the whole chunk.
         for (int e = -1; e < nEpi; e++) {
           const IgemmEpilogueKind kind = e < 0 ? IgemmEpilogueKind::Bias : p.epi[e].kind;
@@ -458,7 +469,7 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
             int8_t* const dst = stg + Swizzle<kChunkBytes>(row0 + h * 8, ob);
             const float* v = y + jj * 4 + h * 2;
             if constexpr (OUTB == 1) {
-              *reinterpret_cast<uint16_t*>(dst) = static_cast<uint16_t>(RequantizeByte(v[0], inv, lo) | (RequantizeByte(v[1], inv, lo) << 8));
+              *reinterpret_cast<uint16_t*>(dst) = PackBytePair(RequantizeWord(v[0], inv, lo), RequantizeWord(v[1], inv, lo));
             } else if constexpr (OUTB == 2) {
               if (p.outDtype == DType::BFloat16) {
                 *reinterpret_cast<__nv_bfloat162*>(dst) = __nv_bfloat162(__float2bfloat16_rn(v[0]), __float2bfloat16_rn(v[1]));
