@@ -15,7 +15,7 @@ static_assert(kTileCount == 17, "CMakeLists.txt compiles igemm_tile.cu.in once p
 #define FXRT_IGEMM_EXTERN(T) extern template cudaError_t LaunchTileAt<T>(const IgemmParams&, bool, bool, bool, int, cudaStream_t);
 FXRT_IGEMM_EXTERN(0) FXRT_IGEMM_EXTERN(1) FXRT_IGEMM_EXTERN(2) FXRT_IGEMM_EXTERN(3) FXRT_IGEMM_EXTERN(4)
 FXRT_IGEMM_EXTERN(5) FXRT_IGEMM_EXTERN(6) FXRT_IGEMM_EXTERN(7) FXRT_IGEMM_EXTERN(8) FXRT_IGEMM_EXTERN(9) FXRT_IGEMM_EXTERN(10) FXRT_IGEMM_EXTERN(11)
-FXRT_IGEMM_EXTERN(12) FXRT_IGEMM_EXTERN(13) FXRT_IGEMM_EXTERN(14) FXRT_IGEMM_EXTERN(15)
+FXRT_IGEMM_EXTERN(12) FXRT_IGEMM_EXTERN(13) FXRT_IGEMM_EXTERN(14) FXRT_IGEMM_EXTERN(15) FXRT_IGEMM_EXTERN(16)
 #undef FXRT_IGEMM_EXTERN
 
 namespace {
@@ -68,7 +68,6 @@ cudaError_t LaunchMain(const IgemmParams& p, int tile, bool vec, bool vec4, bool
 }  // namespace
 
 int IgemmTileCount() { return kTileCount; }
-
 
 const char* IgemmTileName(int tile) { return tile >= 0 && tile < kTileCount ? kTiles[tile].name : "?"; }
 

@@ -624,6 +624,32 @@ __global__ void __launch_bounds__(WARPS_M* WARPS_N * 32)
   CpAsyncWait<0>();
   const int gq = lane >> 2;
   const int tq = lane & 3;
+  const bool hasBias = p.bias != nullptr;
+  // fround(fround(acc) * scale), + the convolution's bias, of an accumulator at block column lc
+  // (sx: its row's x scale when x is scaled per row).
+  auto rescaled = [&](int32_t acc, float sx, int lc) {
+    const float s = rowSx ? __fmul_rn(sx, colv[lc]) : colv[lc];
+    const float y = __fmul_rn(__int2float_rn(acc), s);
+    return hasBias ? __fadd_rn(y, colv[BN + lc]) : y;
+  };
+  // The staged epilogue's second half for pass `pass` (kRows rows of rescaled values in `stage`):
+  // every thread finishes four consecutive columns at a time (epilogue ops, requantize or
+  // convert, inv: the requantize factor; res: the prefetched residual op or -1) and stores them, a
+  // warp writing whole rows.
+  float* const stage = reinterpret_cast<float*>(smem);
+  auto finishPass = [&](int pass, float inv, int res) {
+    constexpr int kQuads = BN / 4;
+    for (int idx = tid; idx < kRows * kQuads; idx += kThreads) {
+      const int lrow = idx / kQuads;
+      const int lc = (idx - lrow * kQuads) * 4;
+      const int64_t row = m0 + pass * kRows + lrow;
+      const int count = min(4, p.n - (n0 + lc));
+      if (row < p.m && count > 0) {
+        FinishQuad<BN, kPitch>(p, colv, stage, lrow, lc, row * p.ldc + group * p.n + n0 + lc, count, inv, vec4, res, resTile,
+                               pass * kRows + lrow);
+      }
+    }
+  };
   if (p.splits > 1 && p.clusterSplit) {
     // Split-K in a cluster: the first part gathers the others' sums and goes on to the epilogue.
     if (!ClusterReduce<MI * NI, kThreads>(&acc[0][0][0], smem, part, p.splits)) return;
@@ -660,11 +686,9 @@ __global__ void __launch_bounds__(WARPS_M* WARPS_N * 32)
     __syncthreads();
     if (!lastPart) return;
     __threadfence();
-    // The last part finishes the tile from its complete sums, with the staged epilogue's
-    // arithmetic below (fround(fround(sum) * scale) + bias staged, then four columns a thread),
-    // reading the sums row by row (coalesced) rather than into the accumulators' fragment layout.
+    // The last part finishes the tile from its complete sums through the staged epilogue, reading
+    // them row by row (coalesced) rather than into the accumulators' fragment layout.
     const float inv = p.outScale != nullptr ? RequantizeFactor(LoadScale(p.outScale, 0, p.outScaleDtype)) : 1.f;
-    float* const stage = reinterpret_cast<float*>(smem);
     for (int pass = 0; pass < BM / kRows; pass++) {
       __syncthreads();  // the pipeline's reads are done / the previous pass's tile consumed
       for (int idx = tid; idx < kRows * BN; idx += kThreads) {
@@ -673,34 +697,16 @@ __global__ void __launch_bounds__(WARPS_M* WARPS_N * 32)
         const int64_t row = m0 + pass * kRows + lrow;
         const bool inside = row < p.m && n0 + lc < p.n;
         const int32_t sum = inside ? __ldcg(p.partial + row * p.ldc + static_cast<int64_t>(group) * p.n + n0 + lc) : 0;
-        const float s = rowSx ? __fmul_rn(inside ? LoadScale(p.sx, row % p.sxRows, p.sxDtype) : 0.f, colv[lc]) : colv[lc];
-        const float y = __fmul_rn(__int2float_rn(sum), s);
-        stage[lrow * kPitch + lc] = p.bias != nullptr ? __fadd_rn(y, colv[BN + lc]) : y;
+        stage[lrow * kPitch + lc] = rescaled(sum, rowSx && inside ? LoadScale(p.sx, row % p.sxRows, p.sxDtype) : 0.f, lc);
       }
       __syncthreads();
-      for (int idx = tid; idx < kRows * (BN / 4); idx += kThreads) {
-        const int lrow = idx / (BN / 4);
-        const int lc = (idx - lrow * (BN / 4)) * 4;
-        const int64_t row = m0 + pass * kRows + lrow;
-        const int count = min(4, p.n - (n0 + lc));
-        if (row < p.m && count > 0) {
-          FinishQuad<BN, kPitch>(p, colv, stage, lrow, lc, row * p.ldc + group * p.n + n0 + lc, count, inv, vec4, -1, resTile, pass * kRows + lrow);
-        }
-      }
+      finishPass(pass, inv, -1);
     }
     return;
   }
   __syncthreads();  // the pipeline's shared memory now holds the epilogue's staging tile; the residual tile has arrived
 
   const float inv = p.outScale != nullptr ? RequantizeFactor(LoadScale(p.outScale, 0, p.outScaleDtype)) : 1.f;
-  const bool hasBias = p.bias != nullptr;
-  // fround(fround(acc) * scale), + the convolution's bias, of an accumulator at block column lc
-  // (sx: its row's x scale when x is scaled per row).
-  auto rescaled = [&](int32_t acc, float sx, int lc) {
-    const float s = rowSx ? __fmul_rn(sx, colv[lc]) : colv[lc];
-    const float y = __fmul_rn(__int2float_rn(acc), s);
-    return hasBias ? __fadd_rn(y, colv[BN + lc]) : y;
-  };
   if (fast) {
     // The register epilogue (FastEpilogue): every thread finishes its own accumulators (the same
     // float32 operations, in the same order, as FinishQuad: ApplyEpilogue), requantizes them into an int8 tile in
@@ -744,11 +750,8 @@ __global__ void __launch_bounds__(WARPS_M* WARPS_N * 32)
     return;
   }
 
-  float* const stage = reinterpret_cast<float*>(smem);
   // Per pass, the accumulators of kRows rows become fround(fround(acc) * scale) (+ bias) in the
-  // staging tile; then every thread finishes four consecutive columns at a time (epilogue ops,
-  // requantize or convert) and stores them, a warp writing whole rows.
-  constexpr int kQuads = BN / 4;
+  // staging tile, which finishPass finishes.
   for (int pass = 0; pass < BM / kRows; pass++) {
     __syncthreads();  // column vectors written / the previous pass's tile consumed
 #pragma unroll
@@ -768,16 +771,7 @@ __global__ void __launch_bounds__(WARPS_M* WARPS_N * 32)
       }
     }
     __syncthreads();
-    for (int idx = tid; idx < kRows * kQuads; idx += kThreads) {
-      const int lrow = idx / kQuads;
-      const int lc = (idx - lrow * kQuads) * 4;
-      const int64_t row = m0 + pass * kRows + lrow;
-      const int count = min(4, p.n - (n0 + lc));
-      if (row < p.m && count > 0) {
-        FinishQuad<BN, kPitch>(p, colv, stage, lrow, lc, row * p.ldc + group * p.n + n0 + lc, count, inv, vec4, resOp, resTile,
-                               pass * kRows + lrow);
-      }
-    }
+    finishPass(pass, inv, resOp);
   }
 }
 

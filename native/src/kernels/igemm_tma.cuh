@@ -1,7 +1,7 @@
 // The int8 GEMM's warp-specialized kernel for Hopper (sm_90a), included by igemm_kernel.cuh after
 // the helpers it shares (LoadScale, RequantizeFactor, the wgmma wrappers).
 //
-// Persistent blocks of three warpgroups, one block per multiprocessor, taking output tiles of BM =
+// Persistent blocks of NC + 1 warpgroups (3 to 5), one block per multiprocessor, taking output tiles of BM =
 // 64 * MB rows by BN columns in turn (the column tiles of one row tile on neighbouring blocks, so
 // A's rows come from L2 for all of them). The operands stream from L2 once per tile, A's for every
 // column tile and B's for every row tile: taller tiles (MB 2 or 4) read B fewer times (a 64-column
