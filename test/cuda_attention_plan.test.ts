@@ -435,3 +435,48 @@ describe('fused attention programs, interpreted on the host, match the reference
     }
   });
 });
+
+describe('shuffles that move nothing: the output stored in the input', () => {
+  /** x [2, 8, 1, 1] → relu → shuffle → relu → y, with `params` the shuffle's. */
+  async function flatNet(params: Shuffle, outShape: readonly number[]): Promise<{ engine: Engine; plan: Plan; input: Tensor }> {
+    const net = new NetworkDefinition('flat');
+    const x = net.addInput('x', 'float32', [2, 8, 1, 1]);
+    const r1 = layer(net, 'activation', [x], { op: 'relu', alpha: 0, beta: 0 }, 'r1');
+    const flat = layer(net, 'shuffle', [r1], params, 'flat');
+    net.markOutput(layer(net, 'activation', [flat], { op: 'relu', alpha: 0, beta: 0 }, 'r2'), 'y');
+    const engine = await build(net, { optimizations: false });
+    const plan = engine.plan;
+    expect(plan.values[plan.outputs[0]!.value]!.shape).toEqual(outShape);
+    return { engine, plan, input: Tensor.randn([2, 8, 1, 1], { seed: 4 }) };
+  }
+
+  it('a flattening reshape copies nothing: the next step reads the relu output in place, kept alive in the pool', async () => {
+    const { engine, plan, input } = await flatNet({ firstTranspose: null, reshape: [2, 8], secondTranspose: null }, [2, 8]);
+    const layout = planLayout(plan);
+    const flat = stepIndex(plan, 'flat');
+    const root = plan.steps[flat]!.inputs[0]!;
+    expect([...layout.shared]).toEqual([[plan.steps[flat]!.outputs[0]!, root]]);
+    expect(layout.relocated.has(root) && layout.pooled.has(layout.relocated.get(root)!)).toBe(true);
+    const { spec, bytes, constants, shapes } = lowerPlan(plan);
+    expect(spec.ops.filter((op) => op.step === flat)).toEqual([]);
+    const [r1, r2] = [stepIndex(plan, 'r1'), stepIndex(plan, 'r2')].map((i) => spec.ops.find((op) => op.step === i)!);
+    if (r1?.op !== 'pointwise' || r2?.op !== 'pointwise') throw new Error('expected the relus as pointwise ops');
+    expect(r2.inputs[0]!.ref).toEqual(r1.out.ref);
+    const [got] = interpret(spec, bytes, constants, [input], plan.outputs.map((o) => ({ dtype: o.dtype, shape: shapes[o.value]! })));
+    const [want] = await run(engine, [input]);
+    expect(got!.toFloat64()).toEqual(want!.toFloat64());
+  });
+
+  it('keeps the copy where elements move (a transpose) or where the output is a network output', async () => {
+    const moved = await flatNet({ firstTranspose: [1, 0, 2, 3], reshape: [8, 2], secondTranspose: null }, [8, 2]);
+    expect(planLayout(moved.plan).shared.size).toBe(0);
+    expect(lowerPlan(moved.plan).spec.ops.filter((op) => op.step === stepIndex(moved.plan, 'flat')).map((op) => op.op)).toEqual(['copy']);
+    const net = new NetworkDefinition('flat_out');
+    const x = net.addInput('x', 'float32', [2, 8, 1, 1]);
+    const r1 = layer(net, 'activation', [x], { op: 'relu', alpha: 0, beta: 0 }, 'r1');
+    net.markOutput(layer(net, 'shuffle', [r1], { firstTranspose: null, reshape: [2, 8], secondTranspose: null }, 'flat'), 'y');
+    const plan = (await build(net, { optimizations: false })).plan;
+    expect(planLayout(plan).shared.size).toBe(0);
+    expect(lowerPlan(plan).spec.ops.filter((op) => op.step === stepIndex(plan, 'flat')).map((op) => op.op)).toEqual(['copy']);
+  });
+});

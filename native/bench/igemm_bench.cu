@@ -196,6 +196,7 @@ int main(int argc, char** argv) {
     p.a = a;
     p.lda = pr.k;
     p.b = b;
+    p.bConstant = true;
     p.sx = scales;
     p.sxDtype = DType::Float32;
     p.sxRows = 1;

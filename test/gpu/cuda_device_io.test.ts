@@ -18,7 +18,7 @@ import { nn } from '../../src/nn/index.js';
 import type { DType } from '../../src/tensor/dtype.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { expectSameBytes } from './compare.js';
-import { layer } from './engine_harness.js';
+import { layer, settle } from './engine_harness.js';
 
 function ints(values: readonly number[], shape: readonly number[], dtype: DType = 'int64'): Tensor {
   return Tensor.fromNumbers(values, shape, dtype);
@@ -190,8 +190,10 @@ describe('EngineModule.run with device tensors', () => {
     const { module, x } = await squareModule();
     const [hostY] = await module.run([x]);
     const [hostZ] = await module.run([hostY!]);
-    // the first device run makes the module's device execution context
+    // the first device run makes the module's device execution context; what earlier tests left
+    // to the garbage collector is freed before counting
     (await module.run([x], { outputs: 'device' })).forEach((t) => t.dispose());
+    await settle();
     const buffers = cudaMemoryInUse().deviceBuffers;
 
     const dx = DeviceTensor.upload(x);

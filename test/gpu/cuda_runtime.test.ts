@@ -11,18 +11,7 @@ import type { Engine } from '../../src/engine/engine.js';
 import { modelZoo } from '../../src/models/index.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { expectSameBytes } from './compare.js';
-
-/** Collects garbage until the addon's device memory stops changing. */
-async function settle(): Promise<void> {
-  const collect = globalThis.gc;
-  if (collect === undefined) throw new Error('the GPU suite runs with --expose-gc (vitest.gpu.config.ts)');
-  let last = -1;
-  for (let i = 0; i < 20 && cudaMemoryInUse().deviceBytes !== last; i++) {
-    last = cudaMemoryInUse().deviceBytes;
-    collect();
-    await new Promise((r) => setImmediate(r));
-  }
-}
+import { settle } from './engine_harness.js';
 
 async function cifarEngine(batch: number): Promise<Engine> {
   const lowered = await compile(modelZoo.resnet18Cifar.create().eval(), [Tensor.randn([batch, 3, 32, 32], { seed: 1 })], { device: 'cuda', precision: 'fp16' });

@@ -3,7 +3,7 @@
  * GPU suite's check that every step kind computes what the reference computes.
  */
 import { expect } from 'vitest';
-import '../../src/backends/cuda/index.js';
+import { cudaMemoryInUse } from '../../src/backends/cuda/index.js';
 import { Builder, type BuilderConfig } from '../../src/engine/builder.js';
 import type { Engine } from '../../src/engine/engine.js';
 import type { LayerParamsMap, LayerType, NetTensor } from '../../src/engine/network.js';
@@ -81,5 +81,23 @@ export async function expectMatchesReference(c: StepCase): Promise<void> {
       const tol = c.tolerance?.[dtype] ?? TOLERANCE[dtype];
       expect(err, `${what}: relative error ${err} (tolerance ${tol})`).toBeLessThanOrEqual(tol);
     });
+  }
+}
+
+/**
+ * Collects garbage until the addon's device memory (bytes and buffers) stops changing: what
+ * earlier tests left to the garbage collector is freed before a test counts buffers.
+ */
+export async function settle(): Promise<void> {
+  const collect = globalThis.gc;
+  if (collect === undefined) throw new Error('the GPU suite runs with --expose-gc (vitest.gpu.config.ts)');
+  let last = '';
+  for (let i = 0; i < 20; i++) {
+    const m = cudaMemoryInUse();
+    const now = `${m.deviceBytes}/${m.deviceBuffers}`;
+    if (now === last) return;
+    last = now;
+    collect();
+    await new Promise((r) => setImmediate(r));
   }
 }

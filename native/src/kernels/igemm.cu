@@ -135,6 +135,8 @@ namespace {
 // vec16: the channels are a multiple of 16 (as is K), so a chunk is 16 aligned channels of one tap,
 // copied with one 16-byte load.
 __global__ void IgemmIm2colKernel(const __grid_constant__ IgemmParams p, int8_t* __restrict__ dst, int kp, int64_t chunks, bool vec16) {
+  WaitForPriorGrids();  // launched chained (chained_launch.cuh)
+  AllowDependentLaunch();
   const int perRow = kp / 16;
   for (int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; idx < chunks; idx += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     const int64_t m = idx / perRow;
@@ -185,6 +187,8 @@ template <typename T, int CP>
 __global__ void __launch_bounds__(128) IgemmSpaceToDepthKernel(const SpaceToDepthSource src, const IgemmConv g, const IgemmConv q,
                                                                int8_t* __restrict__ dst) {
   constexpr bool kInt8 = std::is_same_v<T, int8_t>;
+  WaitForPriorGrids();  // launched chained (chained_launch.cuh)
+  AllowDependentLaunch();
   const int j = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
   if (j >= q.w) return;
   const int i = static_cast<int>(blockIdx.y);
@@ -229,12 +233,12 @@ __global__ void __launch_bounds__(128) IgemmSpaceToDepthKernel(const SpaceToDept
 }
 
 template <typename T>
-void LaunchSpaceToDepthOf(const SpaceToDepthSource& src, const IgemmConv& g, const IgemmConv& q, int8_t* dst, dim3 grid, cudaStream_t stream) {
+cudaError_t LaunchSpaceToDepthOf(const SpaceToDepthSource& src, const IgemmConv& g, const IgemmConv& q, int8_t* dst, dim3 grid, cudaStream_t stream) {
   switch (q.c) {
-    case 16: IgemmSpaceToDepthKernel<T, 16><<<grid, 128, 0, stream>>>(src, g, q, dst); break;
-    case 32: IgemmSpaceToDepthKernel<T, 32><<<grid, 128, 0, stream>>>(src, g, q, dst); break;
-    case 48: IgemmSpaceToDepthKernel<T, 48><<<grid, 128, 0, stream>>>(src, g, q, dst); break;
-    default: IgemmSpaceToDepthKernel<T, 64><<<grid, 128, 0, stream>>>(src, g, q, dst); break;
+    case 16: return LaunchChained(IgemmSpaceToDepthKernel<T, 16>, grid, dim3(128), 0, stream, 1, GridBlocks(grid), src, g, q, dst);
+    case 32: return LaunchChained(IgemmSpaceToDepthKernel<T, 32>, grid, dim3(128), 0, stream, 1, GridBlocks(grid), src, g, q, dst);
+    case 48: return LaunchChained(IgemmSpaceToDepthKernel<T, 48>, grid, dim3(128), 0, stream, 1, GridBlocks(grid), src, g, q, dst);
+    default: return LaunchChained(IgemmSpaceToDepthKernel<T, 64>, grid, dim3(128), 0, stream, 1, GridBlocks(grid), src, g, q, dst);
   }
 }
 
@@ -309,13 +313,12 @@ cudaError_t LaunchIgemmSpaceToDepth(const IgemmParams& p, const SpaceToDepthSour
   if (q.h > 65535 || q.c > kMaxSpaceToDepthChannels || q.c % 16 != 0 || reach >= (int64_t{1} << 31)) return cudaErrorInvalidValue;
   const dim3 grid(static_cast<unsigned>((q.w + 127) / 128), static_cast<unsigned>(q.h), static_cast<unsigned>(std::min(q.batch, 65535)));
   switch (src.dtype) {
-    case DType::Int8: LaunchSpaceToDepthOf<int8_t>(src, g, q, dst, grid, stream); break;
-    case DType::Float32: LaunchSpaceToDepthOf<float>(src, g, q, dst, grid, stream); break;
-    case DType::Float16: LaunchSpaceToDepthOf<__half>(src, g, q, dst, grid, stream); break;
-    case DType::BFloat16: LaunchSpaceToDepthOf<__nv_bfloat16>(src, g, q, dst, grid, stream); break;
+    case DType::Int8: return LaunchSpaceToDepthOf<int8_t>(src, g, q, dst, grid, stream);
+    case DType::Float32: return LaunchSpaceToDepthOf<float>(src, g, q, dst, grid, stream);
+    case DType::Float16: return LaunchSpaceToDepthOf<__half>(src, g, q, dst, grid, stream);
+    case DType::BFloat16: return LaunchSpaceToDepthOf<__nv_bfloat16>(src, g, q, dst, grid, stream);
     default: return cudaErrorInvalidValue;
   }
-  return cudaGetLastError();
 }
 
 cudaError_t LaunchIgemmIm2col(const IgemmParams& p, int8_t* dst, int kp, cudaStream_t stream) {
@@ -324,8 +327,7 @@ cudaError_t LaunchIgemmIm2col(const IgemmParams& p, int8_t* dst, int kp, cudaStr
   const int64_t chunks = p.m * (kp / 16);
   const int64_t blocks = std::min<int64_t>((chunks + 255) / 256, 65535 * 8);
   const bool vec16 = p.k == kp && p.g.cg % 16 == 0 && p.g.c % 16 == 0 && Aligned(p.a, 16);
-  IgemmIm2colKernel<<<static_cast<unsigned>(blocks), 256, 0, stream>>>(p, dst, kp, chunks, vec16);
-  return cudaGetLastError();
+  return LaunchChained(IgemmIm2colKernel, dim3(static_cast<unsigned>(blocks)), dim3(256), 0, stream, 1, blocks, p, dst, kp, chunks, vec16);
 }
 
 int64_t IgemmBlocks(const IgemmParams& p, int tile) {

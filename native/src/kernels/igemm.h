@@ -61,6 +61,9 @@ struct IgemmParams {
   const int8_t* a;      // matrix [m, lda] (k used) or the NHWC convolution input
   int64_t lda;
   const int8_t* b;      // [groups * n, k]
+  bool bConstant;       // b is a constant no kernel writes (the plan's weights): the warp-specialized
+                        // kernel, launched chained, loads its first slices before waiting for the
+                        // kernels before it (chained_launch.cuh)
   const void* sx;       // x's scale: one value, or one per row index modulo sxRows
   DType sxDtype;
   int64_t sxRows;       // 1: per tensor

@@ -24,6 +24,7 @@
 #include <utility>
 
 #include "kernels/activation.cuh"
+#include "kernels/chained_launch.cuh"
 #include "kernels/float_convert.cuh"
 #include "kernels/quant_math.cuh"
 #include "kernels/smem_async.cuh"
@@ -409,6 +410,9 @@ __global__ void __launch_bounds__(WARPS_M* WARPS_N * 32)
   static_assert(MI >= 1 && NI % 2 == 0 && CA >= 1 && CB >= 1, "tile shape");
   static_assert(!WG || (BM % 64 == 0 && WARPS_M == BM / 16 && WARPS_N == 1 && (BN == 64 || BN == 128)), "warpgroup tile shape");
   static_assert(kRows * kPitch * 4 <= PipelineBytes(BM, BN, WG) && BM % kRows == 0, "epilogue staging");
+  // Launched chained: everything below reads or writes other kernels' memory.
+  WaitForPriorGrids();
+  AllowDependentLaunch();
 
   // wgmma reads the stages through their shared addresses, whose bits the 64-byte swizzle uses: the
   // wgmma kernel starts them at a 1024-byte boundary (LaunchKernel allocates the slack).
@@ -775,29 +779,6 @@ __global__ void __launch_bounds__(WARPS_M* WARPS_N * 32)
   }
 }
 
-// Launches an igemm kernel in clusters of (1, 1, clusterZ) blocks (a split of K reduced in a
-// cluster, IgemmClusterSplit), or plainly when clusterZ is 1.
-template <typename... Params, typename... Args>
-cudaError_t IgemmLaunch(void (*kernel)(Params...), dim3 grid, dim3 block, int smemBytes, cudaStream_t stream, int clusterZ, Args&&... args) {
-  if (clusterZ <= 1) {
-    kernel<<<grid, block, static_cast<size_t>(smemBytes), stream>>>(std::forward<Args>(args)...);
-    return cudaGetLastError();
-  }
-  cudaLaunchConfig_t config{};
-  config.gridDim = grid;
-  config.blockDim = block;
-  config.dynamicSmemBytes = static_cast<size_t>(smemBytes);
-  config.stream = stream;
-  cudaLaunchAttribute attr{};
-  attr.id = cudaLaunchAttributeClusterDimension;
-  attr.val.clusterDim.x = 1;
-  attr.val.clusterDim.y = 1;
-  attr.val.clusterDim.z = static_cast<unsigned>(clusterZ);
-  config.attrs = &attr;
-  config.numAttrs = 1;
-  return cudaLaunchKernelEx(&config, kernel, std::forward<Args>(args)...);
-}
-
 template <int BM, int BN, int WARPS_M, int WARPS_N, bool WG, bool CONV, bool VEC>
 cudaError_t LaunchKernel(const IgemmParams& p, bool vec4, bool fast, int resOp, cudaStream_t stream) {
   constexpr int kThreads = WARPS_M * WARPS_N * 32;
@@ -833,7 +814,7 @@ cudaError_t LaunchKernel(const IgemmParams& p, bool vec4, bool fast, int resOp, 
   for (int64_t t = 0; t < mTiles; t += kMaxGridY) {
     const dim3 grid(nTiles, static_cast<unsigned>(std::min<int64_t>(kMaxGridY, mTiles - t)), static_cast<unsigned>(p.groups * std::max(1, p.splits)));
     // A split in a cluster: the parts of a tile (consecutive z) are one cluster.
-    const cudaError_t err = IgemmLaunch(kernel, grid, dim3(kThreads), bytes, stream, cluster ? p.splits : 1, p, t * BM, vec4, fast, resOp, pipe);
+    const cudaError_t err = LaunchChained(kernel, grid, dim3(kThreads), static_cast<size_t>(bytes), stream, cluster ? p.splits : 1, GridBlocks(grid), p, t * BM, vec4, fast, resOp, pipe);
     if (err != cudaSuccess) return err;
   }
   return cudaSuccess;

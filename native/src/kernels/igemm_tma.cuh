@@ -246,6 +246,16 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
     // The producer: registers go to the consumers.
     asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(TmaProducerRegs(NC)));
     if (tid != 0) return;
+    // Launched chained (chained_launch.cuh): a constant B (the weights) of the block's first tile
+    // goes into the first stages before the wait for the kernels before, whose outputs the A
+    // slices and the residual are. Each prefetched stage expects its A bytes too.
+    const int prefetched = p.bConstant && static_cast<int>(blockIdx.x) < L.tiles ? min(L.stages, L.kTiles) : 0;
+    for (int kt = 0; kt < prefetched; kt++) {
+      MbarExpectTx(fullBar + 8 * kt, L.stageBytes);
+      TmaLoad(base + kt * L.stageBytes + BM * SLICE, &tmB, kt * SLICE, static_cast<int>(blockIdx.x) % L.nTiles * BN, fullBar + 8 * kt);
+    }
+    WaitForPriorGrids();
+    AllowDependentLaunch();
     int s = 0;
     uint32_t phase = 0;
     int ordinal = 0;
@@ -273,8 +283,11 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
         x0 = (rest - oy * p.g.ow) * p.g.sw - p.g.pw;
       }
       for (int kt = 0; kt < L.kTiles; kt++) {
-        MbarWait(emptyBar + 8 * s, phase ^ 1);
-        MbarExpectTx(fullBar + 8 * s, L.stageBytes);
+        const bool early = ordinal == 0 && kt < prefetched;  // B loaded, bytes expected
+        if (!early) {
+          MbarWait(emptyBar + 8 * s, phase ^ 1);
+          MbarExpectTx(fullBar + 8 * s, L.stageBytes);
+        }
         const uint32_t stage = base + s * L.stageBytes;
         if (p.conv) {
           TmaLoadIm2col(stage, &tmA, c0, x0, y0, img, static_cast<uint16_t>(kx * p.g.dw), static_cast<uint16_t>(ky * p.g.dh), fullBar + 8 * s);
@@ -285,7 +298,7 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
         } else {
           TmaLoad(stage, &tmA, kt * SLICE, m0, fullBar + 8 * s);
         }
-        TmaLoad(stage + BM * SLICE, &tmB, kt * SLICE, n0, fullBar + 8 * s);
+        if (!early) TmaLoad(stage + BM * SLICE, &tmB, kt * SLICE, n0, fullBar + 8 * s);
         if (++s == L.stages) s = 0, phase ^= 1;
       }
     }
@@ -294,8 +307,11 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
 
   // The consumers: warpgroup cw (0 .. NC - 1) takes ordinals cw, cw + NC, ... Its main loop waits
   // for the main loop of the previous ordinal (mathBar), so the consumers take turns on the tensor
-  // cores, the others finishing their tiles' epilogues meanwhile.
+  // cores, the others finishing their tiles' epilogues meanwhile. Their scales may be outputs of
+  // the kernels before (dynamic quantization): they wait for those first.
   asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(TmaConsumerRegs(NC)));
+  WaitForPriorGrids();
+  AllowDependentLaunch();
   const int cw = wg - 1;
   const int ctid = tid - 128 * wg;
   const int warp = ctid >> 5;
@@ -676,8 +692,7 @@ cudaError_t LaunchTmaKernel(const IgemmParams& p, const TmaLayout& L, int sms, c
   cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
   if (err != cudaSuccess) return err;
   const unsigned grid = static_cast<unsigned>(std::min(L.tiles, std::max(1, sms)));
-  kernel<<<grid, 128 * (NC + 1), bytes, stream>>>(p, maps[0], maps[1], maps[2], maps[3], L);
-  return cudaGetLastError();
+  return LaunchChained(kernel, dim3(grid), dim3(128 * (NC + 1)), static_cast<size_t>(bytes), stream, 1, L.tiles, p, maps[0], maps[1], maps[2], maps[3], L);
 }
 
 // The warp-specialized kernel with BM x BN tiles and NC consumer warpgroups

@@ -2,6 +2,7 @@
 
 #include <type_traits>
 
+#include "kernels/chained_launch.cuh"
 #include "kernels/float_convert.cuh"
 #include "kernels/quant_math.cuh"
 #include "kernels/strided.h"
@@ -23,6 +24,8 @@ struct Spatial {
 // kInt8Step: an int8 step (pool.h): integer window sums, the scales, the requantize when TY is int8.
 template <int NS, typename TX, typename TY, typename I, bool kInt8Step>
 __global__ void __launch_bounds__(256) PoolKernel(const PoolParams p, I total) {
+  WaitForPriorGrids();  // launched chained (chained_launch.cuh)
+  AllowDependentLaunch();
   constexpr bool kD = Spatial<NS>::kD, kH = Spatial<NS>::kH;
   constexpr bool kRequantize = kInt8Step && std::is_same_v<TY, int8_t>;
   const TX* x = static_cast<const TX*>(p.x);
@@ -143,6 +146,8 @@ __device__ __forceinline__ Taps TapsInside(int32_t start, int d, int k, int32_t 
 // and the requantize.
 template <int NS, typename T, bool kStep = false>
 __global__ void __launch_bounds__(256) PoolChannelsLastVecKernel(const PoolParams p, int32_t total) {
+  WaitForPriorGrids();  // launched chained (chained_launch.cuh)
+  AllowDependentLaunch();
   static_assert(!kStep || std::is_same_v<T, int8_t>, "int8 steps read int8");
   // An int8 step's scales, one per tensor, read where the kernel runs (run-time scales may change).
   [[maybe_unused]] const float sx = kStep ? LoadScale(p.xScale, 0, p.xScaleDtype) : 0.f;
@@ -294,8 +299,8 @@ bool DenseChannelsLast(const PoolParams& p, const int64_t* s, const int64_t* siz
 
 template <int NS, typename TX, typename TY, bool kInt8Step>
 void Launch(const PoolParams& p, int64_t total, bool fits32, cudaStream_t stream) {
-  if (fits32) PoolKernel<NS, TX, TY, int32_t, kInt8Step><<<GridFor(total), 256, 0, stream>>>(p, static_cast<int32_t>(total));
-  else PoolKernel<NS, TX, TY, int64_t, kInt8Step><<<GridFor(total), 256, 0, stream>>>(p, total);
+  if (fits32) LaunchChained(PoolKernel<NS, TX, TY, int32_t, kInt8Step>, dim3(GridFor(total)), dim3(256), 0, stream, 1, GridFor(total), p, static_cast<int32_t>(total));
+  else LaunchChained(PoolKernel<NS, TX, TY, int64_t, kInt8Step>, dim3(GridFor(total)), dim3(256), 0, stream, 1, GridFor(total), p, total);
 }
 
 // An int8 step: int8 x, y int8 (requantized) or a float.
@@ -316,10 +321,10 @@ template <int NS>
 cudaError_t LaunchRank(const PoolParams& p, int64_t total, bool fits32, bool vec, cudaStream_t stream) {
   if (vec) {
     const int32_t work = static_cast<int32_t>(total / (p.dtype == DType::Int8 ? 16 : 8));
-    if (p.xScale != nullptr) PoolChannelsLastVecKernel<NS, int8_t, true><<<GridFor(work), 256, 0, stream>>>(p, work);
-    else if (p.dtype == DType::Float16) PoolChannelsLastVecKernel<NS, __half><<<GridFor(work), 256, 0, stream>>>(p, work);
-    else if (p.dtype == DType::BFloat16) PoolChannelsLastVecKernel<NS, __nv_bfloat16><<<GridFor(work), 256, 0, stream>>>(p, work);
-    else PoolChannelsLastVecKernel<NS, int8_t><<<GridFor(work), 256, 0, stream>>>(p, work);
+    if (p.xScale != nullptr) LaunchChained(PoolChannelsLastVecKernel<NS, int8_t, true>, dim3(GridFor(work)), dim3(256), 0, stream, 1, GridFor(work), p, work);
+    else if (p.dtype == DType::Float16) LaunchChained(PoolChannelsLastVecKernel<NS, __half>, dim3(GridFor(work)), dim3(256), 0, stream, 1, GridFor(work), p, work);
+    else if (p.dtype == DType::BFloat16) LaunchChained(PoolChannelsLastVecKernel<NS, __nv_bfloat16>, dim3(GridFor(work)), dim3(256), 0, stream, 1, GridFor(work), p, work);
+    else LaunchChained(PoolChannelsLastVecKernel<NS, int8_t>, dim3(GridFor(work)), dim3(256), 0, stream, 1, GridFor(work), p, work);
     return cudaGetLastError();
   }
   if (p.xScale != nullptr) return LaunchInt8Step<NS>(p, total, fits32, stream);

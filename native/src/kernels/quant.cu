@@ -5,6 +5,7 @@
 #include <limits>
 #include <type_traits>
 
+#include "kernels/chained_launch.cuh"
 #include "kernels/float_convert.cuh"
 #include "kernels/quant_math.cuh"
 
@@ -81,6 +82,8 @@ __device__ __forceinline__ void Offsets(const QuantParams& p, I i, I& xo, I& yo,
 // TX → TY (float → integer: quantize; integer → float: dequantize). `uniform`: one scale for all.
 template <typename TX, typename TY, typename I>
 __global__ void __launch_bounds__(256) QuantKernel(const QuantParams p, I total, bool uniform) {
+  WaitForPriorGrids();  // launched chained (chained_launch.cuh)
+  AllowDependentLaunch();
   constexpr bool kQuantize = IsStorageFloat<TX>::value;
   const TX* x = static_cast<const TX*>(p.x.ptr);
   TY* y = static_cast<TY*>(p.y);
@@ -111,6 +114,8 @@ __global__ void __launch_bounds__(256) QuantKernel(const QuantParams p, I total,
 template <typename TX, typename TY>
 __global__ void __launch_bounds__(256) QuantizeContiguous8(const TX* __restrict__ x, TY* __restrict__ y, const void* scalePtr, DType scaleDtype,
                                                            const void* zpPtr, DType zpDtype, long long total) {
+  WaitForPriorGrids();  // launched chained (chained_launch.cuh)
+  AllowDependentLaunch();
   static_assert(sizeof(TY) == 1, "one-byte quantized types");
   const float scale = LoadScale(scalePtr, 0, scaleDtype);
   const float inv = __frcp_rn(scale);
@@ -144,6 +149,8 @@ __global__ void __launch_bounds__(256) QuantizeContiguous8(const TX* __restrict_
 // x's contiguous one, and write consecutive rows of y.
 template <typename TX, typename TY, typename I>
 __global__ void __launch_bounds__(256) QuantizeRows(const QuantParams p, I rows) {
+  WaitForPriorGrids();  // launched chained (chained_launch.cuh)
+  AllowDependentLaunch();
   const TX* x = static_cast<const TX*>(p.x.ptr);
   TY* y = static_cast<TY*>(p.y);
   const float inv = __frcp_rn(LoadScale(p.scale.ptr, 0, p.scale.dtype));
@@ -191,24 +198,21 @@ cudaError_t Launch(const QuantParams& p, long long total, bool fits32, bool unif
     const bool aligned = reinterpret_cast<uintptr_t>(p.x.ptr) % 16 == 0 && reinterpret_cast<uintptr_t>(p.y) % 8 == 0;
     if (uniform && contiguous && aligned) {
       const unsigned blocks = GridFor(total / 8 + 1);  // one group of 8 per thread, grid-stride beyond 8192 blocks
-      QuantizeContiguous8<TX, TY><<<blocks, 256, 0, stream>>>(static_cast<const TX*>(p.x.ptr), static_cast<TY*>(p.y), p.scale.ptr,
-                                                              p.scale.dtype, p.zeroPoint, p.zeroPointDtype, total);
-      return cudaGetLastError();
+      return LaunchChained(QuantizeContiguous8<TX, TY>, dim3(blocks), dim3(256), 0, stream, 1, blocks, static_cast<const TX*>(p.x.ptr), static_cast<TY*>(p.y),
+                           p.scale.ptr, p.scale.dtype, p.zeroPoint, p.zeroPointDtype, total);
     }
   }
   if constexpr (IsStorageFloat<TX>::value) {
     const int64_t cols = p.rank >= 2 ? p.size[p.rank - 1] : 0;
     if (uniform && cols >= 2 && cols <= kMaxQuantizeRow && p.x.stride[p.rank - 1] != 1 && YContiguous(p)) {
       const long long rows = total / cols;
-      if (fits32) QuantizeRows<TX, TY, int><<<GridFor(rows), 256, 0, stream>>>(p, static_cast<int>(rows));
-      else QuantizeRows<TX, TY, long long><<<GridFor(rows), 256, 0, stream>>>(p, rows);
-      return cudaGetLastError();
+      if (fits32) return LaunchChained(QuantizeRows<TX, TY, int>, dim3(GridFor(rows)), dim3(256), 0, stream, 1, GridFor(rows), p, static_cast<int>(rows));
+      return LaunchChained(QuantizeRows<TX, TY, long long>, dim3(GridFor(rows)), dim3(256), 0, stream, 1, GridFor(rows), p, rows);
     }
   }
   const unsigned blocks = GridFor(total);
-  if (fits32) QuantKernel<TX, TY, int><<<blocks, 256, 0, stream>>>(p, static_cast<int>(total), uniform);
-  else QuantKernel<TX, TY, long long><<<blocks, 256, 0, stream>>>(p, total, uniform);
-  return cudaGetLastError();
+  if (fits32) return LaunchChained(QuantKernel<TX, TY, int>, dim3(blocks), dim3(256), 0, stream, 1, blocks, p, static_cast<int>(total), uniform);
+  return LaunchChained(QuantKernel<TX, TY, long long>, dim3(blocks), dim3(256), 0, stream, 1, blocks, p, total, uniform);
 }
 
 template <typename F>

@@ -9,8 +9,9 @@
  *   - scratch regions for values whose home cannot be their plan slot (an NHWC result that is a
  *     network output) and for steps that need temporary memory (attention's scores);
  *   - aliases: shuffles around fused attention steps that become strided views of another
- *     value's storage (attention_views.ts); the owning values of the arena move into regions of
- *     a pool shared by lifetime, since they must outlive their plan slots.
+ *     value's storage (attention_views.ts), and shuffles that move nothing (their output stored
+ *     in their input's storage); the owning values of the arena move into regions of a pool
+ *     shared by lifetime, since they must outlive their plan slots.
  *
  * The context memory is then [arena | input slots | output slots | regions | pool], every part
  * sized for the largest shapes of the optimization profile.
@@ -23,7 +24,8 @@ import { isFusedAttention, planAttentionAliases, type ValueAlias } from './atten
 import { libraryEpilogue, type LibraryEpilogue } from './library_epilogue.js';
 import { einsumScratchBytes } from './lower/einsum_plan.js';
 import { notImplemented, stepClass } from './step_support.js';
-import { channelsLastRank, type Layout } from './strided.js';
+import { shuffleOutputView } from './shuffle_view.js';
+import { channelsLastRank, denseView, layoutStrides, type Layout } from './strided.js';
 
 /** Alignment of every part of the context memory (what library calls want). */
 export const MEMORY_ALIGNMENT = 256;
@@ -56,6 +58,11 @@ export interface PlanLayout {
   readonly regions: readonly number[];
   /** Values accessed as strided views of another value's storage, keyed by the aliasing value. */
   readonly aliases: ReadonlyMap<number, ValueAlias>;
+  /**
+   * Shuffle outputs stored in the storage of the value they are made from (the root, the key's
+   * value), byte for byte: their shuffle copies nothing and every reader reads the root's storage.
+   */
+  readonly shared: ReadonlyMap<number, number>;
   /** Regions placed in the pool (region index → byte offset in it): they share bytes by lifetime. */
   readonly pooled: ReadonlyMap<number, number>;
   /** Bytes of the pool. */
@@ -198,22 +205,51 @@ export function planLayout(plan: Plan): PlanLayout {
     if (count > 0) scratch.set(i, Array.from({ length: count }, (_, j) => region(Math.max(...sizes.map((s) => s[j]!)))));
   });
   const aliases = planAttentionAliases(plan, home, all);
+  const shared = planSharedStorage(plan, home, all, aliases);
   const pooled = new Map<number, number>();
-  const pool = planMemory(aliasRoots(plan, aliases).map(({ root, def, lastUse }) => {
+  const pool = planMemory(aliasRoots(plan, [...[...aliases].map(([id, a]) => [id, a.root] as const), ...shared]).map(({ root, def, lastUse }) => {
     const r = region(bytesOf(root));
     relocated.set(root, r);
     return { id: r, size: regions[r]!, def, lastUse };
   }), MEMORY_ALIGNMENT);
   for (const [r, a] of pool.assignments) pooled.set(r, a.offset);
-  return { home, conversions, relocated, scratch, regions, epilogues, aliases, pooled, poolBytes: pool.arenaSize };
+  return { home, conversions, relocated, scratch, regions, epilogues, aliases, shared, pooled, poolBytes: pool.arenaSize };
 }
 
 /**
- * The arena values owning aliased storage, each with the steps over which that storage must
- * live: from the first write of it (the root's producer, or an attention writing through an
- * alias) to the last read of the root or of any value aliasing it.
+ * Shuffles that would copy every element onto itself: where a shuffle's output, viewed in its
+ * input's home storage (shuffleOutputView), has exactly the strides of its own home layout at
+ * every set of value shapes in `shapeSets` (a reshape that moves nothing, such as flattening a
+ * [N, C, 1, 1] pooled value), the output is stored in the input's storage. Keyed by the output,
+ * with the value owning the storage (followed through chains of such shuffles). Network inputs
+ * and outputs, and values that attention aliases involve, keep their own storage.
  */
-function aliasRoots(plan: Plan, aliases: ReadonlyMap<number, ValueAlias>): { root: number; def: number; lastUse: number }[] {
+function planSharedStorage(plan: Plan, home: readonly Layout[], shapeSets: readonly (readonly (readonly number[])[])[],
+  aliases: ReadonlyMap<number, ValueAlias>): Map<number, number> {
+  const io = new Set([...plan.inputs, ...plan.outputs].map((v) => v.value));
+  const attention = new Set([...aliases].flatMap(([id, a]) => [id, a.root]));
+  const shared = new Map<number, number>();
+  for (const step of plan.steps) {
+    if (step.kind !== 'shuffle' || step.inputs.length !== 1) continue;
+    const x = step.inputs[0]!;
+    const y = step.outputs[0]!;
+    if (io.has(y) || attention.has(x) || attention.has(y) || plan.values[x]!.dtype !== plan.values[y]!.dtype) continue;
+    const inPlace = shapeSets.every((shapes) => {
+      const v = shuffleOutputView(denseView(shapes[x]!, home[x]!), step.params, shapes[y]!);
+      const own = layoutStrides(shapes[y]!, home[y]!);
+      return v !== null && shapes[y]!.every((size, d) => size === 1 || v.strides[d] === own[d]);
+    });
+    if (inPlace) shared.set(y, shared.get(x) ?? x);
+  }
+  return shared;
+}
+
+/**
+ * The arena values owning aliased or shared storage (`aliases`: [value, its root]), each with the
+ * steps over which that storage must live: from the first write of it (the root's producer, or an
+ * attention writing through an alias) to the last read of the root or of any value aliasing it.
+ */
+function aliasRoots(plan: Plan, aliases: readonly (readonly [number, number])[]): { root: number; def: number; lastUse: number }[] {
   const def = plan.values.map(() => -1);
   const lastUse = plan.values.map(() => -1);
   plan.steps.forEach((step, i) => {
@@ -225,8 +261,8 @@ function aliasRoots(plan: Plan, aliases: ReadonlyMap<number, ValueAlias>): { roo
     const cur = live.get(root) ?? { def: def[root]!, lastUse: Math.max(def[root]!, lastUse[root]!) };
     live.set(root, { def: Math.min(cur.def, def[id]!), lastUse: Math.max(cur.lastUse, lastUse[id]!) });
   };
-  for (const [id, a] of aliases) {
-    if (plan.values[a.root]!.location.kind === 'arena') extend(a.root, id);
+  for (const [id, root] of aliases) {
+    if (plan.values[root]!.location.kind === 'arena') extend(root, id);
   }
   return [...live].map(([root, l]) => ({ root, ...l }));
 }

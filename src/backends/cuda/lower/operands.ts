@@ -54,10 +54,12 @@ export class Operands {
     this.shapes = shapes;
   }
 
-  /** The home storage of value `id` (where its producer writes it). */
+  /** The home storage of value `id` (where its producer writes it; the root's, for a shared value). */
   home(id: number): Operand {
     const v = this.plan.values[id]!;
     const layout = this.layout.home[id]!;
+    const root = this.layout.shared.get(id);
+    if (root !== undefined) return this.#operand(id, this.home(root).ref, layout);
     const region = this.layout.relocated.get(id);
     let ref: MemRef;
     if (region !== undefined) ref = { mem: CONTEXT_MEMORY, offset: this.memory.regions[region]! };

@@ -36,7 +36,7 @@ function lowerStep(ops: Operands, index: number, step: PlanStep): NativeOpSpec[]
     case 'attention': return lowerAttention(ops, index, step);
     case 'normalization': return lowerNormalization(ops, index, step);
     case 'softmax': return lowerSoftmax(ops, index, step);
-    case 'shuffle': return isShuffleView(ops, index) ? [] : lowerShuffle(ops, index, step);
+    case 'shuffle': return isShuffleView(ops, index) || ops.layout.shared.has(step.outputs[0]!) ? [] : lowerShuffle(ops, index, step);
     case 'concatenation': return lowerConcatenation(ops, index, step);
     case 'slice': return isSliceView(ops, index) ? [] : lowerSliceStep(ops, index, step);
     case 'shape': return lowerShape(ops, index, step);
