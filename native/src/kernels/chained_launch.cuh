@@ -1,6 +1,6 @@
 // Chained kernel launches: programmatic dependent launch (compute capability 9.0 and later).
 //
-// A kernel launched through LaunchChained may begin (its blocks scheduled, shared memory and
+// A kernel launched through LaunchChained (or LaunchChainedEx) may begin (its blocks scheduled, shared memory and
 // barriers set up, constant operands fetched) while the kernel before it in the stream is still
 // finishing: the runtime starts it once every block of the kernel before has called
 // AllowDependentLaunch or exited. Before anything that reads what an earlier kernel wrote, or
@@ -71,14 +71,17 @@ inline int ChainedLaunchMultiprocessors() {
   return state > 0 ? state : 0;
 }
 
+// The blocks of a grid.
+inline int64_t GridBlocks(dim3 grid) { return static_cast<int64_t>(grid.x) * grid.y * grid.z; }
+
 // Launches `kernel` in clusters of (1, 1, clusterZ) blocks when clusterZ > 1, chained where the
 // device allows it and the launch is short: `workBlocks` (the grid's blocks, or a persistent
 // kernel's units of work) fit one block per multiprocessor. Short launches are where the launch
 // and the preamble are a large part of the time (batch 1); on large ones chaining measured
 // slightly slower on the H100 (ResNet-50 at batch 128: 1-2%), so those launch plainly.
 template <typename... Params, typename... Args>
-cudaError_t LaunchChained(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smemBytes, cudaStream_t stream, int clusterZ, int64_t workBlocks,
-                          Args&&... args) {
+cudaError_t LaunchChainedEx(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smemBytes, cudaStream_t stream, int clusterZ,
+                            int64_t workBlocks, Args&&... args) {
   cudaLaunchConfig_t config{};
   config.gridDim = grid;
   config.blockDim = block;
@@ -104,7 +107,10 @@ cudaError_t LaunchChained(void (*kernel)(Params...), dim3 grid, dim3 block, size
   return cudaLaunchKernelEx(&config, kernel, std::forward<Args>(args)...);
 }
 
-// The blocks of a grid.
-inline int64_t GridBlocks(dim3 grid) { return static_cast<int64_t>(grid.x) * grid.y * grid.z; }
+// LaunchChainedEx without clusters, the work being the grid's blocks.
+template <typename... Params, typename... Args>
+cudaError_t LaunchChained(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smemBytes, cudaStream_t stream, Args&&... args) {
+  return LaunchChainedEx(kernel, grid, block, smemBytes, stream, 1, GridBlocks(grid), std::forward<Args>(args)...);
+}
 
 }  // namespace fxrt::kernels

@@ -235,10 +235,10 @@ __global__ void __launch_bounds__(128) IgemmSpaceToDepthKernel(const SpaceToDept
 template <typename T>
 cudaError_t LaunchSpaceToDepthOf(const SpaceToDepthSource& src, const IgemmConv& g, const IgemmConv& q, int8_t* dst, dim3 grid, cudaStream_t stream) {
   switch (q.c) {
-    case 16: return LaunchChained(IgemmSpaceToDepthKernel<T, 16>, grid, dim3(128), 0, stream, 1, GridBlocks(grid), src, g, q, dst);
-    case 32: return LaunchChained(IgemmSpaceToDepthKernel<T, 32>, grid, dim3(128), 0, stream, 1, GridBlocks(grid), src, g, q, dst);
-    case 48: return LaunchChained(IgemmSpaceToDepthKernel<T, 48>, grid, dim3(128), 0, stream, 1, GridBlocks(grid), src, g, q, dst);
-    default: return LaunchChained(IgemmSpaceToDepthKernel<T, 64>, grid, dim3(128), 0, stream, 1, GridBlocks(grid), src, g, q, dst);
+    case 16: return LaunchChained(IgemmSpaceToDepthKernel<T, 16>, grid, dim3(128), 0, stream, src, g, q, dst);
+    case 32: return LaunchChained(IgemmSpaceToDepthKernel<T, 32>, grid, dim3(128), 0, stream, src, g, q, dst);
+    case 48: return LaunchChained(IgemmSpaceToDepthKernel<T, 48>, grid, dim3(128), 0, stream, src, g, q, dst);
+    default: return LaunchChained(IgemmSpaceToDepthKernel<T, 64>, grid, dim3(128), 0, stream, src, g, q, dst);
   }
 }
 
@@ -327,7 +327,7 @@ cudaError_t LaunchIgemmIm2col(const IgemmParams& p, int8_t* dst, int kp, cudaStr
   const int64_t chunks = p.m * (kp / 16);
   const int64_t blocks = std::min<int64_t>((chunks + 255) / 256, 65535 * 8);
   const bool vec16 = p.k == kp && p.g.cg % 16 == 0 && p.g.c % 16 == 0 && Aligned(p.a, 16);
-  return LaunchChained(IgemmIm2colKernel, dim3(static_cast<unsigned>(blocks)), dim3(256), 0, stream, 1, blocks, p, dst, kp, chunks, vec16);
+  return LaunchChained(IgemmIm2colKernel, dim3(static_cast<unsigned>(blocks)), dim3(256), 0, stream, p, dst, kp, chunks, vec16);
 }
 
 int64_t IgemmBlocks(const IgemmParams& p, int tile) {

@@ -692,7 +692,7 @@ cudaError_t LaunchTmaKernel(const IgemmParams& p, const TmaLayout& L, int sms, c
   cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
   if (err != cudaSuccess) return err;
   const unsigned grid = static_cast<unsigned>(std::min(L.tiles, std::max(1, sms)));
-  return LaunchChained(kernel, dim3(grid), dim3(128 * (NC + 1)), static_cast<size_t>(bytes), stream, 1, L.tiles, p, maps[0], maps[1], maps[2], maps[3], L);
+  return LaunchChainedEx(kernel, dim3(grid), dim3(128 * (NC + 1)), static_cast<size_t>(bytes), stream, 1, L.tiles, p, maps[0], maps[1], maps[2], maps[3], L);
 }
 
 // The warp-specialized kernel with BM x BN tiles and NC consumer warpgroups

@@ -298,9 +298,10 @@ bool DenseChannelsLast(const PoolParams& p, const int64_t* s, const int64_t* siz
 }
 
 template <int NS, typename TX, typename TY, bool kInt8Step>
-void Launch(const PoolParams& p, int64_t total, bool fits32, cudaStream_t stream) {
-  if (fits32) LaunchChained(PoolKernel<NS, TX, TY, int32_t, kInt8Step>, dim3(GridFor(total)), dim3(256), 0, stream, 1, GridFor(total), p, static_cast<int32_t>(total));
-  else LaunchChained(PoolKernel<NS, TX, TY, int64_t, kInt8Step>, dim3(GridFor(total)), dim3(256), 0, stream, 1, GridFor(total), p, total);
+cudaError_t Launch(const PoolParams& p, int64_t total, bool fits32, cudaStream_t stream) {
+  const dim3 grid(GridFor(total));
+  if (fits32) return LaunchChained(PoolKernel<NS, TX, TY, int32_t, kInt8Step>, grid, dim3(256), 0, stream, p, static_cast<int32_t>(total));
+  return LaunchChained(PoolKernel<NS, TX, TY, int64_t, kInt8Step>, grid, dim3(256), 0, stream, p, total);
 }
 
 // An int8 step: int8 x, y int8 (requantized) or a float.
@@ -308,38 +309,33 @@ template <int NS>
 cudaError_t LaunchInt8Step(const PoolParams& p, int64_t total, bool fits32, cudaStream_t stream) {
   if (p.dtype != DType::Int8 || (p.yDtype == DType::Int8) != (p.yScale != nullptr)) return cudaErrorInvalidValue;
   switch (p.yDtype) {
-    case DType::Int8: Launch<NS, int8_t, int8_t, true>(p, total, fits32, stream); break;
-    case DType::Float32: Launch<NS, int8_t, float, true>(p, total, fits32, stream); break;
-    case DType::Float16: Launch<NS, int8_t, __half, true>(p, total, fits32, stream); break;
-    case DType::BFloat16: Launch<NS, int8_t, __nv_bfloat16, true>(p, total, fits32, stream); break;
+    case DType::Int8: return Launch<NS, int8_t, int8_t, true>(p, total, fits32, stream);
+    case DType::Float32: return Launch<NS, int8_t, float, true>(p, total, fits32, stream);
+    case DType::Float16: return Launch<NS, int8_t, __half, true>(p, total, fits32, stream);
+    case DType::BFloat16: return Launch<NS, int8_t, __nv_bfloat16, true>(p, total, fits32, stream);
     default: return cudaErrorInvalidValue;
   }
-  return cudaGetLastError();
 }
 
 template <int NS>
 cudaError_t LaunchRank(const PoolParams& p, int64_t total, bool fits32, bool vec, cudaStream_t stream) {
   if (vec) {
     const int32_t work = static_cast<int32_t>(total / (p.dtype == DType::Int8 ? 16 : 8));
-    if (p.xScale != nullptr) LaunchChained(PoolChannelsLastVecKernel<NS, int8_t, true>, dim3(GridFor(work)), dim3(256), 0, stream, 1, GridFor(work), p, work);
-    else if (p.dtype == DType::Float16) LaunchChained(PoolChannelsLastVecKernel<NS, __half>, dim3(GridFor(work)), dim3(256), 0, stream, 1, GridFor(work), p, work);
-    else if (p.dtype == DType::BFloat16) LaunchChained(PoolChannelsLastVecKernel<NS, __nv_bfloat16>, dim3(GridFor(work)), dim3(256), 0, stream, 1, GridFor(work), p, work);
-    else LaunchChained(PoolChannelsLastVecKernel<NS, int8_t>, dim3(GridFor(work)), dim3(256), 0, stream, 1, GridFor(work), p, work);
-    return cudaGetLastError();
+    const dim3 grid(GridFor(work));
+    if (p.xScale != nullptr) return LaunchChained(PoolChannelsLastVecKernel<NS, int8_t, true>, grid, dim3(256), 0, stream, p, work);
+    if (p.dtype == DType::Float16) return LaunchChained(PoolChannelsLastVecKernel<NS, __half>, grid, dim3(256), 0, stream, p, work);
+    if (p.dtype == DType::BFloat16) return LaunchChained(PoolChannelsLastVecKernel<NS, __nv_bfloat16>, grid, dim3(256), 0, stream, p, work);
+    return LaunchChained(PoolChannelsLastVecKernel<NS, int8_t>, grid, dim3(256), 0, stream, p, work);
   }
   if (p.xScale != nullptr) return LaunchInt8Step<NS>(p, total, fits32, stream);
   if (p.yDtype != p.dtype) return cudaErrorInvalidValue;
   switch (p.dtype) {
-    case DType::Float32: Launch<NS, float, float, false>(p, total, fits32, stream); break;
-    case DType::Float16: Launch<NS, __half, __half, false>(p, total, fits32, stream); break;
-    case DType::BFloat16: Launch<NS, __nv_bfloat16, __nv_bfloat16, false>(p, total, fits32, stream); break;
-    case DType::Int8:
-      if (!p.isMax) return cudaErrorInvalidValue;
-      Launch<NS, int8_t, int8_t, false>(p, total, fits32, stream);
-      break;
+    case DType::Float32: return Launch<NS, float, float, false>(p, total, fits32, stream);
+    case DType::Float16: return Launch<NS, __half, __half, false>(p, total, fits32, stream);
+    case DType::BFloat16: return Launch<NS, __nv_bfloat16, __nv_bfloat16, false>(p, total, fits32, stream);
+    case DType::Int8: return p.isMax ? Launch<NS, int8_t, int8_t, false>(p, total, fits32, stream) : cudaErrorInvalidValue;
     default: return cudaErrorInvalidValue;
   }
-  return cudaGetLastError();
 }
 
 }  // namespace

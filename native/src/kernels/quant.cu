@@ -198,7 +198,7 @@ cudaError_t Launch(const QuantParams& p, long long total, bool fits32, bool unif
     const bool aligned = reinterpret_cast<uintptr_t>(p.x.ptr) % 16 == 0 && reinterpret_cast<uintptr_t>(p.y) % 8 == 0;
     if (uniform && contiguous && aligned) {
       const unsigned blocks = GridFor(total / 8 + 1);  // one group of 8 per thread, grid-stride beyond 8192 blocks
-      return LaunchChained(QuantizeContiguous8<TX, TY>, dim3(blocks), dim3(256), 0, stream, 1, blocks, static_cast<const TX*>(p.x.ptr), static_cast<TY*>(p.y),
+      return LaunchChained(QuantizeContiguous8<TX, TY>, dim3(blocks), dim3(256), 0, stream, static_cast<const TX*>(p.x.ptr), static_cast<TY*>(p.y),
                            p.scale.ptr, p.scale.dtype, p.zeroPoint, p.zeroPointDtype, total);
     }
   }
@@ -206,13 +206,14 @@ cudaError_t Launch(const QuantParams& p, long long total, bool fits32, bool unif
     const int64_t cols = p.rank >= 2 ? p.size[p.rank - 1] : 0;
     if (uniform && cols >= 2 && cols <= kMaxQuantizeRow && p.x.stride[p.rank - 1] != 1 && YContiguous(p)) {
       const long long rows = total / cols;
-      if (fits32) return LaunchChained(QuantizeRows<TX, TY, int>, dim3(GridFor(rows)), dim3(256), 0, stream, 1, GridFor(rows), p, static_cast<int>(rows));
-      return LaunchChained(QuantizeRows<TX, TY, long long>, dim3(GridFor(rows)), dim3(256), 0, stream, 1, GridFor(rows), p, rows);
+      const dim3 grid(GridFor(rows));
+      if (fits32) return LaunchChained(QuantizeRows<TX, TY, int>, grid, dim3(256), 0, stream, p, static_cast<int>(rows));
+      return LaunchChained(QuantizeRows<TX, TY, long long>, grid, dim3(256), 0, stream, p, rows);
     }
   }
   const unsigned blocks = GridFor(total);
-  if (fits32) return LaunchChained(QuantKernel<TX, TY, int>, dim3(blocks), dim3(256), 0, stream, 1, blocks, p, static_cast<int>(total), uniform);
-  return LaunchChained(QuantKernel<TX, TY, long long>, dim3(blocks), dim3(256), 0, stream, 1, blocks, p, total, uniform);
+  if (fits32) return LaunchChained(QuantKernel<TX, TY, int>, dim3(blocks), dim3(256), 0, stream, p, static_cast<int>(total), uniform);
+  return LaunchChained(QuantKernel<TX, TY, long long>, dim3(blocks), dim3(256), 0, stream, p, total, uniform);
 }
 
 template <typename F>
