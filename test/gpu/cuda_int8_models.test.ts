@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import '../../src/backends/cuda/index.js';
+import { CudaEngineRunner, cudaAvailable } from '../../src/backends/cuda/index.js';
 import { compile } from '../../src/compile.js';
 import { modelZoo } from '../../src/models/index.js';
 import { importOnnx } from '../../src/onnx/index.js';
@@ -83,5 +83,27 @@ describe('INT8 on the CUDA backend: whole networks', () => {
     const cos = cosineSimilarity(got!, want!);
     console.log(`resnet18-cifar int8: CUDA vs reference cosine ${cos.toFixed(7)}`);
     expect(cos).toBeGreaterThanOrEqual(0.999);
+
+    // Its CUDA graph chains the short int8 launches to the kernels before them (programmatic
+    // dependent launch) on compute capability 9.0 and later, unless FXRT_CUDA_PDL=0; a chained
+    // graph replays the same output.
+    const engines = [...cuda.engines.values()];
+    expect(engines).toHaveLength(1);
+    const runner = CudaEngineRunner.of(engines[0]!.engine);
+    const [eager] = await runner.run([x]);
+    expect(runner.chainedLaunches([[2, 3, 32, 32]])).toBe(-1);  // one run: no graph yet
+    const [replayed] = await runner.run([x]);
+    await runner.run([x]);
+    expect(runner.graphState([[2, 3, 32, 32]])).toBe('graph');
+    const chained = runner.chainedLaunches([[2, 3, 32, 32]]);
+    const avail = cudaAvailable();
+    const cuda9 = avail.available && avail.computeCapability[0] >= 9 && process.env.FXRT_CUDA_PDL !== '0';
+    console.log(`resnet18-cifar int8: ${chained} chained launches in the CUDA graph`);
+    if (cuda9) expect(chained).toBeGreaterThanOrEqual(10);
+    else expect(chained).toBe(0);
+    expect((await replayed!.download()).toArray()).toEqual((await eager!.download()).toArray());
+    eager!.dispose();
+    replayed!.dispose();
+    runner.dispose();
   });
 });

@@ -421,6 +421,7 @@ Napi::Function ExecProgram::Define(Napi::Env env) {
     InstanceMethod<&ExecProgram::Tactics>("tactics"),
     InstanceMethod<&ExecProgram::Dispose>("dispose"),
     InstanceAccessor<&ExecProgram::GraphState>("graphState"),
+    InstanceAccessor<&ExecProgram::ChainedLaunches>("chainedLaunches"),
   });
 }
 
@@ -448,6 +449,10 @@ Napi::Value ExecProgram::Tactics(const Napi::CallbackInfo& info) {
 
 Napi::Value ExecProgram::GraphState(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), program_ ? program_->graphState() : std::string("disposed"));
+}
+
+Napi::Value ExecProgram::ChainedLaunches(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), program_ ? program_->chainedLaunches() : -1);
 }
 
 Napi::Value ExecProgram::Dispose(const Napi::CallbackInfo& info) {

@@ -62,6 +62,7 @@ class ExecProgram : public Napi::ObjectWrap<ExecProgram> {
  private:
   Napi::Value Tactics(const Napi::CallbackInfo& info);
   Napi::Value GraphState(const Napi::CallbackInfo& info);
+  Napi::Value ChainedLaunches(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
   std::shared_ptr<Program> program_;
   std::vector<TacticSource> sources_;  // per op: where its implementation came from

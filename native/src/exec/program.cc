@@ -67,6 +67,43 @@ Program::~Program() {
   if (pinned_ != nullptr) cudaFreeHost(pinned_);
 }
 
+namespace {
+
+// The edges of a captured graph that are programmatic dependencies (a chained launch after the
+// kernel before it), or 0 where the runtime cannot say.
+int CountProgrammaticEdges(cudaGraph_t graph) {
+#if CUDART_VERSION >= 12030
+  size_t n = 0;
+#if CUDART_VERSION >= 13000
+  if (cudaGraphGetEdges(graph, nullptr, nullptr, nullptr, &n) != cudaSuccess) {
+#else
+  if (cudaGraphGetEdges_v2(graph, nullptr, nullptr, nullptr, &n) != cudaSuccess) {
+#endif
+    cudaGetLastError();
+    return 0;
+  }
+  std::vector<cudaGraphNode_t> from(n), to(n);
+  std::vector<cudaGraphEdgeData> data(n);
+#if CUDART_VERSION >= 13000
+  const cudaError_t err = cudaGraphGetEdges(graph, from.data(), to.data(), data.data(), &n);
+#else
+  const cudaError_t err = cudaGraphGetEdges_v2(graph, from.data(), to.data(), data.data(), &n);
+#endif
+  if (err != cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  int programmatic = 0;
+  for (size_t i = 0; i < n; i++) programmatic += data[i].type == cudaGraphDependencyTypeProgrammatic ? 1 : 0;
+  return programmatic;
+#else
+  (void)graph;
+  return 0;
+#endif
+}
+
+}  // namespace
+
 void Program::DropGraph() noexcept {
   if (graph_ != nullptr) cudaGraphExecDestroy(graph_);
   if (graphTemplate_ != nullptr) cudaGraphDestroy(graphTemplate_);
@@ -247,6 +284,7 @@ std::string Program::Enqueue(const ExecEnv& env, bool profile, const std::vector
       boundCopies_.insert(boundCopies_.end(), outputs.begin(), outputs.end());
       graphGeneration_ = ctx_->workspaceGeneration();
       graphState_ = "graph";
+      chainedLaunches_ = CountProgrammaticEdges(graph);
     }
   }
   if (graph_ != nullptr) {

@@ -143,6 +143,9 @@ class Program {
   size_t WorkspaceBytes() const;
   // "eager" (not yet captured / graphs off), "graph", or why capture failed.
   const std::string& graphState() const { return graphState_; }
+  // The chained launches (kernels/chained_launch.cuh's programmatic dependent launch) in the CUDA graph:
+  // its programmatic edges, or -1 while there is no graph.
+  int chainedLaunches() const { return graph_ != nullptr ? chainedLaunches_ : -1; }
 
   // Enqueues a run: the input copies, the ops, the output copies. Replays the CUDA graph when there
   // is one (captured on the second run, copies included: a run whose buffers moved rebinds the
@@ -189,6 +192,7 @@ class Program {
   std::vector<IoCopy> boundCopies_;         // what the graph's copy nodes do now
   bool captureFailed_ = false;
   std::string graphState_ = "eager";
+  int chainedLaunches_ = 0;
   std::vector<cudaEvent_t> events_;
 };
 

@@ -42,14 +42,23 @@ __device__ __forceinline__ void AllowDependentLaunch() {
 #endif
 }
 
+// How launches are chained (FXRT_CUDA_PDL, read once per process): "0" never, "all" every launch
+// through LaunchChainedEx (for comparisons), anything else (the default) only short launches.
+enum class ChainMode { Off, Short, All };
+inline ChainMode ChainedLaunchMode() {
+  static const ChainMode mode = [] {
+    const char* v = std::getenv("FXRT_CUDA_PDL");
+    if (v != nullptr && std::strcmp(v, "0") == 0) return ChainMode::Off;
+    if (v != nullptr && std::strcmp(v, "all") == 0) return ChainMode::All;
+    return ChainMode::Short;
+  }();
+  return mode;
+}
+
 // The multiprocessors of the current device where its launches may be chained (compute capability
 // 9.0 or later, and FXRT_CUDA_PDL is not "0"), else 0. Cached per device.
 inline int ChainedLaunchMultiprocessors() {
-  static const bool disabled = [] {
-    const char* v = std::getenv("FXRT_CUDA_PDL");
-    return v != nullptr && std::strcmp(v, "0") == 0;
-  }();
-  if (disabled) return 0;
+  if (ChainedLaunchMode() == ChainMode::Off) return 0;
   constexpr int kDevices = 64;
   static std::atomic<int> known[kDevices];  // -1 not chained, 0 unknown, else the multiprocessors
   int device = 0;
@@ -78,7 +87,9 @@ inline int64_t GridBlocks(dim3 grid) { return static_cast<int64_t>(grid.x) * gri
 // device allows it and the launch is short: `workBlocks` (the grid's blocks, or a persistent
 // kernel's units of work) fit one block per multiprocessor. Short launches are where the launch
 // and the preamble are a large part of the time (batch 1); on large ones chaining measured
-// slightly slower on the H100 (ResNet-50 at batch 128: 1-2%), so those launch plainly.
+// slightly slower on the H100 (ResNet-50 at batch 128: 1-2%; chaining the persistent GEMMs, whose
+// grids are one block per multiprocessor but whose tiles are many, 3-4%, though it saved 2-4 us of
+// the MLP's 80), so those launch plainly.
 template <typename... Params, typename... Args>
 cudaError_t LaunchChainedEx(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smemBytes, cudaStream_t stream, int clusterZ,
                             int64_t workBlocks, Args&&... args) {
@@ -97,7 +108,7 @@ cudaError_t LaunchChainedEx(void (*kernel)(Params...), dim3 grid, dim3 block, si
     n++;
   }
   const int sms = ChainedLaunchMultiprocessors();
-  if (sms > 0 && workBlocks <= sms) {
+  if (sms > 0 && (workBlocks <= sms || ChainedLaunchMode() == ChainMode::All)) {
     attrs[n].id = cudaLaunchAttributeProgrammaticStreamSerialization;
     attrs[n].val.programmaticStreamSerializationAllowed = 1;
     n++;

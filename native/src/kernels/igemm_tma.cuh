@@ -11,7 +11,8 @@
 //     ring of shared-memory stages, each completing on its full barrier (an mbarrier counting the
 //     bytes), and, when the epilogue adds a residual, the tile's residual into its consumer's
 //     residual buffer. It refills a stage once its empty barrier says the MMAs reading it are done,
-//     running ahead across tiles;
+//     running ahead across tiles. Its other three warps store each tile's column vectors (scales,
+//     biases) into a slot of shared memory, up to two tiles ahead of the consumer that takes it;
 //   - warpgroups 1 to NC (2 to 4), the consumers, take the block's tiles in turn ("ping-pong"): one
 //     multiplies its tile with wgmma straight from the stages (MB wgmmas of 64 rows per K step,
 //     sharing B) while the other finishes the previous tile, so the tensor cores keep working
@@ -43,7 +44,10 @@ constexpr int kTmaBK = 128;        // bytes of K per stage: one 128-byte swizzle
 constexpr int kTmaMaxStages = 8;
 constexpr int kTmaStageChunk = 64 * 128;  // a consumer's staging tile: 64 rows of one column chunk (up to 128 bytes)
 constexpr int kTmaMaxConsumers = 4;
-constexpr int kTmaBarBytes = 8 * (2 * kTmaMaxStages + 3 * kTmaMaxConsumers);
+// Column-vector slots: two per consumer, so the column-vector warp fills a consumer's next tile's
+// while the consumer still reads its current one.
+constexpr int kTmaColSlotsPerConsumer = 2;
+constexpr int kTmaBarBytes = 8 * (2 * kTmaMaxStages + (3 + 2 * kTmaColSlotsPerConsumer) * kTmaMaxConsumers);
 
 // Shared-memory layout and problem constants of a launch (host-computed, TmaPlan).
 struct TmaLayout {
@@ -55,8 +59,8 @@ struct TmaLayout {
   int resBoxBytes; // and its bytes per row
   int resOp;       // the residual epilogue op, or -1
   int stgOff;      // per consumer warpgroup two staging tiles of kTmaStageChunk bytes
-  int colOff;      // per consumer warpgroup nVec column vectors of BN floats
-  int barOff;      // full[stages], empty[stages], resFull[NC], resEmpty[NC], math[NC]
+  int colOff;      // column-vector slots (kTmaColSlotsPerConsumer per consumer), nVec vectors of BN floats each
+  int barOff;      // full[stages], empty[stages], resFull[NC], resEmpty[NC], math[NC], colFull[slots], colEmpty[slots]
   int bytes;       // all of it, from a 1024-byte aligned base
   int nVec;        // 2 + nEpi: x scale * weight scale, the convolution's bias, one per epilogue op
   int nTiles;      // column tiles
@@ -223,7 +227,11 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
   const uint32_t emptyBar = fullBar + 8 * L.stages;
   const uint32_t resFullBar = emptyBar + 8 * L.stages;  // [NC]: one residual buffer per consumer
   const uint32_t resEmptyBar = resFullBar + 8 * NC;
-  const uint32_t mathBar = resEmptyBar + 8 * NC;        // [NC]: a consumer's main loop of a tile is done
+  const uint32_t mathBar = resEmptyBar + 8 * NC;        // [NC]: a consumer issued the MMAs of a tile
+  constexpr int kColSlots = kTmaColSlotsPerConsumer * NC;
+  const uint32_t colFullBar = mathBar + 8 * NC;          // [kColSlots]: a slot's column vectors are stored
+  const uint32_t colEmptyBar = colFullBar + 8 * kColSlots;  // [kColSlots]: its consumer is done reading them
+  float* const colBase = reinterpret_cast<float*>(smem + L.colOff);
   const int tid = threadIdx.x;
   const int wg = tid / 128;
   if (tid == 0) {
@@ -236,6 +244,10 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
       MbarInit(resEmptyBar + 8 * b, 1);
       MbarInit(mathBar + 8 * b, 1);
     }
+    for (int c = 0; c < kColSlots; c++) {
+      MbarInit(colFullBar + 8 * c, 96);  // the three column-vector warps
+      MbarInit(colEmptyBar + 8 * c, 1);
+    }
     asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
   }
   __syncthreads();
@@ -245,6 +257,70 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
   if (wg == 0) {
     // The producer: registers go to the consumers.
     asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(TmaProducerRegs(NC)));
+    if (tid >= 32) {
+      // The column-vector warps (1 to 3): each tile's column vectors (x scale * weight scale, the
+      // convolution's bias, one per bias or scaled residual epilogue op: igemm_kernel.cuh's colv)
+      // into the tile's slot (ordinal modulo kColSlots), ahead of the consumer that takes the
+      // tile, so no consumer waits for those loads between its tiles; warp w stores vectors
+      // w - 1, w + 2, ... A slot whose previous tile had the same columns keeps its vectors. The
+      // x scale may be an output of the kernels before (dynamic quantization).
+      WaitForPriorGrids();
+      const int lane = tid % 32;
+      const int firstVec = tid / 32 - 1;
+      const bool rowSx = p.sxRows > 1;
+      const float sx0 = rowSx ? 0.f : LoadScale(p.sx, 0, p.sxDtype);
+      const int reuseStride = kColSlots * static_cast<int>(gridDim.x);  // tiles between a slot's tiles
+      int ordinal = 0;
+      for (int tile = blockIdx.x; tile < L.tiles; tile += gridDim.x, ordinal++) {
+        const int slot = ordinal % kColSlots;
+        MbarWait(colEmptyBar + 8 * slot, ((ordinal / kColSlots) & 1) ^ 1);
+        const int nTile = tile % L.nTiles;
+        if (ordinal < kColSlots || (tile - reuseStride) % L.nTiles != nTile) {
+          float* const colv = colBase + slot * L.nVec * BN;
+          const int n0 = nTile * BN;
+          // The lane's BN / 32 columns of a vector loaded together (raw bits, converted after),
+          // so a vector costs one load latency.
+          for (int v = firstVec; v < L.nVec; v += 3) {
+            const void* ptr = nullptr;
+            DType t = DType::Float32;
+            int64_t stride = 0;
+            if (v == 0) {
+              ptr = p.sw, t = p.swDtype, stride = p.swPerChannel ? 1 : 0;
+            } else if (v == 1) {
+              ptr = p.bias, t = p.biasDtype, stride = 1;
+            } else {
+              const IgemmEpilogueOp& op = p.epi[v - 2];
+              if (op.kind == IgemmEpilogueKind::Bias) ptr = op.ptr, t = op.dtype, stride = op.stride;
+              else if (op.kind == IgemmEpilogueKind::Residual && op.scale != nullptr) ptr = op.scale, t = op.scaleDtype, stride = op.scalePerChannel ? 1 : 0;
+            }
+            if (ptr == nullptr) continue;  // a vector no consumer reads
+            float* const dst = colv + v * BN + lane;
+            const bool narrow = t == DType::Float16 || t == DType::BFloat16;
+            constexpr int kGroup = BN / 32 < 4 ? BN / 32 : 4;  // columns in flight per lane (the warp's 40 registers)
+#pragma unroll 1
+            for (int i0 = 0; i0 < BN / 32; i0 += kGroup) {
+              uint32_t raw[kGroup];
+#pragma unroll
+              for (int i = 0; i < kGroup; i++) {
+                const int col = n0 + lane + 32 * (i0 + i);
+                const int64_t at = stride * (col < p.n ? col : 0);
+                raw[i] = narrow ? static_cast<const uint16_t*>(ptr)[at] : static_cast<const uint32_t*>(ptr)[at];
+              }
+#pragma unroll
+              for (int i = 0; i < kGroup; i++) {
+                float x = t == DType::Float16    ? __half2float(__ushort_as_half(static_cast<unsigned short>(raw[i])))
+                          : t == DType::BFloat16 ? __uint_as_float(raw[i] << 16)
+                                                 : __uint_as_float(raw[i]);
+                if (v == 0 && !rowSx) x = __fmul_rn(sx0, x);
+                dst[32 * (i0 + i)] = x;
+              }
+            }
+          }
+        }
+        MbarArrive(colFullBar + 8 * slot);
+      }
+      return;
+    }
     if (tid != 0) return;
     // Launched chained (chained_launch.cuh): a constant B (the weights) of the block's first tile
     // goes into the first stages before the wait for the kernels before, whose outputs the A
@@ -306,7 +382,7 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
   }
 
   // The consumers: warpgroup cw (0 .. NC - 1) takes ordinals cw, cw + NC, ... Its main loop waits
-  // for the main loop of the previous ordinal (mathBar), so the consumers take turns on the tensor
+  // until the previous ordinal's MMAs are issued (mathBar), so the consumers take turns on the tensor
   // cores, the others finishing their tiles' epilogues meanwhile. Their scales may be outputs of
   // the kernels before (dynamic quantization): they wait for those first.
   asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(TmaConsumerRegs(NC)));
@@ -318,11 +394,9 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
   const int lane = ctid & 31;
   const int row0 = warp * 16 + (lane >> 2);  // the thread's rows of the tile: row0, row0 + 8
   const int tq = lane & 3;
-  float* const colv = reinterpret_cast<float*>(smem + L.colOff) + cw * L.nVec * BN;
   int8_t* const staging = smem + L.stgOff + cw * 2 * kTmaStageChunk;
   const bool rowSx = p.sxRows > 1;
   const bool hasBias = p.bias != nullptr;
-  const float sx0 = rowSx ? 0.f : LoadScale(p.sx, 0, p.sxDtype);
   const float inv = OUTB == 1 ? RequantizeFactor(LoadScale(p.outScale, 0, p.outScaleDtype)) : 1.f;
   const DType resDtype = L.resOp >= 0 ? p.epi[L.resOp].dtype : DType::Int8;
   // A relu as the last epilogue op of an int8 output folds into the requantize's clamp
@@ -330,7 +404,6 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
   const bool reluFold = OUTB == 1 && p.nEpi > 0 && p.epi[p.nEpi - 1].kind == IgemmEpilogueKind::Activation && inv > 0.f && inv < INFINITY;
   const int nEpi = reluFold ? p.nEpi - 1 : p.nEpi;
   const float lo = reluFold ? 0.f : -128.f;
-  constexpr int kColsPerThread = (BN + 127) / 128;
   constexpr int kChunkBytes = TmaBoxBytes(BN, OUTB);  // a staged chunk's row
   constexpr int kChunkCols = kChunkBytes / OUTB;      // output columns per chunk
   constexpr int kChunks = BN / kChunkCols;
@@ -338,53 +411,36 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
   constexpr int kAcc = BN / 2;                        // accumulators per thread of one 64-row wgmma
   int buf = 0;
   int ordinal = cw;
+  // The ring position (stage, phase) of the consumer's next K slice: its first tile's first slice
+  // is slice cw * kTiles; after each of its tiles it skips the other consumers' (NC - 1) * kTiles.
+  int s = cw * L.kTiles % L.stages;
+  uint32_t phase = static_cast<uint32_t>(cw * L.kTiles / L.stages) & 1u;
+  const int skip = (NC - 1) * L.kTiles;
+  const int skipStages = skip % L.stages;
+  const uint32_t skipPhase = static_cast<uint32_t>(skip / L.stages) & 1u;
+  // The descriptor of the ring's first stage (shared addresses below 256 KB: stage offsets / 16
+  // never carry out of the descriptor's 14-bit address field).
+  const uint64_t stageDesc = SLICE == kTmaBK ? WgmmaDesc128(base) : WgmmaDesc(base);
   for (int tile = blockIdx.x + cw * gridDim.x; tile < L.tiles; tile += NC * gridDim.x, ordinal += NC) {
     const int n0 = tile % L.nTiles * BN;
     const int m0 = tile / L.nTiles * BM;
-    // The tile's column vectors (igemm_kernel.cuh's colv), loaded now and stored to shared memory
-    // after the main loop, so their latency hides behind it.
-    float cv[kColsPerThread][2 + kMaxIgemmEpilogue];
-#pragma unroll
-    for (int i = 0; i < kColsPerThread; i++) {
-      const int col = n0 + ctid + i * 128;
-      const int gcol = col < p.n && ctid + i * 128 < BN ? col : 0;
-      const float sw = LoadScale(p.sw, p.swPerChannel ? gcol : 0, p.swDtype);
-      cv[i][0] = rowSx ? sw : __fmul_rn(sx0, sw);
-      cv[i][1] = hasBias ? LoadScale(p.bias, gcol, p.biasDtype) : 0.f;
-#pragma unroll
-      for (int e = 0; e < kMaxIgemmEpilogue; e++) {
-        float v = 0.f;
-        if (e < p.nEpi) {
-          const IgemmEpilogueOp& op = p.epi[e];
-          if (op.kind == IgemmEpilogueKind::Bias) v = LoadScale(op.ptr, op.stride * gcol, op.dtype);
-          else if (op.kind == IgemmEpilogueKind::Residual && op.scale != nullptr) v = LoadScale(op.scale, op.scalePerChannel ? gcol : 0, op.scaleDtype);
-        }
-        cv[i][2 + e] = v;
-      }
-    }
-
     int32_t acc[MB * kAcc];
 #pragma unroll
     for (int i = 0; i < MB * kAcc; i++) acc[i] = 0;
     if (ordinal > 0) MbarWait(mathBar + 8 * ((cw + NC - 1) % NC), ((ordinal - 1) / NC) & 1);
-    const int64_t first = static_cast<int64_t>(ordinal) * L.kTiles;  // the ring position of this tile's first K slice
-    int s = static_cast<int>(first % L.stages);
-    uint32_t phase = static_cast<uint32_t>(first / L.stages) & 1u;
     int prev = -1;
     for (int kt = 0; kt < L.kTiles; kt++) {
       MbarWait(fullBar + 8 * s, phase);
-      const uint32_t aAddr = base + s * L.stageBytes;
-      const uint32_t bAddr = aAddr + BM * SLICE;
+      // The stage's descriptors (128-byte rows in the 128-byte swizzle, or 64-byte rows in the
+      // 64-byte one: igemm_kernel.cuh's WgmmaDesc); a descriptor's low bits are the address / 16,
+      // so the K steps and 64-row blocks within the stage add their offset / 16 to them.
+      const uint64_t descA = stageDesc + static_cast<uint64_t>(s * L.stageBytes >> 4);
+      const uint64_t descB = descA + (BM * SLICE >> 4);
       WgmmaFence();
 #pragma unroll
       for (int ks = 0; ks < SLICE / 32; ks++) {
 #pragma unroll
-        for (int mb = 0; mb < MB; mb++) {
-          // 128-byte rows in the 128-byte swizzle, or 64-byte rows in the 64-byte one (igemm_kernel.cuh's WgmmaDesc).
-          const uint32_t a = aAddr + mb * kTmaBM * SLICE + ks * 32;
-          if constexpr (SLICE == kTmaBK) Wgmma<BN>(acc + mb * kAcc, WgmmaDesc128(a), WgmmaDesc128(bAddr + ks * 32));
-          else Wgmma<BN>(acc + mb * kAcc, WgmmaDesc(a), WgmmaDesc(bAddr + ks * 32));
-        }
+        for (int mb = 0; mb < MB; mb++) Wgmma<BN>(acc + mb * kAcc, descA + ((mb * kTmaBM * SLICE + ks * 32) >> 4), descB + (ks * 32 >> 4));
       }
       WgmmaCommit();
       // One group stays in flight; the one before it is done, so its stage goes back to the producer.
@@ -393,21 +449,19 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
       prev = s;
       if (++s == L.stages) s = 0, phase ^= 1;
     }
+    // The tile's MMAs are issued: the next consumer's may queue behind them on the tensor cores.
+    if (ctid == 0) MbarArrive(mathBar + 8 * cw);
     WgmmaWait<0>();
-    if (ctid == 0) {
-      MbarArrive(emptyBar + 8 * prev);
-      MbarArrive(mathBar + 8 * cw);
-    }
+    if (ctid == 0) MbarArrive(emptyBar + 8 * prev);
 
-    // The epilogue. This warpgroup's previous tile ended on a barrier after its reads of colv.
-#pragma unroll
-    for (int i = 0; i < kColsPerThread; i++) {
-#pragma unroll
-      for (int v = 0; v < 2 + kMaxIgemmEpilogue; v++) {
-        if (v < L.nVec && ctid + i * 128 < BN) colv[v * BN + ctid + i * 128] = cv[i][v];
-      }
-    }
-    WarpgroupBarrier(1 + cw);
+    s += skipStages;
+    if (s >= L.stages) s -= L.stages, phase ^= 1u;
+    phase ^= skipPhase;
+
+    // The epilogue, with the column vectors of the tile's slot.
+    const int colSlot = ordinal % kColSlots;
+    const float* const colv = colBase + colSlot * L.nVec * BN;
+    MbarWait(colFullBar + 8 * colSlot, (ordinal / kColSlots) & 1);
     const int8_t* const res = smem + L.resOff + cw * L.resBytes;
     if (L.resOp >= 0) MbarWait(resFullBar + 8 * cw, (ordinal / NC) & 1);
 #pragma unroll
@@ -505,7 +559,10 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
         WarpgroupBarrier(1 + cw);
         if (ctid == 0) {
           // The warpgroup's residual reads are done after its last chunk.
-          if (mb == MB - 1 && c == kChunks - 1 && L.resOp >= 0) MbarArrive(resEmptyBar + 8 * cw);
+          if (mb == MB - 1 && c == kChunks - 1) {
+            if (L.resOp >= 0) MbarArrive(resEmptyBar + 8 * cw);
+            MbarArrive(colEmptyBar + 8 * colSlot);
+          }
           TmaStore(&tmOut, n0 + c * kChunkCols, m0 + mb * kTmaBM, SmemAddr(stg));
           BulkCommit();
         }
@@ -660,13 +717,13 @@ bool TmaPlan(const IgemmParams& p, int bm, int bn, int nc, int smemLimit, TmaLay
   L.nVec = 2 + p.nEpi;
   L.slice = TmaSliceOf(p);
   L.stageBytes = (bm + bn) * L.slice;
-  const int fixed = nc * (L.resBytes + 2 * kTmaStageChunk + L.nVec * bn * 4) + kTmaBarBytes + 1024;
+  const int fixed = nc * (L.resBytes + 2 * kTmaStageChunk + kTmaColSlotsPerConsumer * L.nVec * bn * 4) + kTmaBarBytes + 1024;
   L.stages = std::min(kTmaMaxStages, (smemLimit - fixed) / L.stageBytes);
   if (L.stages < 2) return false;
   L.resOff = L.stages * L.stageBytes;
   L.stgOff = L.resOff + nc * L.resBytes;
   L.colOff = L.stgOff + nc * 2 * kTmaStageChunk;
-  L.barOff = L.colOff + nc * L.nVec * bn * 4;
+  L.barOff = L.colOff + nc * kTmaColSlotsPerConsumer * L.nVec * bn * 4;
   L.bytes = L.barOff + kTmaBarBytes;
   L.nTiles = (p.n + bn - 1) / bn;
   L.kTiles = (p.k + L.slice - 1) / L.slice;

@@ -123,6 +123,15 @@ export class CudaEngineRunner {
   }
 
   /**
+   * How many launches in the CUDA graph of runs at these input shapes are chained to the kernel
+   * before them (programmatic dependent launch: Hopper and later; FXRT_CUDA_PDL=0 turns it off);
+   * -1 while those runs have no graph.
+   */
+  chainedLaunches(inputShapes: readonly (readonly number[])[]): number {
+    return this.#context.chainedLaunches(this.engine.resolveShapes(inputShapes));
+  }
+
+  /**
    * Which inputs and outputs runs at these input shapes read or write in place, without copies
    * (unless FXRT_CUDA_BIND_IO=0): device tensors that filled the same slots two runs in a row get a
    * program bound to them; outputs the runner allocates count as the same when they land at the

@@ -286,9 +286,18 @@ export class CudaContext implements BackendContext {
    * use: the bound one while its tensors keep coming, else the copying one.
    */
   graphState(shapes: readonly (readonly number[])[]): string {
+    return this.#running(shapes).graphState;
+  }
+
+  /** The chained launches in that program's CUDA graph (-1: no graph yet). */
+  chainedLaunches(shapes: readonly (readonly number[])[]): number {
+    return this.#running(shapes).chainedLaunches;
+  }
+
+  #running(shapes: readonly (readonly number[])[]): NativeExecProgram {
     const plan = this.#loaded.plan;
     const b = this.#bound.get(shapeKey(plan.inputs.map((io) => shapes[io.value]!)));
-    return ((b?.usedFull ? b.full : b?.program) ?? this.program(shapes)).graphState;
+    return (b?.usedFull ? b.full : b?.program) ?? this.program(shapes);
   }
 
   /** Frees the context's device memory once runs in flight are done. */

@@ -10,7 +10,7 @@ import type { ProgramSpec } from './exec_spec.js';
 import type { TimingCacheDevice, TimingCacheEntry } from './timing_cache.js';
 
 /** Version of this interface; must equal FXRT_NATIVE_ABI in native/src/abi.h. */
-export const NATIVE_ABI_VERSION = 5;
+export const NATIVE_ABI_VERSION = 6;
 
 /** A CUDA stream owned by the addon. */
 export interface NativeStream {
@@ -172,6 +172,11 @@ export interface NativeExecProgram {
   tactics(): { readonly step: number; readonly tactic: string; readonly source: TacticSource }[];
   /** 'eager', 'graph', or why capturing a CUDA graph failed. */
   readonly graphState: string;
+  /**
+   * Launches in the CUDA graph chained to the kernel before them (programmatic dependent launch,
+   * native/src/kernels/chained_launch.cuh): the graph's programmatic edges; -1 while there is no graph.
+   */
+  readonly chainedLaunches: number;
   dispose(): void;
 }
 
