@@ -9,10 +9,11 @@
 //   - warpgroup 0, the producer: one thread moves 128-byte slices of K of A's BM rows and B's BN
 //     rows with the tensor memory accelerator (TMA, cp.async.bulk.tensor, 128-byte swizzle) into a
 //     ring of shared-memory stages, each completing on its full barrier (an mbarrier counting the
-//     bytes), and, when the epilogue adds a residual, the tile's residual into its consumer's
-//     residual buffer. It refills a stage once its empty barrier says the MMAs reading it are done,
-//     running ahead across tiles. Its other three warps store each tile's column vectors (scales,
-//     biases) into a slot of shared memory, up to two tiles ahead of the consumer that takes it;
+//     bytes). It refills a stage once its empty barrier says the MMAs reading it are done, running
+//     ahead across tiles. Two of its other warps store each tile's column vectors (scales, biases)
+//     into a slot of shared memory, up to two tiles ahead of the consumer that takes it, and a
+//     thread of the last one moves each tile's residual (when the epilogue adds one) into its
+//     consumer's residual buffer, so the K slices never wait for an epilogue to free that buffer;
 //   - warpgroups 1 to NC (2 to 4), the consumers, take the block's tiles in turn ("ping-pong"): one
 //     multiplies its tile with wgmma straight from the stages (MB wgmmas of 64 rows per K step,
 //     sharing B) while the other finishes the previous tile, so the tensor cores keep working
@@ -245,7 +246,7 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
       MbarInit(mathBar + 8 * b, 1);
     }
     for (int c = 0; c < kColSlots; c++) {
-      MbarInit(colFullBar + 8 * c, 96);  // the three column-vector warps
+      MbarInit(colFullBar + 8 * c, 64);  // the two column-vector warps
       MbarInit(colEmptyBar + 8 * c, 1);
     }
     asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
@@ -257,12 +258,31 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
   if (wg == 0) {
     // The producer: registers go to the consumers.
     asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(TmaProducerRegs(NC)));
+    if (tid >= 96) {
+      // Warp 3, the residual loader: one thread moves each tile's residual into its consumer's
+      // residual buffer once the consumer is done with the one before. Apart from the K slices'
+      // producer, so those never wait for an epilogue to free a residual buffer.
+      if (L.resOp < 0 || tid != 96) return;
+      WaitForPriorGrids();
+      int ordinal = 0;
+      for (int tile = blockIdx.x; tile < L.tiles; tile += gridDim.x, ordinal++) {
+        const int n0 = tile % L.nTiles * BN;
+        const int m0 = tile / L.nTiles * BM;
+        const int rb = ordinal % NC;
+        MbarWait(resEmptyBar + 8 * rb, ((ordinal / NC) & 1) ^ 1);
+        MbarExpectTx(resFullBar + 8 * rb, L.resBytes);
+        for (int b = 0; b * L.resBoxCols < BN; b++) {
+          TmaLoad(base + L.resOff + rb * L.resBytes + b * BM * L.resBoxBytes, &tmRes, n0 + b * L.resBoxCols, m0, resFullBar + 8 * rb);
+        }
+      }
+      return;
+    }
     if (tid >= 32) {
-      // The column-vector warps (1 to 3): each tile's column vectors (x scale * weight scale, the
+      // The column-vector warps (1 and 2): each tile's column vectors (x scale * weight scale, the
       // convolution's bias, one per bias or scaled residual epilogue op: igemm_kernel.cuh's colv)
       // into the tile's slot (ordinal modulo kColSlots), ahead of the consumer that takes the
       // tile, so no consumer waits for those loads between its tiles; warp w stores vectors
-      // w - 1, w + 2, ... A slot whose previous tile had the same columns keeps its vectors. The
+      // w - 1, w + 1, ... A slot whose previous tile had the same columns keeps its vectors. The
       // x scale may be an output of the kernels before (dynamic quantization).
       WaitForPriorGrids();
       const int lane = tid % 32;
@@ -280,7 +300,7 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
           const int n0 = nTile * BN;
           // The lane's BN / 32 columns of a vector loaded together (raw bits, converted after),
           // so a vector costs one load latency.
-          for (int v = firstVec; v < L.nVec; v += 3) {
+          for (int v = firstVec; v < L.nVec; v += 2) {
             const void* ptr = nullptr;
             DType t = DType::Float32;
             int64_t stride = 0;
@@ -338,14 +358,6 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
     for (int tile = blockIdx.x; tile < L.tiles; tile += gridDim.x, ordinal++) {
       const int n0 = tile % L.nTiles * BN;
       const int m0 = tile / L.nTiles * BM;
-      if (L.resOp >= 0) {
-        const int rb = ordinal % NC;
-        MbarWait(resEmptyBar + 8 * rb, ((ordinal / NC) & 1) ^ 1);
-        MbarExpectTx(resFullBar + 8 * rb, L.resBytes);
-        for (int b = 0; b * L.resBoxCols < BN; b++) {
-          TmaLoad(base + L.resOff + rb * L.resBytes + b * BM * L.resBoxBytes, &tmRes, n0 + b * L.resBoxCols, m0, resFullBar + 8 * rb);
-        }
-      }
       // A convolution's tile starts at output pixel m0 = (img, oy, ox), whose kernel taps read the
       // input from (oy * sh - ph, ox * sw - pw) plus the tap's offset; K slice kt is channels
       // c0 .. c0 + SLICE - 1 of tap (ky, kx) (k = (ky, kx, c), c a multiple of SLICE).
