@@ -45,7 +45,7 @@ constexpr int kTmaBK = 128;        // bytes of K per stage: one 128-byte swizzle
 constexpr int kTmaMaxStages = 8;
 constexpr int kTmaStageChunk = 64 * 128;  // a consumer's staging tile: 64 rows of one column chunk (up to 128 bytes)
 constexpr int kTmaMaxConsumers = 4;
-// Column-vector slots: two per consumer, so the column-vector warp fills a consumer's next tile's
+// Column-vector slots: two per consumer, so the column-vector warps fill a consumer's next tile's
 // while the consumer still reads its current one.
 constexpr int kTmaColSlotsPerConsumer = 2;
 constexpr int kTmaBarBytes = 8 * (2 * kTmaMaxStages + (3 + 2 * kTmaColSlotsPerConsumer) * kTmaMaxConsumers);
