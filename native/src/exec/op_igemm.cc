@@ -360,7 +360,7 @@ std::unique_ptr<Op> BuildIgemm(const SpecReader& spec, BuildContext& ctx) {
     p.a = reinterpret_cast<const int8_t*>(ResolveRef(spec, "a", ctx.mem, e, 1));
   }
   p.b = reinterpret_cast<const int8_t*>(ResolveRef(spec, "b", ctx.mem, ContiguousExtent(p.ldc * p.k), 1));
-  p.bConstant = spec.Obj("b").Int("mem") == 1;
+  p.bConstant = RefersToWeights(spec, "b");
 
   p.sxDtype = FloatDtype(spec, "sxDtype");
   p.sxRows = spec.Int("sxRows");

@@ -110,13 +110,19 @@ Extent ExtentOf(const kernels::StridedView& v) {
 
 Extent ContiguousExtent(int64_t elements) { return elements > 0 ? Extent{0, elements - 1} : Extent{}; }
 
+namespace {
+constexpr int64_t kContextMemory = 0, kWeightsMemory = 1;  // a reference's "mem"
+}  // namespace
+
+bool RefersToWeights(const SpecReader& spec, const char* key) { return spec.Obj(key).Int("mem") == kWeightsMemory; }
+
 char* ResolveRef(const SpecReader& spec, const char* key, const Memories& mem, Extent extent, size_t elemBytes) {
   SpecReader ref = spec.Obj(key);
   int64_t which = ref.Int("mem");
   int64_t offset = ref.Int("offset");
-  if (which != 0 && which != 1) ref.Fail("mem must be 0 (context) or 1 (weights)");
-  char* base = which == 0 ? mem.context : mem.weights;
-  auto size = static_cast<int64_t>(which == 0 ? mem.contextBytes : mem.weightsBytes);
+  if (which != kContextMemory && which != kWeightsMemory) ref.Fail("mem must be 0 (context) or 1 (weights)");
+  char* base = which == kContextMemory ? mem.context : mem.weights;
+  auto size = static_cast<int64_t>(which == kContextMemory ? mem.contextBytes : mem.weightsBytes);
   const auto item = static_cast<int64_t>(elemBytes);
   if (offset % item != 0) ref.Fail("offset " + std::to_string(offset) + " is not aligned to " + std::to_string(item) + " bytes");
   const bool empty = extent.hi < extent.lo;
@@ -124,9 +130,9 @@ char* ResolveRef(const SpecReader& spec, const char* key, const Memories& mem, E
   const int64_t hi = empty ? offset : offset + (extent.hi + 1) * item;
   if (!empty && (lo < 0 || hi > size)) {
     ref.Fail("bytes [" + std::to_string(lo) + ", " + std::to_string(hi) + ") lie outside the " + std::to_string(size) +
-             "-byte " + (which == 0 ? "context memory" : "constants"));
+             "-byte " + (which == kContextMemory ? "context memory" : "constants"));
   }
-  if (which == 0) {
+  if (which == kContextMemory) {
     // A bound slot: the access must lie wholly inside it, and goes to the caller's buffer.
     for (const SlotBinding& b : mem.bound) {
       const auto start = static_cast<int64_t>(b.start), end = static_cast<int64_t>(b.end);

@@ -69,5 +69,7 @@ Extent ContiguousExtent(int64_t elements);
 // The pointer of memory reference `key` ({ mem: 0 | 1, offset }) after checking that elements
 // [extent.lo, extent.hi] of `elemBytes` bytes around it lie inside that memory.
 char* ResolveRef(const SpecReader& spec, const char* key, const Memories& mem, Extent extent, size_t elemBytes);
+// Whether memory reference `key` lies in the plan's weights (mem 1: constants no kernel writes).
+bool RefersToWeights(const SpecReader& spec, const char* key);
 
 }  // namespace fxrt::exec

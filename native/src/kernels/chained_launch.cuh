@@ -25,6 +25,8 @@
 #include <cstring>
 #include <utility>
 
+#include "kernels/device_cache.h"
+
 namespace fxrt::kernels {
 
 // Waits until the grids this one depends on have completed and their memory is visible.
@@ -59,25 +61,11 @@ inline ChainMode ChainedLaunchMode() {
 // 9.0 or later, and FXRT_CUDA_PDL is not "0"), else 0. Cached per device.
 inline int ChainedLaunchMultiprocessors() {
   if (ChainedLaunchMode() == ChainMode::Off) return 0;
-  constexpr int kDevices = 64;
-  static std::atomic<int> known[kDevices];  // -1 not chained, 0 unknown, else the multiprocessors
-  int device = 0;
-  if (cudaGetDevice(&device) != cudaSuccess || device < 0 || device >= kDevices) {
-    cudaGetLastError();
-    return 0;
-  }
-  int state = known[device].load(std::memory_order_relaxed);
-  if (state == 0) {
-    int major = 0, sms = 0;
-    if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
-        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) {
-      cudaGetLastError();
-      return 0;
-    }
-    state = major >= 9 && sms > 0 ? sms : -1;
-    known[device].store(state, std::memory_order_relaxed);
-  }
-  return state > 0 ? state : 0;
+  static std::atomic<int> cache[kCachedDevices];
+  const int sms = CachedPerDevice(cache, [](int device) {
+    return DeviceAttribute(cudaDevAttrComputeCapabilityMajor, device) >= 9 ? DeviceAttribute(cudaDevAttrMultiProcessorCount, device) : 0;
+  });
+  return sms > 0 ? sms : 0;
 }
 
 // The blocks of a grid.

@@ -347,21 +347,15 @@ namespace {
 // Whether the current device launches clusters to kernels of this image (compiled for sm_90 or
 // later: ClusterReduce is compiled out below that), asked once per device.
 bool ClusterLaunchAvailable() {
-  static std::array<int8_t, 64> known{};  // 0: not asked yet, 1: no, 2: yes
-  int device = 0;
-  if (cudaGetDevice(&device) != cudaSuccess || device < 0 || device >= static_cast<int>(known.size())) {
-    cudaGetLastError();
-    return false;
-  }
-  if (known[device] == 0) {
-    int cluster = 0;
-    cudaFuncAttributes attrs{};
-    const bool ok = cudaDeviceGetAttribute(&cluster, cudaDevAttrClusterLaunch, device) == cudaSuccess &&
-                    cudaFuncGetAttributes(&attrs, WgmmaProbeKernel) == cudaSuccess;
-    if (!ok) cudaGetLastError();
-    known[device] = ok && cluster != 0 && attrs.binaryVersion >= 90 ? 2 : 1;
-  }
-  return known[device] == 2;
+  static std::atomic<int> cache[kCachedDevices];
+  return CachedPerDevice(cache, [](int device) {
+           cudaFuncAttributes attrs{};
+           if (cudaFuncGetAttributes(&attrs, WgmmaProbeKernel) != cudaSuccess) {
+             cudaGetLastError();
+             return 0;
+           }
+           return DeviceAttribute(cudaDevAttrClusterLaunch, device) != 0 && attrs.binaryVersion >= 90 ? 1 : 0;
+         }) == 1;
 }
 
 }  // namespace

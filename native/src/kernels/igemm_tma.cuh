@@ -33,6 +33,8 @@
 #include <cudaTypedefs.h>
 
 #include <cstring>
+
+#include "kernels/device_cache.h"
 #include <type_traits>
 
 namespace fxrt::kernels {
@@ -344,7 +346,7 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
     if (tid != 0) return;
     // Launched chained (chained_launch.cuh): a constant B (the weights) of the block's first tile
     // goes into the first stages before the wait for the kernels before, whose outputs the A
-    // slices and the residual are. Each prefetched stage expects its A bytes too.
+    // slices are. Each prefetched stage expects its A bytes too.
     const int prefetched = p.bConstant && static_cast<int>(blockIdx.x) < L.tiles ? min(L.stages, L.kTiles) : 0;
     for (int kt = 0; kt < prefetched; kt++) {
       MbarExpectTx(fullBar + 8 * kt, L.stageBytes);
@@ -395,8 +397,9 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
 
   // The consumers: warpgroup cw (0 .. NC - 1) takes ordinals cw, cw + NC, ... Its main loop waits
   // until the previous ordinal's MMAs are issued (mathBar), so the consumers take turns on the tensor
-  // cores, the others finishing their tiles' epilogues meanwhile. Their scales may be outputs of
-  // the kernels before (dynamic quantization): they wait for those first.
+  // cores, the others finishing their tiles' epilogues meanwhile. They wait for the kernels before
+  // first: those may still read the output they store, or write a per-row x scale (dynamic
+  // quantization) or the output scale.
   asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(TmaConsumerRegs(NC)));
   WaitForPriorGrids();
   AllowDependentLaunch();
@@ -685,19 +688,16 @@ bool EncodeConvInput(CUtensorMap* map, const IgemmParams& p, int slice, int pixe
                 CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
 }
 
-// The device's multiprocessors and its opt-in shared memory per block (the current device).
+// The device's multiprocessors and its opt-in shared memory per block (the current device, asked
+// once per device: every launch and tactic query wants them).
 struct TmaDevice {
   int sms = 0, smem = 0;
 };
 TmaDevice TmaDeviceOf() {
-  TmaDevice d;
-  int device = 0;
-  if (cudaGetDevice(&device) != cudaSuccess || cudaDeviceGetAttribute(&d.sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess ||
-      cudaDeviceGetAttribute(&d.smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) != cudaSuccess) {
-    cudaGetLastError();
-    return TmaDevice{};
-  }
-  return d;
+  static std::atomic<int> sms[kCachedDevices], smem[kCachedDevices];
+  const int s = CachedPerDevice(sms, [](int device) { return DeviceAttribute(cudaDevAttrMultiProcessorCount, device); });
+  const int b = CachedPerDevice(smem, [](int device) { return DeviceAttribute(cudaDevAttrMaxSharedMemoryPerBlockOptin, device); });
+  return s > 0 && b > 0 ? TmaDevice{s, b} : TmaDevice{};
 }
 
 bool Aligned16(const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; }

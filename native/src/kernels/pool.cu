@@ -338,10 +338,6 @@ cudaError_t LaunchRank(const PoolParams& p, int64_t total, bool fits32, bool vec
   }
 }
 
-}  // namespace
-
-namespace {
-
 // The elements of the output, and whether every offset of the launch fits in int32.
 int64_t PoolTotal(const PoolParams& p, bool* fits32) {
   int64_t total = p.n * p.c, span = p.n * p.c;
