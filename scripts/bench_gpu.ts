@@ -39,10 +39,11 @@ const WORKLOADS: readonly Workload[] = [
   { name: 'resnet18-cifar 1x3x32x32', model: 'resnet18Cifar', shape: [1, 3, 32, 32] },
   { name: 'bert-base 32x128', model: 'bertEncoder', shape: [32, 128, 768] },
   { name: 'bert-layer 32x128', model: 'bertEncoderLayer', shape: [32, 128, 768] },
+  { name: 'centernet-head 8x512x16x16', model: 'centerNetHead', shape: [8, 512, 16, 16] },
 ];
 
 /** Workloads with INT8 targets (issue #6): timed again as int8 engines with --int8. */
-const INT8_WORKLOADS: readonly string[] = ['mlp 10240x512', 'resnet50 128x3x224x224', 'resnet18-cifar 1x3x32x32'];
+const INT8_WORKLOADS: readonly string[] = ['mlp 10240x512', 'resnet50 128x3x224x224', 'resnet18-cifar 1x3x32x32', 'centernet-head 8x512x16x16'];
 /** Workloads with FP8 targets (issue #6: the MLP faster than our fp16): timed as FP8 engines with --fp8. */
 const FP8_WORKLOADS: readonly string[] = ['mlp 10240x512'];
 

@@ -151,6 +151,30 @@ class BertEncoder(nn.Module):
         return x
 
 
+class CenterNetHead(nn.Module):
+    """CenterNet's upsampling head with fxrt's parameter names (src/models/centernet.ts): three
+    ConvTranspose2d (4x4, stride 2) + BatchNorm2d + ReLU stages, then hm/wh/reg branches."""
+
+    def __init__(self, in_channels=512, deconv_channels=(256, 256, 256), head_conv=64, num_classes=80):
+        super().__init__()
+        stages, c = [], in_channels
+        for planes in deconv_channels:
+            stages += [nn.ConvTranspose2d(c, planes, 4, stride=2, padding=1, output_padding=0, bias=False), nn.BatchNorm2d(planes), nn.ReLU()]
+            c = planes
+
+        def branch(out):
+            return nn.Sequential(nn.Conv2d(c, head_conv, 3, padding=1), nn.ReLU(), nn.Conv2d(head_conv, out, 1))
+
+        self.deconv_layers = nn.Sequential(*stages)
+        self.hm = branch(num_classes)
+        self.wh = branch(2)
+        self.reg = branch(2)
+
+    def forward(self, x):
+        f = self.deconv_layers(x)
+        return self.hm(f), self.wh(f), self.reg(f)
+
+
 def build_model(name):
     import torchvision
 
@@ -169,6 +193,8 @@ def build_model(name):
         return BertLayer()
     if name == "bertEncoder":
         return BertEncoder()
+    if name == "centerNetHead":
+        return CenterNetHead()
     raise SystemExit(f"unknown model '{name}'")
 
 

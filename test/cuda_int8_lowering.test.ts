@@ -387,3 +387,124 @@ describe('an int8 convolution takes over the quantize of its input (lower/igemm.
     }
   });
 });
+
+describe('int8 deconvolutions and 3-D convolutions lower to the int8 GEMM (IgemmConvSpec.transposed, the depth axis)', () => {
+  type IgemmOpSpec = Extract<NativeOpSpec, { op: 'igemm' }>;
+  interface ConvCase {
+    readonly name: string;
+    readonly kind: 'convolution' | 'deconvolution';
+    readonly x: readonly number[];
+    readonly params: LayerParamsMap['deconvolution'];
+    readonly perChannel: boolean;
+  }
+  const params = (k: readonly number[], out: number, o: Partial<LayerParamsMap['deconvolution']>): LayerParamsMap['deconvolution'] => ({
+    kernelSize: k, numOutputMaps: out, stride: k.map(() => 1), prePadding: k.map(() => 0), postPadding: k.map(() => 0), dilation: k.map(() => 1), groups: 1, ...o,
+  });
+  const CASES: readonly ConvCase[] = [
+    { name: 'deconv k4 stride 2 pad 1 (CenterNet), per-channel', kind: 'deconvolution', x: [2, 6, 5, 4], params: params([4, 4], 5, { stride: [2, 2], prePadding: [1, 1], postPadding: [1, 1] }), perChannel: true },
+    { name: 'deconv k3 stride 2 padding 1 output padding 1 (pre 1, post 0)', kind: 'deconvolution', x: [1, 4, 3, 5], params: params([3, 3], 3, { stride: [2, 2], prePadding: [1, 1] }), perChannel: true },
+    {
+      name: 'deconv groups 2, dilation 2, stride 3 by 2, uneven padding, output padding (negative post), per tensor', kind: 'deconvolution', x: [1, 6, 4, 3],
+      params: params([3, 3], 4, { stride: [3, 2], dilation: [2, 2], prePadding: [2, 0], postPadding: [-1, 1], groups: 2 }), perChannel: false,
+    },
+    { name: '1-D deconv k5 stride 2', kind: 'deconvolution', x: [2, 3, 7], params: params([5], 4, { stride: [2], prePadding: [1], postPadding: [2] }), perChannel: true },
+    {
+      name: '3-D conv k3x3x2, strides 2/1/2, dilation 2 in depth, padding', kind: 'convolution', x: [2, 5, 6, 4, 5],
+      params: params([3, 3, 2], 6, { stride: [2, 1, 2], dilation: [2, 1, 1], prePadding: [2, 1, 0], postPadding: [1, 1, 1] }), perChannel: true,
+    },
+    {
+      name: '3-D deconv k2x3x3 stride 2, padding, output padding', kind: 'deconvolution', x: [1, 4, 3, 3, 2],
+      params: params([2, 3, 3], 3, { stride: [2, 2, 1], prePadding: [0, 1, 1], postPadding: [-1, 0, 1] }), perChannel: false,
+    },
+  ];
+
+  /** x → Q → DQ (scale 1) → the layer with a Q → DQ weight (scales 1): the float output is the int32 sums, exactly. */
+  async function convEngine(c: ConvCase): Promise<Engine> {
+    const net = newNet(c.kind);
+    const x = net.addInput('x', 'float32', c.x);
+    const one = scalar(net, 1, 'sx');
+    const cIn = c.x[1]!;
+    const transposed = c.kind === 'deconvolution';
+    const shape = transposed ? [cIn, c.params.numOutputMaps / c.params.groups, ...c.params.kernelSize] : [c.params.numOutputMaps, cIn / c.params.groups, ...c.params.kernelSize];
+    const w = Tensor.fromNumbers(Array.from({ length: numelOf(shape) }, (_, i) => ((i * 37) % 11) - 5), shape);
+    const axis = !c.perChannel ? null : transposed ? 1 : 0;
+    const count = axis === null ? 1 : shape[axis]!;
+    const scales = constant(net, Tensor.fromNumbers(new Array<number>(count).fill(1), [count]), 'w_s');
+    const wq = layer(net, 'quantize', [constant(net, w, 'w'), scales], { axis, toType: 'int8' }, 'w_q');
+    const wdq = layer(net, 'dequantize', [wq, scales], { axis, toType: 'float32' }, 'w_dq');
+    net.markOutput(layer(net, c.kind, [dequantize(net, quantize(net, x, one, 'x_q'), one, 'x_dq'), wdq], c.params, 'layer'), 'y');
+    return build(net, { precision: 'int8' });
+  }
+
+  /** The input index of tap t along one axis (native/src/kernels/igemm_kernel.cuh TapInput), or -1. */
+  function tapInput(transposed: boolean, o: number, t: number, s: number, d: number, pad: number, size: number): number {
+    if (!transposed) {
+      const i = o * s - pad + t * d;
+      return i >= 0 && i < size ? i : -1;
+    }
+    const q = o + pad - t * d;
+    return q >= 0 && q % s === 0 && q / s < size ? q / s : -1;
+  }
+
+  it('gathers each output pixel\'s taps through the regrouped filter: the reference\'s int32 sums', async () => {
+    for (const c of CASES) {
+      const engine = await convEngine(c);
+      const plan = engine.plan;
+      expect(plan.steps.filter((s) => s.quant !== undefined).map((s) => s.kind), c.name).toEqual([c.kind]);
+      const { spec, bytes, constants } = lowerPlan(plan);
+      const op = spec.ops.find((o): o is { step: number } & IgemmOpSpec => o.op === 'igemm')!;
+      expect(op, c.name).toBeDefined();
+      const g = op.conv!;
+      const transposed = c.kind === 'deconvolution';
+      expect(g.transposed === true, c.name).toBe(transposed);
+      expect(g.kd !== undefined, c.name).toBe(c.x.length === 5);
+      expect(op.swPerChannel, c.name).toBe(c.perChannel);
+      const [d, kd, od, sd, dd, pd] = g.kd !== undefined ? [g.d!, g.kd, g.od!, g.sd!, g.dd!, g.pd!] : [1, 1, 1, 1, 1, 0];
+      expect(op.m, c.name).toBe(g.batch * od * g.oh * g.ow);
+      expect(op.k, c.name).toBe(g.cg * kd * g.kh * g.kw);
+      // Integer inputs within int8: quantized with scale 1, they are the int8 operand itself.
+      const x = Tensor.fromNumbers(Array.from({ length: numelOf(c.x) }, (_, i) => ((i * 53) % 23) - 11), c.x);
+      const [want] = await run(engine, [x]);
+      const m = new HostMemory(bytes, constants);
+      // The int8 input as the kernel reads it: channels-last [batch, (d,) h, w, c].
+      const xv = x.toFloat32();
+      const [pixels, cIn] = [d * g.h * g.w, g.c];
+      for (let n = 0; n < g.batch; n++) {
+        for (let ch = 0; ch < cIn; ch++) for (let p = 0; p < pixels; p++) m.write(op.a, (n * pixels + p) * cIn + ch, 'int8', xv[(n * cIn + ch) * pixels + p]!);
+      }
+      // The gather over B [groups * n, k] with k = (kz, ky, kx, c).
+      const wantV = want!.toFloat32();
+      const K = op.groups * op.n;
+      const outPixels = od * g.oh * g.ow;
+      for (let n = 0; n < g.batch; n++) {
+        for (let o = 0; o < outPixels; o++) {
+          const [oz, oy, ox] = [Math.floor(o / (g.oh * g.ow)), Math.floor(o / g.ow) % g.oh, o % g.ow];
+          for (let col = 0; col < K; col++) {
+            const grp = Math.floor(col / op.n);
+            let acc = 0;
+            for (let kz = 0; kz < kd; kz++) {
+              for (let ky = 0; ky < g.kh; ky++) {
+                for (let kx = 0; kx < g.kw; kx++) {
+                  const iz = tapInput(transposed, oz, kz, sd, dd, pd, d);
+                  const iy = tapInput(transposed, oy, ky, g.sh, g.dh, g.ph, g.h);
+                  const ix = tapInput(transposed, ox, kx, g.sw, g.dw, g.pw, g.w);
+                  if (iz < 0 || iy < 0 || ix < 0) continue;
+                  const base = (((n * d + iz) * g.h + iy) * g.w + ix) * g.c + grp * g.cg;
+                  const tap = (kz * g.kh + ky) * g.kw + kx;
+                  for (let ch = 0; ch < g.cg; ch++) acc += m.read(op.a, base + ch, 'int8') * m.read(op.b, col * op.k + tap * g.cg + ch, 'int8');
+                }
+              }
+            }
+            expect(acc, `${c.name}: output [${n}, ${col}, pixel ${o}]`).toBe(wantV[(n * K + col) * outPixels + o]);
+          }
+        }
+      }
+    }
+  });
+
+  it('refuses a grouped 3-D int8 convolution, naming the step', async () => {
+    const engine = await convEngine({ name: 'g2', kind: 'convolution', x: [1, 4, 3, 3, 3], params: params([1, 1, 1], 4, { groups: 2 }), perChannel: true });
+    expect(engine.plan.steps.some((s) => s.kind === 'convolution' && s.quant !== undefined)).toBe(true);
+    expect(() => lowerPlan(engine.plan)).toThrow(/step 'layer' \(convolution[^)]*\): a grouped 3-D int8 convolution \(groups 2.*is not implemented on the CUDA backend yet/);
+  });
+});

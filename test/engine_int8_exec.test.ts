@@ -13,7 +13,7 @@ import { BuildError } from '../src/engine/builder.js';
 import { Engine } from '../src/engine/engine.js';
 import type { LayerParamsMap, NetTensor } from '../src/engine/network.js';
 import type { NetworkDefinition } from '../src/engine/network_definition.js';
-import { deserializePlan, PLAN_VERSION, PlanFormatError, validatePlan, type Plan, type PlanStep } from '../src/engine/plan.js';
+import { deserializePlan, PLAN_VERSION, PlanFormatError, validatePlan, type LayerStepOf, type Plan, type PlanStep } from '../src/engine/plan.js';
 import { resnet18 } from '../src/models/resnet.js';
 import { defaultPasses, PassManager } from '../src/passes/index.js';
 import { cosineSimilarity } from '../src/tensor/compare.js';
@@ -235,9 +235,12 @@ describe('int8 plans', () => {
   it('names the CUDA backend\'s int8 kernel for each int8 step and refuses the forms it lacks, naming the step', async () => {
     const step = int8Step(await fusedConv());
     expect(cudaTactic(step)).toBe('int8 implicit-gemm conv kernel (s8 mma, int32 accumulate), int8 out');
-    const deconv = { ...step, kind: 'deconvolution' } as PlanStep;
-    expect(() => cudaTactic(deconv)).toThrow(CudaNotImplementedError);
-    expect(() => cudaTactic(deconv)).toThrow("step 'conv' (deconvolution covering x_dq, w_dq, conv, y_q): the int8 form of deconvolution (fused quantize/dequantize) is not implemented on the CUDA backend yet");
+    expect(cudaTactic({ ...step, kind: 'deconvolution' } as PlanStep)).toBe('int8 implicit-gemm deconv kernel (s8 mma, int32 accumulate), int8 out');
+    const conv3d = { ...step, params: { ...(step as LayerStepOf<'convolution'>).params, kernelSize: [1, 3, 3] } } as PlanStep;
+    expect(cudaTactic(conv3d)).toBe('int8 im2col + gemm conv3d kernel (s8 mma, int32 accumulate), int8 out');
+    const twoResiduals = { ...step, epilogue: [{ op: 'residual', input: 2 }, { op: 'residual', input: 3 }] } as PlanStep;
+    expect(() => cudaTactic(twoResiduals)).toThrow(CudaNotImplementedError);
+    expect(() => cudaTactic(twoResiduals)).toThrow("step 'conv' (convolution covering x_dq, w_dq, conv, y_q): an int8 epilogue with more than one residual is not implemented on the CUDA backend yet");
   });
 });
 

@@ -55,10 +55,16 @@ interface Int8Case {
   readonly inputs: readonly (readonly number[])[];
   readonly build: (net: NetworkDefinition, xs: readonly NetTensor[]) => void;
   /** The int8 step's kind and whether its output is int8. */
-  readonly kind: 'convolution' | 'matrix_multiply';
+  readonly kind: 'convolution' | 'deconvolution' | 'matrix_multiply';
   readonly int8Out: boolean;
   /** Whether the warp-specialized TMA tiles run it on Hopper (matrix form, 16-byte rows, relu, one residual). */
   readonly tma?: boolean;
+  /** Whether the implicit form applies (default true; a 3-D convolution runs in the im2col form only). */
+  readonly implicit?: boolean;
+  /** Whether the im2col form applies (default true; one group only). */
+  readonly im2col?: boolean;
+  /** Whether the stride-phase form applies (a transposed convolution with stride > 1, dilation 1, kernel at least the stride). */
+  readonly phases?: boolean;
   /** Whether the space-to-depth form applies (one group, channels not a multiple of 16, equal strides, dilation 1). */
   readonly spaceToDepth?: boolean;
   /** Whether the unfolded space-to-depth form applies too (a kernel row's packed channels a multiple of 64). */
@@ -424,8 +430,112 @@ const SPACE_TO_DEPTH_CASES: readonly Int8Case[] = [
   },
 ];
 
-describe('int8 GEMM kernel (convolution and matrix product) matches the reference bit for bit', () => {
-  for (const c of [...CASES, ...LONG_K_CASES, STEM_CASES[1]!, ...SPACE_TO_DEPTH_CASES]) it(c.name, () => expectSameAsReference(c));
+function deconv(out: number, k: readonly number[], o: Partial<LayerParamsMap['deconvolution']> = {}): LayerParamsMap['deconvolution'] {
+  return conv(out, k, o);
+}
+
+/**
+ * Deconvolutions (transposed convolutions): the int8 GEMM gathers each output pixel's taps from
+ * the input (IgemmConv::transposed: a tap lands where (o + pad - k * dilation) divides by the
+ * stride), over the filter regrouped to [K, kernel..., C/groups]; the implicit form (any tile but
+ * the TMA ones) and the im2col form (one group; the TMA tiles take it where the rows allow). With
+ * a stride above 1 (dilation 1), the stride-phase form: one forward convolution per phase of
+ * output pixels with that phase's taps, a residual gathered into phase order first and the outputs
+ * scattered after (unequal phases where the kernel or the output is not a multiple of the stride).
+ */
+const DECONV_CASES: readonly Int8Case[] = [
+  {
+    name: 'deconv 4x4 stride 2 pad 1, 64 -> 64 channels (CenterNet), bias, relu, requantized',
+    inputs: [[2, 64, 8, 7]], kind: 'deconvolution', int8Out: true, phases: true,
+    build: (net, [x]) => {
+      const d = layer(net, 'deconvolution', [int8Act(net, x!, 0.02, 'x'), int8Weight(net, [64, 64, 4, 4], 1, 41, 'w'),
+        constant(net, randn([64], 42, 0.1), 'bias')], deconv(64, [4, 4], { stride: [2, 2], prePadding: [1, 1], postPadding: [1, 1] }), 'deconv');
+      const relu = layer(net, 'activation', [d], { op: 'relu', alpha: 0, beta: 0 }, 'relu');
+      net.markOutput(layer(net, 'quantize', [relu, constant(net, Tensor.fromArray([0.03]), 'so')], { axis: null, toType: 'int8' }, 'y_q'), 'y');
+    },
+  },
+  {
+    name: 'deconv 3x3 stride 2 pad 1 output padding 1, 24 -> 40 channels (bytewise loads), int8 residual add, relu, requantized',
+    inputs: [[2, 24, 5, 6], [2, 40, 10, 12]], kind: 'deconvolution', int8Out: true, phases: true,
+    build: (net, [x, r]) => {
+      const d = layer(net, 'deconvolution', [int8Act(net, x!, 0.02, 'x'), int8Weight(net, [24, 40, 3, 3], 1, 43, 'w')],
+        deconv(40, [3, 3], { stride: [2, 2], prePadding: [1, 1], postPadding: [0, 0] }), 'deconv');
+      const sum = layer(net, 'elementwise', [d, int8Act(net, r!, 0.05, 'r')], { op: 'sum' }, 'add');
+      const relu = layer(net, 'activation', [sum], { op: 'relu', alpha: 0, beta: 0 }, 'relu');
+      net.markOutput(layer(net, 'quantize', [relu, constant(net, Tensor.fromArray([0.04]), 'so')], { axis: null, toType: 'int8' }, 'y_q'), 'y');
+    },
+  },
+  {
+    name: 'deconv groups 2 (16 channels each), dilation 2, strides 3 and 2, uneven padding and output padding, per-tensor weight, float output',
+    inputs: [[1, 32, 6, 5]], kind: 'deconvolution', int8Out: false, im2col: false,
+    build: (net, [x]) => {
+      net.markOutput(layer(net, 'deconvolution', [int8Act(net, x!, 0.02, 'x'), int8Weight(net, [32, 24, 3, 3], null, 44, 'w')],
+        deconv(48, [3, 3], { stride: [3, 2], dilation: [2, 2], prePadding: [2, 0], postPadding: [-1, 1], groups: 2 }), 'deconv'), 'y');
+    },
+  },
+  {
+    name: 'deconv groups 4 (8 channels each), 4x4 stride 2 pad 1 output padding 1 (11x13: unequal phases), per-tensor weight, float output',
+    inputs: [[1, 32, 5, 6]], kind: 'deconvolution', int8Out: false, im2col: false, phases: true,
+    build: (net, [x]) => {
+      net.markOutput(layer(net, 'deconvolution', [int8Act(net, x!, 0.02, 'x'), int8Weight(net, [32, 8, 4, 4], null, 47, 'w')],
+        deconv(32, [4, 4], { stride: [2, 2], prePadding: [1, 1], postPadding: [0, 0], groups: 4 }), 'deconv'), 'y');
+    },
+  },
+  {
+    name: '1-D deconv (k 5, stride 2) with a float residual, float16 output',
+    inputs: [[3, 16, 20], [3, 32, 41]], kind: 'deconvolution', int8Out: false, phases: true,
+    build: (net, [x, r]) => {
+      const d = layer(net, 'deconvolution', [int8Act(net, x!, 0.02, 'x', 'float16'), int8Weight(net, [16, 32, 5], 1, 45, 'w', 'float16')],
+        deconv(32, [5], { stride: [2], prePadding: [1], postPadding: [1] }), 'deconv');
+      net.markOutput(layer(net, 'elementwise', [d, layer(net, 'cast', [r!], { toType: 'float16' }, 'r16')], { op: 'sum' }, 'add'), 'y');
+    },
+  },
+  {
+    name: 'deconv 4x4 stride 2 pad 1, 128 -> 64 channels over 2x16x16 (many row tiles), requantized',
+    inputs: [[2, 128, 16, 16]], kind: 'deconvolution', int8Out: true, phases: true,
+    build: (net, [x]) => {
+      const d = layer(net, 'deconvolution', [int8Act(net, x!, 0.02, 'x'), int8Weight(net, [128, 64, 4, 4], 1, 46, 'w')],
+        deconv(64, [4, 4], { stride: [2, 2], prePadding: [1, 1], postPadding: [1, 1] }), 'deconv');
+      net.markOutput(layer(net, 'quantize', [d, constant(net, Tensor.fromArray([0.02]), 'so')], { axis: null, toType: 'int8' }, 'y_q'), 'y');
+    },
+  },
+];
+
+/** 3-D convolutions and deconvolutions: the im2col form only (its kernel walks the depth axis too), then any tile's matrix product. */
+const CASES_3D: readonly Int8Case[] = [
+  {
+    name: '3-D conv 3x3x3 pad 1, 16 -> 32 channels over 2x6x8x8 (16-byte im2col chunks), bias, relu, requantized',
+    inputs: [[2, 16, 6, 8, 8]], kind: 'convolution', int8Out: true, implicit: false,
+    build: (net, [x]) => {
+      const c = layer(net, 'convolution', [int8Act(net, x!, 0.02, 'x'), int8Weight(net, [32, 16, 3, 3, 3], 0, 51, 'w'),
+        constant(net, randn([32], 52, 0.1), 'bias')], conv(32, [3, 3, 3], { prePadding: [1, 1, 1], postPadding: [1, 1, 1] }), 'conv');
+      const relu = layer(net, 'activation', [c], { op: 'relu', alpha: 0, beta: 0 }, 'relu');
+      net.markOutput(layer(net, 'quantize', [relu, constant(net, Tensor.fromArray([0.05]), 'so')], { axis: null, toType: 'int8' }, 'y_q'), 'y');
+    },
+  },
+  {
+    name: '3-D conv k 2x3x3, strides 1/2/2, dilation 2 in depth, 5 -> 8 channels (bytewise im2col), per-tensor weight, float output',
+    inputs: [[1, 5, 7, 9, 10]], kind: 'convolution', int8Out: false, implicit: false,
+    build: (net, [x]) => {
+      net.markOutput(layer(net, 'convolution', [int8Act(net, x!, 0.02, 'x'), int8Weight(net, [8, 5, 2, 3, 3], null, 53, 'w')],
+        conv(8, [2, 3, 3], { stride: [1, 2, 2], dilation: [2, 1, 1], prePadding: [0, 1, 1], postPadding: [1, 1, 0] }), 'conv'), 'y');
+    },
+  },
+  {
+    name: '3-D deconv k2 stride 2, 32 -> 16 channels over 1x4x5x6, int8 residual add, relu, requantized',
+    inputs: [[1, 32, 4, 5, 6], [1, 16, 8, 10, 12]], kind: 'deconvolution', int8Out: true, implicit: false,
+    build: (net, [x, r]) => {
+      const d = layer(net, 'deconvolution', [int8Act(net, x!, 0.02, 'x'), int8Weight(net, [32, 16, 2, 2, 2], 1, 54, 'w')],
+        deconv(16, [2, 2, 2], { stride: [2, 2, 2] }), 'deconv');
+      const sum = layer(net, 'elementwise', [d, int8Act(net, r!, 0.05, 'r')], { op: 'sum' }, 'add');
+      const relu = layer(net, 'activation', [sum], { op: 'relu', alpha: 0, beta: 0 }, 'relu');
+      net.markOutput(layer(net, 'quantize', [relu, constant(net, Tensor.fromArray([0.04]), 'so')], { axis: null, toType: 'int8' }, 'y_q'), 'y');
+    },
+  },
+];
+
+describe('int8 GEMM kernel (convolution, deconvolution and matrix product) matches the reference bit for bit', () => {
+  for (const c of [...CASES, ...LONG_K_CASES, STEM_CASES[1]!, ...SPACE_TO_DEPTH_CASES, ...DECONV_CASES, ...CASES_3D]) it(c.name, () => expectSameAsReference(c));
 });
 
 /** The native tactic record with its algorithm (for igemm: the tile configuration) replaced. */
@@ -443,7 +553,7 @@ function withSplits(data: Uint8Array, splits: number): Uint8Array {
 }
 
 /** The igemm forms of a convolution's A operand (native/src/exec/op_igemm.cc, Form), by tactic record value. */
-const FORMS = ['implicit', 'im2col', 'space-to-depth', 'space-to-depth unfolded'] as const;
+const FORMS = ['implicit', 'im2col', 'space-to-depth', 'space-to-depth unfolded', 'stride phases'] as const;
 
 /** The same with the igemm form (the record's second 64-bit word: an index of FORMS) replaced. */
 function withForm(data: Uint8Array, form: number): Uint8Array {
@@ -465,7 +575,7 @@ describe('int8 GEMM kernel: every tile configuration, forced through the timing 
     const a = cudaAvailable();
     return a.available && a.computeCapability[0] === 9 && a.computeCapability[1] === 0;
   })();
-  CASES.forEach((c, ci) => it(c.name, async () => {
+  [...CASES, ...DECONV_CASES].forEach((c, ci) => it(c.name, async () => {
     const path = join(cacheDir, `case${ci}.cache`);
     const inputs = c.inputs.map((shape, i) => Tensor.randn(shape, { seed: 11 + i }));
     await buildFor(c, 'cuda', path);
@@ -578,11 +688,16 @@ describe('int8 GEMM kernel: every split of K, forced through the timing cache, g
  * elsewhere, its 16-channel chunks copied whole); space-to-depth where the channels are not a
  * multiple of 16 (the input packed into 16-byte channel runs, a stride-1 convolution over it with the
  * weight packed alike), and unfolded where a kernel row's packed pixels side by side make a multiple
- * of 64 channels (the stem's 4x4 on 16 becomes 4x1 on 64, which the TMA tiles gather). Every form that applies, forced through the timing cache, gives the
- * reference's bytes; one that does not is refused from the cache (the build times again).
+ * of 64 channels (the stem's 4x4 on 16 becomes 4x1 on 64, which the TMA tiles gather); stride
+ * phases for a strided transposed convolution (DECONV_CASES). Every form that applies, forced
+ * through the timing cache, gives the reference's bytes; one that does not is refused from the
+ * cache (the build times again).
  */
-const FORM_CASES: readonly Int8Case[] = [...STEM_CASES, ...SPACE_TO_DEPTH_CASES, CASES.find((c) => c.name.startsWith('conv 3x3 pad 1, 32 -> 48 channels'))!];
-describe('int8 GEMM kernel: the implicit, im2col and space-to-depth forms of a convolution give the same bytes', () => {
+const FORM_CASES: readonly Int8Case[] = [
+  ...STEM_CASES, ...SPACE_TO_DEPTH_CASES, CASES.find((c) => c.name.startsWith('conv 3x3 pad 1, 32 -> 48 channels'))!,
+  ...DECONV_CASES, ...CASES_3D,
+];
+describe('int8 GEMM kernel: the implicit, im2col, space-to-depth and stride-phase forms of a convolution give the same bytes', () => {
   const hopper = (() => {
     const a = cudaAvailable();
     return a.available && a.computeCapability[0] === 9 && a.computeCapability[1] === 0;
@@ -604,7 +719,8 @@ describe('int8 GEMM kernel: the implicit, im2col and space-to-depth forms of a c
         }))));
         const engine = await buildFor(c, 'cuda', path);
         // The unfolded form's overlapping view: only the TMA tiles read it.
-        const applies = form === 2 ? c.spaceToDepth === true : form === 3 ? c.spaceToDepthUnfolded === true && tile !== 0 : true;
+        const applies = form === 0 ? c.implicit !== false : form === 1 ? c.im2col !== false : form === 2 ? c.spaceToDepth === true : form === 3 ? c.spaceToDepthUnfolded === true && tile !== 0
+          : form === 4 ? c.phases === true : true;
         if (!applies || tile !== 0) {
           if (!applies) expect(engine.tacticStats!.rejected, `${FORMS[form]}: the cached entry should be refused`).toBeGreaterThan(0);
           if (engine.tacticStats!.rejected > 0) continue;
@@ -625,11 +741,14 @@ describe('int8 GEMM kernel: the implicit, im2col and space-to-depth forms of a c
       }
     }
     // The TMA tiles run no implicit or packed space-to-depth form of these (channels not a multiple
-    // of 64); the im2col and unfolded forms where the output rows are 16-byte runs (the stem's 16
-    // float columns; not the 5-channel case's 24 int8 ones).
+    // of 64, or a transposed convolution's gather); the im2col and unfolded forms where the output
+    // rows are 16-byte runs (the stem's 16 float columns; not the 5-channel case's 24 int8 ones);
+    // the stride phases (forward convolutions) of the 64-channel deconvolutions in the TMA's im2col mode.
     if (hopper) {
-      expect(tmaForms.filter((f) => f !== 'im2col' && f !== 'space-to-depth unfolded'), 'forms the TMA tiles ran besides im2col and unfolded').toEqual([]);
+      const others = tmaForms.filter((f) => f !== 'im2col' && f !== 'space-to-depth unfolded' && f !== 'stride phases');
+      expect(others, 'forms the TMA tiles ran besides im2col, unfolded and stride phases').toEqual([]);
       if (c.name.startsWith('conv 7x7 stride 2')) expect(new Set(tmaForms)).toEqual(new Set(['im2col', 'space-to-depth unfolded']));
+      if (c.name.startsWith('deconv 4x4 stride 2 pad 1, 64 -> 64')) expect(tmaForms, 'the stride phases on a TMA tile').toContain('stride phases');
     }
   }));
 });

@@ -14,6 +14,13 @@
 // per-tensor quantize whose int8 output only this convolution reads): the space-to-depth forms then
 // quantize the float input as they pack it, the other forms run the quantize into the int8 input
 // first, as the step would have.
+// A transposed convolution (deconvolution, IgemmConv::transposed) gathers its output pixels' taps
+// from the input: the implicit and im2col forms only (the TMA's im2col mode and the space-to-depth
+// packing assume a forward convolution). With a stride above 1 it also has the stride-phase form
+// (kernels::IgemmPhased, the untimed choice): one forward convolution per phase of output pixels,
+// with that phase's taps only, into the workspace, then scattered into the output (a residual
+// gathered into phase order first). A 3-D (de)convolution runs in the im2col form only: one
+// group, its matrix at most 1 GiB.
 // Tile, split and form are the tactic (cached: algo, words[0], words[1]). A pointwise convolution
 // (1x1, stride 1, no padding, one group) runs as the matrix product of its NHWC input. The
 // warp-specialized TMA tiles (Hopper) run only some problems (kernels::IgemmTileSupports): the
@@ -47,8 +54,16 @@ enum Form : int {
   kIm2col = 1,        // an explicit im2col matrix in the workspace, then the matrix form
   kSpaceToDepth = 2,  // the input packed space-to-depth in the workspace, then the implicit form on it
   kSpaceToDepthUnfolded = 3,  // the same with a kernel row's packed pixels side by side (kh' x 1 taps)
+  kPhases = 4,        // a strided transposed convolution as its stride phases (kernels::IgemmPhased)
 };
-constexpr int kForms = 4;
+constexpr int kForms = 5;
+
+// The problem with a `splits`-way split of K asked for.
+kernels::IgemmParams SplitOf(const kernels::IgemmParams& p, int splits) {
+  kernels::IgemmParams q = p;
+  q.splits = splits;
+  return q;
+}
 
 class IgemmOp : public Op {
  public:
@@ -56,6 +71,7 @@ class IgemmOp : public Op {
   ~IgemmOp() override {
     if (paddedB_ != nullptr) cudaFree(paddedB_);
     if (packedB_ != nullptr) cudaFree(packedB_);
+    if (phaseB_ != nullptr) cudaFree(phaseB_);
   }
   IgemmOp(const IgemmOp&) = delete;
   IgemmOp& operator=(const IgemmOp&) = delete;
@@ -71,9 +87,12 @@ class IgemmOp : public Op {
   // keep the implicit form to bytewise loads and the packed input takes at most 1 GiB (both forms
   // share one packed weight). A form whose weight cannot be made is left out.
   void PrepareForms() {
+    // A 3-D convolution runs in the im2col form only (kernels::IgemmTileSupports).
+    eligible_[kImplicit] = !p_.conv || !kernels::IgemmConvDeep(p_.g);
     if (p_.conv && p_.groups == 1 && static_cast<size_t>(p_.m) * static_cast<size_t>(Kp()) <= kMaxWorkspaceOperandBytes) {
       eligible_[kIm2col] = PrepareIm2col();
     }
+    eligible_[kPhases] = kernels::IgemmPhased(p_) && PreparePhases() && OperandBytes(kPhases) <= kMaxWorkspaceOperandBytes;
     kernels::IgemmConv q{};
     if (!kernels::IgemmSpaceToDepthGeometry(p_, &q) || static_cast<int64_t>(q.kh) * q.kw * q.c >= kMaxK || !PrepareSpaceToDepth(q)) return;
     packed_[0] = q;
@@ -92,14 +111,23 @@ class IgemmOp : public Op {
   // The untimed form: space-to-depth where the op quantizes its input (the packing does it), else
   // im2col where the implicit form would load bytewise (the 3-channel stem), else the implicit form.
   int DefaultForm() const {
+    if (eligible_[kPhases]) return kPhases;  // a strided transposed convolution: 1 / s^2 of the gather's work
     if (fused_ && eligible_[kSpaceToDepth]) return kSpaceToDepth;
-    return eligible_[kIm2col] && !kernels::IgemmVectorLoads(p_) ? kIm2col : kImplicit;
+    return eligible_[kIm2col] && (!eligible_[kImplicit] || !kernels::IgemmVectorLoads(p_)) ? kIm2col : kImplicit;
+  }
+  // Whether some form runs the problem (a 3-D convolution needs the im2col form).
+  bool Runnable() const {
+    for (bool e : eligible_) {
+      if (e) return true;
+    }
+    return false;
   }
   // The problem as the kernel runs it in `form`: the im2col form is a matrix product over [m, kp];
   // the space-to-depth form a stride-1 convolution over the packed input. Their A operand is the
   // workspace (set at Enqueue).
   kernels::IgemmParams Problem(int form) const {
     kernels::IgemmParams q = p_;
+    if (form == kPhases) return phases_[largestPhase_];
     if (form == kIm2col) {
       q.conv = false;
       q.k = Kp();
@@ -114,10 +142,21 @@ class IgemmOp : public Op {
     }
     return q;
   }
+  // Whether `tile` with a `splits`-way split of K runs the problem in `form` (every phase of the
+  // phase form, which does not split K).
+  bool Runs(int form, int tile, int splits, bool wgmma) const {
+    if (!Eligible(form)) return false;
+    if (form != kPhases) return Valid(SplitOf(Problem(form), splits), tile, wgmma);
+    if (splits > 1) return false;
+    for (const kernels::IgemmParams& q : phases_) {
+      if (q.m > 0 && !Valid(q, tile, wgmma)) return false;
+    }
+    return true;
+  }
   void Choose(int tile, int splits, int form) {
     tile_ = tile;
     form_ = form;
-    splits_ = splits > 1 ? kernels::IgemmEffectiveSplits(Problem(form), splits) : 1;
+    splits_ = splits > 1 && form != kPhases ? kernels::IgemmEffectiveSplits(Problem(form), splits) : 1;
   }
   std::string Enqueue(const ExecEnv& env) override {
     kernels::IgemmParams p = Problem(form_);
@@ -128,6 +167,7 @@ class IgemmOp : public Op {
              " bytes of workspace, got " + std::to_string(env.workspace == nullptr ? 0 : env.workspaceBytes);
     }
     char* ws = static_cast<char*>(env.workspace);
+    if (form_ == kPhases) return EnqueuePhases(ws, env.stream);
     const bool packs = form_ == kSpaceToDepth || form_ == kSpaceToDepthUnfolded;
     if (fused_ && !packs) {
       // The taken-over quantize step, into the int8 input the form reads.
@@ -159,6 +199,7 @@ class IgemmOp : public Op {
   // Workspace bytes of the A operand the form writes (the im2col matrix, the packed input; 0 for
   // the implicit form).
   size_t OperandBytes(int form) const {
+    if (form == kPhases) return phaseOutBytes_ + phaseResBytes_;
     if (form == kIm2col) return AlignUp(static_cast<size_t>(p_.m) * Kp());
     if (form == kSpaceToDepth || form == kSpaceToDepthUnfolded) return AlignUp(PackedInputBytes());
     return 0;
@@ -172,6 +213,7 @@ class IgemmOp : public Op {
       case kIm2col: return "im2col";
       case kSpaceToDepth: return "space-to-depth";
       case kSpaceToDepthUnfolded: return "space-to-depth unfolded";
+      case kPhases: return "stride phases";
       default: return "implicit";
     }
   }
@@ -206,6 +248,84 @@ class IgemmOp : public Op {
     q.zeroPoint = nullptr;
     q.quantize = true;
     return q;
+  }
+  // The phase form's problems, their packed weights (one allocation) and the phase-major buffers
+  // in the workspace: the phases' outputs, then a residual gathered into the same order; false if
+  // the weights cannot be made.
+  bool PreparePhases() {
+    const kernels::IgemmConv& g = p_.g;
+    std::vector<int8_t> w(static_cast<size_t>(p_.ldc) * p_.k);
+    if (cudaMemcpy(w.data(), p_.b, w.size(), cudaMemcpyDeviceToHost) != cudaSuccess) {
+      cudaGetLastError();
+      return false;
+    }
+    // The residual epilogue op, if any: the phases read it from their region of the gathered copy.
+    for (int e = 0; e < p_.nEpi; e++) {
+      if (p_.epi[e].kind == kernels::IgemmEpilogueKind::Residual) phaseRes_ = e;
+    }
+    const size_t outPixel = static_cast<size_t>(p_.ldc) * ItemSize(p_.outDtype);
+    const size_t resPixel = phaseRes_ >= 0 ? static_cast<size_t>(p_.ldc) * ItemSize(p_.epi[phaseRes_].dtype) : 0;
+    std::vector<size_t> weightAt;
+    size_t weightBytes = 0;
+    phaseOut_.count = phaseResLayout_.count = g.sh * g.sw;
+    for (int ry = 0; ry < g.sh; ry++) {
+      for (int rx = 0; rx < g.sw; rx++) {
+        const int i = ry * g.sw + rx;
+        kernels::IgemmParams q = kernels::IgemmPhaseProblem(p_, ry, rx);
+        weightAt.push_back(weightBytes);
+        weightBytes += AlignUp(static_cast<size_t>(p_.ldc) * q.k);
+        phaseOut_.offset[i] = static_cast<int64_t>(phaseOutBytes_);
+        phaseOutBytes_ += AlignUp(static_cast<size_t>(q.m) * outPixel);
+        phaseResLayout_.offset[i] = static_cast<int64_t>(phaseResBytes_);
+        phaseResBytes_ += AlignUp(static_cast<size_t>(q.m) * resPixel);
+        // Until Enqueue points them into the workspace: its alignment, for the tile checks.
+        q.out = reinterpret_cast<void*>(kAlign);
+        if (phaseRes_ >= 0) q.epi[phaseRes_].ptr = reinterpret_cast<void*>(kAlign);
+        if (phases_.empty() || q.m > phases_[largestPhase_].m) largestPhase_ = static_cast<int>(phases_.size());
+        phases_.push_back(q);
+      }
+    }
+    std::vector<int8_t> packed(weightBytes, int8_t{0});
+    void* b = nullptr;
+    if (cudaMalloc(&b, packed.size()) != cudaSuccess) {
+      cudaGetLastError();
+      return false;
+    }
+    for (int ry = 0; ry < g.sh; ry++) {
+      for (int rx = 0; rx < g.sw; rx++) {
+        const int i = ry * g.sw + rx;
+        kernels::IgemmPhaseWeight(p_, ry, rx, phases_[i], w.data(), packed.data() + weightAt[i]);
+        phases_[i].b = static_cast<const int8_t*>(b) + weightAt[i];
+      }
+    }
+    if (cudaMemcpy(b, packed.data(), packed.size(), cudaMemcpyHostToDevice) != cudaSuccess) {
+      cudaGetLastError();
+      cudaFree(b);
+      return false;
+    }
+    phaseB_ = static_cast<int8_t*>(b);
+    return true;
+  }
+  // The phase form: the residual gathered into phase order, each phase's convolution into its
+  // region, then the regions scattered into the output.
+  std::string EnqueuePhases(char* ws, cudaStream_t stream) {
+    const kernels::IgemmConv& g = p_.g;
+    char* res = ws + phaseOutBytes_;
+    cudaError_t err = cudaSuccess;
+    if (phaseRes_ >= 0) {
+      const kernels::IgemmEpilogueOp& r = p_.epi[phaseRes_];
+      err = kernels::LaunchIgemmPhaseShuffle(g, r.ptr, res, static_cast<int>(p_.ldc * ItemSize(r.dtype)), phaseResLayout_, true, stream);
+      if (err != cudaSuccess) return std::string("int8 stride phases: the residual gather: ") + cudaGetErrorString(err);
+    }
+    for (size_t i = 0; i < phases_.size(); i++) {
+      kernels::IgemmParams q = phases_[i];
+      q.out = ws + phaseOut_.offset[i];
+      if (phaseRes_ >= 0) q.epi[phaseRes_].ptr = res + phaseResLayout_.offset[i];
+      err = kernels::LaunchIgemm(q, tile_, stream);
+      if (err != cudaSuccess) return "int8 gemm kernel (stride phase " + std::to_string(i) + "): " + cudaGetErrorString(err);
+    }
+    err = kernels::LaunchIgemmPhaseShuffle(g, ws, p_.out, static_cast<int>(p_.ldc * ItemSize(p_.outDtype)), phaseOut_, false, stream);
+    return err == cudaSuccess ? "" : std::string("int8 stride phases: the output scatter: ") + cudaGetErrorString(err);
   }
   // Pads the weight to [n, kp] (zeros beyond k) for the im2col form, once (a K that is a multiple
   // of 16 needs no padding: the weight is used as it is); false if it fails.
@@ -256,16 +376,18 @@ class IgemmOp : public Op {
   kernels::SpaceToDepthSource xq_{};
   int8_t* paddedB_ = nullptr;          // owned: the weight padded to [n, kp] for the im2col form
   int8_t* packedB_ = nullptr;          // owned: the weight packed for the space-to-depth forms
+  // The phase form (kernels::IgemmPhased): one problem per phase (ry * sw + rx), the largest one
+  // (for the untimed tile), their weights (owned, one allocation), the phase-major buffers of the
+  // outputs and of a gathered residual (epilogue op phaseRes_) in the workspace.
+  std::vector<kernels::IgemmParams> phases_;
+  int largestPhase_ = 0;
+  int8_t* phaseB_ = nullptr;
+  int phaseRes_ = -1;
+  kernels::IgemmPhaseLayout phaseOut_{}, phaseResLayout_{};
+  size_t phaseOutBytes_ = 0, phaseResBytes_ = 0;
 };
 
 constexpr int kMaxSplits = 32;
-
-// The problem with a `splits`-way split of K asked for.
-kernels::IgemmParams SplitOf(const kernels::IgemmParams& p, int splits) {
-  kernels::IgemmParams q = p;
-  q.splits = splits;
-  return q;
-}
 
 // The splits of K worth trying for a tile configuration: 1, and powers of two while the problem
 // has fewer blocks than the device has multiprocessors, every part keeps at least two K tiles, and
@@ -323,6 +445,16 @@ kernels::IgemmConv ReadConv(const SpecReader& c) {
   g.dw = Positive(c, "dw");
   g.ph = NonNegative(c, "ph");
   g.pw = NonNegative(c, "pw");
+  g.transposed = c.Has("transposed") && c.Bool("transposed");
+  if (c.Has("kd")) {
+    // 3-D: the depth axis (IgemmConv::kd > 0).
+    g.d = Positive(c, "d");
+    g.kd = Positive(c, "kd");
+    g.od = Positive(c, "od");
+    g.sd = Positive(c, "sd");
+    g.dd = Positive(c, "dd");
+    g.pd = NonNegative(c, "pd");
+  }
   if (g.c % g.cg != 0) c.Fail("'c' (" + std::to_string(g.c) + ") must be a multiple of 'cg' (" + std::to_string(g.cg) + ")");
   return g;
 }
@@ -341,12 +473,15 @@ std::unique_ptr<Op> BuildIgemm(const SpecReader& spec, BuildContext& ctx) {
   if (p.conv) {
     p.g = ReadConv(spec.Obj("conv"));
     if (p.g.c / p.g.cg != p.groups) spec.Fail("'conv.c' / 'conv.cg' must equal 'groups' (" + std::to_string(p.groups) + ")");
-    if (static_cast<int64_t>(p.g.cg) * p.g.kh * p.g.kw != p.k) spec.Fail("'k' must equal cg * kh * kw");
-    if (static_cast<int64_t>(p.g.batch) * p.g.oh * p.g.ow != p.m) spec.Fail("'m' must equal batch * oh * ow");
-    p.a = reinterpret_cast<const int8_t*>(
-        ResolveRef(spec, "a", ctx.mem, ContiguousExtent(static_cast<int64_t>(p.g.batch) * p.g.h * p.g.w * p.g.c), 1));
     const kernels::IgemmConv& g = p.g;
-    if (p.groups == 1 && g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 && g.oh == g.h && g.ow == g.w) {
+    const bool deep = kernels::IgemmConvDeep(g);
+    // The depth axis's extents (1 without one).
+    const int64_t d = deep ? g.d : 1, kd = deep ? g.kd : 1, od = deep ? g.od : 1;
+    if (kd * g.cg * g.kh * g.kw != p.k) spec.Fail(deep ? "'k' must equal cg * kd * kh * kw" : "'k' must equal cg * kh * kw");
+    if (static_cast<int64_t>(g.batch) * od * g.oh * g.ow != p.m) spec.Fail(deep ? "'m' must equal batch * od * oh * ow" : "'m' must equal batch * oh * ow");
+    p.a = reinterpret_cast<const int8_t*>(ResolveRef(spec, "a", ctx.mem, ContiguousExtent(static_cast<int64_t>(g.batch) * d * g.h * g.w * g.c), 1));
+    const bool depthPointwise = !deep || (g.kd == 1 && g.sd == 1 && g.pd == 0 && g.od == g.d);
+    if (p.groups == 1 && depthPointwise && g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 && g.oh == g.h && g.ow == g.w) {
       // A pointwise convolution (1x1, stride 1, no padding: ResNet's bottleneck ends) is the matrix
       // product of its NHWC input [batch * h * w, c]: no per-row address arithmetic.
       p.conv = false;
@@ -454,6 +589,10 @@ std::unique_ptr<Op> BuildIgemm(const SpecReader& spec, BuildContext& ctx) {
   if (p.conv) {
     const kernels::IgemmConv& g = p.g;
     for (int v : {g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.ph, g.pw}) key += "," + std::to_string(v);
+    if (kernels::IgemmConvDeep(g)) {
+      for (int v : {g.d, g.kd, g.sd, g.dd, g.pd}) key += ",z" + std::to_string(v);
+    }
+    if (g.transposed) key += ",t";
   }
   bool wgmma = false;
   if (ctx.device != nullptr && ctx.device->igemmWgmma().has_value()) {
@@ -467,11 +606,14 @@ std::unique_ptr<Op> BuildIgemm(const SpecReader& spec, BuildContext& ctx) {
   // A cached tactic keeps its split of K in words[0] (0 in entries from before split-K: no split)
   // and the form in words[1] (Form).
   op->PrepareForms();
+  if (!op->Runnable()) {
+    spec.Fail("a 3-D int8 convolution runs in the im2col form only, which needs one group (got " + std::to_string(p.groups) +
+              ") and an im2col matrix of at most 1 GiB (" + std::to_string(p.m) + " x " + std::to_string((p.k + 15) / 16 * 16) + " bytes)");
+  }
   if (const Tactic* hit = ctx.cache->Lookup(key, ctx.tune)) {
     const uint64_t splits = hit->words[0];
     const int form = hit->words[1] < kForms ? static_cast<int>(hit->words[1]) : -1;
-    if (hit->kind == TacticKind::Igemm && splits <= kMaxSplits && op->Eligible(form) &&
-        IgemmOp::Valid(SplitOf(op->Problem(form), std::max<int>(1, static_cast<int>(splits))), hit->algo, wgmma)) {
+    if (hit->kind == TacticKind::Igemm && splits <= kMaxSplits && op->Runs(form, hit->algo, std::max<int>(1, static_cast<int>(splits)), wgmma)) {
       op->Choose(hit->algo, std::max<int>(1, static_cast<int>(splits)), form);
       ctx.source = ctx.cache->Reuse(key);
       return op;
@@ -482,7 +624,10 @@ std::unique_ptr<Op> BuildIgemm(const SpecReader& spec, BuildContext& ctx) {
   constexpr size_t kDefaultSplitRoom = size_t{64} << 20;
   int bestForm = op->DefaultForm();
   int best = kernels::IgemmDefaultTile(op->Problem(bestForm), sms, wgmma);
-  int bestSplits = DefaultSplits(op->Problem(bestForm), best, sms, kDefaultSplitRoom);
+  // The phase form's tile runs every phase, and no split of K: the first tile, which runs every
+  // problem, where the default for the largest phase does not run them all.
+  if (!op->Runs(bestForm, best, 1, wgmma)) best = 0;
+  int bestSplits = bestForm == kPhases ? 1 : DefaultSplits(op->Problem(bestForm), best, sms, kDefaultSplitRoom);
   float bestMs = -1.f;
   if (ctx.tune && p.m > 0) {
     // Room for the largest A operand a form writes besides the split-K sums (a temporary
@@ -501,8 +646,8 @@ std::unique_ptr<Op> BuildIgemm(const SpecReader& spec, BuildContext& ctx) {
       if (!op->Eligible(form)) continue;
       const kernels::IgemmParams q = op->Problem(form);
       for (int t = 0; t < kernels::IgemmTileCount(); t++) {
-        if (!IgemmOp::Valid(q, t, wgmma)) continue;
-        for (int s : SplitCandidates(q, t, sms, env.workspaceBytes)) {
+        if (!op->Runs(form, t, 1, wgmma)) continue;
+        for (int s : form == kPhases ? std::vector<int>{1} : SplitCandidates(q, t, sms, env.workspaceBytes)) {
           op->Choose(t, s, form);
           if (op->WorkspaceBytes() > env.workspaceBytes) continue;
           const float ms = TimeOp(*op, env);

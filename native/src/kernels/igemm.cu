@@ -78,6 +78,7 @@ static bool StridedInput(const IgemmParams& p) { return p.conv && (p.g.pixelByte
 
 bool IgemmTileSupports(const IgemmParams& p, int tile) {
   if (tile < 0 || tile >= kTileCount) return false;
+  if (p.conv && IgemmConvDeep(p.g)) return false;  // a 3-D convolution runs in the im2col form only
   if (!kTiles[tile].tma) return !StridedInput(p);
   return TmaPlan(p, kTiles[tile].bm, kTiles[tile].bn, kTiles[tile].warpsM, TmaDeviceOf().smem, nullptr);
 }
@@ -129,6 +130,64 @@ bool IgemmVectorLoads(const IgemmParams& p) {
 
 namespace {
 
+// Where one row of the im2col matrix (an output pixel) reads from, in any geometry (1-D to 3-D,
+// forward or transposed): its image's first element and, per axis (depth, rows, columns), the input
+// position of kernel tap 0 as TapInput takes it.
+struct Im2colRow {
+  int64_t base;
+  int z0, y0, x0;
+};
+
+__device__ __forceinline__ Im2colRow Im2colRowOf(const IgemmConv& g, int64_t m) {
+  const bool deep = IgemmConvDeep(g);
+  const int64_t plane = static_cast<int64_t>(g.oh) * g.ow;
+  const int64_t img = m / (plane * (deep ? g.od : 1));
+  int64_t rem = m - img * plane * (deep ? g.od : 1);
+  const int oz = static_cast<int>(rem / plane);
+  rem -= oz * plane;
+  const int oy = static_cast<int>(rem / g.ow);
+  const int ox = static_cast<int>(rem - static_cast<int64_t>(oy) * g.ow);
+  Im2colRow r;
+  r.base = img * (deep ? g.d : 1) * g.h * g.w * g.c;
+  r.z0 = !deep ? 0 : g.transposed ? oz + g.pd : oz * g.sd - g.pd;
+  r.y0 = g.transposed ? oy + g.ph : oy * g.sh - g.ph;
+  r.x0 = g.transposed ? ox + g.pw : ox * g.sw - g.pw;
+  return r;
+}
+
+// The reduction index k as its kernel tap (kz, ky, kx) and channel: ConvK's (ky, kx, c), whose ky
+// counts kernel rows across the depth taps, split into kz and ky.
+struct Im2colTap {
+  ConvK t;
+  int kz;
+  __device__ __forceinline__ void Set(const IgemmConv& g, int k) {
+    t.Set(g, k);
+    kz = 0;
+    Carry(g);
+  }
+  __device__ __forceinline__ void Advance(const IgemmConv& g, int step) {
+    t.Advance(g, step);
+    Carry(g);
+  }
+
+ private:
+  // Kernel rows past the last one carry into the depth tap.
+  __device__ __forceinline__ void Carry(const IgemmConv& g) {
+    const int q = t.ky / g.kh;
+    kz += q;
+    t.ky -= q * g.kh;
+  }
+};
+
+// The input element of row `r` at tap `t`, or -1 for padding.
+__device__ __forceinline__ int64_t Im2colOffset(const IgemmConv& g, const Im2colRow& r, const Im2colTap& t) {
+  const int iz = IgemmConvDeep(g) ? TapInput(g.transposed, r.z0, t.kz, g.sd, g.dd, g.d) : 0;
+  const int ih = TapInput(g.transposed, r.y0, t.t.ky, g.sh, g.dh, g.h);
+  const int iw = TapInput(g.transposed, r.x0, t.t.kx, g.sw, g.dw, g.w);
+  if ((iz | ih | iw) < 0) return -1;
+  return r.base + ((static_cast<int64_t>(iz) * g.h + ih) * g.w + iw) * g.c + t.t.c;
+}
+
 // One thread per 16-byte chunk of a row of the im2col matrix. A chunk's k run over channels of one
 // kernel tap at a time: each tap's channels are contiguous in the NHWC input, so the padding test
 // and the offset are worked out once per tap, not per byte.
@@ -141,19 +200,19 @@ __global__ void IgemmIm2colKernel(const __grid_constant__ IgemmParams p, int8_t*
   for (int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; idx < chunks; idx += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     const int64_t m = idx / perRow;
     const int k0 = static_cast<int>(idx - m * perRow) * 16;
-    const ConvRow r = ConvRowOf(p, m, 0);
-    ConvK e{};
+    const Im2colRow r = Im2colRowOf(p.g, m);
+    Im2colTap e{};
     e.Set(p.g, min(k0, p.k - 1));
     if (vec16) {
-      const int64_t off = ConvOffset(p.g, r, e.ky, e.kx, e.c);
+      const int64_t off = Im2colOffset(p.g, r, e);
       *reinterpret_cast<uint4*>(dst + m * kp + k0) = off >= 0 ? *reinterpret_cast<const uint4*>(p.a + off) : make_uint4(0, 0, 0, 0);
       continue;
     }
     uint64_t half[2] = {0, 0};
     const int end = min(16, p.k - k0);
     for (int j = 0; j < end;) {
-      const int run = min(end - j, p.g.cg - e.c);
-      const int64_t off = ConvOffset(p.g, r, e.ky, e.kx, e.c);
+      const int run = min(end - j, p.g.cg - e.t.c);
+      const int64_t off = Im2colOffset(p.g, r, e);
       if (off >= 0) {
         const uint8_t* src = reinterpret_cast<const uint8_t*>(p.a) + off;
         for (int q = 0; q < run; q++) {
@@ -246,7 +305,7 @@ cudaError_t LaunchSpaceToDepthOf(const SpaceToDepthSource& src, const IgemmConv&
 
 bool IgemmSpaceToDepthGeometry(const IgemmParams& p, IgemmConv* packed, bool unfold) {
   const IgemmConv& g = p.g;
-  if (!p.conv || p.groups != 1 || g.c % 16 == 0 || g.sh != g.sw || g.dh != 1 || g.dw != 1) return false;
+  if (!p.conv || g.transposed || IgemmConvDeep(g) || p.groups != 1 || g.c % 16 == 0 || g.sh != g.sw || g.dh != 1 || g.dw != 1) return false;
   const int64_t b = g.sh;
   if (b * b * g.c > kMaxSpaceToDepthChannels) return false;
   const int64_t channels = SpaceToDepthChannels(g);
@@ -321,6 +380,113 @@ cudaError_t LaunchIgemmSpaceToDepth(const IgemmParams& p, const SpaceToDepthSour
   }
 }
 
+namespace {
+
+// One phase axis: output positions o, o + s, ... of `out`; the taps k0, k0 + s, ... of k flipped
+// into a forward stride-1 kernel whose leading padding is (taps - 1) - (o + pad) / s.
+struct PhaseAxis {
+  int out, taps, pad;
+};
+PhaseAxis PhaseAxisOf(int o, int out, int k, int s, int pad) {
+  const int k0 = (o + pad) % s;
+  const int taps = (k - k0 + s - 1) / s;
+  return {std::max(0, (out - o + s - 1) / s), taps, taps - 1 - (o + pad) / s};
+}
+
+// Pixel rows between the output layout and a phase-major buffer, in W-sized words (pixelWords
+// per pixel): one thread per word, consecutive threads along a pixel's words, then the pixels of
+// an output row (whose phases alternate).
+template <typename W>
+__global__ void IgemmPhaseShuffleKernel(const __grid_constant__ IgemmPhaseLayout layout, const W* __restrict__ src, W* __restrict__ dst, int oh, int ow, int sh, int sw, int pixelWords, bool toPhases, int64_t total) {
+  WaitForPriorGrids();  // launched chained (chained_launch.cuh)
+  AllowDependentLaunch();
+  for (int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; idx < total; idx += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t pixel = idx / pixelWords;
+    const int word = static_cast<int>(idx - pixel * pixelWords);
+    const int64_t plane = static_cast<int64_t>(oh) * ow;
+    const int64_t img = pixel / plane;
+    const int rem = static_cast<int>(pixel - img * plane);
+    const int oy = rem / ow, ox = rem - (rem / ow) * ow;
+    const int ry = oy % sh, rx = ox % sw;
+    const int64_t rows = (oh - ry + sh - 1) / sh, cols = (ow - rx + sw - 1) / sw;
+    const int64_t local = (img * rows + oy / sh) * cols + ox / sw;
+    // The phase regions start on W words (LaunchIgemmPhaseShuffle).
+    const int64_t phaseWord = layout.offset[ry * sw + rx] / static_cast<int64_t>(sizeof(W)) + local * pixelWords + word;
+    const int64_t outWord = pixel * pixelWords + word;
+    if (toPhases) dst[phaseWord] = src[outWord];
+    else dst[outWord] = src[phaseWord];
+  }
+}
+
+}  // namespace
+
+bool IgemmPhased(const IgemmParams& p) {
+  const IgemmConv& g = p.g;
+  return p.conv && g.transposed && !IgemmConvDeep(g) && !StridedInput(p) && (g.sh > 1 || g.sw > 1) && g.dh == 1 && g.dw == 1 && g.kh >= g.sh &&
+         g.kw >= g.sw && g.sh * g.sw <= kMaxIgemmPhases;
+}
+
+IgemmParams IgemmPhaseProblem(const IgemmParams& p, int ry, int rx) {
+  const IgemmConv& g = p.g;
+  const PhaseAxis y = PhaseAxisOf(ry, g.oh, g.kh, g.sh, g.ph), x = PhaseAxisOf(rx, g.ow, g.kw, g.sw, g.pw);
+  IgemmParams q = p;
+  IgemmConv& f = q.g;
+  f.transposed = false;
+  f.oh = y.out;
+  f.kh = y.taps;
+  f.ph = y.pad;
+  f.ow = x.out;
+  f.kw = x.taps;
+  f.pw = x.pad;
+  f.sh = f.sw = 1;
+  q.m = static_cast<int64_t>(g.batch) * f.oh * f.ow;
+  q.k = g.cg * f.kh * f.kw;
+  q.splits = 1;
+  return q;
+}
+
+void IgemmPhaseWeight(const IgemmParams& p, int ry, int rx, const IgemmParams& q, const int8_t* w, int8_t* dst) {
+  const IgemmConv& g = p.g;
+  const int k0y = (ry + g.ph) % g.sh, k0x = (rx + g.pw) % g.sw;
+  for (int64_t col = 0; col < p.ldc; col++) {
+    for (int ty = 0; ty < q.g.kh; ty++) {
+      for (int tx = 0; tx < q.g.kw; tx++) {
+        // Forward tap (ty, tx) is the transposed convolution's (k0 + (taps - 1 - t) * s) on each axis.
+        const int ky = k0y + (q.g.kh - 1 - ty) * g.sh, kx = k0x + (q.g.kw - 1 - tx) * g.sw;
+        const int8_t* from = w + col * p.k + (static_cast<int64_t>(ky) * g.kw + kx) * g.cg;
+        std::copy(from, from + g.cg, dst + col * q.k + (static_cast<int64_t>(ty) * q.g.kw + tx) * g.cg);
+      }
+    }
+  }
+}
+
+cudaError_t LaunchIgemmPhaseShuffle(const IgemmConv& g, const void* src, void* dst, int pixelBytes, const IgemmPhaseLayout& layout, bool toPhases,
+                                    cudaStream_t stream) {
+  if (g.sh * g.sw != layout.count || layout.count > kMaxIgemmPhases || pixelBytes <= 0) return cudaErrorInvalidValue;
+  const int64_t pixels = static_cast<int64_t>(g.batch) * g.oh * g.ow;
+  if (pixels == 0) return cudaSuccess;
+  // The widest word every pixel row and phase region starts on.
+  int wordBytes = 16;
+  const auto fits = [&](int b) {
+    if (pixelBytes % b != 0 || !Aligned(src, b) || !Aligned(dst, b)) return false;
+    for (int i = 0; i < layout.count; i++) {
+      if (layout.offset[i] % b != 0) return false;
+    }
+    return true;
+  };
+  while (wordBytes > 1 && !fits(wordBytes)) wordBytes /= 2;
+  const int words = pixelBytes / wordBytes;
+  const int64_t total = pixels * words;
+  const dim3 grid(GridFor(total)), block(256);
+  switch (wordBytes) {
+    case 16: return LaunchChained(IgemmPhaseShuffleKernel<uint4>, grid, block, 0, stream, layout, static_cast<const uint4*>(src), static_cast<uint4*>(dst), g.oh, g.ow, g.sh, g.sw, words, toPhases, total);
+    case 8: return LaunchChained(IgemmPhaseShuffleKernel<uint2>, grid, block, 0, stream, layout, static_cast<const uint2*>(src), static_cast<uint2*>(dst), g.oh, g.ow, g.sh, g.sw, words, toPhases, total);
+    case 4: return LaunchChained(IgemmPhaseShuffleKernel<uint32_t>, grid, block, 0, stream, layout, static_cast<const uint32_t*>(src), static_cast<uint32_t*>(dst), g.oh, g.ow, g.sh, g.sw, words, toPhases, total);
+    case 2: return LaunchChained(IgemmPhaseShuffleKernel<uint16_t>, grid, block, 0, stream, layout, static_cast<const uint16_t*>(src), static_cast<uint16_t*>(dst), g.oh, g.ow, g.sh, g.sw, words, toPhases, total);
+    default: return LaunchChained(IgemmPhaseShuffleKernel<uint8_t>, grid, block, 0, stream, layout, static_cast<const uint8_t*>(src), static_cast<uint8_t*>(dst), g.oh, g.ow, g.sh, g.sw, words, toPhases, total);
+  }
+}
+
 cudaError_t LaunchIgemmIm2col(const IgemmParams& p, int8_t* dst, int kp, cudaStream_t stream) {
   if (!p.conv || StridedInput(p) || p.groups != 1 || kp % 16 != 0 || kp < p.k || !Aligned(dst, 16)) return cudaErrorInvalidValue;
   if (p.m == 0) return cudaSuccess;
@@ -378,6 +544,7 @@ size_t IgemmPartialBytes(const IgemmParams& p, int splits) {
 
 cudaError_t LaunchIgemm(const IgemmParams& given, int tile, cudaStream_t stream) {
   if (given.m == 0 || given.n == 0) return cudaSuccess;
+  if (given.conv && IgemmConvDeep(given.g)) return cudaErrorInvalidValue;  // the im2col form only
   IgemmParams p = given;
   p.splits = std::max(1, p.splits);
   p.clusterSplit = IgemmClusterSplit(p, p.splits);

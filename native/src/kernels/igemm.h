@@ -39,7 +39,8 @@ struct IgemmEpilogueOp {
   bool scalePerChannel;
 };
 
-// The convolution geometry of the implicit A operand (2-D; a 1-D layer has h = kh = 1).
+// The convolution geometry of the A operand (2-D; a 1-D layer has h = kh = 1; a 3-D one has a
+// depth axis, which only the explicit im2col reads).
 struct IgemmConv {
   int batch, h, w, c;   // input [batch, h, w, c], c = groups * cg
   int cg;               // input channels per group
@@ -49,7 +50,21 @@ struct IgemmConv {
   // (c and w * c bytes). Others make a strided view, which only the warp-specialized TMA tiles
   // read (the unfolded space-to-depth form: overlapping pixels of the packed input).
   int pixelBytes, rowBytes;
+  // A transposed convolution (deconvolution) as the gather of its output pixels: output pixel
+  // (oy, ox) takes tap (ky, kx) from input pixel ((oy + ph - ky * dh) / sh, (ox + pw - kx * dw) / sw)
+  // where both divide evenly and fall inside the input, else zero; its filter per group is
+  // [n, kh, kw, cg] as a convolution's (no flip: src/backends/cuda/device_constants.ts). Only the
+  // implicit form of the loaders that read through ConvOffset, and the explicit im2col, take it.
+  bool transposed;
+  // 3-D only (kd > 0): the depth axis, outermost of the input [batch, d, h, w, c] and of the output
+  // pixels, and the kernel's taps (kd, kh, kw, c). Zero for 1-D and 2-D (a zero-initialized
+  // geometry is 2-D). Only the explicit im2col form runs it (IgemmTileSupports refuses the
+  // implicit form of a 3-D convolution on every tile).
+  int d, kd, od, sd, dd, pd;
 };
+
+// Whether the geometry has a depth axis (IgemmConv::kd).
+__host__ __device__ inline bool IgemmConvDeep(const IgemmConv& g) { return g.kd > 0; }
 
 struct IgemmParams {
   int64_t m;            // rows (matrix rows, or output pixels)
@@ -109,7 +124,8 @@ bool IgemmTileUsesWgmma(int tile);
 // multiples (the TMA's im2col mode), with one group and no split of K, 16-byte aligned operands and
 // rows, relu as the only activation and at most one residual (igemm_tma.cuh). A launch of a tile
 // that does not is refused (cudaErrorInvalidValue).
-// A convolution over a strided view of its input (IgemmConv::pixelBytes) runs only in the TMA tiles.
+// A convolution over a strided view of its input (IgemmConv::pixelBytes) runs only in the TMA tiles;
+// the implicit form of a 3-D convolution (IgemmConv::kd) in none (its im2col form in any).
 bool IgemmTileSupports(const IgemmParams& p, int tile);
 // Whether this device runs the wgmma tiles: compute capability 9.0 and an sm_90a kernel image
 // (CUDA architecture 90a, the addon's default). Launches a probe kernel and waits for it.
@@ -132,8 +148,8 @@ bool IgemmClusterSplit(const IgemmParams& p, int splits);
 // Bytes of the int32 partial sums a split-K launch needs (0 without a split, or reduced in a cluster).
 size_t IgemmPartialBytes(const IgemmParams& p, int splits);
 cudaError_t LaunchIgemm(const IgemmParams& p, int tile, cudaStream_t stream);
-// Explicit im2col of a one-group convolution's A operand: dst [m, kp] with row = output pixel and
-// k = (kh, kw, c) as the implicit form reads it, zero for padding and for k >= p.k (kp: p.k rounded
+// Explicit im2col of a one-group convolution's A operand (1-D to 3-D, forward or transposed): dst
+// [m, kp] with row = output pixel and k = (kd, kh, kw, c) as the implicit form reads it, zero for padding and for k >= p.k (kp: p.k rounded
 // up to 16). With B padded alike, the convolution runs as a matrix product with 16-byte loads (for
 // inputs whose channels do not allow them in the implicit form, the 3-channel stem), in any tile,
 // the warp-specialized TMA ones included. Channels in multiples of 16 are copied 16 bytes at a time.
@@ -175,5 +191,35 @@ struct SpaceToDepthSource {
 SpaceToDepthSource IgemmInt8Source(const IgemmParams& p);
 // Packs `src` into dst (16-byte aligned): the packed geometry of IgemmSpaceToDepthGeometry.
 cudaError_t LaunchIgemmSpaceToDepth(const IgemmParams& p, const SpaceToDepthSource& src, int8_t* dst, cudaStream_t stream);
+
+// The stride phases of a transposed convolution with stride s > 1 (2-D or 1-D, dilation 1, kernel
+// at least the stride on both axes): the output pixels (oy, ox) with oy % sh == ry and
+// ox % sw == rx take only the taps ky == (ry + ph) mod sh (mod sh), kx alike, and those from
+// consecutive input pixels. So phase (ry, rx) is a forward stride-1 convolution of the same input
+// with the phase's taps flipped (ceil((k - k0) / s) per axis; its leading padding may be negative)
+// into a [batch, ceil((oh - ry) / sh), ceil((ow - rx) / sw)] output: all the phases together do
+// the useful work of the gather form (IgemmConv::transposed), which runs every tap for every
+// output pixel, s^2 times as much at stride s. The same int32 sums (the gather's other taps
+// add zero products only).
+constexpr int kMaxIgemmPhases = 64;
+// Whether p splits into stride phases (at most kMaxIgemmPhases).
+bool IgemmPhased(const IgemmParams& p);
+// Phase (ry, rx)'s problem: p with its forward geometry, m and k; its b (IgemmPhaseWeight), out and
+// residual left for the caller to point at phase-major buffers. An empty phase has m == 0.
+IgemmParams IgemmPhaseProblem(const IgemmParams& p, int ry, int rx);
+// Phase problem q's weight [groups * n, q.k] from the transposed convolution's weight w
+// [groups * n, p.k] (host memory both).
+void IgemmPhaseWeight(const IgemmParams& p, int ry, int rx, const IgemmParams& q, const int8_t* w, int8_t* dst);
+// Where each phase's rows lie in a phase-major buffer: phase ry * sw + rx from byte offset[phase],
+// its pixels (image, row, column) in order, pixelBytes apart.
+struct IgemmPhaseLayout {
+  int count;
+  int64_t offset[kMaxIgemmPhases];
+};
+// Copies the pixels (pixelBytes each) of the transposed convolution's output geometry between
+// its NHWC layout and the phase-major buffer of `layout`: toPhases gathers a tensor laid out like
+// the output (a residual) into the phases, else the phases' outputs scatter into the output.
+cudaError_t LaunchIgemmPhaseShuffle(const IgemmConv& g, const void* src, void* dst, int pixelBytes, const IgemmPhaseLayout& layout, bool toPhases,
+                                    cudaStream_t stream);
 
 }  // namespace fxrt::kernels

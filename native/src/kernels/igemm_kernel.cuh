@@ -163,7 +163,7 @@ __device__ __forceinline__ void Wgmma<256>(int32_t* d, uint64_t descA, uint64_t 
 // Where one A row of a convolution (an output pixel) reads from.
 struct ConvRow {
   int64_t base;  // element offset of its image and group
-  int ih0, iw0;  // input position of kernel tap (0, 0)
+  int ih0, iw0;  // input position of kernel tap (0, 0); transposed: oy + ph, ox + pw (ConvOffset divides)
   bool valid;
 };
 
@@ -177,17 +177,34 @@ __device__ __forceinline__ ConvRow ConvRowOf(const IgemmParams& p, int64_t m, in
   const int oy = rem / g.ow;
   const int ox = rem - oy * g.ow;
   r.base = img * g.h * g.w * g.c + static_cast<int64_t>(group) * g.cg;
-  r.ih0 = oy * g.sh - g.ph;
-  r.iw0 = ox * g.sw - g.pw;
+  r.ih0 = g.transposed ? oy + g.ph : oy * g.sh - g.ph;
+  r.iw0 = g.transposed ? ox + g.pw : ox * g.sw - g.pw;
   return r;
 }
 
+// The input index along one axis of kernel tap t, for an output position whose tap 0 is at o0
+// (ConvRow's ih0 / iw0: o * s - pad; transposed: o + pad), with stride s, dilation d and input
+// extent `size`; -1 outside the input (transposed: also where the tap falls between input pixels).
+__device__ __forceinline__ int TapInput(bool transposed, int o0, int t, int s, int d, int size) {
+  int i;
+  if (transposed) {
+    const int q = o0 - t * d;
+    if (q < 0) return -1;
+    i = q / s;
+    if (i * s != q) return -1;
+  } else {
+    i = o0 + t * d;
+    if (i < 0) return -1;
+  }
+  return i < size ? i : -1;
+}
+
 // The input element of row `r` at kernel tap (ky, kx), channel c of its group, as an element
-// offset, or -1 for padding.
+// offset, or -1 for padding (transposed: also where the tap falls between input pixels).
 __device__ __forceinline__ int64_t ConvOffset(const IgemmConv& g, const ConvRow& r, int ky, int kx, int c) {
-  const int ih = r.ih0 + ky * g.dh;
-  const int iw = r.iw0 + kx * g.dw;
-  if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) return -1;
+  const int ih = TapInput(g.transposed, r.ih0, ky, g.sh, g.dh, g.h);
+  const int iw = TapInput(g.transposed, r.iw0, kx, g.sw, g.dw, g.w);
+  if ((ih | iw) < 0) return -1;
   return r.base + (static_cast<int64_t>(ih) * g.w + iw) * g.c + c;
 }
 

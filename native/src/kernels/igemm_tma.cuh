@@ -653,11 +653,12 @@ TmaPixelBox PixelBoxOf(int in, int out, int stride, int pad) { return {-pad, (ou
 // 128-channel ones (a slice never spans two kernel taps), else kTmaBK.
 int TmaSliceOf(const IgemmParams& p) { return p.conv && p.g.c % kTmaBK != 0 ? 64 : kTmaBK; }
 
-// Whether the TMA's im2col mode gathers the convolution's A operand: one group of 64-channel
+// Whether the TMA's im2col mode gathers the convolution's A operand: not transposed (its taps
+// fall between input pixels, which the mode cannot skip), one group of 64-channel
 // multiples, the bounding box corners within the 4-D map's [-128, 127], strides up to 8 (its
 // traversal strides), the kernel taps' offsets within 8 bits.
 bool TmaConvSupported(const IgemmConv& g) {
-  if (g.c != g.cg || g.c % 64 != 0 || g.sh > 8 || g.sw > 8) return false;
+  if (g.transposed || g.c != g.cg || g.c % 64 != 0 || g.sh > 8 || g.sw > 8) return false;
   if ((g.kh - 1) * g.dh > 255 || (g.kw - 1) * g.dw > 255) return false;
   for (const TmaPixelBox b : {PixelBoxOf(g.h, g.oh, g.sh, g.ph), PixelBoxOf(g.w, g.ow, g.sw, g.pw)}) {
     if (b.lower < -128 || b.lower > 127 || b.upper < -128 || b.upper > 127) return false;

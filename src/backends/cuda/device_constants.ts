@@ -17,7 +17,10 @@ export interface DeviceConstants {
   readonly blob: Uint8Array;
   /** Per plan constant index: its row-major copy, or -1 when nothing reads it as is. */
   readonly rowMajor: readonly number[];
-  /** Per conv/deconv step index: its channels-last (KRSC) filter; per int8 matrix product with a [K, N] weight: its [N, K] transpose. */
+  /**
+   * Per conv/deconv step index: its channels-last (KRSC) filter (an int8 deconvolution's:
+   * [K, kernel..., C/groups]); per int8 matrix product with a [K, N] weight: its [N, K] transpose.
+   */
   readonly filters: ReadonlyMap<number, number>;
   /** Per conv step index, and per deconv/gemm step index with a library bias: the combined bias vector. */
   readonly biases: ReadonlyMap<number, number>;
@@ -61,6 +64,30 @@ function krsc(t: Tensor): Uint8Array {
     for (let ci = 0; ci < c; ci++) {
       const from = (ki * c + ci) * rs;
       for (let p = 0; p < rs; p++) b[(ki * rs + p) * c + ci] = a[from + p]!;
+    }
+  }
+  return out;
+}
+
+/**
+ * A deconvolution filter [C, K/groups, spatial...] → [K, spatial..., C/groups] (int8 bytes): per
+ * group, the output channels' rows of taps and input channels, as the int8 GEMM kernel gathers a
+ * transposed convolution (IgemmConvSpec.transposed: no flip).
+ */
+function deconvRows(t: Tensor, groups: number): Uint8Array {
+  const [c, kg] = t.shape as [number, number];
+  const rs = numelOf(t.shape.slice(2));
+  const cg = c / groups;
+  if (itemSize(t.dtype) !== 1) throw new TypeError(`an int8 deconvolution filter must have one-byte elements, got ${t.dtype}`);
+  const src = new Uint8Array(t.bytes());
+  const out = new Uint8Array(src.byteLength);
+  for (let ci = 0; ci < c; ci++) {
+    const g = Math.floor(ci / cg);
+    const cl = ci - g * cg;
+    for (let o = 0; o < kg; o++) {
+      const from = (ci * kg + o) * rs;
+      const row = (g * kg + o) * rs;
+      for (let p = 0; p < rs; p++) out[(row + p) * cg + cl] = src[from + p]!;
     }
   }
   return out;
@@ -111,7 +138,8 @@ export function deviceConstants(plan: Plan, layout: PlanLayout): DeviceConstants
       const w = valueConstant(step.inputs[1]!);
       if (!(step.kind === 'matrix_multiply' ? step.params.transpose1 || step.params.vector1 || w < 0 : w < 0)) {
         special.add(`${i}:1`);
-        filters.set(i, builder.add(step.kind === 'matrix_multiply' ? transposed(constantTensor(plan, w)) : krsc(constantTensor(plan, w))));
+        const t = constantTensor(plan, w);
+        filters.set(i, builder.add(step.kind === 'matrix_multiply' ? transposed(t) : step.kind === 'deconvolution' ? deconvRows(t, step.params.groups) : krsc(t)));
       }
       if (!fp8) return;
     }

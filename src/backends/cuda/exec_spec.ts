@@ -143,11 +143,20 @@ export type IgemmEpilogueSpec =
   }
   | { readonly kind: 'activation'; readonly fn: ActivationOp; readonly alpha: number; readonly beta: number };
 
-/** The implicit im2col of a channels-last 2-D convolution input [batch, h, w, c] (1-D: h = kh = 1). */
+/**
+ * The implicit im2col of a channels-last 2-D convolution input [batch, h, w, c] (1-D: h = kh = 1;
+ * 3-D: [batch, d, h, w, c] with the depth fields).
+ * `transposed`: a deconvolution, as the gather of its output pixels (output (oy, ox) takes tap
+ * (ky, kx) from input ((oy + ph - ky * dh) / sh, (ox + pw - kx * dw) / sw) where both divide evenly
+ * and fall inside, else zero; the filter per group [n, kh, kw, cg], not flipped).
+ */
 export interface IgemmConvSpec {
   readonly batch: number; readonly h: number; readonly w: number; readonly c: number; readonly cg: number;
   readonly kh: number; readonly kw: number; readonly oh: number; readonly ow: number;
   readonly sh: number; readonly sw: number; readonly dh: number; readonly dw: number; readonly ph: number; readonly pw: number;
+  readonly transposed?: boolean;
+  /** 3-D only: the depth axis (input [batch, d, h, w, c], kernel taps (kd, kh, kw, c)); the native op runs it in the im2col form. */
+  readonly d?: number; readonly kd?: number; readonly od?: number; readonly sd?: number; readonly dd?: number; readonly pd?: number;
 }
 
 /**

@@ -83,7 +83,7 @@ function convFamily(step: LayerStepOf<'convolution'> | LayerStepOf<'deconvolutio
 
 /**
  * The implementation of an int8 step of the Q/DQ fusion (plan.ts StepQuantization): the int8
- * GEMM kernel for convolutions and matrix products (tensor-core s8 MMA, int32 accumulation, the
+ * GEMM kernel for convolutions, deconvolutions and matrix products (tensor-core s8 MMA, int32 accumulation, the
  * plan's rescale/epilogue/requantize arithmetic in registers), the pooling and pointwise kernels
  * with dequantize-on-load and requantize-on-store.
  */
@@ -95,10 +95,13 @@ function int8Tactic(step: PlanStep): string {
   }
   const out = q.outputScale === null ? 'float out' : 'int8 out';
   switch (step.kind) {
-    case 'convolution': case 'matrix_multiply': {
+    case 'convolution': case 'deconvolution': case 'matrix_multiply': {
       checkInt8Anchor(step);
       const epi = step.epilogue.length > 0 ? ` + ${step.epilogue.map((op) => (op.op === 'activation' ? op.fn : op.op)).join('+')}` : '';
-      return `int8 ${step.kind === 'convolution' ? 'implicit-gemm conv' : 'gemm'} kernel (s8 mma, int32 accumulate)${epi}, ${out}`;
+      // A deconvolution's output pixels gather their taps from the input; a 3-D layer runs through an explicit im2col matrix.
+      const layer = step.kind === 'convolution' ? 'conv' : 'deconv';
+      const form = step.kind === 'matrix_multiply' ? 'gemm' : step.params.kernelSize.length === 3 ? `im2col + gemm ${layer}3d` : `implicit-gemm ${layer}`;
+      return `int8 ${form} kernel (s8 mma, int32 accumulate)${epi}, ${out}`;
     }
     case 'pooling': return `int8 ${step.params.type} pool${step.params.windowSize.length}d kernel, ${out}`;
     case 'pointwise': return `pointwise kernel (${step.program.instrs.length} fused ops, ${q.operands.length} int8 input(s)), ${out}`;
@@ -107,7 +110,7 @@ function int8Tactic(step: PlanStep): string {
 }
 
 /** The int8 anchor forms the int8 GEMM kernel runs (checked again with shapes when lowering). */
-function checkInt8Anchor(step: LayerStepOf<'convolution'> | LayerStepOf<'matrix_multiply'>): void {
+function checkInt8Anchor(step: LayerStepOf<'convolution'> | LayerStepOf<'deconvolution'> | LayerStepOf<'matrix_multiply'>): void {
   const q = step.quant!;
   if (!q.operands.some((o) => o.input === 0) || !q.operands.some((o) => o.input === 1)) {
     notImplemented(step, 'an int8 step whose two GEMM operands are not both int8');

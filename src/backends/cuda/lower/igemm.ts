@@ -1,7 +1,10 @@
 /**
- * Lowering of int8 convolutions and matrix products (plan.ts StepQuantization) to the int8 GEMM
- * kernel (native/src/kernels/igemm.h): the convolution as an implicit GEMM over its channels-last
- * int8 input and KRSC int8 filter, the matrix product over a row-major int8 matrix and an [N, K]
+ * Lowering of int8 convolutions, deconvolutions and matrix products (plan.ts StepQuantization) to
+ * the int8 GEMM kernel (native/src/kernels/igemm.h): the convolution as an implicit GEMM over its
+ * channels-last int8 input and KRSC int8 filter, the deconvolution as the same GEMM gathering each
+ * output pixel's taps from the input (IgemmConvSpec.transposed) over its filter reordered per group
+ * to [K, kernel..., C/groups] (3-D ones of either kind through an explicit im2col matrix, one
+ * group), the matrix product over a row-major int8 matrix and an [N, K]
  * int8 weight; the scales read from device memory at run time; the epilogue (bias vectors, a
  * residual, activations) and the requantization in the kernel's registers.
  */
@@ -13,7 +16,8 @@ import { notImplemented } from '../step_support.js';
 import { floatOf, viewOf, type Operand, type Operands } from './operands.js';
 import { checkScales } from './quant.js';
 
-type AnchorStep = LayerStepOf<'convolution'> | LayerStepOf<'matrix_multiply'>;
+type ConvStep = LayerStepOf<'convolution'> | LayerStepOf<'deconvolution'>;
+type AnchorStep = ConvStep | LayerStepOf<'matrix_multiply'>;
 
 /** The int8 operand at step input `input`, or null. */
 function operandAt(step: AnchorStep, input: number): QuantizedOperand | null {
@@ -119,40 +123,51 @@ function inputQuantize(ops: Operands, index: number, step: LayerStepOf<'convolut
   };
 }
 
-function lowerConv(ops: Operands, index: number, step: LayerStepOf<'convolution'>): IgemmSpec {
+function lowerConv(ops: Operands, index: number, step: ConvStep): IgemmSpec {
+  const transposed = step.kind === 'deconvolution';
+  const what = transposed ? 'deconvolution' : 'convolution';
   const x = ops.input(index, 0);
   const y = ops.output(index);
   int8Input(step, x, 'input');
   int8Input(step, ops.plan.values[step.inputs[1]!]!, 'kernel');
-  if (x.layout !== 'nhwc' || y.layout !== 'nhwc') throw new Error(`step '${step.name}': the int8 convolution needs channels-last operands, got ${x.layout} -> ${y.layout}`);
+  if (x.layout !== 'nhwc' || y.layout !== 'nhwc') throw new Error(`step '${step.name}': the int8 ${what} needs channels-last operands, got ${x.layout} -> ${y.layout}`);
   const p = step.params;
   const nd = p.kernelSize.length;
-  if (nd > 2) notImplemented(step, `an int8 convolution with ${nd} spatial dims (1 or 2)`);
-  if ([...p.prePadding].some((v) => v < 0)) notImplemented(step, `an int8 convolution with negative padding [${p.prePadding.join(', ')}]`);
+  if (nd === 3 && p.groups !== 1) notImplemented(step, `a grouped 3-D int8 ${what} (groups ${p.groups}; the 3-D form is one im2col matrix, one group)`);
+  if ([...p.prePadding].some((v) => v < 0)) notImplemented(step, `an int8 ${what} with negative padding [${p.prePadding.join(', ')}]`);
   const filter = ops.constants.filters.get(index);
   if (filter === undefined) throw new Error(`step '${step.name}': the int8 filter was not prepared`);
-  const two = (v: readonly number[], fill: number): [number, number] => (nd === 1 ? [fill, v[0]!] : [v[0]!, v[1]!]);
-  const [h, wIn] = two(x.shape.slice(2), 1);
-  const [oh, ow] = two(y.shape.slice(2), 1);
-  const [kh, kw] = two(p.kernelSize, 1);
-  const [sh, sw] = two(p.stride, 1);
-  const [dh, dw] = two(p.dilation, 1);
-  const [ph, pw] = two(p.prePadding, 0);
+  // Per spatial dim, depth (3-D only), rows (1 for 1-D), columns.
+  const three = (v: readonly number[], fill: number): [number, number, number] => {
+    const a = [...new Array<number>(3 - v.length).fill(fill), ...v];
+    return [a[0]!, a[1]!, a[2]!];
+  };
+  const [d, h, wIn] = three(x.shape.slice(2), 1);
+  const [od, oh, ow] = three(y.shape.slice(2), 1);
+  const [kd, kh, kw] = three(p.kernelSize, 1);
+  const [sd, sh, sw] = three(p.stride, 1);
+  const [dd, dh, dw] = three(p.dilation, 1);
+  const [pd, ph, pw] = three(p.prePadding, 0);
   const c = x.shape[1]!;
   const cg = c / p.groups;
   const k = y.shape[1]!;
-  const conv: IgemmConvSpec = { batch: x.shape[0]!, h, w: wIn, c, cg, kh, kw, oh, ow, sh, sw, dh, dw, ph, pw };
+  const conv: IgemmConvSpec = {
+    batch: x.shape[0]!, h, w: wIn, c, cg, kh, kw, oh, ow, sh, sw, dh, dw, ph, pw,
+    ...(transposed ? { transposed } : {}), ...(nd === 3 ? { d, kd, od, sd, dd, pd } : {}),
+  };
   const xo = operandAt(step, 0)!;
   const wo = operandAt(step, 1)!;
   checkAxis(step, xo, null, 'input');
   const sx = scaleOf(ops, index, step, xo, 'the input');
-  const swPerChannel = checkAxis(step, wo, 0, 'kernel');
+  // The weight's output-channel axis: [K, C/groups, ...] for a convolution, [C, K/groups, ...] for a deconvolution.
+  const swPerChannel = checkAxis(step, wo, transposed ? 1 : 0, 'kernel');
   const sw_ = scaleOf(ops, index, step, wo, 'the kernel');
+  if (swPerChannel && sw_.count !== k) throw new RangeError(`step '${step.name}': per-channel kernel scales must number the ${k} output channels, got ${sw_.count}`);
   const bias = anchorInputCount(step) > 2 ? ops.input(index, 2) : null;
   if (bias !== null && numelOf(bias.shape) !== k) throw new RangeError(`step '${step.name}': the bias must have ${k} elements, got ${formatShape(bias.shape)}`);
-  const aQuant = inputQuantize(ops, index, step);
+  const aQuant = step.kind === 'convolution' ? inputQuantize(ops, index, step) : undefined;
   return {
-    op: 'igemm', m: conv.batch * oh * ow, n: k / p.groups, k: cg * kh * kw, groups: p.groups,
+    op: 'igemm', m: conv.batch * od * oh * ow, n: k / p.groups, k: cg * kd * kh * kw, groups: p.groups,
     a: x.ref, ...(aQuant !== undefined ? { aQuant } : {}), conv, b: { mem: CONSTANT_MEMORY, offset: filter },
     sx: sx.ref, sxDtype: sx.dtype, sxRows: 1, sw: sw_.ref, swDtype: sw_.dtype, swPerChannel,
     ...(bias !== null ? { bias: bias.ref, biasDtype: floatOf(bias.dtype, `step '${step.name}': the bias`) } : {}),
@@ -197,9 +212,9 @@ function lowerMatmul(ops: Operands, index: number, step: LayerStepOf<'matrix_mul
   };
 }
 
-/** The int8 GEMM op of an int8 convolution or matrix product. */
+/** The int8 GEMM op of an int8 convolution, deconvolution or matrix product. */
 export function lowerInt8Anchor(ops: Operands, index: number, step: PlanStep): NativeOpSpec[] {
-  if (step.kind === 'convolution') return [{ step: index, ...lowerConv(ops, index, step) }];
+  if (step.kind === 'convolution' || step.kind === 'deconvolution') return [{ step: index, ...lowerConv(ops, index, step) }];
   if (step.kind === 'matrix_multiply') return [{ step: index, ...lowerMatmul(ops, index, step) }];
   return notImplemented(step, `the int8 form of ${step.kind} on the int8 GEMM kernel`);
 }

@@ -1,6 +1,6 @@
 /**
- * Lowering of the int8 steps of the Q/DQ fusion (plan.ts StepQuantization): convolutions and
- * matrix products to the int8 GEMM kernel (igemm.ts), int8 pooling and pointwise programs to
+ * Lowering of the int8 steps of the Q/DQ fusion (plan.ts StepQuantization): convolutions,
+ * deconvolutions and matrix products to the int8 GEMM kernel (igemm.ts), int8 pooling and pointwise programs to
  * their kernels with dequantize-on-load and requantize-on-store; FP8 matrix products to cuBLASLt's
  * FP8 GEMM (fp8.ts).
  */
@@ -17,7 +17,7 @@ import { lowerInt8Pointwise } from './pointwise.js';
 export function lowerInt8Step(ops: Operands, index: number, step: PlanStep): NativeOpSpec[] {
   switch (step.kind) {
     case 'matrix_multiply': return step.quant!.format === 'float8e4m3' ? lowerFp8MatrixMultiply(ops, index, step) : lowerInt8Anchor(ops, index, step);
-    case 'convolution': return lowerInt8Anchor(ops, index, step);
+    case 'convolution': case 'deconvolution': return lowerInt8Anchor(ops, index, step);
     case 'pooling': return lowerInt8Pooling(ops, index, step);
     case 'pointwise': return lowerInt8Pointwise(ops, index, step);
     default: return notImplemented(step, `the int8 form of ${step.kind} (fused quantize/dequantize)`);
