@@ -238,6 +238,8 @@ describe('int8 plans', () => {
     expect(cudaTactic({ ...step, kind: 'deconvolution' } as PlanStep)).toBe('int8 implicit-gemm deconv kernel (s8 mma, int32 accumulate), int8 out');
     const conv3d = { ...step, params: { ...(step as LayerStepOf<'convolution'>).params, kernelSize: [1, 3, 3] } } as PlanStep;
     expect(cudaTactic(conv3d)).toBe('int8 im2col + gemm conv3d kernel (s8 mma, int32 accumulate), int8 out');
+    const grouped3d = { ...step, params: { ...(step as LayerStepOf<'convolution'>).params, kernelSize: [1, 3, 3], groups: 2 } } as PlanStep;
+    expect(() => cudaTactic(grouped3d)).toThrow(/a grouped 3-D int8 convolution \(groups 2; the 3-D form is one im2col matrix, one group\) is not implemented on the CUDA backend yet/);
     const twoResiduals = { ...step, epilogue: [{ op: 'residual', input: 2 }, { op: 'residual', input: 3 }] } as PlanStep;
     expect(() => cudaTactic(twoResiduals)).toThrow(CudaNotImplementedError);
     expect(() => cudaTactic(twoResiduals)).toThrow("step 'conv' (convolution covering x_dq, w_dq, conv, y_q): an int8 epilogue with more than one residual is not implemented on the CUDA backend yet");

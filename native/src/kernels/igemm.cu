@@ -397,7 +397,8 @@ PhaseAxis PhaseAxisOf(int o, int out, int k, int s, int pad) {
 // per pixel): one thread per word, consecutive threads along a pixel's words, then the pixels of
 // an output row (whose phases alternate).
 template <typename W>
-__global__ void IgemmPhaseShuffleKernel(const __grid_constant__ IgemmPhaseLayout layout, const W* __restrict__ src, W* __restrict__ dst, int oh, int ow, int sh, int sw, int pixelWords, bool toPhases, int64_t total) {
+__global__ void IgemmPhaseShuffleKernel(const __grid_constant__ IgemmPhaseLayout layout, const W* __restrict__ src, W* __restrict__ dst, int oh,
+                                        int ow, int sh, int sw, int pixelWords, bool toPhases, int64_t total) {
   WaitForPriorGrids();  // launched chained (chained_launch.cuh)
   AllowDependentLaunch();
   for (int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; idx < total; idx += static_cast<int64_t>(gridDim.x) * blockDim.x) {
@@ -406,7 +407,7 @@ __global__ void IgemmPhaseShuffleKernel(const __grid_constant__ IgemmPhaseLayout
     const int64_t plane = static_cast<int64_t>(oh) * ow;
     const int64_t img = pixel / plane;
     const int rem = static_cast<int>(pixel - img * plane);
-    const int oy = rem / ow, ox = rem - (rem / ow) * ow;
+    const int oy = rem / ow, ox = rem - oy * ow;
     const int ry = oy % sh, rx = ox % sw;
     const int64_t rows = (oh - ry + sh - 1) / sh, cols = (ow - rx + sw - 1) / sw;
     const int64_t local = (img * rows + oy / sh) * cols + ox / sw;
@@ -478,12 +479,17 @@ cudaError_t LaunchIgemmPhaseShuffle(const IgemmConv& g, const void* src, void* d
   const int words = pixelBytes / wordBytes;
   const int64_t total = pixels * words;
   const dim3 grid(GridFor(total)), block(256);
+  const auto launch = [&](auto word) {
+    using W = decltype(word);
+    return LaunchChained(IgemmPhaseShuffleKernel<W>, grid, block, 0, stream, layout, static_cast<const W*>(src), static_cast<W*>(dst), g.oh, g.ow, g.sh,
+                         g.sw, words, toPhases, total);
+  };
   switch (wordBytes) {
-    case 16: return LaunchChained(IgemmPhaseShuffleKernel<uint4>, grid, block, 0, stream, layout, static_cast<const uint4*>(src), static_cast<uint4*>(dst), g.oh, g.ow, g.sh, g.sw, words, toPhases, total);
-    case 8: return LaunchChained(IgemmPhaseShuffleKernel<uint2>, grid, block, 0, stream, layout, static_cast<const uint2*>(src), static_cast<uint2*>(dst), g.oh, g.ow, g.sh, g.sw, words, toPhases, total);
-    case 4: return LaunchChained(IgemmPhaseShuffleKernel<uint32_t>, grid, block, 0, stream, layout, static_cast<const uint32_t*>(src), static_cast<uint32_t*>(dst), g.oh, g.ow, g.sh, g.sw, words, toPhases, total);
-    case 2: return LaunchChained(IgemmPhaseShuffleKernel<uint16_t>, grid, block, 0, stream, layout, static_cast<const uint16_t*>(src), static_cast<uint16_t*>(dst), g.oh, g.ow, g.sh, g.sw, words, toPhases, total);
-    default: return LaunchChained(IgemmPhaseShuffleKernel<uint8_t>, grid, block, 0, stream, layout, static_cast<const uint8_t*>(src), static_cast<uint8_t*>(dst), g.oh, g.ow, g.sh, g.sw, words, toPhases, total);
+    case 16: return launch(uint4{});
+    case 8: return launch(uint2{});
+    case 4: return launch(uint32_t{});
+    case 2: return launch(uint16_t{});
+    default: return launch(uint8_t{});
   }
 }
 

@@ -109,9 +109,18 @@ function int8Tactic(step: PlanStep): string {
   }
 }
 
+/** Refuses the int8 (de)convolutions the int8 GEMM kernel lacks: a grouped 3-D one (the 3-D form is one im2col matrix). */
+export function checkInt8ConvForm(step: LayerStepOf<'convolution'> | LayerStepOf<'deconvolution'>): void {
+  const p = step.params;
+  if (p.kernelSize.length === 3 && p.groups !== 1) {
+    notImplemented(step, `a grouped 3-D int8 ${step.kind} (groups ${p.groups}; the 3-D form is one im2col matrix, one group)`);
+  }
+}
+
 /** The int8 anchor forms the int8 GEMM kernel runs (checked again with shapes when lowering). */
 function checkInt8Anchor(step: LayerStepOf<'convolution'> | LayerStepOf<'deconvolution'> | LayerStepOf<'matrix_multiply'>): void {
   const q = step.quant!;
+  if (step.kind !== 'matrix_multiply') checkInt8ConvForm(step);
   if (!q.operands.some((o) => o.input === 0) || !q.operands.some((o) => o.input === 1)) {
     notImplemented(step, 'an int8 step whose two GEMM operands are not both int8');
   }

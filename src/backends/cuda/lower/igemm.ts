@@ -3,16 +3,16 @@
  * the int8 GEMM kernel (native/src/kernels/igemm.h): the convolution as an implicit GEMM over its
  * channels-last int8 input and KRSC int8 filter, the deconvolution as the same GEMM gathering each
  * output pixel's taps from the input (IgemmConvSpec.transposed) over its filter reordered per group
- * to [K, kernel..., C/groups] (3-D ones of either kind through an explicit im2col matrix, one
- * group), the matrix product over a row-major int8 matrix and an [N, K]
- * int8 weight; the scales read from device memory at run time; the epilogue (bias vectors, a
- * residual, activations) and the requantization in the kernel's registers.
+ * to [K, kernel..., C/groups] (the native op runs a strided one as its stride phases; 3-D ones of
+ * either kind through an explicit im2col matrix, one group), the matrix product over a row-major
+ * int8 matrix and an [N, K] int8 weight; the scales read from device memory at run time; the
+ * epilogue (bias vectors, a residual, activations) and the requantization in the kernel's registers.
  */
 import { anchorInputCount, type LayerStepOf, type PlanStep, type QuantizedOperand } from '../../../engine/plan.js';
 import { formatShape, numelOf, shapesEqual } from '../../../tensor/shape.js';
 import { CONSTANT_MEMORY, type IgemmConvSpec, type IgemmEpilogueSpec, type IgemmInputQuantizeSpec, type IgemmSpec, type MemRef, type NativeOpSpec } from '../exec_spec.js';
 import { alongOneDim } from '../library_epilogue.js';
-import { notImplemented } from '../step_support.js';
+import { checkInt8ConvForm, notImplemented } from '../step_support.js';
 import { floatOf, viewOf, type Operand, type Operands } from './operands.js';
 import { checkScales } from './quant.js';
 
@@ -133,7 +133,7 @@ function lowerConv(ops: Operands, index: number, step: ConvStep): IgemmSpec {
   if (x.layout !== 'nhwc' || y.layout !== 'nhwc') throw new Error(`step '${step.name}': the int8 ${what} needs channels-last operands, got ${x.layout} -> ${y.layout}`);
   const p = step.params;
   const nd = p.kernelSize.length;
-  if (nd === 3 && p.groups !== 1) notImplemented(step, `a grouped 3-D int8 ${what} (groups ${p.groups}; the 3-D form is one im2col matrix, one group)`);
+  checkInt8ConvForm(step);
   if ([...p.prePadding].some((v) => v < 0)) notImplemented(step, `an int8 ${what} with negative padding [${p.prePadding.join(', ')}]`);
   const filter = ops.constants.filters.get(index);
   if (filter === undefined) throw new Error(`step '${step.name}': the int8 filter was not prepared`);
