@@ -482,6 +482,16 @@ const DECONV_CASES: readonly Int8Case[] = [
     },
   },
   {
+    // A 1x1 output at stride 2: phases (0, 1), (1, 0) and (1, 1) have no pixels.
+    name: 'deconv 3x3 stride 2 pad 1 on a 1x1 input (a 1x1 output: empty phases), 16 -> 16 channels, bias, requantized',
+    inputs: [[2, 16, 1, 1]], kind: 'deconvolution', int8Out: true, phases: true,
+    build: (net, [x]) => {
+      const d = layer(net, 'deconvolution', [int8Act(net, x!, 0.02, 'x'), int8Weight(net, [16, 16, 3, 3], 1, 48, 'w'),
+        constant(net, randn([16], 49, 0.1), 'bias')], deconv(16, [3, 3], { stride: [2, 2], prePadding: [1, 1], postPadding: [1, 1] }), 'deconv');
+      net.markOutput(layer(net, 'quantize', [d, constant(net, Tensor.fromArray([0.01]), 'so')], { axis: null, toType: 'int8' }, 'y_q'), 'y');
+    },
+  },
+  {
     name: '1-D deconv (k 5, stride 2) with a float residual, float16 output',
     inputs: [[3, 16, 20], [3, 32, 41]], kind: 'deconvolution', int8Out: false, phases: true,
     build: (net, [x, r]) => {
