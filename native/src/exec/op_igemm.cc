@@ -127,7 +127,11 @@ class IgemmOp : public Op {
   // workspace (set at Enqueue).
   kernels::IgemmParams Problem(int form) const {
     kernels::IgemmParams q = p_;
-    if (form == kPhases) return phases_[largestPhase_];
+    if (form == kPhases) {
+      // The largest phase stands for them all in the untimed tile choice.
+      const auto smaller = [](const kernels::IgemmParams& a, const kernels::IgemmParams& b) { return a.m < b.m; };
+      return *std::max_element(phases_.begin(), phases_.end(), smaller);
+    }
     if (form == kIm2col) {
       q.conv = false;
       q.k = Kp();
@@ -254,11 +258,8 @@ class IgemmOp : public Op {
   // the weights cannot be made.
   bool PreparePhases() {
     const kernels::IgemmConv& g = p_.g;
-    std::vector<int8_t> w(static_cast<size_t>(p_.ldc) * p_.k);
-    if (cudaMemcpy(w.data(), p_.b, w.size(), cudaMemcpyDeviceToHost) != cudaSuccess) {
-      cudaGetLastError();
-      return false;
-    }
+    const std::vector<int8_t> w = HostWeight();
+    if (w.empty()) return false;
     // The residual epilogue op, if any: the phases read it from their region of the gathered copy.
     for (int e = 0; e < p_.nEpi; e++) {
       if (p_.epi[e].kind == kernels::IgemmEpilogueKind::Residual) phaseRes_ = e;
@@ -281,29 +282,19 @@ class IgemmOp : public Op {
         // Until Enqueue points them into the workspace: its alignment, for the tile checks.
         q.out = reinterpret_cast<void*>(kAlign);
         if (phaseRes_ >= 0) q.epi[phaseRes_].ptr = reinterpret_cast<void*>(kAlign);
-        if (phases_.empty() || q.m > phases_[largestPhase_].m) largestPhase_ = static_cast<int>(phases_.size());
         phases_.push_back(q);
       }
     }
     std::vector<int8_t> packed(weightBytes, int8_t{0});
-    void* b = nullptr;
-    if (cudaMalloc(&b, packed.size()) != cudaSuccess) {
-      cudaGetLastError();
-      return false;
-    }
     for (int ry = 0; ry < g.sh; ry++) {
       for (int rx = 0; rx < g.sw; rx++) {
         const int i = ry * g.sw + rx;
         kernels::IgemmPhaseWeight(p_, ry, rx, phases_[i], w.data(), packed.data() + weightAt[i]);
-        phases_[i].b = static_cast<const int8_t*>(b) + weightAt[i];
       }
     }
-    if (cudaMemcpy(b, packed.data(), packed.size(), cudaMemcpyHostToDevice) != cudaSuccess) {
-      cudaGetLastError();
-      cudaFree(b);
-      return false;
-    }
-    phaseB_ = static_cast<int8_t*>(b);
+    phaseB_ = Upload(packed);
+    if (phaseB_ == nullptr) return false;
+    for (size_t i = 0; i < phases_.size(); i++) phases_[i].b = phaseB_ + weightAt[i];
     return true;
   }
   // The phase form: the residual gathered into phase order, each phase's convolution into its
@@ -349,21 +340,35 @@ class IgemmOp : public Op {
   // Packs the weight for the space-to-depth forms (geometry q; on the host: a stem's weight is a
   // few KB); false if it fails.
   bool PrepareSpaceToDepth(const kernels::IgemmConv& q) {
-    const size_t kq = static_cast<size_t>(q.kh) * q.kw * q.c;
-    std::vector<int8_t> w(static_cast<size_t>(p_.ldc) * p_.k), packed(static_cast<size_t>(p_.ldc) * kq);
-    void* b = nullptr;
-    if (cudaMemcpy(w.data(), p_.b, w.size(), cudaMemcpyDeviceToHost) != cudaSuccess || cudaMalloc(&b, packed.size()) != cudaSuccess) {
-      cudaGetLastError();
-      return false;
-    }
+    const std::vector<int8_t> w = HostWeight();
+    if (w.empty()) return false;
+    std::vector<int8_t> packed(static_cast<size_t>(p_.ldc) * q.kh * q.kw * q.c);
     kernels::IgemmSpaceToDepthWeight(p_, q, w.data(), packed.data());
-    if (cudaMemcpy(b, packed.data(), packed.size(), cudaMemcpyHostToDevice) != cudaSuccess) {
+    packedB_ = Upload(packed);
+    return packedB_ != nullptr;
+  }
+  // The weight [ldc, k] in host memory, for the forms that repack it; empty if the copy fails.
+  std::vector<int8_t> HostWeight() const {
+    std::vector<int8_t> w(static_cast<size_t>(p_.ldc) * p_.k);
+    if (cudaMemcpy(w.data(), p_.b, w.size(), cudaMemcpyDeviceToHost) != cudaSuccess) {
+      cudaGetLastError();
+      w.clear();
+    }
+    return w;
+  }
+  // A device copy of a repacked weight (the op owns it), or null if it fails.
+  static int8_t* Upload(const std::vector<int8_t>& host) {
+    void* b = nullptr;
+    if (cudaMalloc(&b, host.size()) != cudaSuccess) {
+      cudaGetLastError();
+      return nullptr;
+    }
+    if (cudaMemcpy(b, host.data(), host.size(), cudaMemcpyHostToDevice) != cudaSuccess) {
       cudaGetLastError();
       cudaFree(b);
-      return false;
+      return nullptr;
     }
-    packedB_ = static_cast<int8_t*>(b);
-    return true;
+    return static_cast<int8_t*>(b);
   }
 
   kernels::IgemmParams p_;
@@ -376,11 +381,10 @@ class IgemmOp : public Op {
   kernels::SpaceToDepthSource xq_{};
   int8_t* paddedB_ = nullptr;          // owned: the weight padded to [n, kp] for the im2col form
   int8_t* packedB_ = nullptr;          // owned: the weight packed for the space-to-depth forms
-  // The phase form (kernels::IgemmPhased): one problem per phase (ry * sw + rx), the largest one
-  // (for the untimed tile), their weights (owned, one allocation), the phase-major buffers of the
-  // outputs and of a gathered residual (epilogue op phaseRes_) in the workspace.
+  // The phase form (kernels::IgemmPhased): one problem per phase (ry * sw + rx), their weights
+  // (owned, one allocation), the phase-major buffers of the outputs and of a gathered residual
+  // (epilogue op phaseRes_) in the workspace.
   std::vector<kernels::IgemmParams> phases_;
-  int largestPhase_ = 0;
   int8_t* phaseB_ = nullptr;
   int phaseRes_ = -1;
   kernels::IgemmPhaseLayout phaseOut_{}, phaseResLayout_{};
