@@ -2,7 +2,9 @@
 // workloads (the seed-000 MLP, ResNet-50 at batch 128 as implicit-GEMM convolutions), every tile
 // configuration (a convolution also over an explicit [m, k] matrix of its size), beside cuBLASLt's
 // int8 (IMMA, int32 out) and fp16 GEMMs of the same matrix shapes.
-// Built and run by scripts/gpu/igemm_bench.sh; prints one line per problem and tactic.
+// Built and run by scripts/gpu/igemm_bench.sh; prints one line per problem and tactic. IGEMM_TILES
+// (a comma-separated list of tile indices) times only those tiles, e.g. for a profiler run over one
+// kernel: IGEMM_TILES=12 ncu --launch-skip 2 --launch-count 1 -k regex:Igemm igemm_bench fc1.
 #include <cublasLt.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -168,6 +170,13 @@ int main(int argc, char** argv) {
       Conv("r50 l4 3x3 512->512 @7", 128, 7, 512, 512, 3, 1, true, false),
   };
   const char* only = argc > 1 ? argv[1] : nullptr;
+  // IGEMM_TILES=9,12 times only those tile configurations (for a profiler run over one kernel).
+  const char* tileList = std::getenv("IGEMM_TILES");
+  auto tileWanted = [&](int t) {
+    if (tileList == nullptr || *tileList == 0) return true;
+    const std::string list = std::string(",") + tileList + ",";
+    return list.find("," + std::to_string(t) + ",") != std::string::npos;
+  };
   cudaDeviceProp prop;
   CK(cudaGetDeviceProperties(&prop, 0));
   bool wgmma = false;
@@ -231,22 +240,25 @@ int main(int argc, char** argv) {
     }
     const double ops = 2.0 * pr.m * pr.n * pr.k;
     std::printf("%s: m %lld n %d k %d%s\n", pr.name, (long long)pr.m, pr.n, pr.k, IgemmVectorLoads(p) ? "" : " (bytewise loads)");
-    // Every tile configuration must write the same bytes as tile 0 (the same arithmetic in another
-    // order of blocks); each one that runs the problem `q` is timed, its lines labelled `label`.
+    // Every tile configuration must write the same bytes as the first one timed (the same
+    // arithmetic in another order of blocks); each one that runs the problem `q` is timed, its
+    // lines labelled `label`.
     std::vector<uint8_t> first(outBytes), other(outBytes);
     auto everyTile = [&](const IgemmParams& q, const char* label) {
+      bool haveFirst = false;  // the first tile timed: the bytes the others must match
       for (int t = 0; t < IgemmTileCount(); t++) {
-        if ((IgemmTileUsesWgmma(t) && !wgmma) || !IgemmTileSupports(q, t)) continue;
+        if ((IgemmTileUsesWgmma(t) && !wgmma) || !IgemmTileSupports(q, t) || !tileWanted(t)) continue;
         CK(cudaMemset(out, 0x5a, outBytes));
         if (LaunchIgemm(q, t, 0) != cudaSuccess) {
           std::printf("  %s %-50s launch failed\n", label, IgemmTileName(t));
           continue;
         }
         CK(cudaDeviceSynchronize());
-        CK(cudaMemcpy(t == 0 ? first.data() : other.data(), out, outBytes, cudaMemcpyDeviceToHost));
-        const bool same = t == 0 || first == other;
+        CK(cudaMemcpy(haveFirst ? other.data() : first.data(), out, outBytes, cudaMemcpyDeviceToHost));
+        const bool same = !haveFirst || first == other;
+        haveFirst = true;
         const float ms = TimeMs([&] { LaunchIgemm(q, t, 0); });
-        std::printf("  %s %-50s %8.4f ms %7.1f TOPS%s\n", label, IgemmTileName(t), ms, ops / ms / 1e9, same ? "" : "  OUTPUT DIFFERS FROM TILE 0");
+        std::printf("  %s %-50s %8.4f ms %7.1f TOPS%s\n", label, IgemmTileName(t), ms, ops / ms / 1e9, same ? "" : "  OUTPUT DIFFERS FROM THE FIRST TILE");
       }
     };
     everyTile(p, "igemm");

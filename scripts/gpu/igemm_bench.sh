@@ -2,6 +2,7 @@
 # Kernel-level timing of the int8 GEMM (native/bench/igemm_bench.cu) on a GPU machine: every tile
 # configuration on the INT8 benchmark's problems, beside cuBLASLt int8 and fp16 GEMMs.
 #   bash scripts/gpu/igemm_bench.sh [problem-name-substring]
+# IGEMM_TILES=9,12 (tile indices) times only those tiles (the binary reads it).
 # Output also goes to $OUT/igemm_bench.txt when OUT is set. IGEMM_BENCH_BIN names the binary (default
 # /tmp/fxrt-gpu/igemm_bench; its objects go beside it), NVCC_EXTRA adds nvcc flags (for A/B builds of
 # experiments: two binaries side by side).
