@@ -170,7 +170,6 @@ int main(int argc, char** argv) {
       Conv("r50 l4 3x3 512->512 @7", 128, 7, 512, 512, 3, 1, true, false),
   };
   const char* only = argc > 1 ? argv[1] : nullptr;
-  // IGEMM_TILES=9,12 times only those tile configurations (for a profiler run over one kernel).
   const char* tileList = std::getenv("IGEMM_TILES");
   auto tileWanted = [&](int t) {
     if (tileList == nullptr || *tileList == 0) return true;
