@@ -5,6 +5,9 @@
 // Built and run by scripts/gpu/igemm_bench.sh; prints one line per problem and tactic. IGEMM_TILES
 // (a comma-separated list of tile indices) times only those tiles, e.g. for a profiler run over one
 // kernel: IGEMM_TILES=12 ncu --launch-skip 2 --launch-count 1 -k regex:Igemm igemm_bench fc1.
+// A TMA tile whose last wave runs in 64-row units (IgemmTmaTailParts) is timed twice, so ("last
+// wave in 64-row tiles") and in whole tiles (IgemmParams::unsplitTail), both checked against the
+// first tile's bytes.
 #include <cublasLt.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -247,17 +250,25 @@ int main(int argc, char** argv) {
       bool haveFirst = false;  // the first tile timed: the bytes the others must match
       for (int t = 0; t < IgemmTileCount(); t++) {
         if ((IgemmTileUsesWgmma(t) && !wgmma) || !IgemmTileSupports(q, t) || !tileWanted(t)) continue;
-        CK(cudaMemset(out, 0x5a, outBytes));
-        if (LaunchIgemm(q, t, 0) != cudaSuccess) {
-          std::printf("  %s %-50s launch failed\n", label, IgemmTileName(t));
-          continue;
+        const bool tail = IgemmTmaTailParts(q, t) > 1;
+        IgemmParams unsplit = q;
+        unsplit.unsplitTail = true;
+        for (const bool split : {true, false}) {
+          if (!split && !tail) continue;
+          const IgemmParams& r = split ? q : unsplit;
+          const std::string name = std::string(IgemmTileName(t)) + (!tail ? "" : split ? ", last wave in 64-row tiles" : ", last wave whole");
+          CK(cudaMemset(out, 0x5a, outBytes));
+          if (LaunchIgemm(r, t, 0) != cudaSuccess) {
+            std::printf("  %s %-62s launch failed\n", label, name.c_str());
+            continue;
+          }
+          CK(cudaDeviceSynchronize());
+          CK(cudaMemcpy(haveFirst ? other.data() : first.data(), out, outBytes, cudaMemcpyDeviceToHost));
+          const bool same = !haveFirst || first == other;
+          haveFirst = true;
+          const float ms = TimeMs([&] { LaunchIgemm(r, t, 0); });
+          std::printf("  %s %-62s %8.4f ms %7.1f TOPS%s\n", label, name.c_str(), ms, ops / ms / 1e9, same ? "" : "  OUTPUT DIFFERS FROM THE FIRST TILE");
         }
-        CK(cudaDeviceSynchronize());
-        CK(cudaMemcpy(haveFirst ? other.data() : first.data(), out, outBytes, cudaMemcpyDeviceToHost));
-        const bool same = !haveFirst || first == other;
-        haveFirst = true;
-        const float ms = TimeMs([&] { LaunchIgemm(q, t, 0); });
-        std::printf("  %s %-50s %8.4f ms %7.1f TOPS%s\n", label, IgemmTileName(t), ms, ops / ms / 1e9, same ? "" : "  OUTPUT DIFFERS FROM THE FIRST TILE");
       }
     };
     everyTile(p, "igemm");

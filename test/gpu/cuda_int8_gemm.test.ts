@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cudaAvailable } from '../../src/backends/cuda/index.js';
+import { cudaAvailable, cudaDeviceInfo } from '../../src/backends/cuda/index.js';
 import { decodeTimingCache, encodeTimingCache } from '../../src/backends/cuda/timing_cache.js';
 import { Builder } from '../../src/engine/builder.js';
 import type { Engine } from '../../src/engine/engine.js';
@@ -59,6 +59,8 @@ interface Int8Case {
   readonly int8Out: boolean;
   /** Whether the warp-specialized TMA tiles run it on Hopper (matrix form, 16-byte rows, relu, one residual). */
   readonly tma?: boolean;
+  /** How many TMA tiles run their last wave in 64-row units on an H100 (132 multiprocessors; kernels::IgemmTmaTailParts). */
+  readonly tailSplit?: number;
   /** Whether the implicit form applies (default true; a 3-D convolution runs in the im2col form only). */
   readonly implicit?: boolean;
   /** Whether the im2col form applies (default true; one group only). */
@@ -309,6 +311,30 @@ const CASES: readonly Int8Case[] = [
       const b = layer(net, 'elementwise', [mm, constant(net, randn([1, 384], 24, 1).castTo('float16'), 'b')], { op: 'sum' }, 'bias');
       const sum = layer(net, 'elementwise', [b, layer(net, 'cast', [r!], { toType: 'float16' }, 'r16')], { op: 'sum' }, 'add');
       net.markOutput(layer(net, 'activation', [sum], { op: 'relu', alpha: 0, beta: 0 }, 'relu'), 'y');
+    },
+  },
+  // The TMA tiles of two 64-row blocks or more run a short last wave in 64-row units
+  // (kernels::IgemmTmaTailParts) where they fit the multiprocessors. On an H100 (132): 6400 x 384
+  // in 128x128 tiles is 150 tiles, a wave and 18 (36 units); in 128x64 tiles (2 or 3 consumers)
+  // 300, two waves and 36 (72 units); in 256x64 tiles 150, a wave and 18 (72 units). 1216 x 512 in
+  // 128x128 tiles is 40 (80 units), in 128x64 and 256x64 tiles 80 and 40 (160 units: whole).
+  {
+    name: 'linear 6400x512 -> 384, bias, relu, requantized (a short last wave of tiles, in 64-row units)',
+    inputs: [[6400, 512]], kind: 'matrix_multiply', int8Out: true, tma: true, tailSplit: 4,
+    build: (net, [x]) => {
+      const mm = layer(net, 'matrix_multiply', [int8Act(net, x!, 0.02, 'x'), int8Weight(net, [384, 512], 0, 33, 'w')],
+        { transpose0: false, transpose1: true, vector0: false, vector1: false }, 'mm');
+      const b = layer(net, 'elementwise', [mm, constant(net, randn([1, 384], 34, 1), 'b')], { op: 'sum' }, 'bias');
+      const relu = layer(net, 'activation', [b], { op: 'relu', alpha: 0, beta: 0 }, 'relu');
+      net.markOutput(layer(net, 'quantize', [relu, constant(net, Tensor.fromArray([0.1]), 'so')], { axis: null, toType: 'int8' }, 'y_q'), 'y');
+    },
+  },
+  {
+    name: 'linear 1216x2048 -> 512, float16 output (a short last wave of tiles, in 64-row units)',
+    inputs: [[1216, 2048]], kind: 'matrix_multiply', int8Out: false, tma: true, tailSplit: 1,
+    build: (net, [x]) => {
+      net.markOutput(layer(net, 'matrix_multiply', [int8Act(net, x!, 0.02, 'x', 'float16'), int8Weight(net, [512, 2048], 0, 35, 'w', 'float16')],
+        { transpose0: false, transpose1: true, vector0: false, vector1: false }, 'mm'), 'y');
     },
   },
 ];
@@ -593,6 +619,7 @@ describe('int8 GEMM kernel: every tile configuration, forced through the timing 
     const sections = decodeTimingCache(readFileSync(path));
     expect(sections.flatMap((s) => s.entries).filter((e) => e.tactic.startsWith('igemm:')).length, 'igemm entries in the cache').toBeGreaterThan(0);
     const tiles = new Set<string>();
+    const splitTiles = new Set<string>();  // tiles whose tactic says their last wave ran in 64-row units
     // A rejected index is past the last tile configuration, or one that does not run this problem
     // (the TMA tiles take only some): the loop ends after 8 rejections in a row. No split of K (the
     // timed build may have chosen one, which the TMA tiles do not run; split-K has its own tests),
@@ -615,12 +642,18 @@ describe('int8 GEMM kernel: every tile configuration, forced through the timing 
       expect([...used], `tile ${tile}: one configuration`).toHaveLength(1);
       const [name] = used;
       tiles.add(name!);
+      if (engine.layerInfo().some((l) => /igemm:[^+]*, last wave in 64-row tiles/.test(l.tactic))) splitTiles.add(name!);
       const got = await engine.createExecutionContext().execute(inputs);
       got.forEach((g, i) => expectSameValues(g, want[i]!, `${c.name}, ${name!}, output ${i}`));
     }
     expect(tiles.size, `tile configurations run: ${[...tiles].join('; ')}`).toBeGreaterThanOrEqual(5);
     if (hopper) expect([...tiles].filter((t) => t.includes('wgmma')).length, 'wgmma tiles on Hopper').toBeGreaterThanOrEqual(4);
     if (hopper && c.tma === true) expect([...tiles].filter((t) => t.includes('TMA')).length, 'warp-specialized TMA tiles on Hopper').toBe(8);
+    // Only TMA tiles split their last wave; the cases made for it have some that do on an H100.
+    expect([...splitTiles].filter((t) => !t.includes('TMA')), 'tiles other than the TMA ones never split their last wave').toEqual([]);
+    if (hopper && c.tailSplit !== undefined && cudaDeviceInfo().multiprocessors === 132) {
+      expect(splitTiles.size, `TMA tiles whose last wave ran in 64-row units: ${[...splitTiles].join('; ')}`).toBe(c.tailSplit);
+    }
   }));
 });
 

@@ -193,7 +193,10 @@ class IgemmOp : public Op {
   size_t WorkspaceBytes() const override { return OperandBytes(form_) + kernels::IgemmPartialBytes(Problem(form_), splits_); }
   std::string Tactic() const override {
     const bool packs = form_ == kSpaceToDepth || form_ == kSpaceToDepthUnfolded;
-    const std::string split = splits_ < 2 ? ""
+    // The TMA tiles' last wave in 64-row units (kernels::IgemmTmaTailParts; the phases' problems
+    // each decide alike, unnamed).
+    const bool tail = splits_ < 2 && form_ != kPhases && kernels::IgemmTmaTailParts(Problem(form_), tile_) > 1;
+    const std::string split = splits_ < 2 ? (tail ? ", last wave in 64-row tiles" : "")
                               : ", split-k " + std::to_string(splits_) +
                                     (kernels::IgemmClusterSplit(Problem(form_), splits_) ? " reduced in a cluster" : " through global memory");
     return std::string("igemm:") + kernels::IgemmTileName(tile_) + split +

@@ -83,6 +83,15 @@ bool IgemmTileSupports(const IgemmParams& p, int tile) {
   return TmaPlan(p, kTiles[tile].bm, kTiles[tile].bn, kTiles[tile].warpsM, TmaDeviceOf().smem, nullptr);
 }
 
+int IgemmTmaTailParts(const IgemmParams& p, int tile) {
+  if (tile < 0 || tile >= kTileCount || !kTiles[tile].tma) return 1;
+  const TmaDevice d = TmaDeviceOf();
+  const int mb = kTiles[tile].bm / kTmaBM;
+  TmaLayout L;
+  if (!TmaPlan(p, kTiles[tile].bm, kTiles[tile].bn, kTiles[tile].warpsM, d.smem, &L)) return 1;
+  return TmaTailSplit(p, mb, d.sms, &L) ? mb : 1;
+}
+
 cudaError_t IgemmWgmmaAvailable(bool* available) {
   *available = false;
   int device = 0, major = 0, minor = 0;

@@ -108,6 +108,7 @@ struct IgemmParams {
   int32_t* partial;
   bool clusterSplit;        // set by LaunchIgemm
   uint32_t* splitCounters;  // set by LaunchIgemm: one per 64 x 64 block of each group's output
+  bool unsplitTail;         // the TMA tiles' last wave in whole tiles (IgemmTmaTailParts; for comparisons)
 };
 
 // The most parts a split of K reduces within one cluster (Hopper's largest, non-portable, cluster:
@@ -147,6 +148,14 @@ int IgemmEffectiveSplits(const IgemmParams& p, int splits);
 bool IgemmClusterSplit(const IgemmParams& p, int splits);
 // Bytes of the int32 partial sums a split-K launch needs (0 without a split, or reduced in a cluster).
 size_t IgemmPartialBytes(const IgemmParams& p, int splits);
+// The warp-specialized TMA tiles take their output tiles in waves of one per multiprocessor. Where
+// the last wave is short, a tile of MB > 1 64-row blocks runs it in 64-row units: MB units per
+// tile, on MB blocks, where that many fit the multiprocessors (problems without a residual or a
+// per-row x scale, and not p.unsplitTail). The blocks' work then ends within a 64-row unit of each
+// other instead of a whole tile (the same sums: the output does not change). The units per tile of
+// the last wave for a tile configuration on this device: MB, or 1 where the last wave stays whole
+// (and for the other tiles).
+int IgemmTmaTailParts(const IgemmParams& p, int tile);
 cudaError_t LaunchIgemm(const IgemmParams& p, int tile, cudaStream_t stream);
 // Explicit im2col of a one-group convolution's A operand (1-D to 3-D, forward or transposed): dst
 // [m, kp] with row = output pixel and k = (kd, kh, kw, c) as the implicit form reads it, zero for padding and for k >= p.k (kp: p.k rounded

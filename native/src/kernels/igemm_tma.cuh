@@ -23,6 +23,10 @@
 //     (rows beyond M and columns beyond N clipped by the tensor map) while the next chunk is staged.
 //     Problems without a residual or a per-row x scale run a build of the kernel without that code
 //     (PLAIN): compact epilogue code, fewer instruction fetch stalls (fc1 of the seed MLP 6% faster).
+//     Where the last wave of tiles is short, such a problem in tiles of two 64-row blocks or more
+//     runs that wave in 64-row units, one per block (TAIL, TmaTailSplit): the blocks then finish
+//     within a 64-row unit of each other (fc2 of the seed MLP, 2.42 128x128 tiles per block, 10%
+//     faster; ResNet-50's last-stage 3x3 convolutions at batch 128 11%).
 // A is a row-major [M, K] matrix (a matrix product, a pointwise convolution, the im2col form) or
 // the implicit im2col of a one-group NHWC convolution whose channels are a multiple of 64: the
 // TMA's im2col mode then gathers each K slice (128 channels of one kernel tap, or 64 in 64-byte
@@ -72,7 +76,20 @@ struct TmaLayout {
   int slice;       // bytes of K per stage: kTmaBK, or 64 (TmaSliceOf)
   int kTiles;      // K slices of `slice` bytes
   int tiles;       // output tiles (TmaPlan keeps them below 2^30)
+  // The TAIL build (TmaTailSplit): tiles 0 .. fullTiles - 1 whole, then each of the last wave's
+  // tiles as MB units of one 64-row block (units in all).
+  int fullTiles;
+  int units;
 };
+
+// A unit of the TAIL build: its tile and its 64-row block within it (-1: the whole tile). The
+// sub-units of a tile go to neighbouring blocks (MB is a power of two: shifts).
+template <int MB>
+__device__ __forceinline__ int2 TmaTailUnit(const TmaLayout& L, int u) {
+  if (u < L.fullTiles) return make_int2(u, -1);
+  const int v = u - L.fullTiles;
+  return make_int2(L.fullTiles + v / MB, v % MB);
+}
 
 #if FXRT_WGMMA
 __device__ __forceinline__ void MbarInit(uint32_t bar, int count) {
@@ -220,13 +237,20 @@ static_assert(TmaRegsFit(2) && TmaRegsFit(3) && TmaRegsFit(4), "register budget:
 // of K per stage (TmaLayout::slice). PLAIN: an epilogue without a residual and without a per-row x
 // scale (the launch picks it where the problem has neither), compiled without their code: the
 // consumers' hot epilogue code is then compact, where the general one jumps over the residual's
-// four dtype variants and the per-row scale's rescale (instruction fetch stalls).
-template <int MB, int BN, int OUTB, int NC, int SLICE, bool PLAIN>
+// four dtype variants and the per-row scale's rescale (instruction fetch stalls). TAIL (PLAIN
+// builds with MB > 1 only): the last wave's tiles in 64-row units (TmaTailSplit), whose A rows
+// come through tmRes, a map of A (or of the convolution's im2col) in 64-row boxes; a separate
+// build, so the others' code stays as compact as it was.
+template <int MB, int BN, int OUTB, int NC, int SLICE, bool PLAIN, bool TAIL = false>
 __global__ void __launch_bounds__(128 * (NC + 1), 1)
     IgemmTmaKernel(const __grid_constant__ IgemmParams p, const __grid_constant__ CUtensorMap tmA, const __grid_constant__ CUtensorMap tmB,
                    const __grid_constant__ CUtensorMap tmOut, const __grid_constant__ CUtensorMap tmRes, const TmaLayout L) {
 #if FXRT_WGMMA
+  static_assert(!TAIL || (PLAIN && MB > 1), "the TAIL build: PLAIN, tiles of two 64-row blocks or more");
   constexpr int BM = kTmaBM * MB;
+  // The units the blocks take in turn: the tiles, or in the TAIL build the whole tiles and the last
+  // wave's 64-row units.
+  const int units = TAIL ? L.units : L.tiles;
   extern __shared__ __align__(16) int8_t dynSmem[];
   // The swizzled tiles need 1024-byte alignment (the launch allocates the slack).
   int8_t* const smem = dynSmem + (1024u - SmemAddr(dynSmem) % 1024u) % 1024u;
@@ -298,11 +322,16 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
       const float sx0 = rowSx ? 0.f : LoadScale(p.sx, 0, p.sxDtype);
       const int reuseStride = kColSlots * static_cast<int>(gridDim.x);  // tiles between a slot's tiles
       int ordinal = 0;
-      for (int tile = blockIdx.x; tile < L.tiles; tile += gridDim.x, ordinal++) {
+      for (int u = blockIdx.x; u < units; u += gridDim.x, ordinal++) {
         const int slot = ordinal % kColSlots;
         MbarWait(colEmptyBar + 8 * slot, ((ordinal / kColSlots) & 1) ^ 1);
+        int tile = u, before = u - reuseStride;  // the tile, and the one the slot held before
+        if constexpr (TAIL) {
+          tile = TmaTailUnit<MB>(L, u).x;
+          if (ordinal >= kColSlots) before = TmaTailUnit<MB>(L, before).x;
+        }
         const int nTile = tile % L.nTiles;
-        if (ordinal < kColSlots || (tile - reuseStride) % L.nTiles != nTile) {
+        if (ordinal < kColSlots || before % L.nTiles != nTile) {
           float* const colv = colBase + slot * L.nVec * BN;
           const int n0 = nTile * BN;
           // The lane's BN / 32 columns of a vector loaded together (raw bits, converted after),
@@ -352,19 +381,24 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
     // Launched chained (chained_launch.cuh): a constant B (the weights) of the block's first tile
     // goes into the first stages before the wait for the kernels before, whose outputs the A
     // slices are. Each prefetched stage expects its A bytes too.
-    const int prefetched = p.bConstant && static_cast<int>(blockIdx.x) < L.tiles ? min(L.stages, L.kTiles) : 0;
+    // A 64-row unit's stages expect A's bytes for its 64 rows only.
+    const auto unitBytes = [&](int sub) { return TAIL && sub >= 0 ? L.stageBytes - (BM - kTmaBM) * SLICE : L.stageBytes; };
+    const int2 first = TAIL ? TmaTailUnit<MB>(L, blockIdx.x) : make_int2(static_cast<int>(blockIdx.x), -1);
+    const int prefetched = p.bConstant && static_cast<int>(blockIdx.x) < units ? min(L.stages, L.kTiles) : 0;
     for (int kt = 0; kt < prefetched; kt++) {
-      MbarExpectTx(fullBar + 8 * kt, L.stageBytes);
-      TmaLoad(base + kt * L.stageBytes + BM * SLICE, &tmB, kt * SLICE, static_cast<int>(blockIdx.x) % L.nTiles * BN, fullBar + 8 * kt);
+      MbarExpectTx(fullBar + 8 * kt, unitBytes(first.y));
+      TmaLoad(base + kt * L.stageBytes + BM * SLICE, &tmB, kt * SLICE, first.x % L.nTiles * BN, fullBar + 8 * kt);
     }
     WaitForPriorGrids();
     AllowDependentLaunch();
     int s = 0;
     uint32_t phase = 0;
     int ordinal = 0;
-    for (int tile = blockIdx.x; tile < L.tiles; tile += gridDim.x, ordinal++) {
+    for (int u = blockIdx.x; u < units; u += gridDim.x, ordinal++) {
+      const int2 unit = TAIL ? TmaTailUnit<MB>(L, u) : make_int2(u, -1);
+      const int tile = unit.x;
       const int n0 = tile % L.nTiles * BN;
-      const int m0 = tile / L.nTiles * BM;
+      const int m0 = tile / L.nTiles * BM + (TAIL && unit.y >= 0 ? unit.y * kTmaBM : 0);
       // A convolution's tile starts at output pixel m0 = (img, oy, ox), whose kernel taps read the
       // input from (oy * sh - ph, ox * sw - pw) plus the tap's offset; K slice kt is channels
       // c0 .. c0 + SLICE - 1 of tap (ky, kx) (k = (ky, kx, c), c a multiple of SLICE).
@@ -381,17 +415,19 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
         const bool early = ordinal == 0 && kt < prefetched;  // B loaded, bytes expected
         if (!early) {
           MbarWait(emptyBar + 8 * s, phase ^ 1);
-          MbarExpectTx(fullBar + 8 * s, L.stageBytes);
+          MbarExpectTx(fullBar + 8 * s, unitBytes(unit.y));
         }
         const uint32_t stage = base + s * L.stageBytes;
+        // A 64-row unit's A rows through the 64-row map (TAIL).
+        const CUtensorMap* const mapA = TAIL && unit.y >= 0 ? &tmRes : &tmA;
         if (p.conv) {
-          TmaLoadIm2col(stage, &tmA, c0, x0, y0, img, static_cast<uint16_t>(kx * p.g.dw), static_cast<uint16_t>(ky * p.g.dh), fullBar + 8 * s);
+          TmaLoadIm2col(stage, mapA, c0, x0, y0, img, static_cast<uint16_t>(kx * p.g.dw), static_cast<uint16_t>(ky * p.g.dh), fullBar + 8 * s);
           if ((c0 += SLICE) == p.g.c) {
             c0 = 0;
             if (++kx == p.g.kw) kx = 0, ky++;
           }
         } else {
-          TmaLoad(stage, &tmA, kt * SLICE, m0, fullBar + 8 * s);
+          TmaLoad(stage, mapA, kt * SLICE, m0, fullBar + 8 * s);
         }
         if (!early) TmaLoad(stage + BM * SLICE, &tmB, kt * SLICE, n0, fullBar + 8 * s);
         if (++s == L.stages) s = 0, phase ^= 1;
@@ -441,12 +477,14 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
   // The descriptor of the ring's first stage (shared addresses below 256 KB: stage offsets / 16
   // never carry out of the descriptor's 14-bit address field).
   const uint64_t stageDesc = SLICE == kTmaBK ? WgmmaDesc128(base) : WgmmaDesc(base);
-  for (int tile = blockIdx.x + cw * gridDim.x; tile < L.tiles; tile += NC * gridDim.x, ordinal += NC) {
-    const int n0 = tile % L.nTiles * BN;
-    const int m0 = tile / L.nTiles * BM;
-    int32_t acc[MB * kAcc];
+  // One unit of work: output rows m0 .. m0 + 64 * UB - 1 (UB = MB: a whole tile; 1: a 64-row unit
+  // of the TAIL build, a separate copy of the code, so each copy's MMAs issue unconditionally)
+  // by BN columns from n0, its A rows the first 64 * UB of each stage's BM.
+  const auto unitWork = [&](auto rowBlocks, const int n0, const int m0) {
+    constexpr int UB = decltype(rowBlocks)::value;
+    int32_t acc[UB * kAcc];
 #pragma unroll
-    for (int i = 0; i < MB * kAcc; i++) acc[i] = 0;
+    for (int i = 0; i < UB * kAcc; i++) acc[i] = 0;
     if (ordinal > 0) MbarWait(mathBar + 8 * ((cw + NC - 1) % NC), ((ordinal - 1) / NC) & 1);
     int prev = -1;
     for (int kt = 0; kt < L.kTiles; kt++) {
@@ -460,7 +498,7 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
 #pragma unroll
       for (int ks = 0; ks < SLICE / 32; ks++) {
 #pragma unroll
-        for (int mb = 0; mb < MB; mb++) Wgmma<BN>(acc + mb * kAcc, descA + ((mb * kTmaBM * SLICE + ks * 32) >> 4), descB + (ks * 32 >> 4));
+        for (int mb = 0; mb < UB; mb++) Wgmma<BN>(acc + mb * kAcc, descA + ((mb * kTmaBM * SLICE + ks * 32) >> 4), descB + (ks * 32 >> 4));
       }
       WgmmaCommit();
       // One group stays in flight; the one before it is done, so its stage goes back to the producer.
@@ -485,7 +523,7 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
     const int8_t* const res = smem + L.resOff + cw * L.resBytes;
     if (!PLAIN && L.resOp >= 0) MbarWait(resFullBar + 8 * cw, (ordinal / NC) & 1);
 #pragma unroll
-    for (int mb = 0; mb < MB; mb++) {
+    for (int mb = 0; mb < UB; mb++) {
       // The tile's rows 64 * mb ...: the thread's rows r0 and r0 + 8 of them.
       const int r0 = mb * kTmaBM + row0;
       float sxr[2] = {0.f, 0.f};
@@ -583,7 +621,7 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
         WarpgroupBarrier(1 + cw);
         if (ctid == 0) {
           // The warpgroup's residual reads are done after its last chunk.
-          if (mb == MB - 1 && c == kChunks - 1) {
+          if (mb == UB - 1 && c == kChunks - 1) {
             if (!PLAIN && L.resOp >= 0) MbarArrive(resEmptyBar + 8 * cw);
             MbarArrive(colEmptyBar + 8 * colSlot);
           }
@@ -593,6 +631,16 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
         buf ^= 1;
       }
     }
+  };
+  for (int u = blockIdx.x + cw * gridDim.x; u < units; u += NC * gridDim.x, ordinal += NC) {
+    if constexpr (TAIL) {
+      const int2 unit = TmaTailUnit<MB>(L, u);
+      if (unit.y >= 0) {
+        unitWork(std::integral_constant<int, 1>{}, unit.x % L.nTiles * BN, unit.x / L.nTiles * BM + unit.y * kTmaBM);
+        continue;
+      }
+    }
+    unitWork(std::integral_constant<int, MB>{}, u % L.nTiles * BN, u / L.nTiles * BM);
   }
   if (ctid == 0) BulkWait<0>();
 #else
@@ -752,11 +800,29 @@ bool TmaPlan(const IgemmParams& p, int bm, int bn, int nc, int smemLimit, TmaLay
   const int64_t tiles = (p.m + bm - 1) / bm * L.nTiles;
   if (tiles >= (int64_t{1} << 30)) return false;
   L.tiles = static_cast<int>(tiles);
+  L.fullTiles = L.tiles;
+  L.units = L.tiles;
   if (out != nullptr) *out = L;
   return true;
 }
 
-template <int MB, int BN, int OUTB, int NC, int SLICE, bool PLAIN>
+// Whether the last wave of a launch in `sms` blocks runs in 64-row units (igemm.h's
+// IgemmTmaTailParts): a PLAIN problem (no residual, a per-tensor x scale; L its plan) in tiles of
+// mb > 1 64-row blocks, whose last wave of rest tiles fits the blocks as rest * mb units (each
+// block then ends with one 64-row unit where it would have ended with a whole tile, or nothing),
+// unless p.unsplitTail. Sets L's fullTiles and units.
+bool TmaTailSplit(const IgemmParams& p, int mb, int sms, TmaLayout* L) {
+  L->fullTiles = L->tiles;
+  L->units = L->tiles;
+  if (mb < 2 || p.unsplitTail || L->resOp >= 0 || p.sxRows > 1 || sms <= 0) return false;
+  const int rest = L->tiles % sms;
+  if (rest == 0 || rest * mb > sms) return false;
+  L->fullTiles = L->tiles - rest;
+  L->units = L->fullTiles + rest * mb;
+  return true;
+}
+
+template <int MB, int BN, int OUTB, int NC, int SLICE, bool PLAIN, bool TAIL>
 cudaError_t LaunchTmaKernel(const IgemmParams& p, const TmaLayout& L, int sms, cudaStream_t stream) {
   constexpr int BM = kTmaBM * MB;
   CUtensorMap maps[4];
@@ -765,23 +831,26 @@ cudaError_t LaunchTmaKernel(const IgemmParams& p, const TmaLayout& L, int sms, c
             EncodeMatrix(&maps[1], p.b, DType::Int8, p.k, p.n, p.k, BN, L.slice) &&
             EncodeMatrix(&maps[2], p.out, p.outDtype, p.n, p.m, p.ldc, kTmaBM, TmaBoxBytes(BN, OUTB));
   if (ok && L.resOp >= 0) ok = EncodeMatrix(&maps[3], p.epi[L.resOp].ptr, p.epi[L.resOp].dtype, p.n, p.m, p.ldc, BM, L.resBoxBytes);
+  // The TAIL build's 64-row units read A through a map of 64-row boxes (in the residual's place).
+  if (ok && TAIL) ok = p.conv ? EncodeConvInput(&maps[3], p, L.slice, kTmaBM) : EncodeMatrix(&maps[3], p.a, DType::Int8, p.k, p.m, p.lda, kTmaBM);
   if (!ok) return cudaErrorInvalidValue;
-  auto* kernel = IgemmTmaKernel<MB, BN, OUTB, NC, SLICE, PLAIN>;
+  auto* kernel = IgemmTmaKernel<MB, BN, OUTB, NC, SLICE, PLAIN, TAIL>;
   const int bytes = L.bytes + 1024;
   cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
   if (err != cudaSuccess) return err;
-  const unsigned grid = static_cast<unsigned>(std::min(L.tiles, std::max(1, sms)));
-  return LaunchChainedEx(kernel, dim3(grid), dim3(128 * (NC + 1)), static_cast<size_t>(bytes), stream, 1, L.tiles, p, maps[0], maps[1], maps[2], maps[3], L);
+  const int units = TAIL ? L.units : L.tiles;
+  const unsigned grid = static_cast<unsigned>(std::min(units, std::max(1, sms)));
+  return LaunchChainedEx(kernel, dim3(grid), dim3(128 * (NC + 1)), static_cast<size_t>(bytes), stream, 1, units, p, maps[0], maps[1], maps[2], maps[3], L);
 }
 
 // The kernel for the problem's output element size and K slice.
-template <int MB, int BN, int NC, bool PLAIN>
+template <int MB, int BN, int NC, bool PLAIN, bool TAIL = false>
 cudaError_t LaunchTmaOut(const IgemmParams& p, const TmaLayout& L, int sms, cudaStream_t stream) {
   const bool wide = L.slice == kTmaBK;
   switch (ItemSize(p.outDtype)) {
-    case 1: return wide ? LaunchTmaKernel<MB, BN, 1, NC, kTmaBK, PLAIN>(p, L, sms, stream) : LaunchTmaKernel<MB, BN, 1, NC, 64, PLAIN>(p, L, sms, stream);
-    case 2: return wide ? LaunchTmaKernel<MB, BN, 2, NC, kTmaBK, PLAIN>(p, L, sms, stream) : LaunchTmaKernel<MB, BN, 2, NC, 64, PLAIN>(p, L, sms, stream);
-    default: return wide ? LaunchTmaKernel<MB, BN, 4, NC, kTmaBK, PLAIN>(p, L, sms, stream) : LaunchTmaKernel<MB, BN, 4, NC, 64, PLAIN>(p, L, sms, stream);
+    case 1: return wide ? LaunchTmaKernel<MB, BN, 1, NC, kTmaBK, PLAIN, TAIL>(p, L, sms, stream) : LaunchTmaKernel<MB, BN, 1, NC, 64, PLAIN, TAIL>(p, L, sms, stream);
+    case 2: return wide ? LaunchTmaKernel<MB, BN, 2, NC, kTmaBK, PLAIN, TAIL>(p, L, sms, stream) : LaunchTmaKernel<MB, BN, 2, NC, 64, PLAIN, TAIL>(p, L, sms, stream);
+    default: return wide ? LaunchTmaKernel<MB, BN, 4, NC, kTmaBK, PLAIN, TAIL>(p, L, sms, stream) : LaunchTmaKernel<MB, BN, 4, NC, 64, PLAIN, TAIL>(p, L, sms, stream);
   }
 }
 
@@ -795,6 +864,9 @@ cudaError_t LaunchTmaTile(const IgemmParams& p, cudaStream_t stream) {
   TmaLayout L;
   if (p.a == nullptr || !TmaPlan(p, BM, BN, NC, d.smem, &L)) return cudaErrorInvalidValue;
   const bool plain = L.resOp < 0 && p.sxRows <= 1;
+  if constexpr (MB > 1) {
+    if (plain && TmaTailSplit(p, MB, d.sms, &L)) return LaunchTmaOut<MB, BN, NC, true, true>(p, L, d.sms, stream);
+  }
   return plain ? LaunchTmaOut<MB, BN, NC, true>(p, L, d.sms, stream) : LaunchTmaOut<MB, BN, NC, false>(p, L, d.sms, stream);
 }
 
