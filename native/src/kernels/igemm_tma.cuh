@@ -76,8 +76,9 @@ struct TmaLayout {
   int slice;       // bytes of K per stage: kTmaBK, or 64 (TmaSliceOf)
   int kTiles;      // K slices of `slice` bytes
   int tiles;       // output tiles (TmaPlan keeps them below 2^30)
-  // The TAIL build (TmaTailSplit): tiles 0 .. fullTiles - 1 whole, then each of the last wave's
-  // tiles as MB units of one 64-row block (units in all).
+  // The units the blocks take in turn: the tiles (TmaPlan), or in the TAIL build (TmaTailSplit)
+  // tiles 0 .. fullTiles - 1 whole, then each of the last wave's tiles as MB units of one 64-row
+  // block.
   int fullTiles;
   int units;
 };
@@ -248,9 +249,6 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
 #if FXRT_WGMMA
   static_assert(!TAIL || (PLAIN && MB > 1), "the TAIL build: PLAIN, tiles of two 64-row blocks or more");
   constexpr int BM = kTmaBM * MB;
-  // The units the blocks take in turn: the tiles, or in the TAIL build the whole tiles and the last
-  // wave's 64-row units.
-  const int units = TAIL ? L.units : L.tiles;
   extern __shared__ __align__(16) int8_t dynSmem[];
   // The swizzled tiles need 1024-byte alignment (the launch allocates the slack).
   int8_t* const smem = dynSmem + (1024u - SmemAddr(dynSmem) % 1024u) % 1024u;
@@ -322,7 +320,7 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
       const float sx0 = rowSx ? 0.f : LoadScale(p.sx, 0, p.sxDtype);
       const int reuseStride = kColSlots * static_cast<int>(gridDim.x);  // tiles between a slot's tiles
       int ordinal = 0;
-      for (int u = blockIdx.x; u < units; u += gridDim.x, ordinal++) {
+      for (int u = blockIdx.x; u < L.units; u += gridDim.x, ordinal++) {
         const int slot = ordinal % kColSlots;
         MbarWait(colEmptyBar + 8 * slot, ((ordinal / kColSlots) & 1) ^ 1);
         int tile = u, before = u - reuseStride;  // the tile, and the one the slot held before
@@ -384,7 +382,7 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
     // A 64-row unit's stages expect A's bytes for its 64 rows only.
     const auto unitBytes = [&](int sub) { return TAIL && sub >= 0 ? L.stageBytes - (BM - kTmaBM) * SLICE : L.stageBytes; };
     const int2 first = TAIL ? TmaTailUnit<MB>(L, blockIdx.x) : make_int2(static_cast<int>(blockIdx.x), -1);
-    const int prefetched = p.bConstant && static_cast<int>(blockIdx.x) < units ? min(L.stages, L.kTiles) : 0;
+    const int prefetched = p.bConstant && static_cast<int>(blockIdx.x) < L.units ? min(L.stages, L.kTiles) : 0;
     for (int kt = 0; kt < prefetched; kt++) {
       MbarExpectTx(fullBar + 8 * kt, unitBytes(first.y));
       TmaLoad(base + kt * L.stageBytes + BM * SLICE, &tmB, kt * SLICE, first.x % L.nTiles * BN, fullBar + 8 * kt);
@@ -394,7 +392,7 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
     int s = 0;
     uint32_t phase = 0;
     int ordinal = 0;
-    for (int u = blockIdx.x; u < units; u += gridDim.x, ordinal++) {
+    for (int u = blockIdx.x; u < L.units; u += gridDim.x, ordinal++) {
       const int2 unit = TAIL ? TmaTailUnit<MB>(L, u) : make_int2(u, -1);
       const int tile = unit.x;
       const int n0 = tile % L.nTiles * BN;
@@ -632,7 +630,7 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
       }
     }
   };
-  for (int u = blockIdx.x + cw * gridDim.x; u < units; u += NC * gridDim.x, ordinal += NC) {
+  for (int u = blockIdx.x + cw * gridDim.x; u < L.units; u += NC * gridDim.x, ordinal += NC) {
     if constexpr (TAIL) {
       const int2 unit = TmaTailUnit<MB>(L, u);
       if (unit.y >= 0) {
@@ -806,15 +804,18 @@ bool TmaPlan(const IgemmParams& p, int bm, int bn, int nc, int smemLimit, TmaLay
   return true;
 }
 
+// Whether a planned problem runs in the PLAIN build: no residual, a per-tensor x scale.
+bool TmaPlainProblem(const IgemmParams& p, const TmaLayout& L) { return L.resOp < 0 && p.sxRows <= 1; }
+
 // Whether the last wave of a launch in `sms` blocks runs in 64-row units (igemm.h's
-// IgemmTmaTailParts): a PLAIN problem (no residual, a per-tensor x scale; L its plan) in tiles of
-// mb > 1 64-row blocks, whose last wave of rest tiles fits the blocks as rest * mb units (each
-// block then ends with one 64-row unit where it would have ended with a whole tile, or nothing),
-// unless p.unsplitTail. Sets L's fullTiles and units.
+// IgemmTmaTailParts): a PLAIN problem (L its plan) in tiles of mb > 1 64-row blocks, whose last
+// wave of rest tiles fits the blocks as rest * mb units (each block then ends with one 64-row unit
+// where it would have ended with a whole tile, or nothing), unless p.unsplitTail. Sets L's
+// fullTiles and units.
 bool TmaTailSplit(const IgemmParams& p, int mb, int sms, TmaLayout* L) {
   L->fullTiles = L->tiles;
   L->units = L->tiles;
-  if (mb < 2 || p.unsplitTail || L->resOp >= 0 || p.sxRows > 1 || sms <= 0) return false;
+  if (mb < 2 || p.unsplitTail || !TmaPlainProblem(p, *L) || sms <= 0) return false;
   const int rest = L->tiles % sms;
   if (rest == 0 || rest * mb > sms) return false;
   L->fullTiles = L->tiles - rest;
@@ -838,9 +839,8 @@ cudaError_t LaunchTmaKernel(const IgemmParams& p, const TmaLayout& L, int sms, c
   const int bytes = L.bytes + 1024;
   cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
   if (err != cudaSuccess) return err;
-  const int units = TAIL ? L.units : L.tiles;
-  const unsigned grid = static_cast<unsigned>(std::min(units, std::max(1, sms)));
-  return LaunchChainedEx(kernel, dim3(grid), dim3(128 * (NC + 1)), static_cast<size_t>(bytes), stream, 1, units, p, maps[0], maps[1], maps[2], maps[3], L);
+  const unsigned grid = static_cast<unsigned>(std::min(L.units, std::max(1, sms)));
+  return LaunchChainedEx(kernel, dim3(grid), dim3(128 * (NC + 1)), static_cast<size_t>(bytes), stream, 1, L.units, p, maps[0], maps[1], maps[2], maps[3], L);
 }
 
 // The kernel for the problem's output element size and K slice.
@@ -863,11 +863,10 @@ cudaError_t LaunchTmaTile(const IgemmParams& p, cudaStream_t stream) {
   const TmaDevice d = TmaDeviceOf();
   TmaLayout L;
   if (p.a == nullptr || !TmaPlan(p, BM, BN, NC, d.smem, &L)) return cudaErrorInvalidValue;
-  const bool plain = L.resOp < 0 && p.sxRows <= 1;
   if constexpr (MB > 1) {
-    if (plain && TmaTailSplit(p, MB, d.sms, &L)) return LaunchTmaOut<MB, BN, NC, true, true>(p, L, d.sms, stream);
+    if (TmaTailSplit(p, MB, d.sms, &L)) return LaunchTmaOut<MB, BN, NC, true, true>(p, L, d.sms, stream);
   }
-  return plain ? LaunchTmaOut<MB, BN, NC, true>(p, L, d.sms, stream) : LaunchTmaOut<MB, BN, NC, false>(p, L, d.sms, stream);
+  return TmaPlainProblem(p, L) ? LaunchTmaOut<MB, BN, NC, true>(p, L, d.sms, stream) : LaunchTmaOut<MB, BN, NC, false>(p, L, d.sms, stream);
 }
 
 }  // namespace
