@@ -13,9 +13,10 @@ import { BuildError } from '../src/engine/builder.js';
 import { Engine } from '../src/engine/engine.js';
 import type { LayerParamsMap, NetTensor } from '../src/engine/network.js';
 import type { NetworkDefinition } from '../src/engine/network_definition.js';
-import { deserializePlan, PLAN_VERSION, PlanFormatError, validatePlan, type LayerStepOf, type Plan, type PlanStep } from '../src/engine/plan.js';
+import { deserializePlan, fusedRequantizeRange, PLAN_VERSION, PlanFormatError, validatePlan, type LayerStepOf, type Plan, type PlanStep } from '../src/engine/plan.js';
 import { resnet18 } from '../src/models/resnet.js';
 import { defaultPasses, PassManager } from '../src/passes/index.js';
+import { fmaF32 } from '../src/kernels/reference/quant.js';
 import { cosineSimilarity } from '../src/tensor/compare.js';
 import { roundTo } from '../src/tensor/dtype.js';
 import { Tensor } from '../src/tensor/tensor.js';
@@ -128,20 +129,92 @@ describe('int8 arithmetic of the reference backend', () => {
     expect(Array.from(y!.toFloat32())).toEqual(expected);
   });
 
-  it('requantizes with round half to even and saturates to [-128, 127]', async () => {
+  it('requantizes with round half to even and saturates to [-128, 127] (the general form: an epilogue the fused requantize does not take)', async () => {
     const rows = [[1, 0, 0], [3, 0, 0], [5, 0, 0], [-1, 0, 0], [-3, 0, 0], [127, 127, 127], [-128, -128, -128], [7, -2, 0]];
     const net = newNet('requantize');
     const one = scalar(net, 1, 'one');
     const x = int8Input(net, 'x', [rows.length, 3], one);
     const mm = layer(net, 'matrix_multiply', [x, int8Weight(net, [1, 1, 1], [1, 3], [1], null, 'w')], { transpose0: false, transpose1: true, vector0: false, vector1: false }, 'mm');
-    net.markOutput(layer(net, 'quantize', [mm, scalar(net, 2, 'two')], { axis: null, toType: 'int8' }, 'y_q'), 'y');
+    // A clip wider than every value: an activation other than relu keeps the general arithmetic.
+    const clip = layer(net, 'activation', [mm], { op: 'clip', alpha: -1000, beta: 1000 }, 'clip');
+    net.markOutput(layer(net, 'quantize', [clip, scalar(net, 2, 'two')], { axis: null, toType: 'int8' }, 'y_q'), 'y');
     const engine = await build(net, { precision: 'int8' });
     expect(engine.plan.steps.map((s) => s.kind)).toEqual(['quantize', 'matrix_multiply']);
+    const step = int8Step(engine) as LayerStepOf<'matrix_multiply'>;
+    expect(step.epilogue.map((op) => op.op)).toEqual(['activation']);
+    expect(fusedRequantizeRange(step, false)).toBeNull();
     const [y] = await run(engine, [Tensor.fromNumbers(rows.flat(), [rows.length, 3])]);
     expect(y!.dtype).toBe('int8');
     // acc / 2 = 0.5, 1.5, 2.5, -0.5, -1.5, 190.5, -192, 2.5
     expect(Array.from(y!.toFloat32())).toEqual([0, 2, 2, 0, -2, 127, -128, 2]);
   });
+
+  // The fused requantize (plan.ts StepQuantization), computed here from its definition: with small
+  // sums, fround(acc) * alpha + beta is exact in a double, so fround of it is the fused multiply-add.
+  const fusedExpected = (acc: number, m: number, b: number, so: number, relu: boolean): number => {
+    const [r, o] = relu ? [127, 0] : [255, 128];
+    const k = f(f(1 / so) / r);
+    const sum = acc * f(m * k) + f(f(b * k) + f(o / r));
+    const u = Math.min(1, Math.max(0, f(sum)));
+    const t = u * r;
+    const rounded = Math.abs(t - Math.trunc(t)) === 0.5 ? 2 * Math.round(t / 2) : Math.round(t);
+    return rounded - o;
+  };
+  it('fmaF32 is a float32 fused multiply-add: rounded once, also where the double sum lands on a float32 tie', () => {
+    // a * b = 2^-24 - 2^-54 exactly; + c = 1 + 2^-23 lies just below the tie between 1 + 2^-23 and
+    // 1 + 2^-22, but the double sum is the tie itself, which fround alone rounds to even (up).
+    const a = f(2 ** -24 * (1 + 2 ** -15));
+    const b = f(1 - 2 ** -15);
+    const c = f(1 + 2 ** -23);
+    expect(f(a * b + c)).toBe(1 + 2 ** -22);
+    expect(fmaF32(a, b, c)).toBe(1 + 2 ** -23);
+    expect(fmaF32(-a, -b, -c)).toBe(-(1 + 2 ** -23));
+    // c - a * b = 1 + 2^-24 + 2^-54: just above the tie between 1 and 1 + 2^-23, the other way.
+    expect(f(a * -b + c)).toBe(1);
+    expect(fmaF32(a, -b, c)).toBe(1 + 2 ** -23);
+    expect(fmaF32(3, 5, 0.5)).toBe(15.5);
+    expect(fmaF32(f(1 + 2 ** -12), f(1 + 2 ** -12), -1)).toBe(2 ** -11 + 2 ** -24);
+    expect(fmaF32(2 ** 100, 2 ** 100, 0)).toBe(Infinity);
+    expect(fmaF32(NaN, 1, 0)).toBeNaN();
+  });
+
+  for (const relu of [false, true]) {
+    it(`a matrix product + bias${relu ? ' + relu' : ''} → int8 requantizes in the fused form: one fused multiply-add, saturated, then rounded (R = ${relu ? 127 : 255})`, async () => {
+      const [M, K, N] = [6, 8, 5];
+      const sx = 0.05;
+      const sw = [0.01, 0.02, 0.003, 0.07, 0.011];
+      const so = 0.0731;
+      const xq = ints(M * K, 7);
+      const wq = ints(N * K, 8);
+      const bias = [0.25, -1.5, 3.125, 0, -0.0625];
+      const net = newNet('fused_requantize');
+      const x = int8Input(net, 'x', [M, K], scalar(net, sx, 'sx'));
+      const mm = layer(net, 'matrix_multiply', [x, int8Weight(net, wq, [N, K], sw, 0, 'w')], { transpose0: false, transpose1: true, vector0: false, vector1: false }, 'mm');
+      let t = layer(net, 'elementwise', [mm, constant(net, Tensor.fromNumbers(bias, [1, N]), 'b')], { op: 'sum' }, 'bias');
+      if (relu) t = layer(net, 'activation', [t], { op: 'relu', alpha: 0, beta: 0 }, 'relu');
+      net.markOutput(layer(net, 'quantize', [t, scalar(net, so, 'so')], { axis: null, toType: 'int8' }, 'y_q'), 'y');
+      const engine = await build(net, { precision: 'int8' });
+      const step = int8Step(engine) as LayerStepOf<'matrix_multiply'>;
+      expect(step.epilogue.map((op) => op.op)).toEqual(relu ? ['bias', 'activation'] : ['bias']);
+      expect(fusedRequantizeRange(step, false)).toBe(relu ? 127 : 255);
+      const [y] = await run(engine, [asInput(xq, [M, K], sx)]);
+      expect(y!.dtype).toBe('int8');
+      const expected: number[] = [];
+      let saturated = 0;
+      for (let i = 0; i < M; i++) {
+        for (let c = 0; c < N; c++) {
+          let acc = 0;
+          for (let k = 0; k < K; k++) acc += xq[i * K + k]! * wq[c * K + k]!;
+          const q = fusedExpected(acc, f(sx * sw[c]!), bias[c]!, so, relu);
+          if (q === 127 || q === (relu ? 0 : -128)) saturated++;
+          expected.push(q);
+        }
+      }
+      expect(saturated).toBeGreaterThan(0); // the clamp is exercised
+      expect(saturated).toBeLessThan(M * N);
+      expect(Array.from(y!.toFloat32())).toEqual(expected);
+    });
+  }
 
   const convCases: ConvCase[] = [
     { name: '2-D, groups 2, strided, dilated, uneven padding', x: [2, 4, 7, 6], w: [6, 2, 3, 2],
@@ -205,9 +278,9 @@ describe('int8 plans', () => {
     return build(net, { precision: 'int8' });
   }
 
-  it('serializes int8 steps (format version 2) and executes the deserialized plan bit for bit', async () => {
+  it('serializes int8 steps (format version 3) and executes the deserialized plan bit for bit', async () => {
     const engine = await fusedConv();
-    expect(PLAN_VERSION).toBe(2);
+    expect(PLAN_VERSION).toBe(3);
     const again = Engine.deserialize(engine.serialize());
     expect(again.plan.steps).toEqual(engine.plan.steps);
     const x = randn([1, 4, 6, 6], 8);

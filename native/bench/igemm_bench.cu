@@ -240,8 +240,17 @@ int main(int argc, char** argv) {
       e.kind = IgemmEpilogueKind::Activation;
       e.fn = static_cast<uint8_t>(PwActivation::Relu);
     }
+    // An int8 output without a residual takes the fused requantize, as an engine's plan gives it
+    // (IGEMM_GENERAL=1: the general arithmetic, for comparison).
+    if (pr.int8Out && !pr.residual && std::getenv("IGEMM_GENERAL") == nullptr) {
+      if (const char* why = IgemmFuseRequantize(&p)) {
+        std::fprintf(stderr, "%s: %s\n", pr.name, why);
+        return 1;
+      }
+    }
     const double ops = 2.0 * pr.m * pr.n * pr.k;
-    std::printf("%s: m %lld n %d k %d%s\n", pr.name, (long long)pr.m, pr.n, pr.k, IgemmVectorLoads(p) ? "" : " (bytewise loads)");
+    std::printf("%s: m %lld n %d k %d%s%s\n", pr.name, (long long)pr.m, pr.n, pr.k, IgemmVectorLoads(p) ? "" : " (bytewise loads)",
+                p.fusedRange != 0 ? ", fused requantize" : "");
     // Every tile configuration must write the same bytes as the first one timed (the same
     // arithmetic in another order of blocks); each one that runs the problem `q` is timed, its
     // lines labelled `label`.

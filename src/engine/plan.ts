@@ -20,8 +20,11 @@ import { numelOf } from '../tensor/shape.js';
 import type { ActivationOp, ElementWiseOp, LayerParamsMap, LayerType, ShapeRange, UnaryOp } from './network.js';
 import type { BuildReport } from './report.js';
 
-/** Format version written by `serializePlan`; `deserializePlan` reads only this version (2: int8 steps, `quant`). */
-export const PLAN_VERSION = 2;
+/**
+ * Format version written by `serializePlan`; `deserializePlan` reads only this version (2: int8
+ * steps, `quant`; 3: the fused requantize of int8 anchors, StepQuantization).
+ */
+export const PLAN_VERSION = 3;
 /** Alignment of the constant blob and of each constant inside it, in bytes. */
 export const BLOB_ALIGNMENT = 64;
 
@@ -114,7 +117,8 @@ export interface QuantizedOperand {
  * order of `operands`) and the output scale last.
  *
  * Arithmetic (every float operation in float32, each result rounded to nearest even: fround;
- * no fused multiply-add, no reassociation; a GPU kernel uses __fmul_rn/__fadd_rn/__fdiv_rn):
+ * no fused multiply-add but in the fused requantize, no reassociation; a GPU kernel uses
+ * __fmul_rn/__fadd_rn/__fdiv_rn):
  *
  *   dequantize-on-load   deq(q)  = fround(s * q)                         (s: the operand's scale)
  *   convolution, deconvolution, matrix_multiply (int8 x and int8 w):
@@ -133,6 +137,18 @@ export interface QuantizedOperand {
  *   output, with an output scale so: requantize q = clamp(round_half_even(fround(y * fround(1 / so))), -128, 127)
  *     (NaN saturates to 127), exactly what a quantize layer computes; without one, y is stored in
  *     the output's float dtype (rounded once).
+ *   the fused requantize (fusedRequantizeRange): a convolution, deconvolution or matrix product
+ *     with an int8 output, x quantized per tensor, and an epilogue of at most one bias (its own
+ *     bias input or one bias op) and a relu as its last op, rescales, adds the bias, requantizes
+ *     and clamps in one fused multiply-add, instead of the steps above:
+ *       R = 127 and o = 0 with the relu, R = 255 and o = 128 without
+ *       k = fround(fround(1 / so) / R),  c0 = fround(o / R)
+ *       α[c] = fround(m[c] * k),  β = fround(fround(b * k) + c0)   (b: the bias at the element, 0 without one)
+ *       u = sat(fma(fround(acc), α[c], β))   the product and sum rounded once; sat clamps to [0, 1], NaN → 0
+ *       q = round_half_even(u * R) - o       (u * R rounded once)
+ *     The same value up to the roundings (q differs from the form above only where y / so lies
+ *     within about 1e-5 of a rounding tie, or for NaN), in three float instructions per output
+ *     where the form above takes seven: a GPU epilogue's cost (fma: __fmaf_rn, sat: __saturatef).
  * A fused step thus differs from its unfused layers only where fusion removes a rounding: the
  * float32 dequantized operands and the float GEMM of the unfused form (a conv/GEMM result differs
  * by float rounding, hence by at most one quantization step after requantizing), and the storage
@@ -151,6 +167,29 @@ export interface StepQuantization {
   readonly operands: readonly QuantizedOperand[];
   /** Position of the one-element output scale (int8 output), or null: the output is float. */
   readonly outputScale: number | null;
+}
+
+/**
+ * Whether an int8 step requantizes in the fused form (StepQuantization): its R (127: it ends in a
+ * relu, 255: it does not), or null for the general arithmetic. `ownBias`: the (de)convolution has
+ * its own bias input. Both backends decide with this function.
+ */
+export function fusedRequantizeRange(
+  step: { readonly kind: string; readonly epilogue: readonly EpilogueOp[]; readonly quant?: StepQuantization | undefined },
+  ownBias: boolean,
+): 127 | 255 | null {
+  const q = step.quant;
+  if (q === undefined || q.format !== undefined || q.outputScale === null) return null;
+  if (step.kind !== 'convolution' && step.kind !== 'deconvolution' && step.kind !== 'matrix_multiply') return null;
+  const x = q.operands.find((o) => o.input === 0);
+  if (x === undefined || x.axis !== null) return null;
+  const ops = step.epilogue;
+  const last = ops[ops.length - 1];
+  const relu = last?.op === 'activation';
+  if (relu && last.fn !== 'relu') return null;
+  const rest = relu ? ops.slice(0, -1) : ops;
+  if (rest.some((op) => op.op !== 'bias') || rest.length + (ownBias ? 1 : 0) > 1) return null;
+  return relu ? 127 : 255;
 }
 
 /** Number of trailing step inputs that are scales of a quantized step. */

@@ -125,6 +125,17 @@ const CASES: readonly Int8Case[] = [
     },
   },
   {
+    // The fused requantize without a relu (R 255: the result's offset of 128), its bias one value.
+    name: 'linear 200x256 -> 256, per-channel weight, a one-value bias, requantized (no relu)',
+    inputs: [[200, 256]], kind: 'matrix_multiply', int8Out: true, tma: true,
+    build: (net, [x]) => {
+      const mm = layer(net, 'matrix_multiply', [int8Act(net, x!, 0.02, 'x'), int8Weight(net, [256, 256], 0, 41, 'w')],
+        { transpose0: false, transpose1: true, vector0: false, vector1: false }, 'mm');
+      const b = layer(net, 'elementwise', [mm, constant(net, Tensor.fromNumbers([-0.3], [1, 1]), 'b')], { op: 'sum' }, 'bias');
+      net.markOutput(layer(net, 'quantize', [b, constant(net, Tensor.fromArray([0.004]), 'so')], { axis: null, toType: 'int8' }, 'y_q'), 'y');
+    },
+  },
+  {
     name: 'matmul [2, 30, 50] x [1, 50, 24] (K not a multiple of 16: bytewise loads; weight transposed at load), float output',
     inputs: [[2, 30, 50]], kind: 'matrix_multiply', int8Out: false,
     build: (net, [x]) => {

@@ -564,6 +564,11 @@ std::unique_ptr<Op> BuildIgemm(const SpecReader& spec, BuildContext& ctx) {
     }
   }
 
+  // The fused requantize (kernels/igemm.h IgemmParams::fusedRange), where the plan says so.
+  if (spec.Has("fusedRequantize") && spec.Bool("fusedRequantize")) {
+    if (const char* why = kernels::IgemmFuseRequantize(&p)) spec.Fail(std::string("'fusedRequantize': ") + why);
+  }
+
   // A taken-over quantize step (a convolution's only): its float input [batch, c, h, w] and scale.
   kernels::SpaceToDepthSource xq{};
   const bool fused = spec.Has("aQuant");
@@ -592,7 +597,8 @@ std::unique_ptr<Op> BuildIgemm(const SpecReader& spec, BuildContext& ctx) {
   }
   std::string key = "igemm m" + std::to_string(p.m) + " n" + std::to_string(p.n) + " k" + std::to_string(p.k) + " g" +
                     std::to_string(p.groups) + (kernels::IgemmVectorLoads(p) ? " v16" : " v1") + " out" + DTypeName(p.outDtype) +
-                    " e" + std::to_string(p.nEpi) + (fused ? std::string(" xq") + DTypeName(xq.dtype) : "");
+                    " e" + std::to_string(p.nEpi) + (p.fusedRange != 0 ? " fq" + std::to_string(p.fusedRange) : "") +
+                    (fused ? std::string(" xq") + DTypeName(xq.dtype) : "");
   if (p.conv) {
     const kernels::IgemmConv& g = p.g;
     for (int v : {g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.ph, g.pw}) key += "," + std::to_string(v);

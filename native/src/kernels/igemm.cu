@@ -591,3 +591,27 @@ cudaError_t LaunchIgemm(const IgemmParams& given, int tile, cudaStream_t stream)
 }
 
 }  // namespace fxrt::kernels
+
+namespace fxrt::kernels {
+
+const char* IgemmFuseRequantize(IgemmParams* p) {
+  if (p->outDtype != DType::Int8 || p->outScale == nullptr) return "the fused requantize needs an int8 output with a scale";
+  if (p->sxRows > 1) return "the fused requantize needs x quantized per tensor";
+  const bool relu = p->nEpi > 0 && p->epi[p->nEpi - 1].kind == IgemmEpilogueKind::Activation;
+  if (relu && static_cast<PwActivation>(p->epi[p->nEpi - 1].fn) != PwActivation::Relu) return "the fused requantize takes relu as the only activation";
+  const int biases = relu ? p->nEpi - 1 : p->nEpi;
+  for (int e = 0; e < biases; e++) {
+    if (p->epi[e].kind != IgemmEpilogueKind::Bias) return "the fused requantize takes a bias and a relu as its only epilogue ops";
+  }
+  if (biases + (p->bias != nullptr ? 1 : 0) > 1) return "the fused requantize takes one bias at most";
+  if (biases == 1) {
+    p->bias = p->epi[0].ptr;
+    p->biasDtype = p->epi[0].dtype;
+    p->biasScalar = p->epi[0].stride == 0;
+  }
+  p->nEpi = 0;
+  p->fusedRange = relu ? 127 : 255;
+  return nullptr;
+}
+
+}  // namespace fxrt::kernels

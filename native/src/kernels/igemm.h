@@ -8,6 +8,8 @@
 //   is int8), an activation;
 //   out = requantize(y) = clamp(round_half_even(fround(y * fround(1 / so))), -128, 127) (NaN: 127),
 //   or y stored in the output's float dtype.
+// Or, where the plan says so (fusedRange), the fused requantize: rescale, bias, requantize and clamp
+// in one fused multiply-add (quant_math.cuh FusedRequant).
 // Two forms of the A operand: a row-major [M, K] matrix, or the implicit im2col of a channels-last
 // convolution input (NHWC; a 1-D convolution runs with H = 1), row = output pixel (n, oh, ow),
 // k = (kh, kw, c). B is [groups * N, K] with K contiguous (a KRSC filter, or a transposed weight);
@@ -87,6 +89,11 @@ struct IgemmParams {
   bool swPerChannel;
   const void* bias;     // the convolution's bias per output column, or null
   DType biasDtype;
+  bool biasScalar;      // bias is one value for every column (a fused requantize's bias op)
+  // The fused requantize (quant_math.cuh FusedRequant; plan.ts StepQuantization): 127 (the epilogue
+  // ends in a relu) or 255; 0: the general arithmetic above. IgemmFuseRequantize sets it, folding
+  // the epilogue's one bias op into `bias` and leaving no epilogue ops.
+  int fusedRange;
   int nEpi;
   IgemmEpilogueOp epi[kMaxIgemmEpilogue];
   void* out;            // [m, ldc], ldc = groups * n
@@ -157,6 +164,10 @@ size_t IgemmPartialBytes(const IgemmParams& p, int splits);
 // (and for the other tiles).
 int IgemmTmaTailParts(const IgemmParams& p, int tile);
 cudaError_t LaunchIgemm(const IgemmParams& p, int tile, cudaStream_t stream);
+// Puts p in the fused requantize form (fusedRange): an int8 output, x scaled per tensor, and
+// epilogue ops of at most one bias (none where p has its own bias) and a relu as the last; the
+// bias op moves into p->bias. Null where it did, else what does not fit (p unchanged).
+const char* IgemmFuseRequantize(IgemmParams* p);
 // Explicit im2col of a one-group convolution's A operand (1-D to 3-D, forward or transposed): dst
 // [m, kp] with row = output pixel and k = (kd, kh, kw, c) as the implicit form reads it, zero for padding and for k >= p.k (kp: p.k rounded
 // up to 16). With B padded alike, the convolution runs as a matrix product with 16-byte loads (for

@@ -278,13 +278,29 @@ __device__ __forceinline__ void Load4(const void* ptr, int64_t i, DType t, bool 
   for (int q = 0; q < count; q++) v[q] = LoadElem(ptr, i + q, t);
 }
 
+// How an int8 output is requantized: quant_math.cuh Requantize with inv, or the fused requantize
+// (IgemmParams::fusedRange), whose values are already u (FusedUnit).
+struct OutQuant {
+  float inv;
+  FusedRequant fr;
+  bool fused;
+};
+__device__ __forceinline__ OutQuant OutQuantOf(const IgemmParams& p) {
+  OutQuant q{};
+  q.inv = p.outScale != nullptr ? RequantizeFactor(LoadScale(p.outScale, 0, p.outScaleDtype)) : 1.f;
+  q.fused = p.fusedRange != 0;
+  if (q.fused) q.fr = FusedRequantOf(q.inv, p.fusedRange);
+  return q;
+}
+__device__ __forceinline__ int8_t QuantizeOut(float v, const OutQuant& q) { return q.fused ? FusedQuantize(v, q.fr) : Requantize(v, q.inv); }
+
 // Stores `count` (1..4) values at element i of the output, requantized when it is int8.
-__device__ __forceinline__ void Store4(const IgemmParams& p, int64_t i, const float* v, int count, float inv, bool vec) {
+__device__ __forceinline__ void Store4(const IgemmParams& p, int64_t i, const float* v, int count, const OutQuant& inv, bool vec) {
   if (vec && count == 4) {
     switch (p.outDtype) {
       case DType::Int8:
         *reinterpret_cast<char4*>(static_cast<int8_t*>(p.out) + i) =
-            make_char4(Requantize(v[0], inv), Requantize(v[1], inv), Requantize(v[2], inv), Requantize(v[3], inv));
+            make_char4(QuantizeOut(v[0], inv), QuantizeOut(v[1], inv), QuantizeOut(v[2], inv), QuantizeOut(v[3], inv));
         return;
       case DType::Float16: {
         const __half2 a = __floats2half2_rn(v[0], v[1]);
@@ -303,7 +319,7 @@ __device__ __forceinline__ void Store4(const IgemmParams& p, int64_t i, const fl
   }
   for (int q = 0; q < count; q++) {
     switch (p.outDtype) {
-      case DType::Int8: static_cast<int8_t*>(p.out)[i + q] = Requantize(v[q], inv); break;
+      case DType::Int8: static_cast<int8_t*>(p.out)[i + q] = QuantizeOut(v[q], inv); break;
       case DType::Float16: static_cast<__half*>(p.out)[i + q] = __float2half_rn(v[q]); break;
       case DType::BFloat16: static_cast<__nv_bfloat16*>(p.out)[i + q] = __float2bfloat16_rn(v[q]); break;
       default: static_cast<float*>(p.out)[i + q] = v[q]; break;
@@ -349,7 +365,7 @@ __device__ __forceinline__ void ApplyEpilogue(const IgemmParams& p, float* y, Ve
 // epilogue ops, then the store (requantized for an int8 output).
 template <int BN, int kPitch>
 __device__ __forceinline__ void FinishQuad(const IgemmParams& p, const float* colv, const float* stage, int lrow, int lc, int64_t at,
-                                           int count, float inv, bool vec4, int resOp, const int8_t* resTile, int resRow) {
+                                           int count, const OutQuant& inv, bool vec4, int resOp, const int8_t* resTile, int resRow) {
   const float4 f = *reinterpret_cast<const float4*>(stage + lrow * kPitch + lc);
   float y[4] = {f.x, f.y, f.z, f.w};
   ApplyEpilogue<4>(
@@ -542,15 +558,23 @@ __global__ void __launch_bounds__(WARPS_M* WARPS_N * 32)
   };
 
   // Column vectors of the block's BN columns: [0] fround(sx * sw) (sw alone when sx is per row),
-  // [1] the convolution's bias, [2 + e] epilogue op e's bias or int8 residual scale.
+  // [1] the convolution's bias, [2 + e] epilogue op e's bias or int8 residual scale. In the fused
+  // requantize: [0] alpha, [1] beta (quant_math.cuh FusedRequant).
   const bool rowSx = p.sxRows > 1;
   const float sx0 = rowSx ? 0.f : LoadScale(p.sx, 0, p.sxDtype);
+  const OutQuant colq = p.fusedRange != 0 ? OutQuantOf(p) : OutQuant{};
   for (int lc = tid; lc < BN; lc += kThreads) {
     const int col = n0 + lc;
     const int gcol = group * p.n + (col < p.n ? col : 0);
     const float sw = LoadScale(p.sw, p.swPerChannel ? gcol : 0, p.swDtype);
+    const float bias = p.bias != nullptr ? LoadScale(p.bias, p.biasScalar ? 0 : gcol, p.biasDtype) : 0.f;
+    if (colq.fused) {
+      colv[lc] = FusedAlpha(__fmul_rn(sx0, sw), colq.fr);
+      colv[BN + lc] = FusedBeta(bias, colq.fr);
+      continue;  // no epilogue ops
+    }
     colv[lc] = rowSx ? sw : __fmul_rn(sx0, sw);
-    colv[BN + lc] = p.bias != nullptr ? LoadScale(p.bias, gcol, p.biasDtype) : 0.f;
+    colv[BN + lc] = bias;
     for (int e = 0; e < p.nEpi; e++) {
       const IgemmEpilogueOp& op = p.epi[e];
       float v = 0.f;
@@ -648,7 +672,10 @@ __global__ void __launch_bounds__(WARPS_M* WARPS_N * 32)
   const bool hasBias = p.bias != nullptr;
   // fround(fround(acc) * scale), + the convolution's bias, of an accumulator at block column lc
   // (sx: its row's x scale when x is scaled per row).
+  // In the fused requantize: u (FusedUnit), which Store4 / QuantizeOut finish.
+  const bool fusedOut = p.fusedRange != 0;
   auto rescaled = [&](int32_t acc, float sx, int lc) {
+    if (fusedOut) return FusedUnit(acc, colv[lc], colv[BN + lc]);
     const float s = rowSx ? __fmul_rn(sx, colv[lc]) : colv[lc];
     const float y = __fmul_rn(__int2float_rn(acc), s);
     return hasBias ? __fadd_rn(y, colv[BN + lc]) : y;
@@ -658,7 +685,7 @@ __global__ void __launch_bounds__(WARPS_M* WARPS_N * 32)
   // convert, inv: the requantize factor; res: the prefetched residual op or -1) and stores them, a
   // warp writing whole rows.
   float* const stage = reinterpret_cast<float*>(smem);
-  auto finishPass = [&](int pass, float inv, int res) {
+  auto finishPass = [&](int pass, const OutQuant& inv, int res) {
     constexpr int kQuads = BN / 4;
     for (int idx = tid; idx < kRows * kQuads; idx += kThreads) {
       const int lrow = idx / kQuads;
@@ -709,7 +736,7 @@ __global__ void __launch_bounds__(WARPS_M* WARPS_N * 32)
     __threadfence();
     // The last part finishes the tile from its complete sums through the staged epilogue, reading
     // them row by row (coalesced) rather than into the accumulators' fragment layout.
-    const float inv = p.outScale != nullptr ? RequantizeFactor(LoadScale(p.outScale, 0, p.outScaleDtype)) : 1.f;
+    const OutQuant inv = OutQuantOf(p);
     for (int pass = 0; pass < BM / kRows; pass++) {
       __syncthreads();  // the pipeline's reads are done / the previous pass's tile consumed
       for (int idx = tid; idx < kRows * BN; idx += kThreads) {
@@ -727,7 +754,7 @@ __global__ void __launch_bounds__(WARPS_M* WARPS_N * 32)
   }
   __syncthreads();  // the pipeline's shared memory now holds the epilogue's staging tile; the residual tile has arrived
 
-  const float inv = p.outScale != nullptr ? RequantizeFactor(LoadScale(p.outScale, 0, p.outScaleDtype)) : 1.f;
+  const OutQuant inv = OutQuantOf(p);
   if (fast) {
     // The register epilogue (FastEpilogue): every thread finishes its own accumulators (the same
     // float32 operations, in the same order, as FinishQuad: ApplyEpilogue), requantizes them into an int8 tile in
@@ -752,7 +779,7 @@ __global__ void __launch_bounds__(WARPS_M* WARPS_N * 32)
               [&](int e, float* r) {
                 for (int q = 0; q < 2; q++) r[q] = LoadElem(resTile, static_cast<int64_t>(lrow) * BN + lc + q, p.epi[e].dtype);
               });
-          const uint32_t packed = static_cast<uint8_t>(Requantize(y[0], inv)) | (static_cast<uint32_t>(static_cast<uint8_t>(Requantize(y[1], inv))) << 8);
+          const uint32_t packed = static_cast<uint8_t>(QuantizeOut(y[0], inv)) | (static_cast<uint32_t>(static_cast<uint8_t>(QuantizeOut(y[1], inv))) << 8);
           *reinterpret_cast<uint16_t*>(otile + lrow * kOutPitch + lc) = static_cast<uint16_t>(packed);
         }
       }

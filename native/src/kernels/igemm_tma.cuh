@@ -318,6 +318,9 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
       const int firstVec = tid / 32 - 1;
       const bool rowSx = p.sxRows > 1;
       const float sx0 = rowSx ? 0.f : LoadScale(p.sx, 0, p.sxDtype);
+      // The fused requantize's vectors: alpha and beta (quant_math.cuh FusedRequant).
+      const bool fused = p.fusedRange != 0;
+      const FusedRequant fr = fused ? FusedRequantOf(RequantizeFactor(LoadScale(p.outScale, 0, p.outScaleDtype)), p.fusedRange) : FusedRequant{};
       const int reuseStride = kColSlots * static_cast<int>(gridDim.x);  // tiles between a slot's tiles
       int ordinal = 0;
       for (int u = blockIdx.x; u < L.units; u += gridDim.x, ordinal++) {
@@ -341,13 +344,13 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
             if (v == 0) {
               ptr = p.sw, t = p.swDtype, stride = p.swPerChannel ? 1 : 0;
             } else if (v == 1) {
-              ptr = p.bias, t = p.biasDtype, stride = 1;
+              ptr = p.bias, t = p.biasDtype, stride = p.biasScalar ? 0 : 1;
             } else {
               const IgemmEpilogueOp& op = p.epi[v - 2];
               if (op.kind == IgemmEpilogueKind::Bias) ptr = op.ptr, t = op.dtype, stride = op.stride;
               else if (op.kind == IgemmEpilogueKind::Residual && op.scale != nullptr) ptr = op.scale, t = op.scaleDtype, stride = op.scalePerChannel ? 1 : 0;
             }
-            if (ptr == nullptr) continue;  // a vector no consumer reads
+            if (ptr == nullptr && !(fused && v == 1)) continue;  // a vector no consumer reads (beta: c0 without a bias)
             float* const dst = colv + v * BN + lane;
             const bool narrow = t == DType::Float16 || t == DType::BFloat16;
             constexpr int kGroup = BN / 32 < 4 ? BN / 32 : 4;  // columns in flight per lane (the warp's 40 registers)
@@ -358,7 +361,7 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
               for (int i = 0; i < kGroup; i++) {
                 const int col = n0 + lane + 32 * (i0 + i);
                 const int64_t at = stride * (col < p.n ? col : 0);
-                raw[i] = narrow ? static_cast<const uint16_t*>(ptr)[at] : static_cast<const uint32_t*>(ptr)[at];
+                raw[i] = ptr == nullptr ? 0u : narrow ? static_cast<const uint16_t*>(ptr)[at] : static_cast<const uint32_t*>(ptr)[at];
               }
 #pragma unroll
               for (int i = 0; i < kGroup; i++) {
@@ -366,6 +369,7 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
                           : t == DType::BFloat16 ? __uint_as_float(raw[i] << 16)
                                                  : __uint_as_float(raw[i]);
                 if (v == 0 && !rowSx) x = __fmul_rn(sx0, x);
+                if (fused) x = v == 0 ? FusedAlpha(x, fr) : FusedBeta(x, fr);
                 dst[32 * (i0 + i)] = x;
               }
             }
@@ -452,6 +456,9 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
   const bool rowSx = !PLAIN && p.sxRows > 1;
   const bool hasBias = p.bias != nullptr;
   const float inv = OUTB == 1 ? RequantizeFactor(LoadScale(p.outScale, 0, p.outScaleDtype)) : 1.f;
+  // The fused requantize (PLAIN int8 builds only: its problems have no residual and one x scale).
+  const bool fused = PLAIN && OUTB == 1 && p.fusedRange != 0;
+  const FusedRequant fr = fused ? FusedRequantOf(inv, p.fusedRange) : FusedRequant{};
   const DType resDtype = L.resOp >= 0 ? p.epi[L.resOp].dtype : DType::Int8;
   // A relu as the last epilogue op of an int8 output folds into the requantize's clamp
   // (RequantizeWord), where the requantize factor is positive and finite.
@@ -534,80 +541,97 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
       }
 #pragma unroll
       for (int c = 0; c < kChunks; c++) {
-        // The chunk's values: y[jj * 4 + h * 2 + q] at row r0 + 8 h, column lc0 + 8 jj + q.
-        const int lc0 = c * kChunkCols + tq * 2;
-        // Rescaled accumulators; the loop is compiled twice (kRowSx), so the per-row x scale's
-        // multiply is not paid where there is none.
-        float y[kJ * 4];
-        const auto rescale = [&](auto kRowSx) {
+        int8_t* const stg = staging + buf * kTmaStageChunk;
+        if (fused) {
+          // The fused requantize: two fused multiply-adds per value, u, then its byte.
 #pragma unroll
           for (int jj = 0; jj < kJ; jj++) {
             const int32_t* a = acc + mb * kAcc + (c * kJ + jj) * 4;
-            const float2 sc = *reinterpret_cast<const float2*>(colv + lc0 + jj * 8);
+            const int lc = c * kChunkCols + jj * 8 + tq * 2;
+            const float2 al = *reinterpret_cast<const float2*>(colv + lc);
+            const float2 be = *reinterpret_cast<const float2*>(colv + BN + lc);
 #pragma unroll
             for (int h = 0; h < 2; h++) {
-              const float s0 = decltype(kRowSx)::value ? __fmul_rn(sxr[h], sc.x) : sc.x;
-              const float s1 = decltype(kRowSx)::value ? __fmul_rn(sxr[h], sc.y) : sc.y;
-              y[jj * 4 + h * 2] = __fmul_rn(__int2float_rn(a[h * 2]), s0);
-              y[jj * 4 + h * 2 + 1] = __fmul_rn(__int2float_rn(a[h * 2 + 1]), s1);
+              int8_t* const dst = stg + Swizzle<kChunkBytes>(row0 + h * 8, tq * 2 + jj * 8);
+              *reinterpret_cast<uint16_t*>(dst) =
+                  PackBytePair(FusedWord(FusedUnit(a[h * 2], al.x, be.x), fr), FusedWord(FusedUnit(a[h * 2 + 1], al.y, be.y), fr));
             }
           }
-        };
-        if constexpr (PLAIN) {
-          rescale(std::false_type{});
         } else {
-          if (rowSx) rescale(std::true_type{});
-          else rescale(std::false_type{});
-        }
-        // + the convolution's bias, then the epilogue ops in order (igemm.h), each over the whole chunk.
-        for (int e = -1; e < nEpi; e++) {
-          const IgemmEpilogueKind kind = e < 0 ? IgemmEpilogueKind::Bias : p.epi[e].kind;
-          if (kind == IgemmEpilogueKind::Bias) {
-            if (e < 0 && !hasBias) continue;
-            const float* vec = colv + (e < 0 ? 1 : 2 + e) * BN;
+          // The chunk's values: y[jj * 4 + h * 2 + q] at row r0 + 8 h, column lc0 + 8 jj + q.
+          const int lc0 = c * kChunkCols + tq * 2;
+          // Rescaled accumulators; the loop is compiled twice (kRowSx), so the per-row x scale's
+          // multiply is not paid where there is none.
+          float y[kJ * 4];
+          const auto rescale = [&](auto kRowSx) {
 #pragma unroll
             for (int jj = 0; jj < kJ; jj++) {
-              const float2 b = *reinterpret_cast<const float2*>(vec + lc0 + jj * 8);
+              const int32_t* a = acc + mb * kAcc + (c * kJ + jj) * 4;
+              const float2 sc = *reinterpret_cast<const float2*>(colv + lc0 + jj * 8);
 #pragma unroll
               for (int h = 0; h < 2; h++) {
-                y[jj * 4 + h * 2] = __fadd_rn(y[jj * 4 + h * 2], b.x);
-                y[jj * 4 + h * 2 + 1] = __fadd_rn(y[jj * 4 + h * 2 + 1], b.y);
+                const float s0 = decltype(kRowSx)::value ? __fmul_rn(sxr[h], sc.x) : sc.x;
+                const float s1 = decltype(kRowSx)::value ? __fmul_rn(sxr[h], sc.y) : sc.y;
+                y[jj * 4 + h * 2] = __fmul_rn(__int2float_rn(a[h * 2]), s0);
+                y[jj * 4 + h * 2 + 1] = __fmul_rn(__int2float_rn(a[h * 2 + 1]), s1);
               }
             }
-          } else if (!PLAIN && kind == IgemmEpilogueKind::Residual) {
-            // TmaPlan admits one residual op: the buffer's.
-            const float* scale = colv + (2 + e) * BN;
-            const bool scaled = p.epi[e].scale != nullptr;
-            switch (resDtype) {
-              case DType::Int8: AddResidual<DType::Int8, BM, BN, kJ>(y, res, r0, lc0, scale, scaled); break;
-              case DType::Float16: AddResidual<DType::Float16, BM, BN, kJ>(y, res, r0, lc0, scale, scaled); break;
-              case DType::BFloat16: AddResidual<DType::BFloat16, BM, BN, kJ>(y, res, r0, lc0, scale, scaled); break;
-              default: AddResidual<DType::Float32, BM, BN, kJ>(y, res, r0, lc0, scale, scaled); break;
-            }
+          };
+          if constexpr (PLAIN) {
+            rescale(std::false_type{});
           } else {
-            // TmaPlan admits relu as the only activation (NaN stays NaN).
-#pragma unroll
-            for (int v = 0; v < kJ * 4; v++) y[v] = y[v] > 0.f || y[v] != y[v] ? y[v] : 0.f;
+            if (rowSx) rescale(std::true_type{});
+            else rescale(std::false_type{});
           }
-        }
-        int8_t* const stg = staging + buf * kTmaStageChunk;
+          // + the convolution's bias, then the epilogue ops in order (igemm.h), each over the whole chunk.
+          for (int e = -1; e < nEpi; e++) {
+            const IgemmEpilogueKind kind = e < 0 ? IgemmEpilogueKind::Bias : p.epi[e].kind;
+            if (kind == IgemmEpilogueKind::Bias) {
+              if (e < 0 && !hasBias) continue;
+              const float* vec = colv + (e < 0 ? 1 : 2 + e) * BN;
 #pragma unroll
-        for (int jj = 0; jj < kJ; jj++) {
-          const int ob = (tq * 2 + jj * 8) * OUTB;
+              for (int jj = 0; jj < kJ; jj++) {
+                const float2 b = *reinterpret_cast<const float2*>(vec + lc0 + jj * 8);
 #pragma unroll
-          for (int h = 0; h < 2; h++) {
-            int8_t* const dst = stg + Swizzle<kChunkBytes>(row0 + h * 8, ob);
-            const float* v = y + jj * 4 + h * 2;
-            if constexpr (OUTB == 1) {
-              *reinterpret_cast<uint16_t*>(dst) = PackBytePair(RequantizeWord(v[0], inv, lo), RequantizeWord(v[1], inv, lo));
-            } else if constexpr (OUTB == 2) {
-              if (p.outDtype == DType::BFloat16) {
-                *reinterpret_cast<__nv_bfloat162*>(dst) = __nv_bfloat162(__float2bfloat16_rn(v[0]), __float2bfloat16_rn(v[1]));
-              } else {
-                *reinterpret_cast<__half2*>(dst) = __floats2half2_rn(v[0], v[1]);
+                for (int h = 0; h < 2; h++) {
+                  y[jj * 4 + h * 2] = __fadd_rn(y[jj * 4 + h * 2], b.x);
+                  y[jj * 4 + h * 2 + 1] = __fadd_rn(y[jj * 4 + h * 2 + 1], b.y);
+                }
+              }
+            } else if (!PLAIN && kind == IgemmEpilogueKind::Residual) {
+              // TmaPlan admits one residual op: the buffer's.
+              const float* scale = colv + (2 + e) * BN;
+              const bool scaled = p.epi[e].scale != nullptr;
+              switch (resDtype) {
+                case DType::Int8: AddResidual<DType::Int8, BM, BN, kJ>(y, res, r0, lc0, scale, scaled); break;
+                case DType::Float16: AddResidual<DType::Float16, BM, BN, kJ>(y, res, r0, lc0, scale, scaled); break;
+                case DType::BFloat16: AddResidual<DType::BFloat16, BM, BN, kJ>(y, res, r0, lc0, scale, scaled); break;
+                default: AddResidual<DType::Float32, BM, BN, kJ>(y, res, r0, lc0, scale, scaled); break;
               }
             } else {
-              *reinterpret_cast<float2*>(dst) = make_float2(v[0], v[1]);
+              // TmaPlan admits relu as the only activation (NaN stays NaN).
+#pragma unroll
+              for (int v = 0; v < kJ * 4; v++) y[v] = y[v] > 0.f || y[v] != y[v] ? y[v] : 0.f;
+            }
+          }
+#pragma unroll
+          for (int jj = 0; jj < kJ; jj++) {
+            const int ob = (tq * 2 + jj * 8) * OUTB;
+#pragma unroll
+            for (int h = 0; h < 2; h++) {
+              int8_t* const dst = stg + Swizzle<kChunkBytes>(row0 + h * 8, ob);
+              const float* v = y + jj * 4 + h * 2;
+              if constexpr (OUTB == 1) {
+                *reinterpret_cast<uint16_t*>(dst) = PackBytePair(RequantizeWord(v[0], inv, lo), RequantizeWord(v[1], inv, lo));
+              } else if constexpr (OUTB == 2) {
+                if (p.outDtype == DType::BFloat16) {
+                  *reinterpret_cast<__nv_bfloat162*>(dst) = __nv_bfloat162(__float2bfloat16_rn(v[0]), __float2bfloat16_rn(v[1]));
+                } else {
+                  *reinterpret_cast<__half2*>(dst) = __floats2half2_rn(v[0], v[1]);
+                }
+              } else {
+                *reinterpret_cast<float2*>(dst) = make_float2(v[0], v[1]);
+              }
             }
           }
         }
@@ -863,6 +887,7 @@ cudaError_t LaunchTmaTile(const IgemmParams& p, cudaStream_t stream) {
   const TmaDevice d = TmaDeviceOf();
   TmaLayout L;
   if (p.a == nullptr || !TmaPlan(p, BM, BN, NC, d.smem, &L)) return cudaErrorInvalidValue;
+  if (p.fusedRange != 0 && (!TmaPlainProblem(p, L) || p.outDtype != DType::Int8)) return cudaErrorInvalidValue;  // the PLAIN int8 builds only
   if constexpr (MB > 1) {
     if (TmaTailSplit(p, MB, d.sms, &L)) return LaunchTmaOut<MB, BN, NC, true, true>(p, L, d.sms, stream);
   }

@@ -3,7 +3,8 @@
 //   deq(q)       = fround(s * q)
 //   requantize y = clamp(round_half_even(fround(y * inv)), -128, 127), NaN → 127, inv = fround(1 / so)
 // Every operation is one correctly rounded float32 operation (__fmul_rn: never contracted into an
-// FMA), so results are bit-identical to the reference (src/engine/reference/layers_int8.ts).
+// FMA; the fused requantize's two FMAs are explicit, __fmaf_rn), so results are bit-identical to the
+// reference (src/engine/reference/layers_int8.ts).
 #pragma once
 
 #include <cuda_bf16.h>
@@ -40,6 +41,27 @@ __device__ __forceinline__ int8_t Requantize(float y, float inv) {
   if (r <= -128.f) return -128;
   return static_cast<int8_t>(r);
 }
+
+// The fused requantize of an int8 GEMM's output (igemm.h IgemmParams::fusedRange; plan.ts
+// StepQuantization): u = sat(fma(fround(acc), alpha[c], beta)), q = round_half_even(u * R) - o, with
+// alpha[c] = fround(m[c] * k), beta = fround(fround(b * k) + c0), k = fround(inv / R), c0 = fround(o / R).
+struct FusedRequant {
+  float k, c0;  // the column vectors' factor and offset
+  float r;      // R: 127 (after a relu) or 255
+  float add;    // 1.5 * 2^23 - o: u * R + add rounds u * R to an integer, q in the word's low byte
+};
+__device__ __forceinline__ FusedRequant FusedRequantOf(float inv, int range) {
+  const float r = static_cast<float>(range);
+  const float o = range == 255 ? 128.f : 0.f;
+  return FusedRequant{__fdiv_rn(inv, r), __fdiv_rn(o, r), r, 12582912.f - o};
+}
+__device__ __forceinline__ float FusedAlpha(float m, const FusedRequant& f) { return __fmul_rn(m, f.k); }
+__device__ __forceinline__ float FusedBeta(float b, const FusedRequant& f) { return __fadd_rn(__fmul_rn(b, f.k), f.c0); }
+// u: one fused multiply-add, saturated to [0, 1] (NaN → 0).
+__device__ __forceinline__ float FusedUnit(int32_t acc, float alpha, float beta) { return __saturatef(__fmaf_rn(__int2float_rn(acc), alpha, beta)); }
+// q of u in the low byte of the returned word (u * R + add lies in [2^23, 2^24): one unit per integer).
+__device__ __forceinline__ uint32_t FusedWord(float u, const FusedRequant& f) { return __float_as_uint(__fmaf_rn(u, f.r, f.add)); }
+__device__ __forceinline__ int8_t FusedQuantize(float u, const FusedRequant& f) { return static_cast<int8_t>(FusedWord(u, f) & 0xffu); }
 
 // float8 e4m3 (OCP E4M3, float8_e4m3fn) from float32: round to nearest even, saturating at ±448
 // (infinities too), NaN → 0x7f / 0xff by its sign; bit for bit src/tensor/dtype.ts f32ToF8e4m3Bits.

@@ -183,6 +183,8 @@ export interface IgemmSpec {
   readonly bias?: MemRef; readonly biasDtype?: FloatDType;
   readonly epilogue: readonly IgemmEpilogueSpec[];
   readonly out: MemRef; readonly outDtype: FloatDType | 'int8'; readonly outScale?: MemRef; readonly outScaleDtype?: FloatDType;
+  /** The fused requantize (plan.ts fusedRequantizeRange): the epilogue's bias and relu fold into it. */
+  readonly fusedRequantize?: boolean;
 }
 
 /** The native ops, each tagged with the plan step it belongs to (-1: plan input/output copies). */

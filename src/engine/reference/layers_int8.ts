@@ -8,12 +8,12 @@
  * positive dequantization). FP8 matrix products (float8e4m3 operands) run here too: the e4m3
  * values multiplied in the float32 GEMM, then the same rescale, epilogue and (e4m3) requantization.
  */
-import { quantizeValue } from '../../kernels/reference/quant.js';
+import { fmaF32, quantizeValue, roundHalfEven } from '../../kernels/reference/quant.js';
 import { f32ToF8e4m3Bits, f8e4m3BitsToF32 } from '../../tensor/dtype.js';
 import { broadcastShapes, formatShape, numelOf } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
 import type { LayerParamsMap } from '../network.js';
-import { quantInputCount, type EpilogueOp, type PointwiseProgram, type QuantizedOperand, type StepQuantization } from '../plan.js';
+import { fusedRequantizeRange, quantInputCount, type EpilogueOp, type PointwiseProgram, type QuantizedOperand, type StepQuantization } from '../plan.js';
 import { ReferenceKernelError, type LayerCall, type LayerKernels, type OutputSpec } from './layer_kernel.js';
 import { LINEAR_KERNELS } from './layers_linear.js';
 import { REDUCE_KERNELS } from './layers_reduce.js';
@@ -54,11 +54,18 @@ export function runInt8Step(step: Int8Step, quant: StepQuantization, inputs: rea
   const nData = inputs.length - quantInputCount(quant);
   const operands = new Map<number, Operand>();
   for (const o of quant.operands) operands.set(o.input, readOperand(inputs, o, nData, fail));
-  let y: Float32Array;
+  let y: Float32Array | Int8Array;
   switch (step.kind) {
     case 'pointwise': y = pointwiseInt8(step, inputs.slice(0, nData), operands); break;
     case 'pooling': y = poolingInt8(step.name, step.params, operands.get(0) ?? fail('input 0 must be an int8 operand'), out.shape); break;
-    default: y = anchorInt8(step, inputs.slice(0, nData), operands, out.shape, fail);
+    default: {
+      const so = quant.outputScale === null ? null : scaleValues(inputs[quant.outputScale]!, 1, 'output scale', fail)[0]!;
+      y = anchorInt8(step, quant, inputs.slice(0, nData), operands, out.shape, so, fail);
+    }
+  }
+  if (y instanceof Int8Array) {
+    if (y.length !== numelOf(out.shape)) fail(`computed ${y.length} elements for output ${formatShape(out.shape)}`);
+    return [Tensor.fromStorage(y, out.shape, 'int8')];
   }
   if (y.length !== numelOf(out.shape)) fail(`computed ${y.length} elements for output ${formatShape(out.shape)}`);
   if (quant.outputScale === null) {
@@ -164,7 +171,19 @@ function poolingInt8(name: string, params: LayerParamsMap['pooling'], x: Operand
 
 type AnchorStep = Extract<Int8Step, { kind: 'convolution' | 'deconvolution' | 'matrix_multiply' }>;
 
-function anchorInt8(step: AnchorStep, data: readonly Tensor[], operands: ReadonlyMap<number, Operand>, outShape: readonly number[], fail: (what: string) => never): Float32Array {
+/**
+ * The anchor's output: float32 y (the rescale and the epilogue; runInt8Step requantizes it), or the
+ * int8 output itself in the fused requantize form (plan.ts fusedRequantizeRange; so: the output scale).
+ */
+function anchorInt8(
+  step: AnchorStep,
+  quant: StepQuantization,
+  data: readonly Tensor[],
+  operands: ReadonlyMap<number, Operand>,
+  outShape: readonly number[],
+  so: number | null,
+  fail: (what: string) => never,
+): Float32Array | Int8Array {
   const x = operands.get(0) ?? fail('input 0 must be an int8 operand');
   const w = operands.get(1) ?? fail('input 1 must be an int8 operand');
   // The first operand of a matrix product may have one scale per row (per-token dynamic quantization).
@@ -205,6 +224,8 @@ function anchorInt8(step: AnchorStep, data: readonly Tensor[], operands: Readonl
   const nAnchor = data.length - step.epilogue.filter((op) => op.op !== 'activation').length;
   const bias = step.kind !== 'matrix_multiply' && nAnchor > 2 ? data[2]!.toFloat32() : null;
   if (bias && bias.length !== channels) fail(`bias must have ${channels} elements, got ${formatShape(data[2]!.shape)}`);
+  const range = fp8 || so === null ? null : fusedRequantizeRange({ kind: step.kind, epilogue: step.epilogue, quant }, bias !== null);
+  if (range !== null) return fusedRequantize(step, acc as Int32Array, m, channels, inner, bias, data, outShape, so!, range);
   const y = new Float32Array(acc.length);
   for (let base = 0; base < y.length; base += m.length * inner) {
     for (let rc = 0; rc < m.length; rc++) {
@@ -224,6 +245,69 @@ function anchorInt8(step: AnchorStep, data: readonly Tensor[], operands: Readonl
     return o ? dequantized(o) : data[p]!;
   });
   return runPointwise(step.name, program, [Tensor.fromStorage(y, outShape, 'float32'), ...extra], 'float32').data as Float32Array;
+}
+
+/**
+ * The fused requantize form (plan.ts StepQuantization): q = round_half_even(u * R) - o with
+ * u = sat(fma(fround(acc), α[c], β)), α[c] = fround(m[c] * k), β = fround(fround(b * k) + c0),
+ * k = fround(fround(1 / so) / R), c0 = fround(o / R); b the bias at the element (the anchor's own
+ * per-channel bias, or the one bias op broadcast to the output), 0 without one.
+ */
+function fusedRequantize(
+  step: AnchorStep,
+  acc: Int32Array,
+  m: Float32Array,
+  channels: number,
+  inner: number,
+  ownBias: Float32Array | null,
+  data: readonly Tensor[],
+  outShape: readonly number[],
+  so: number,
+  range: 127 | 255,
+): Int8Array {
+  const offset = range === 255 ? 128 : 0;
+  const k = Math.fround(Math.fround(1 / so) / range);
+  const c0 = Math.fround(offset / range);
+  const alpha = m.map((v) => Math.fround(v * k));
+  const biasOp = step.epilogue.find((op) => op.op === 'bias');
+  const opBias = biasOp?.op === 'bias' ? broadcastValues(data[biasOp.input]!, outShape) : null;
+  const q = new Int8Array(acc.length);
+  for (let base = 0; base < q.length; base += m.length * inner) {
+    for (let rc = 0; rc < m.length; rc++) {
+      const a = alpha[rc]!;
+      const ownBeta = Math.fround(Math.fround((ownBias ? ownBias[rc % channels]! : 0) * k) + c0);
+      const start = base + rc * inner;
+      for (let i = start; i < start + inner; i++) {
+        const beta = opBias ? Math.fround(Math.fround(opBias[i]! * k) + c0) : ownBeta;
+        const f = fmaF32(Math.fround(acc[i]!), a, beta);
+        const u = f > 0 ? (f < 1 ? f : 1) : 0; // sat: NaN → 0
+        q[i] = roundHalfEven(u * range) - offset;
+      }
+    }
+  }
+  return q;
+}
+
+/** The values of `t` broadcast (right-aligned) to `shape`, as float32. */
+function broadcastValues(t: Tensor, shape: readonly number[]): Float32Array {
+  const src = t.toFloat32();
+  const n = numelOf(shape);
+  if (src.length === 1) return new Float32Array(n).fill(src[0]!);
+  const offset = shape.length - t.rank;
+  const strides = new Array<number>(shape.length).fill(0);
+  for (let d = t.rank - 1, s = 1; d >= 0; d--) {
+    strides[d + offset] = t.shape[d] === 1 ? 0 : s;
+    s *= t.shape[d]!;
+  }
+  const out = new Float32Array(n);
+  const index = new Array<number>(shape.length).fill(0);
+  for (let i = 0; i < n; i++) {
+    let at = 0;
+    for (let d = 0; d < shape.length; d++) at += index[d]! * strides[d]!;
+    out[i] = src[at]!;
+    for (let d = shape.length - 1; d >= 0 && ++index[d]! === shape[d]; d--) index[d] = 0;
+  }
+  return out;
 }
 
 /** The float32 GEMM of the e4m3 values of two FP8 operands (sums in float32, as the reference matrix_multiply). */

@@ -40,6 +40,36 @@ export function roundHalfEven(v: number): number {
   return v < RNE_LIMIT && v > -RNE_LIMIT ? v + RNE_SHIFT - RNE_SHIFT : v;
 }
 
+const f32Bits = new Float32Array(1);
+const u32Bits = new Uint32Array(f32Bits.buffer);
+
+/** The next float32 above x (finite x). */
+function nextUpF32(x: number): number {
+  if (x === 0) return 1.401298464324817e-45; // 2^-149
+  f32Bits[0] = x;
+  u32Bits[0] = x > 0 ? u32Bits[0]! + 1 : u32Bits[0]! - 1;
+  return f32Bits[0]!;
+}
+
+/**
+ * fround(a * b + c) rounded once, as a float32 fused multiply-add (CUDA's __fmaf_rn), for float32
+ * a, b, c: the product is exact in a double; where the double sum s lands exactly halfway between
+ * two float32 values, the sum's rounding error (TwoSum) says which side the exact sum is on.
+ * @example fmaF32(Math.fround(1 + 2 ** -12), Math.fround(1 + 2 ** -12), -1); // 2^-11 + 2^-24, exactly
+ */
+export function fmaF32(a: number, b: number, c: number): number {
+  const p = a * b;
+  const s = p + c;
+  const r = Math.fround(s);
+  if (r === s || !Number.isFinite(s)) return r;
+  const bv = s - p;
+  const err = p - (s - bv) + (c - bv);
+  if (err === 0) return r;
+  const other = s > r ? nextUpF32(r) : -nextUpF32(-r);
+  if (s - r !== other - s) return r; // not a tie: the double sum rounds as the exact one does
+  return (err > 0) === (other > r) ? other : r;
+}
+
 /**
  * Quantizes one float32 value with a float32 reciprocal scale, as FBGEMM does. NaN has no defined
  * result in PyTorch (its vector and scalar paths differ); here it saturates to qmax like +inf.

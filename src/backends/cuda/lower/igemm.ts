@@ -8,7 +8,7 @@
  * int8 matrix and an [N, K] int8 weight; the scales read from device memory at run time; the
  * epilogue (bias vectors, a residual, activations) and the requantization in the kernel's registers.
  */
-import { anchorInputCount, type LayerStepOf, type PlanStep, type QuantizedOperand } from '../../../engine/plan.js';
+import { anchorInputCount, fusedRequantizeRange, type LayerStepOf, type PlanStep, type QuantizedOperand } from '../../../engine/plan.js';
 import { formatShape, numelOf, shapesEqual } from '../../../tensor/shape.js';
 import { CONSTANT_MEMORY, type IgemmConvSpec, type IgemmEpilogueSpec, type IgemmInputQuantizeSpec, type IgemmSpec, type MemRef, type NativeOpSpec } from '../exec_spec.js';
 import { alongOneDim } from '../library_epilogue.js';
@@ -214,7 +214,9 @@ function lowerMatmul(ops: Operands, index: number, step: LayerStepOf<'matrix_mul
 
 /** The int8 GEMM op of an int8 convolution, deconvolution or matrix product. */
 export function lowerInt8Anchor(ops: Operands, index: number, step: PlanStep): NativeOpSpec[] {
-  if (step.kind === 'convolution' || step.kind === 'deconvolution') return [{ step: index, ...lowerConv(ops, index, step) }];
-  if (step.kind === 'matrix_multiply') return [{ step: index, ...lowerMatmul(ops, index, step) }];
+  // The fused requantize where the plan's arithmetic says so (plan.ts fusedRequantizeRange).
+  const fused = (s: AnchorStep) => (fusedRequantizeRange(s, s.kind !== 'matrix_multiply' && anchorInputCount(s) > 2) !== null ? { fusedRequantize: true } : {});
+  if (step.kind === 'convolution' || step.kind === 'deconvolution') return [{ step: index, ...lowerConv(ops, index, step), ...fused(step) }];
+  if (step.kind === 'matrix_multiply') return [{ step: index, ...lowerMatmul(ops, index, step), ...fused(step) }];
   return notImplemented(step, `the int8 form of ${step.kind} on the int8 GEMM kernel`);
 }
