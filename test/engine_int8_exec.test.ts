@@ -216,6 +216,56 @@ describe('int8 arithmetic of the reference backend', () => {
     });
   }
 
+  it('a convolution with its own bias + relu → int8 requantizes in the fused form (R = 127), per output channel', async () => {
+    const xs = [2, 4, 5, 5];
+    const ws = [6, 4, 3, 3];
+    const p = conv2d(6, 3, 1);
+    const sx = 0.04;
+    const sw = [0.01, 0.02, 0.004, 0.03, 0.015, 0.007];
+    const bias = [0.5, -0.75, 0.125, 0, -2, 1.25];
+    const so = 0.0517;
+    const xq = ints(xs.reduce((a, b) => a * b, 1), 9);
+    const wq = ints(ws.reduce((a, b) => a * b, 1), 10);
+    const net = newNet('fused_conv');
+    const x = int8Input(net, 'x', xs, scalar(net, sx, 'sx'));
+    const c = layer(net, 'convolution', [x, int8Weight(net, wq, ws, sw, 0, 'w'), constant(net, Tensor.fromNumbers(bias, [6]), 'b')], p, 'conv');
+    const r = layer(net, 'activation', [c], { op: 'relu', alpha: 0, beta: 0 }, 'relu');
+    net.markOutput(layer(net, 'quantize', [r, scalar(net, so, 'so')], { axis: null, toType: 'int8' }, 'y_q'), 'y');
+    const engine = await build(net, { precision: 'int8' });
+    const step = int8Step(engine) as LayerStepOf<'convolution'>;
+    expect(step.kind).toBe('convolution');
+    expect(fusedRequantizeRange(step, true)).toBe(127);
+    const [y] = await run(engine, [asInput(xq, xs, sx)]);
+    expect(y!.dtype).toBe('int8');
+    const acc = referenceConv(xq, xs, wq, ws, p, y!.shape, false);
+    const inner = y!.shape.slice(2).reduce((a, b) => a * b, 1);
+    const expected = acc.map((v, i) => {
+      const ch = Math.floor(i / inner) % 6;
+      return fusedExpected(v, f(sx * sw[ch]!), bias[ch]!, so, true);
+    });
+    expect(expected.filter((q) => q === 0).length).toBeGreaterThan(0); // the relu's clamp is exercised
+    expect(Array.from(y!.toFloat32())).toEqual(expected);
+  });
+
+  it('the fused form rounds u * R, so results where y / so is exactly a tie follow its roundings, not ties to even', async () => {
+    // x · [1] with every scale 1 and a bias of 0.5: y = acc + 0.5, a tie for the general form.
+    const accs = Array.from({ length: 41 }, (_, i) => i - 20);
+    const net = newNet('fused_ties');
+    const x = int8Input(net, 'x', [accs.length, 1], scalar(net, 1, 'sx'));
+    const mm = layer(net, 'matrix_multiply', [x, int8Weight(net, [1], [1, 1], [1], 0, 'w')], { transpose0: false, transpose1: true, vector0: false, vector1: false }, 'mm');
+    const b = layer(net, 'elementwise', [mm, constant(net, Tensor.fromNumbers([0.5], [1, 1]), 'b')], { op: 'sum' }, 'bias');
+    net.markOutput(layer(net, 'quantize', [b, scalar(net, 1, 'so')], { axis: null, toType: 'int8' }, 'y_q'), 'y');
+    const engine = await build(net, { precision: 'int8' });
+    expect(fusedRequantizeRange(int8Step(engine), false)).toBe(255);
+    const [y] = await run(engine, [asInput(accs, [accs.length, 1], 1)]);
+    const expected = accs.map((a) => fusedExpected(a, 1, 0.5, 1, false));
+    const tiesToEven = accs.map((a) => 2 * Math.round((a + 0.5) / 2) + 0);
+    // The two forms differ here (so the test tells them apart), by one step at most.
+    expect(expected.filter((q, i) => q !== tiesToEven[i]).length).toBeGreaterThan(0);
+    expect(expected.every((q, i) => Math.abs(q - tiesToEven[i]!) <= 1)).toBe(true);
+    expect(Array.from(y!.toFloat32())).toEqual(expected);
+  });
+
   const convCases: ConvCase[] = [
     { name: '2-D, groups 2, strided, dilated, uneven padding', x: [2, 4, 7, 6], w: [6, 2, 3, 2],
       p: { kernelSize: [3, 2], numOutputMaps: 6, stride: [2, 1], prePadding: [1, 0], postPadding: [0, 2], dilation: [1, 2], groups: 2 } },
