@@ -256,7 +256,7 @@ describe('int8 arithmetic of the reference backend', () => {
     const b = layer(net, 'elementwise', [mm, constant(net, Tensor.fromNumbers([0.5], [1, 1]), 'b')], { op: 'sum' }, 'bias');
     net.markOutput(layer(net, 'quantize', [b, scalar(net, 1, 'so')], { axis: null, toType: 'int8' }, 'y_q'), 'y');
     const engine = await build(net, { precision: 'int8' });
-    expect(fusedRequantizeRange(int8Step(engine), false)).toBe(255);
+    expect(fusedRequantizeRange(int8Step(engine) as LayerStepOf<'matrix_multiply'>, false)).toBe(255);
     const [y] = await run(engine, [asInput(accs, [accs.length, 1], 1)]);
     const expected = accs.map((a) => fusedExpected(a, 1, 0.5, 1, false));
     const tiesToEven = accs.map((a) => 2 * Math.round((a + 0.5) / 2) + 0);
