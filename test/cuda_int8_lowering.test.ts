@@ -508,3 +508,37 @@ describe('int8 deconvolutions and 3-D convolutions lower to the int8 GEMM (Igemm
     expect(() => lowerPlan(engine.plan)).toThrow(/step 'layer' \(convolution[^)]*\): a grouped 3-D int8 convolution \(groups 2.*is not implemented on the CUDA backend yet/);
   });
 });
+
+describe('the fused requantize reaches the int8 GEMM op where the plan takes it (plan.ts fusedRequantizeRange)', () => {
+  type IgemmOpSpec = Extract<NativeOpSpec, { op: 'igemm' }>;
+  /** x → Q → DQ → linear (+ bias) (→ activation) (→ Q): the igemm op's spec. */
+  async function linearOp(o: { readonly act?: 'relu' | 'clip'; readonly int8Out: boolean }): Promise<IgemmOpSpec> {
+    const net = newNet('linear');
+    const sx = scalar(net, 0.02, 'sx');
+    const x = dequantize(net, quantize(net, net.addInput('x', 'float32', [8, 32]), sx, 'x_q'), sx, 'x_dq');
+    const ws = constant(net, Tensor.fromNumbers(Array.from({ length: 16 }, (_, i) => 0.001 * (i + 1)), [16]), 'w_s');
+    const wq = layer(net, 'quantize', [constant(net, Tensor.randn([16, 32], { seed: 4 }), 'w'), ws], { axis: 0, toType: 'int8' }, 'w_q');
+    const w = layer(net, 'dequantize', [wq, ws], { axis: 0, toType: 'float32' }, 'w_dq');
+    const mm = layer(net, 'matrix_multiply', [x, w], { transpose0: false, transpose1: true, vector0: false, vector1: false }, 'mm');
+    let t = layer(net, 'elementwise', [mm, constant(net, Tensor.randn([1, 16], { seed: 5 }), 'b')], { op: 'sum' }, 'bias');
+    if (o.act !== undefined) t = layer(net, 'activation', [t], { op: o.act, alpha: -4, beta: 4 }, 'act');
+    net.markOutput(o.int8Out ? quantize(net, t, scalar(net, 0.05, 'so'), 'y_q') : t, 'y');
+    const plan = (await build(net, { precision: 'int8' })).plan;
+    const ops = lowerPlan(plan).spec.ops.filter((op): op is { step: number } & IgemmOpSpec => op.op === 'igemm');
+    expect(ops).toHaveLength(1);
+    return ops[0]!;
+  }
+
+  it('marks an int8-output product whose epilogue is a bias and a relu, or a bias alone', async () => {
+    for (const act of ['relu', undefined] as const) {
+      const op = await linearOp({ act, int8Out: true });
+      expect(op.fusedRequantize, String(act)).toBe(true);
+      expect(op.epilogue.map((e) => e.kind), String(act)).toEqual(act === 'relu' ? ['bias', 'activation'] : ['bias']);
+    }
+  });
+
+  it('leaves the general arithmetic to a float output and to an activation other than relu', async () => {
+    expect((await linearOp({ act: 'relu', int8Out: false })).fusedRequantize).toBeUndefined();
+    expect((await linearOp({ act: 'clip', int8Out: true })).fusedRequantize).toBeUndefined();
+  });
+});

@@ -13,7 +13,7 @@ import { BuildError } from '../src/engine/builder.js';
 import { Engine } from '../src/engine/engine.js';
 import type { LayerParamsMap, NetTensor } from '../src/engine/network.js';
 import type { NetworkDefinition } from '../src/engine/network_definition.js';
-import { deserializePlan, fusedRequantizeRange, PLAN_VERSION, PlanFormatError, validatePlan, type LayerStepOf, type Plan, type PlanStep } from '../src/engine/plan.js';
+import { anchorInputCount, deserializePlan, fusedRequantizeRange, PLAN_VERSION, PlanFormatError, validatePlan, type LayerStepOf, type Plan, type PlanStep } from '../src/engine/plan.js';
 import { resnet18 } from '../src/models/resnet.js';
 import { defaultPasses, PassManager } from '../src/passes/index.js';
 import { fmaF32 } from '../src/kernels/reference/quant.js';
@@ -142,7 +142,7 @@ describe('int8 arithmetic of the reference backend', () => {
     expect(engine.plan.steps.map((s) => s.kind)).toEqual(['quantize', 'matrix_multiply']);
     const step = int8Step(engine) as LayerStepOf<'matrix_multiply'>;
     expect(step.epilogue.map((op) => op.op)).toEqual(['activation']);
-    expect(fusedRequantizeRange(step, false)).toBeNull();
+    expect(fusedRequantizeRange(step, anchorInputCount(step))).toBeNull();
     const [y] = await run(engine, [Tensor.fromNumbers(rows.flat(), [rows.length, 3])]);
     expect(y!.dtype).toBe('int8');
     // acc / 2 = 0.5, 1.5, 2.5, -0.5, -1.5, 190.5, -192, 2.5
@@ -196,7 +196,7 @@ describe('int8 arithmetic of the reference backend', () => {
       const engine = await build(net, { precision: 'int8' });
       const step = int8Step(engine) as LayerStepOf<'matrix_multiply'>;
       expect(step.epilogue.map((op) => op.op)).toEqual(relu ? ['bias', 'activation'] : ['bias']);
-      expect(fusedRequantizeRange(step, false)).toBe(relu ? 127 : 255);
+      expect(fusedRequantizeRange(step, anchorInputCount(step))).toBe(relu ? 127 : 255);
       const [y] = await run(engine, [asInput(xq, [M, K], sx)]);
       expect(y!.dtype).toBe('int8');
       const expected: number[] = [];
@@ -234,7 +234,7 @@ describe('int8 arithmetic of the reference backend', () => {
     const engine = await build(net, { precision: 'int8' });
     const step = int8Step(engine) as LayerStepOf<'convolution'>;
     expect(step.kind).toBe('convolution');
-    expect(fusedRequantizeRange(step, true)).toBe(127);
+    expect(fusedRequantizeRange(step, anchorInputCount(step))).toBe(127);
     const [y] = await run(engine, [asInput(xq, xs, sx)]);
     expect(y!.dtype).toBe('int8');
     const acc = referenceConv(xq, xs, wq, ws, p, y!.shape, false);
@@ -256,7 +256,8 @@ describe('int8 arithmetic of the reference backend', () => {
     const b = layer(net, 'elementwise', [mm, constant(net, Tensor.fromNumbers([0.5], [1, 1]), 'b')], { op: 'sum' }, 'bias');
     net.markOutput(layer(net, 'quantize', [b, scalar(net, 1, 'so')], { axis: null, toType: 'int8' }, 'y_q'), 'y');
     const engine = await build(net, { precision: 'int8' });
-    expect(fusedRequantizeRange(int8Step(engine) as LayerStepOf<'matrix_multiply'>, false)).toBe(255);
+    const step = int8Step(engine) as LayerStepOf<'matrix_multiply'>;
+    expect(fusedRequantizeRange(step, anchorInputCount(step))).toBe(255);
     const [y] = await run(engine, [asInput(accs, [accs.length, 1], 1)]);
     const expected = accs.map((a) => fusedExpected(a, 1, 0.5, 1, false));
     const tiesToEven = accs.map((a) => 2 * Math.round((a + 0.5) / 2) + 0);

@@ -171,12 +171,13 @@ export interface StepQuantization {
 
 /**
  * Whether an int8 step requantizes in the fused form (StepQuantization): its R (127: it ends in a
- * relu, 255: it does not), or null for the general arithmetic. `ownBias`: the (de)convolution has
- * its own bias input. Both backends decide with this function.
+ * relu, 255: it does not), or null for the general arithmetic. `anchorInputs`: the step's inputs
+ * before the epilogue's (anchorInputCount; a (de)convolution's third is its own bias). Both
+ * backends decide with this function.
  */
 export function fusedRequantizeRange(
   step: { readonly kind: string; readonly epilogue: readonly EpilogueOp[]; readonly quant?: StepQuantization | undefined },
-  ownBias: boolean,
+  anchorInputs: number,
 ): 127 | 255 | null {
   const q = step.quant;
   if (q === undefined || q.format !== undefined || q.outputScale === null) return null;
@@ -188,6 +189,7 @@ export function fusedRequantizeRange(
   const relu = last?.op === 'activation';
   if (relu && last.fn !== 'relu') return null;
   const rest = relu ? ops.slice(0, -1) : ops;
+  const ownBias = step.kind !== 'matrix_multiply' && anchorInputs > 2;
   if (rest.some((op) => op.op !== 'bias') || rest.length + (ownBias ? 1 : 0) > 1) return null;
   return relu ? 127 : 255;
 }

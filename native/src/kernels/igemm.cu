@@ -590,10 +590,6 @@ cudaError_t LaunchIgemm(const IgemmParams& given, int tile, cudaStream_t stream)
   return LaunchMain(p, tile, vec, vec4, FastEpilogue(p, resOp), resOp, stream);
 }
 
-}  // namespace fxrt::kernels
-
-namespace fxrt::kernels {
-
 const char* IgemmFuseRequantize(IgemmParams* p) {
   if (p->outDtype != DType::Int8 || p->outScale == nullptr) return "the fused requantize needs an int8 output with a scale";
   if (p->sxRows > 1) return "the fused requantize needs x quantized per tensor";

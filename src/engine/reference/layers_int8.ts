@@ -9,6 +9,7 @@
  * values multiplied in the float32 GEMM, then the same rescale, epilogue and (e4m3) requantization.
  */
 import { fmaF32, quantizeValue, roundHalfEven } from '../../kernels/reference/quant.js';
+import { expand } from '../../kernels/reference/shape.js';
 import { f32ToF8e4m3Bits, f8e4m3BitsToF32 } from '../../tensor/dtype.js';
 import { broadcastShapes, formatShape, numelOf } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
@@ -54,25 +55,19 @@ export function runInt8Step(step: Int8Step, quant: StepQuantization, inputs: rea
   const nData = inputs.length - quantInputCount(quant);
   const operands = new Map<number, Operand>();
   for (const o of quant.operands) operands.set(o.input, readOperand(inputs, o, nData, fail));
+  const so = quant.outputScale === null ? null : scaleValues(inputs[quant.outputScale]!, 1, 'output scale', fail)[0]!;
   let y: Float32Array | Int8Array;
   switch (step.kind) {
     case 'pointwise': y = pointwiseInt8(step, inputs.slice(0, nData), operands); break;
     case 'pooling': y = poolingInt8(step.name, step.params, operands.get(0) ?? fail('input 0 must be an int8 operand'), out.shape); break;
-    default: {
-      const so = quant.outputScale === null ? null : scaleValues(inputs[quant.outputScale]!, 1, 'output scale', fail)[0]!;
-      y = anchorInt8(step, quant, inputs.slice(0, nData), operands, out.shape, so, fail);
-    }
-  }
-  if (y instanceof Int8Array) {
-    if (y.length !== numelOf(out.shape)) fail(`computed ${y.length} elements for output ${formatShape(out.shape)}`);
-    return [Tensor.fromStorage(y, out.shape, 'int8')];
+    default: y = anchorInt8(step, quant, inputs.slice(0, nData), operands, out.shape, so, fail);
   }
   if (y.length !== numelOf(out.shape)) fail(`computed ${y.length} elements for output ${formatShape(out.shape)}`);
-  if (quant.outputScale === null) {
+  if (y instanceof Int8Array) return [Tensor.fromStorage(y, out.shape, 'int8')];
+  if (so === null) {
     const r = Tensor.fromStorage(y, out.shape, 'float32');
     return [out.dtype === 'float32' ? r : r.castTo(out.dtype)];
   }
-  const so = scaleValues(inputs[quant.outputScale]!, 1, 'output scale', fail)[0]!;
   if (out.dtype === 'float8e4m3') return [Tensor.fromStorage(requantizeFp8(y, Math.fround(1 / so)), out.shape, 'float8e4m3')];
   return [Tensor.fromStorage(requantize(y, Math.fround(1 / so)), out.shape, 'int8')];
 }
@@ -224,7 +219,7 @@ function anchorInt8(
   const nAnchor = data.length - step.epilogue.filter((op) => op.op !== 'activation').length;
   const bias = step.kind !== 'matrix_multiply' && nAnchor > 2 ? data[2]!.toFloat32() : null;
   if (bias && bias.length !== channels) fail(`bias must have ${channels} elements, got ${formatShape(data[2]!.shape)}`);
-  const range = fp8 || so === null ? null : fusedRequantizeRange({ kind: step.kind, epilogue: step.epilogue, quant }, bias !== null);
+  const range = fp8 || so === null ? null : fusedRequantizeRange({ kind: step.kind, epilogue: step.epilogue, quant }, nAnchor);
   if (range !== null) return fusedRequantize(step, acc as Int32Array, m, channels, inner, bias, data, outShape, so!, range);
   const y = new Float32Array(acc.length);
   for (let base = 0; base < y.length; base += m.length * inner) {
@@ -270,7 +265,7 @@ function fusedRequantize(
   const c0 = Math.fround(offset / range);
   const alpha = m.map((v) => Math.fround(v * k));
   const biasOp = step.epilogue.find((op) => op.op === 'bias');
-  const opBias = biasOp?.op === 'bias' ? broadcastValues(data[biasOp.input]!, outShape) : null;
+  const opBias = biasOp?.op === 'bias' ? expand(data[biasOp.input]!, outShape).toFloat32() : null;
   const q = new Int8Array(acc.length);
   for (let base = 0; base < q.length; base += m.length * inner) {
     for (let rc = 0; rc < m.length; rc++) {
@@ -286,28 +281,6 @@ function fusedRequantize(
     }
   }
   return q;
-}
-
-/** The values of `t` broadcast (right-aligned) to `shape`, as float32. */
-function broadcastValues(t: Tensor, shape: readonly number[]): Float32Array {
-  const src = t.toFloat32();
-  const n = numelOf(shape);
-  if (src.length === 1) return new Float32Array(n).fill(src[0]!);
-  const offset = shape.length - t.rank;
-  const strides = new Array<number>(shape.length).fill(0);
-  for (let d = t.rank - 1, s = 1; d >= 0; d--) {
-    strides[d + offset] = t.shape[d] === 1 ? 0 : s;
-    s *= t.shape[d]!;
-  }
-  const out = new Float32Array(n);
-  const index = new Array<number>(shape.length).fill(0);
-  for (let i = 0; i < n; i++) {
-    let at = 0;
-    for (let d = 0; d < shape.length; d++) at += index[d]! * strides[d]!;
-    out[i] = src[at]!;
-    for (let d = shape.length - 1; d >= 0 && ++index[d]! === shape[d]; d--) index[d] = 0;
-  }
-  return out;
 }
 
 /** The float32 GEMM of the e4m3 values of two FP8 operands (sums in float32, as the reference matrix_multiply). */

@@ -215,7 +215,7 @@ function lowerMatmul(ops: Operands, index: number, step: LayerStepOf<'matrix_mul
 /** The int8 GEMM op of an int8 convolution, deconvolution or matrix product. */
 export function lowerInt8Anchor(ops: Operands, index: number, step: PlanStep): NativeOpSpec[] {
   // The fused requantize where the plan's arithmetic says so (plan.ts fusedRequantizeRange).
-  const fused = (s: AnchorStep) => (fusedRequantizeRange(s, s.kind !== 'matrix_multiply' && anchorInputCount(s) > 2) !== null ? { fusedRequantize: true } : {});
+  const fused = (s: AnchorStep) => (fusedRequantizeRange(s, anchorInputCount(s)) !== null ? { fusedRequantize: true } : {});
   if (step.kind === 'convolution' || step.kind === 'deconvolution') return [{ step: index, ...lowerConv(ops, index, step), ...fused(step) }];
   if (step.kind === 'matrix_multiply') return [{ step: index, ...lowerMatmul(ops, index, step), ...fused(step) }];
   return notImplemented(step, `the int8 form of ${step.kind} on the int8 GEMM kernel`);
