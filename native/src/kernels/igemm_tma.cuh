@@ -26,7 +26,11 @@
 //     Where the last wave of tiles is short, such a problem in tiles of two 64-row blocks or more
 //     runs that wave in 64-row units, one per block (TAIL, TmaTailSplit): the blocks then finish
 //     within a 64-row unit of each other (fc2 of the seed MLP, 2.42 128x128 tiles per block, 10%
-//     faster; ResNet-50's last-stage 3x3 convolutions at batch 128 11%).
+//     faster; ResNet-50's last-stage 3x3 convolutions at batch 128 11%). A PLAIN int8 problem with
+//     the fused requantize (fusedRange) runs its own build (FUSED): two fused multiply-adds per
+//     value, its column vectors' alpha/beta pairs loaded once per 16-byte pair for all the 64-row
+//     blocks of a group of two staging tiles, one barrier per group (fc1 9% faster than the fused
+//     arithmetic in the general epilogue's chunk loop).
 // A is a row-major [M, K] matrix (a matrix product, a pointwise convolution, the im2col form) or
 // the implicit im2col of a one-group NHWC convolution whose channels are a multiple of 64: the
 // TMA's im2col mode then gathers each K slice (128 channels of one kernel tap, or 64 in 64-byte
@@ -233,6 +237,11 @@ constexpr bool TmaRegsFit(int nc) { return TmaProducerRegs(nc) + nc * TmaConsume
 static_assert(TmaConsumerRegs(2) == 232 && TmaConsumerRegs(3) == 152 && TmaConsumerRegs(4) == 112, "register budgets");
 static_assert(TmaRegsFit(2) && TmaRegsFit(3) && TmaRegsFit(4), "register budget: the block's allocation");
 
+// The fused build's column vectors alpha (v = 0) and beta (v = 1), interleaved by column pairs: for
+// an even column c, alpha[c], alpha[c + 1], beta[c], beta[c + 1] are one 16-byte load at
+// FusedColumnAt(c, 0).
+__device__ __forceinline__ int FusedColumnAt(int col, int v) { return (col >> 1) * 4 + v * 2 + (col & 1); }
+
 // MB: 64-row wgmmas per tile (BM = 64 * MB rows). OUTB: the output's bytes per element (1: int8,
 // requantized; 2: float16 or bfloat16; 4: float32). NC: consumer warpgroups (2 to 4). SLICE: bytes
 // of K per stage (TmaLayout::slice). PLAIN: an epilogue without a residual and without a per-row x
@@ -241,13 +250,16 @@ static_assert(TmaRegsFit(2) && TmaRegsFit(3) && TmaRegsFit(4), "register budget:
 // four dtype variants and the per-row scale's rescale (instruction fetch stalls). TAIL (PLAIN
 // builds with MB > 1 only): the last wave's tiles in 64-row units (TmaTailSplit), whose A rows
 // come through tmRes, a map of A (or of the convolution's im2col) in 64-row boxes; a separate
-// build, so the others' code stays as compact as it was.
-template <int MB, int BN, int OUTB, int NC, int SLICE, bool PLAIN, bool TAIL = false>
+// build, so the others' code stays as compact as it was. FUSED (PLAIN int8 builds only): the fused
+// requantize (quant_math.cuh FusedRequant) in place of the general epilogue, with its own order of
+// work (the chunks of a unit in groups of two, one barrier per group, FusedColumnAt's vectors).
+template <int MB, int BN, int OUTB, int NC, int SLICE, bool PLAIN, bool TAIL = false, bool FUSED = false>
 __global__ void __launch_bounds__(128 * (NC + 1), 1)
     IgemmTmaKernel(const __grid_constant__ IgemmParams p, const __grid_constant__ CUtensorMap tmA, const __grid_constant__ CUtensorMap tmB,
                    const __grid_constant__ CUtensorMap tmOut, const __grid_constant__ CUtensorMap tmRes, const TmaLayout L) {
 #if FXRT_WGMMA
   static_assert(!TAIL || (PLAIN && MB > 1), "the TAIL build: PLAIN, tiles of two 64-row blocks or more");
+  static_assert(!FUSED || (PLAIN && OUTB == 1), "the FUSED build: PLAIN, an int8 output");
   constexpr int BM = kTmaBM * MB;
   extern __shared__ __align__(16) int8_t dynSmem[];
   // The swizzled tiles need 1024-byte alignment (the launch allocates the slack).
@@ -319,7 +331,7 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
       const bool rowSx = p.sxRows > 1;
       const float sx0 = rowSx ? 0.f : LoadScale(p.sx, 0, p.sxDtype);
       // The fused requantize's vectors: alpha and beta (quant_math.cuh FusedRequant).
-      const bool fused = p.fusedRange != 0;
+      constexpr bool fused = FUSED;
       const FusedRequant fr = fused ? FusedRequantOf(RequantizeFactor(LoadScale(p.outScale, 0, p.outScaleDtype)), p.fusedRange) : FusedRequant{};
       const int reuseStride = kColSlots * static_cast<int>(gridDim.x);  // tiles between a slot's tiles
       int ordinal = 0;
@@ -351,7 +363,9 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
               else if (op.kind == IgemmEpilogueKind::Residual && op.scale != nullptr) ptr = op.scale, t = op.scaleDtype, stride = op.scalePerChannel ? 1 : 0;
             }
             if (ptr == nullptr && !(fused && v == 1)) continue;  // a vector no consumer reads (beta: c0 without a bias)
-            float* const dst = colv + v * BN + lane;
+            // The lane's column lane + 32 i of vector v (FusedColumnAt in the fused build: lane + 32 i
+            // is at FusedColumnAt(lane, v) + 64 i).
+            float* const dst = colv + (fused ? FusedColumnAt(lane, v) : v * BN + lane);
             const bool narrow = t == DType::Float16 || t == DType::BFloat16;
             constexpr int kGroup = BN / 32 < 4 ? BN / 32 : 4;  // columns in flight per lane (the warp's 40 registers)
 #pragma unroll 1
@@ -370,7 +384,7 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
                                                  : __uint_as_float(raw[i]);
                 if (v == 0 && !rowSx) x = __fmul_rn(sx0, x);
                 if (fused) x = v == 0 ? FusedAlpha(x, fr) : FusedBeta(x, fr);
-                dst[32 * (i0 + i)] = x;
+                dst[fused ? 64 * (i0 + i) : 32 * (i0 + i)] = x;
               }
             }
           }
@@ -457,7 +471,7 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
   const bool hasBias = p.bias != nullptr;
   const float inv = OUTB == 1 ? RequantizeFactor(LoadScale(p.outScale, 0, p.outScaleDtype)) : 1.f;
   // The fused requantize (PLAIN int8 builds only: its problems have no residual and one x scale).
-  const bool fused = PLAIN && OUTB == 1 && p.fusedRange != 0;
+  constexpr bool fused = FUSED;
   const FusedRequant fr = fused ? FusedRequantOf(inv, p.fusedRange) : FusedRequant{};
   const DType resDtype = L.resOp >= 0 ? p.epi[L.resOp].dtype : DType::Int8;
   // A relu as the last epilogue op of an int8 output folds into the requantize's clamp
@@ -525,39 +539,69 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
     const int colSlot = ordinal % kColSlots;
     const float* const colv = colBase + colSlot * L.nVec * BN;
     MbarWait(colFullBar + 8 * colSlot, (ordinal / kColSlots) & 1);
-    const int8_t* const res = smem + L.resOff + cw * L.resBytes;
+    [[maybe_unused]] const int8_t* const res = smem + L.resOff + cw * L.resBytes;  // read by the general epilogue only
     if (!PLAIN && L.resOp >= 0) MbarWait(resFullBar + 8 * cw, (ordinal / NC) & 1);
+    if constexpr (fused) {
+      // The fused requantize: two fused multiply-adds per value, u, then its byte. The unit's
+      // chunks go in groups of two (both staging tiles: a whole 128x128 or 64x256 tile in one
+      // group), each loading its alpha/beta pairs once for all its 64-row blocks and ending in
+      // one warpgroup barrier. A group first waits until the stores before it have read the staging
+      // tiles (at a unit's first group, stores issued before its main loop: long done).
+      constexpr int kGroupBlocks = kChunks == 1 && UB > 1 ? 2 : 1;  // 64-row blocks per group
+      static_assert(kGroupBlocks * kChunks <= 2 && UB % kGroupBlocks == 0, "a group fills at most the two staging tiles");
 #pragma unroll
-    for (int mb = 0; mb < UB; mb++) {
-      // The tile's rows 64 * mb ...: the thread's rows r0 and r0 + 8 of them.
-      const int r0 = mb * kTmaBM + row0;
-      float sxr[2] = {0.f, 0.f};
-      if (rowSx) {
+      for (int g0 = 0; g0 < UB; g0 += kGroupBlocks) {
+        if (ctid == 0) BulkWaitRead<0>();
+        WarpgroupBarrier(1 + cw);
 #pragma unroll
-        for (int h = 0; h < 2; h++) {
-          const int64_t row = m0 + r0 + h * 8;
-          if (row < p.m) sxr[h] = LoadScale(p.sx, row % p.sxRows, p.sxDtype);
-        }
-      }
-#pragma unroll
-      for (int c = 0; c < kChunks; c++) {
-        int8_t* const stg = staging + buf * kTmaStageChunk;
-        if (fused) {
-          // The fused requantize: two fused multiply-adds per value, u, then its byte.
+        for (int c = 0; c < kChunks; c++) {
 #pragma unroll
           for (int jj = 0; jj < kJ; jj++) {
-            const int32_t* a = acc + mb * kAcc + (c * kJ + jj) * 4;
             const int lc = c * kChunkCols + jj * 8 + tq * 2;
-            const float2 al = *reinterpret_cast<const float2*>(colv + lc);
-            const float2 be = *reinterpret_cast<const float2*>(colv + BN + lc);
+            const float4 ab = *reinterpret_cast<const float4*>(colv + FusedColumnAt(lc, 0));  // alpha[lc], alpha[lc + 1], beta[lc], beta[lc + 1]
 #pragma unroll
-            for (int h = 0; h < 2; h++) {
-              int8_t* const dst = stg + Swizzle<kChunkBytes>(row0 + h * 8, tq * 2 + jj * 8);
-              *reinterpret_cast<uint16_t*>(dst) =
-                  PackBytePair(FusedWord(FusedUnit(a[h * 2], al.x, be.x), fr), FusedWord(FusedUnit(a[h * 2 + 1], al.y, be.y), fr));
+            for (int g = 0; g < kGroupBlocks; g++) {
+              int8_t* const stg = staging + (g * kChunks + c) * kTmaStageChunk;
+              const int32_t* a = acc + (g0 + g) * kAcc + (c * kJ + jj) * 4;
+#pragma unroll
+              for (int h = 0; h < 2; h++) {
+                int8_t* const dst = stg + Swizzle<kChunkBytes>(row0 + h * 8, tq * 2 + jj * 8);
+                *reinterpret_cast<uint16_t*>(dst) =
+                    PackBytePair(FusedWord(FusedUnit(a[h * 2], ab.x, ab.z), fr), FusedWord(FusedUnit(a[h * 2 + 1], ab.y, ab.w), fr));
+              }
             }
           }
-        } else {
+        }
+        FenceProxyAsync();
+        WarpgroupBarrier(1 + cw);
+        if (ctid == 0) {
+          if (g0 + kGroupBlocks == UB) MbarArrive(colEmptyBar + 8 * colSlot);
+#pragma unroll
+          for (int g = 0; g < kGroupBlocks; g++) {
+#pragma unroll
+            for (int c = 0; c < kChunks; c++) {
+              TmaStore(&tmOut, n0 + c * kChunkCols, m0 + (g0 + g) * kTmaBM, SmemAddr(staging + (g * kChunks + c) * kTmaStageChunk));
+            }
+          }
+          BulkCommit();
+        }
+      }
+    } else {
+#pragma unroll
+      for (int mb = 0; mb < UB; mb++) {
+        // The tile's rows 64 * mb ...: the thread's rows r0 and r0 + 8 of them.
+        const int r0 = mb * kTmaBM + row0;
+        float sxr[2] = {0.f, 0.f};
+        if (rowSx) {
+#pragma unroll
+          for (int h = 0; h < 2; h++) {
+            const int64_t row = m0 + r0 + h * 8;
+            if (row < p.m) sxr[h] = LoadScale(p.sx, row % p.sxRows, p.sxDtype);
+          }
+        }
+#pragma unroll
+        for (int c = 0; c < kChunks; c++) {
+          int8_t* const stg = staging + buf * kTmaStageChunk;
           // The chunk's values: y[jj * 4 + h * 2 + q] at row r0 + 8 h, column lc0 + 8 jj + q.
           const int lc0 = c * kChunkCols + tq * 2;
           // Rescaled accumulators; the loop is compiled twice (kRowSx), so the per-row x scale's
@@ -634,23 +678,23 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
               }
             }
           }
-        }
-        // The staged chunk goes out through the TMA (its reads of shared memory are the async proxy's).
-        // Before the barrier, the storing thread waits for the previous chunk's store to have read the
-        // other staging tile: past the barrier, the next chunk may overwrite that one.
-        FenceProxyAsync();
-        if (ctid == 0) BulkWaitRead<0>();
-        WarpgroupBarrier(1 + cw);
-        if (ctid == 0) {
-          // The warpgroup's residual reads are done after its last chunk.
-          if (mb == UB - 1 && c == kChunks - 1) {
-            if (!PLAIN && L.resOp >= 0) MbarArrive(resEmptyBar + 8 * cw);
-            MbarArrive(colEmptyBar + 8 * colSlot);
+          // The staged chunk goes out through the TMA (its reads of shared memory are the async proxy's).
+          // Before the barrier, the storing thread waits for the previous chunk's store to have read the
+          // other staging tile: past the barrier, the next chunk may overwrite that one.
+          FenceProxyAsync();
+          if (ctid == 0) BulkWaitRead<0>();
+          WarpgroupBarrier(1 + cw);
+          if (ctid == 0) {
+            // The warpgroup's residual reads are done after its last chunk.
+            if (mb == UB - 1 && c == kChunks - 1) {
+              if (!PLAIN && L.resOp >= 0) MbarArrive(resEmptyBar + 8 * cw);
+              MbarArrive(colEmptyBar + 8 * colSlot);
+            }
+            TmaStore(&tmOut, n0 + c * kChunkCols, m0 + mb * kTmaBM, SmemAddr(stg));
+            BulkCommit();
           }
-          TmaStore(&tmOut, n0 + c * kChunkCols, m0 + mb * kTmaBM, SmemAddr(stg));
-          BulkCommit();
+          buf ^= 1;
         }
-        buf ^= 1;
       }
     }
   };
@@ -847,7 +891,7 @@ bool TmaTailSplit(const IgemmParams& p, int mb, int sms, TmaLayout* L) {
   return true;
 }
 
-template <int MB, int BN, int OUTB, int NC, int SLICE, bool PLAIN, bool TAIL>
+template <int MB, int BN, int OUTB, int NC, int SLICE, bool PLAIN, bool TAIL, bool FUSED = false>
 cudaError_t LaunchTmaKernel(const IgemmParams& p, const TmaLayout& L, int sms, cudaStream_t stream) {
   constexpr int BM = kTmaBM * MB;
   CUtensorMap maps[4];
@@ -859,7 +903,7 @@ cudaError_t LaunchTmaKernel(const IgemmParams& p, const TmaLayout& L, int sms, c
   // The TAIL build's 64-row units read A through a map of 64-row boxes (in the residual's place).
   if (ok && TAIL) ok = p.conv ? EncodeConvInput(&maps[3], p, L.slice, kTmaBM) : EncodeMatrix(&maps[3], p.a, DType::Int8, p.k, p.m, p.lda, kTmaBM);
   if (!ok) return cudaErrorInvalidValue;
-  auto* kernel = IgemmTmaKernel<MB, BN, OUTB, NC, SLICE, PLAIN, TAIL>;
+  auto* kernel = IgemmTmaKernel<MB, BN, OUTB, NC, SLICE, PLAIN, TAIL, FUSED>;
   const int bytes = L.bytes + 1024;
   cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
   if (err != cudaSuccess) return err;
@@ -872,7 +916,14 @@ template <int MB, int BN, int NC, bool PLAIN, bool TAIL = false>
 cudaError_t LaunchTmaOut(const IgemmParams& p, const TmaLayout& L, int sms, cudaStream_t stream) {
   const bool wide = L.slice == kTmaBK;
   switch (ItemSize(p.outDtype)) {
-    case 1: return wide ? LaunchTmaKernel<MB, BN, 1, NC, kTmaBK, PLAIN, TAIL>(p, L, sms, stream) : LaunchTmaKernel<MB, BN, 1, NC, 64, PLAIN, TAIL>(p, L, sms, stream);
+    case 1:
+      if constexpr (PLAIN) {
+        // The fused requantize's own build (LaunchTmaTile admits it on PLAIN int8 problems only).
+        if (p.fusedRange != 0) {
+          return wide ? LaunchTmaKernel<MB, BN, 1, NC, kTmaBK, true, TAIL, true>(p, L, sms, stream) : LaunchTmaKernel<MB, BN, 1, NC, 64, true, TAIL, true>(p, L, sms, stream);
+        }
+      }
+      return wide ? LaunchTmaKernel<MB, BN, 1, NC, kTmaBK, PLAIN, TAIL>(p, L, sms, stream) : LaunchTmaKernel<MB, BN, 1, NC, 64, PLAIN, TAIL>(p, L, sms, stream);
     case 2: return wide ? LaunchTmaKernel<MB, BN, 2, NC, kTmaBK, PLAIN, TAIL>(p, L, sms, stream) : LaunchTmaKernel<MB, BN, 2, NC, 64, PLAIN, TAIL>(p, L, sms, stream);
     default: return wide ? LaunchTmaKernel<MB, BN, 4, NC, kTmaBK, PLAIN, TAIL>(p, L, sms, stream) : LaunchTmaKernel<MB, BN, 4, NC, 64, PLAIN, TAIL>(p, L, sms, stream);
   }
