@@ -12,7 +12,9 @@
  * host-to-host time of LoweredModule.run (input uploaded, output downloaded) is reported too.
  *
  * Run: node node_modules/vite-node/vite-node.mjs scripts/bench_gpu.ts [--out DIR] [--only NAME,..] [--iters N] [--compile] [--int8] [--fp8]
- * (--int8 / --fp8: also int8 / FP8 engines of the workloads with INT8 / FP8 targets, compared with our fp16 ones)
+ * (--int8 / --fp8: also int8 / FP8 engines of the workloads with INT8 / FP8 targets, each timed in rounds
+ * alternating with our fp16 engine of the same workload, so that a disturbed loop or drift over the run
+ * cannot make a ratio: pairedMs)
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -60,6 +62,16 @@ interface OursResult {
   readonly slowest: readonly string[];
 }
 
+/** A quantized engine timed in rounds alternating with our fp16 engine of the same workload (pairedMs). */
+interface PairedResult {
+  readonly fp16Ms: number;
+  readonly fp16BoundMs: number;
+  /** Median over the rounds of fp16 ms / quantized ms, per call and into bound outputs. */
+  readonly ratio: number;
+  readonly ratioBound: number;
+  readonly rounds: number;
+}
+
 interface PeerResult {
   readonly eager_ms: number;
   readonly graph_ms: number;
@@ -88,9 +100,9 @@ function median(xs: readonly number[]): number {
 /** Warm-up before every timed loop, at least: the GPU's clocks ramp up under load (bench_gpu_peers.py warms up as long). */
 const WARMUP_MS = 300;
 
-async function timeMs(iters: number, warmup: number, fn: () => Promise<void>): Promise<number> {
+async function timeMs(iters: number, warmup: number, fn: () => Promise<void>, warmupMs = WARMUP_MS): Promise<number> {
   const start = performance.now();
-  for (let i = 0; i < warmup || performance.now() - start < WARMUP_MS; i++) await fn();
+  for (let i = 0; i < warmup || performance.now() - start < warmupMs; i++) await fn();
   const times: number[] = [];
   for (let i = 0; i < iters; i++) {
     const t0 = performance.now();
@@ -106,7 +118,60 @@ function calibrationBatches(w: Workload): Tensor[][] {
   return [0, 1].map((i) => [Tensor.randn([rows, ...w.shape.slice(1)], { seed: 50 + i, dtype: 'float16' })]);
 }
 
-async function benchOurs(w: Workload, iters: number, precision: 'fp16' | 'int8' | 'fp8' = 'fp16', fastAccumulation = true): Promise<OursResult> {
+/** Rounds of the paired timing of a quantized engine against our fp16 one. */
+const PAIRED_ROUNDS = 7;
+
+/**
+ * Paired timing of two calls `a` and `b` (a quantized engine and our fp16 engine of one
+ * workload): after both are warmed up, PAIRED_ROUNDS rounds each time both (`iters` calls, 10
+ * warm-up calls), in alternating order, so the drift of the host and the GPU's clocks over a run
+ * falls on both alike and one disturbed loop does not decide the ratio. Each call's median of its
+ * round medians, and the median of the rounds' ratios b / a.
+ */
+async function pairedMs(iters: number, a: () => Promise<void>, b: () => Promise<void>): Promise<{ a: number; b: number; ratio: number }> {
+  await timeMs(0, 10, a);
+  await timeMs(0, 10, b);
+  const as: number[] = [];
+  const bs: number[] = [];
+  for (let r = 0; r < PAIRED_ROUNDS; r++) {
+    for (const first of r % 2 === 0 ? [true, false] : [false, true]) {
+      if (first) as.push(await timeMs(iters, 10, a, 0));
+      else bs.push(await timeMs(iters, 10, b, 0));
+    }
+  }
+  return { a: median(as), b: median(bs), ratio: median(as.map((t, i) => bs[i]! / t)) };
+}
+
+/** A device input and the calls the benchmark times on an engine: new outputs per call, or bound outputs (dispose releases them). */
+interface Calls {
+  readonly fresh: () => Promise<void>;
+  readonly bound: () => Promise<void>;
+  readonly dispose: () => void;
+}
+
+async function callsOf(runner: CudaEngineRunner, x: Tensor): Promise<Calls> {
+  const dx = DeviceTensor.upload(x);
+  const outputs = await runner.run([dx]);
+  return {
+    fresh: async () => {
+      for (const y of await runner.run([dx])) y.dispose();
+    },
+    bound: async () => {
+      await runner.run([dx], { outputs });
+    },
+    dispose: () => {
+      for (const y of outputs) y.dispose();
+      dx.dispose();
+    },
+  };
+}
+
+/**
+ * Builds and times our engine of `w` at `precision`. With `fp16` (the calls of our fp16 engine of
+ * the same workload), the per-call and bound-output times are paired with it (pairedMs) and the
+ * result carries the fp16 side.
+ */
+async function benchOurs(w: Workload, iters: number, precision: 'fp16' | 'int8' | 'fp8' = 'fp16', fastAccumulation = true, fp16?: Calls): Promise<OursResult & { paired?: PairedResult }> {
   const entry = modelZoo[w.model];
   // The CUDA backend reads FXRT_CUDA_FP8_FAST_ACCUM when compile loads the plan (fast by default).
   process.env.FXRT_CUDA_FP8_FAST_ACCUM = fastAccumulation ? '1' : '0';
@@ -123,22 +188,27 @@ async function benchOurs(w: Workload, iters: number, precision: 'fp16' | 'int8' 
   const engines = [...lowered.engines.values()];
   if (engines.length !== 1 || lowered.cpuParts.size !== 0) throw new Error(`${w.name}: expected the whole model in one engine`);
   const runner = CudaEngineRunner.of(engines[0]!.engine);
-  const dx = DeviceTensor.upload(x);
-  const deviceMs = await timeMs(iters, 10, async () => {
-    for (const y of await runner.run([dx])) y.dispose();
-  });
-  const bound = await runner.run([dx]);
-  const boundMs = await timeMs(iters, 10, async () => {
-    await runner.run([dx], { outputs: bound });
-  });
-  for (const y of bound) y.dispose();
+  const calls = await callsOf(runner, x);
+  let deviceMs: number;
+  let boundMs: number;
+  let paired: PairedResult | undefined;
+  if (fp16) {
+    const fresh = await pairedMs(iters, calls.fresh, fp16.fresh);
+    const bound = await pairedMs(iters, calls.bound, fp16.bound);
+    deviceMs = fresh.a;
+    boundMs = bound.a;
+    paired = { fp16Ms: fresh.b, fp16BoundMs: bound.b, ratio: fresh.ratio, ratioBound: bound.ratio, rounds: PAIRED_ROUNDS };
+  } else {
+    deviceMs = await timeMs(iters, 10, calls.fresh);
+    boundMs = await timeMs(iters, 10, calls.bound);
+  }
+  calls.dispose();
   const graph = runner.graphState([w.shape]);
   const tactics = new Map<number, string[]>();
   for (const t of runner.tactics()) tactics.set(t.step, [...(tactics.get(t.step) ?? []), t.tactic]);
   const hostMs = await timeMs(Math.max(5, iters >> 2), 3, async () => {
     await lowered.run([x]);
   });
-  dx.dispose();
   runner.dispose();
   const ctx = engines[0]!.engine.createExecutionContext();
   ctx.profile = true;
@@ -148,7 +218,24 @@ async function benchOurs(w: Workload, iters: number, precision: 'fp16' | 'int8' 
   for (const p of profile) profileMs[p.kind] = (profileMs[p.kind] ?? 0) + p.totalMs / p.calls;
   const slowest = profile.map((p, i) => ({ p, i })).sort((a, b) => b.p.totalMs - a.p.totalMs).slice(0, 8)
     .map(({ p, i }) => `${p.step} (${p.kind}) ${(p.totalMs / p.calls).toFixed(3)} ms: ${(tactics.get(i) ?? []).join(' + ')}`);
-  return { buildS, deviceMs, boundMs, hostMs, graph, profileMs, slowest };
+  return { buildS, deviceMs, boundMs, hostMs, graph, profileMs, slowest, ...(paired ? { paired } : {}) };
+}
+
+/** Our fp16 engine of `w`, built again for the paired timing of its quantized engines (dispose releases it). */
+async function fp16Calls(w: Workload): Promise<Calls> {
+  const entry = modelZoo[w.model];
+  const x = Tensor.randn(w.shape, { seed: 1, dtype: 'float16' });
+  const concreteArgs = entry.traceOptions.concreteArgs;
+  const lowered = await compile(entry.create().eval().half(), [x], { device: 'cuda', precision: 'fp16', ...(concreteArgs ? { concreteArgs } : {}) });
+  const runner = CudaEngineRunner.of([...lowered.engines.values()][0]!.engine);
+  const calls = await callsOf(runner, x);
+  return {
+    ...calls,
+    dispose: () => {
+      calls.dispose();
+      runner.dispose();
+    },
+  };
 }
 
 /** Median ms of a call whose GPU work is one tiny kernel: what a call costs beyond its GPU time. */
@@ -194,17 +281,22 @@ async function main(): Promise<void> {
     ours[w.name] = await benchOurs(w, iters);
     console.log(`fxrt: ${w.name}: ${JSON.stringify(ours[w.name], null, 1)}`);
   }
-  // INT8 engines (calibrated on random data) of the workloads issue #6 sets targets for, against our fp16 above.
-  const quantized: { name: string; precision: string; result: OursResult }[] = [];
+  // INT8 engines (calibrated on random data) of the workloads issue #6 sets targets for, timed in
+  // rounds alternating with our fp16 engine of the same workload (pairedMs).
+  const quantized: { name: string; precision: string; result: OursResult & { paired?: PairedResult } }[] = [];
+  const partners = new Map<string, Calls>();
   for (const [precision, names, fast] of [['int8', INT8_WORKLOADS, false], ['fp8', FP8_WORKLOADS, true], ['fp8', FP8_WORKLOADS, false]] as const) {
     if (!process.argv.includes(`--${precision}`)) continue;
     for (const w of workloads.filter((v) => names.includes(v.name))) {
-      const result = await benchOurs(w, iters, precision, fast);
+      let partner = partners.get(w.name);
+      if (!partner) partners.set(w.name, (partner = await fp16Calls(w)));
+      const result = await benchOurs(w, iters, precision, fast, partner);
       const label = precision === 'fp8' ? (fast ? 'fp8 (default: fast accumulation)' : 'fp8, promoted accumulation (FXRT_CUDA_FP8_FAST_ACCUM=0)') : precision;
       quantized.push({ name: w.name, precision: label, result });
       console.log(`fxrt ${label}: ${w.name}: ${JSON.stringify(result, null, 1)}`);
     }
   }
+  for (const p of partners.values()) p.dispose();
   delete process.env.FXRT_CUDA_FP8_FAST_ACCUM;
   const peers = runPeers(workloads, iters, process.argv.includes('--compile'));
   const date = new Date().toISOString().slice(0, 10);
@@ -218,10 +310,14 @@ async function main(): Promise<void> {
       speedupVsCompile: p.compile_ms !== undefined ? p.compile_ms / o.deviceMs : null,
     };
   });
-  const quantRows = quantized.map(({ name, precision, result: o }) => ({
-    workload: name, precision, ms: o.deviceMs, boundOutputMs: o.boundMs, fp16Ms: ours[name]!.deviceMs, fp16BoundOutputMs: ours[name]!.boundMs,
-    speedupVsFp16: ours[name]!.deviceMs / o.deviceMs, torchEagerMs: peers.results[name]!.eager_ms, buildS: o.buildS, profileMs: o.profileMs, slowest: o.slowest,
-  }));
+  const quantRows = quantized.map(({ name, precision, result: o }) => {
+    const p = o.paired!;
+    return {
+      workload: name, precision, ms: o.deviceMs, boundOutputMs: o.boundMs, fp16Ms: p.fp16Ms, fp16BoundOutputMs: p.fp16BoundMs,
+      speedupVsFp16: p.ratio, speedupVsFp16BoundOutput: p.ratioBound, pairedRounds: p.rounds,
+      torchEagerMs: peers.results[name]!.eager_ms, buildS: o.buildS, profileMs: o.profileMs, slowest: o.slowest,
+    };
+  });
   const report = {
     date, gpu: device.name, driver: device.driverVersion, cudaRuntime: device.runtimeVersion, cudnn: device.cudnnVersion,
     fxrtCallOverheadMs: overheadMs, torch: peers.torch, precision: 'fp16 (float16 inputs, outputs and weights on both sides)', timing: 'median wall-clock ms per awaited call, inputs and outputs on the device', rows, quantized: quantRows,
@@ -247,9 +343,12 @@ async function main(): Promise<void> {
     ...(quantRows.length === 0 ? [] : [
       '## INT8 and FP8 (PTQ on two random batches: int8 entropy-calibrated, FP8 e4m3 max-calibrated matrix products; float layers in fp16)',
       '',
-      '| workload | precision | fxrt ms | fxrt ms, bound out | fxrt fp16 ms | fp16 bound out | vs fp16 | torch eager fp16 ms | build s | profiled eager ms by step kind |',
-      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
-      ...quantRows.map((r) => `| ${r.workload} | ${r.precision} | ${fmt(r.ms)} | ${fmt(r.boundOutputMs)} | ${fmt(r.fp16Ms)} | ${fmt(r.fp16BoundOutputMs)} | ${fmt(r.speedupVsFp16, 2)}x | ${fmt(r.torchEagerMs)} | ` +
+      `Paired with our fp16 engine of the same workload: ${PAIRED_ROUNDS} rounds, each timing both engines (${iters} calls each, alternating which goes first),`,
+      'per call and into bound outputs; ms: each engine\'s median of its round medians; vs fp16: the median of the rounds\' fp16 / quantized ratios.',
+      '',
+      '| workload | precision | fxrt ms | fxrt ms, bound out | fxrt fp16 ms | fp16 bound out | vs fp16 | vs fp16, bound out | torch eager fp16 ms | build s | profiled eager ms by step kind |',
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+      ...quantRows.map((r) => `| ${r.workload} | ${r.precision} | ${fmt(r.ms)} | ${fmt(r.boundOutputMs)} | ${fmt(r.fp16Ms)} | ${fmt(r.fp16BoundOutputMs)} | ${fmt(r.speedupVsFp16, 2)}x | ${fmt(r.speedupVsFp16BoundOutput, 2)}x | ${fmt(r.torchEagerMs)} | ` +
         `${fmt(r.buildS, 1)} | ${Object.entries(r.profileMs).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')} |`),
       '',
     ]),
