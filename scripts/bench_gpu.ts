@@ -22,6 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CudaEngineRunner, cudaDeviceInfo, DeviceTensor } from '../src/backends/cuda/index.js';
 import { compile } from '../src/compile.js';
+import type { LoweredModule } from '../src/lowering/lowered_module.js';
 import { modelZoo, type ModelName } from '../src/models/index.js';
 import { nn } from '../src/nn/index.js';
 import { Tensor } from '../src/tensor/tensor.js';
@@ -118,6 +119,20 @@ function calibrationBatches(w: Workload): Tensor[][] {
   return [0, 1].map((i) => [Tensor.randn([rows, ...w.shape.slice(1)], { seed: 50 + i, dtype: 'float16' })]);
 }
 
+/** Our engine of `w` at `precision` (in half precision, int8 and FP8 calibrated on calibrationBatches), and its input. */
+async function compileWorkload(w: Workload, precision: 'fp16' | 'int8' | 'fp8'): Promise<{ lowered: LoweredModule; x: Tensor }> {
+  const entry = modelZoo[w.model];
+  const x = Tensor.randn(w.shape, { seed: 1, dtype: 'float16' });
+  const concreteArgs = entry.traceOptions.concreteArgs;
+  const lowered = await compile(entry.create().eval().half(), [x], {
+    device: 'cuda', precision, ...(concreteArgs ? { concreteArgs } : {}),
+    ...(precision === 'int8' ? { calibration: { data: calibrationBatches(w), method: 'entropy' as const } } : {}),
+    ...(precision === 'fp8' ? { calibration: { data: calibrationBatches(w), method: 'minmax' as const } } : {}),
+  });
+  if (lowered.engines.size !== 1 || lowered.cpuParts.size !== 0) throw new Error(`${w.name}: expected the whole model in one engine`);
+  return { lowered, x };
+}
+
 /** Rounds of the paired timing of a quantized engine against our fp16 one. */
 const PAIRED_ROUNDS = 7;
 
@@ -172,21 +187,12 @@ async function callsOf(runner: CudaEngineRunner, x: Tensor): Promise<Calls> {
  * result carries the fp16 side.
  */
 async function benchOurs(w: Workload, iters: number, precision: 'fp16' | 'int8' | 'fp8' = 'fp16', fastAccumulation = true, fp16?: Calls): Promise<OursResult & { paired?: PairedResult }> {
-  const entry = modelZoo[w.model];
   // The CUDA backend reads FXRT_CUDA_FP8_FAST_ACCUM when compile loads the plan (fast by default).
   process.env.FXRT_CUDA_FP8_FAST_ACCUM = fastAccumulation ? '1' : '0';
-  const model = entry.create().eval().half();
-  const x = Tensor.randn(w.shape, { seed: 1, dtype: 'float16' });
-  const concreteArgs = entry.traceOptions.concreteArgs;
   const t0 = performance.now();
-  const lowered = await compile(model, [x], {
-    device: 'cuda', precision, ...(concreteArgs ? { concreteArgs } : {}),
-    ...(precision === 'int8' ? { calibration: { data: calibrationBatches(w), method: 'entropy' as const } } : {}),
-    ...(precision === 'fp8' ? { calibration: { data: calibrationBatches(w), method: 'minmax' as const } } : {}),
-  });
+  const { lowered, x } = await compileWorkload(w, precision);
   const buildS = (performance.now() - t0) / 1000;
   const engines = [...lowered.engines.values()];
-  if (engines.length !== 1 || lowered.cpuParts.size !== 0) throw new Error(`${w.name}: expected the whole model in one engine`);
   const runner = CudaEngineRunner.of(engines[0]!.engine);
   const calls = await callsOf(runner, x);
   let deviceMs: number;
@@ -223,10 +229,7 @@ async function benchOurs(w: Workload, iters: number, precision: 'fp16' | 'int8' 
 
 /** Our fp16 engine of `w`, built again for the paired timing of its quantized engines (dispose releases it). */
 async function fp16Calls(w: Workload): Promise<Calls> {
-  const entry = modelZoo[w.model];
-  const x = Tensor.randn(w.shape, { seed: 1, dtype: 'float16' });
-  const concreteArgs = entry.traceOptions.concreteArgs;
-  const lowered = await compile(entry.create().eval().half(), [x], { device: 'cuda', precision: 'fp16', ...(concreteArgs ? { concreteArgs } : {}) });
+  const { lowered, x } = await compileWorkload(w, 'fp16');
   const runner = CudaEngineRunner.of([...lowered.engines.values()][0]!.engine);
   const calls = await callsOf(runner, x);
   return {
