@@ -11,15 +11,24 @@
  *   alloc+free     DeviceTensor.empty + dispose of the output (stream-ordered pool)
  *   runner.run     the whole call as the benchmark times it (a new output per call)
  *   run into       the same with the output bound once (runner.run(x, { outputs }))
- *   pipelined      8 such runs enqueued before awaiting them all, per run: the host's enqueue cost
- * and the same two calls on the MLP workload (10240x512, fp16), whose gap to the sum of its steps'
- * GPU times (profiled eagerly) is the per-call cost at scale (input and output copies included).
+ *   pipelined      8 such runs started before awaiting them all, per run (the runner still runs
+ *                  them one after another, each after the one before has finished: not the GPU
+ *                  time of a replay, about the awaited call's time)
+ *   pieces         one addon.pollCompletions() with nothing pending, one stream.query() on an idle
+ *                  stream (means of synchronous loops), one event-loop turn, one awaited resolved
+ *                  promise; a one-kernel relu then stream.query() spun on synchronously (no event
+ *                  loop, no promise: the device round trip of a launch as the JS thread sees it);
+ *                  the idle stream's completion with polling off (the waiter thread's callback)
+ * and the same calls on the MLP workload (10240x512) in fp16 and in int8 (entropy-calibrated on two
+ * random batches, as scripts/bench_gpu.ts), with each step's GPU time profiled eagerly (events
+ * around each step: host launch gaps included).
  *
  * Completions are polled from the JS thread for FXRT_CUDA_POLL_US (default 1000 µs; src/backends/cuda/completion.ts);
  * --poll-us N sets that window (0: the waiter thread's callback alone).
  *
  * Run: node node_modules/vite-node/vite-node.mjs scripts/profile_call_overhead.ts [--iters N] [--poll-us N]
  */
+import { loadedAddon } from '../src/backends/cuda/availability.js';
 import { setCompletionPolling } from '../src/backends/cuda/completion.js';
 import { CudaEngineRunner, cudaRelu, DeviceTensor, Stream } from '../src/backends/cuda/index.js';
 import { compile } from '../src/compile.js';
@@ -30,6 +39,14 @@ import { Tensor } from '../src/tensor/tensor.js';
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[s.length >> 1]!;
+}
+
+/** Mean µs per call of a synchronous `fn`, over n calls after n / 10 warm-up calls. */
+function syncUs(n: number, fn: () => unknown): number {
+  for (let i = 0; i < n / 10; i++) fn();
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) fn();
+  return ((performance.now() - t0) * 1000) / n;
 }
 
 async function timeUs(iters: number, fn: () => unknown): Promise<number> {
@@ -63,6 +80,20 @@ rows.push(['relu + poll (stream.query from setImmediate until done)', await time
   while (!stream.query()) await new Promise((r) => setImmediate(r));
   y.dispose();
 })]);
+// The pieces of a completion, each alone.
+const addon = loadedAddon()!;
+rows.push(['piece: addon.pollCompletions(), nothing pending (mean of a loop)', syncUs(iters * 10, () => addon.pollCompletions())]);
+rows.push(['piece: stream.query(), idle stream (mean of a loop)', syncUs(iters * 10, () => stream.query())]);
+rows.push(['piece: an event-loop turn (await setImmediate)', await timeUs(iters, () => new Promise((r) => setImmediate(r)))]);
+rows.push(['piece: an awaited resolved promise', await timeUs(iters, () => Promise.resolve())]);
+rows.push(['relu + spin (stream.query in a synchronous loop until done)', await timeUs(iters, () => {
+  const y = cudaRelu(dx, { stream });
+  while (!stream.query());
+  y.dispose();
+})]);
+setCompletionPolling(0);
+rows.push(['completion, polling off (the waiter thread alone)', await timeUs(iters, () => stream.synchronize())]);
+setCompletionPolling(undefined);
 rows.push(['alloc+free (DeviceTensor.empty + dispose)', await timeUs(iters, () => DeviceTensor.empty([1, 8], 'float16').dispose())]);
 rows.push(['runner.run (one relu step, device in/out)', await timeUs(iters, async () => {
   for (const y of await runner.run([dx])) y.dispose();
@@ -73,24 +104,28 @@ rows.push(['pipelined: 8 runs into a bound output, then await all (per run)', (a
   Promise.all(Array.from({ length: 8 }, () => runner.run([dx], { outputs: [bound!] }))))) / 8]);
 bound!.dispose();
 rows.push(['lowered.run (host in/out)', await timeUs(iters >> 2, () => lowered.run([x]))]);
-{
-  const model = modelZoo.mlp.create().half();
+for (const precision of ['fp16', 'int8'] as const) {
+  const model = modelZoo.mlp.create().eval().half();
   const xm = Tensor.randn([10240, 512], { seed: 3, dtype: 'float16' });
-  const lm = await compile(model, [xm], { device: 'cuda', precision: 'fp16' });
+  const calibration = precision === 'int8'
+    ? { calibration: { data: [[Tensor.randn([10240, 512], { seed: 4, dtype: 'float16' })], [Tensor.randn([10240, 512], { seed: 5, dtype: 'float16' })]], method: 'entropy' as const } }
+    : {};
+  const lm = await compile(model, [xm], { device: 'cuda', precision, ...calibration });
   const engine = [...lm.engines.values()][0]!.engine;
   const r = CudaEngineRunner.of(engine);
   const dm = DeviceTensor.upload(xm);
-  rows.push(['mlp: runner.run', await timeUs(iters >> 2, async () => {
+  rows.push([`mlp ${precision}: runner.run`, await timeUs(iters >> 2, async () => {
     for (const y of await r.run([dm])) y.dispose();
   })]);
   const [out] = await r.run([dm]);
-  rows.push(['mlp: runner.run into a bound output', await timeUs(iters >> 2, () => r.run([dm], { outputs: [out!] }))]);
+  rows.push([`mlp ${precision}: runner.run into a bound output`, await timeUs(iters >> 2, () => r.run([dm], { outputs: [out!] }))]);
   out!.dispose();
   const ctx = engine.createExecutionContext();
   ctx.profile = true;
   for (let i = 0; i < 5; i++) await ctx.execute([xm]);
+  for (const p of ctx.profileData()) rows.push([`mlp ${precision}: step ${p.kind} ${p.step} (eager, events)`, (p.totalMs / p.calls) * 1000]);
   const gpuMs = ctx.profileData().reduce((a, p) => a + p.totalMs / p.calls, 0);
-  rows.push(['mlp: sum of step GPU times (eager, events)', gpuMs * 1000]);
+  rows.push([`mlp ${precision}: sum of step GPU times (eager, events)`, gpuMs * 1000]);
   dm.dispose();
   r.dispose();
 }

@@ -7,7 +7,8 @@
 // kernel: IGEMM_TILES=12 ncu --launch-skip 2 --launch-count 1 -k regex:Igemm igemm_bench fc1.
 // A TMA tile whose last wave runs in 64-row units (IgemmTmaTailParts) is timed twice, so ("last
 // wave in 64-row tiles") and in whole tiles (IgemmParams::unsplitTail), both checked against the
-// first tile's bytes.
+// first tile's bytes. A problem on the network's float16 input (the MLP's fc1) also times the
+// quantize kernel of that input alone and followed by each tile.
 #include <cublasLt.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -20,6 +21,7 @@
 #include "bench_util.cuh"
 #include "kernels/igemm.h"
 #include "kernels/pointwise.h"
+#include "kernels/quant.h"
 
 using namespace fxrt;
 using namespace fxrt::kernels;
@@ -36,6 +38,11 @@ using namespace fxrt::kernels;
 __global__ void Fill(int8_t* p, int64_t n, uint32_t seed) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
     p[i] = (int8_t)((int)(BenchHash(i, seed) >> 24) % 64);
+  }
+}
+__global__ void FillH(__half* p, int64_t n, uint32_t seed) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    p[i] = __float2half(static_cast<float>(static_cast<int>(BenchHash(i, seed) >> 20) - 2048) / 1024.f);
   }
 }
 __global__ void FillF(float* p, int64_t n, float v) {
@@ -72,6 +79,7 @@ struct Problem {
   bool conv;
   IgemmConv g;
   bool int8Out, relu, residual;
+  bool floatInput;  // the network's float16 input, quantized per tensor right before (the MLP's fc1)
 };
 
 Problem Matrix(const char* name, int64_t m, int n, int k, bool int8Out, bool relu) {
@@ -159,7 +167,11 @@ float TimeLt(cublasLtHandle_t lt, int64_t m, int n, int k, bool int8, void* ws, 
 
 int main(int argc, char** argv) {
   std::vector<Problem> problems = {
-      Matrix("mlp fc1 10240x2048x512 relu->int8", 10240, 2048, 512, true, true),
+      [] {
+        Problem p = Matrix("mlp fc1 10240x2048x512 relu->int8", 10240, 2048, 512, true, true);
+        p.floatInput = true;
+        return p;
+      }(),
       Matrix("mlp fc2 10240x512x2048 ->fp16", 10240, 512, 2048, false, false),
       Conv("r50 conv1 7x7/2 3->64 @224", 128, 224, 3, 64, 7, 2, true, false),
       Conv("cifar conv1 3x3 3->64 @32 b1", 1, 32, 3, 64, 3, 1, true, false),
@@ -280,6 +292,34 @@ int main(int argc, char** argv) {
         }
       }
     };
+    // A layer on the network's float16 input (the MLP's fc1): A as the quantize of x [m, k] (the
+    // quantize kernel's vector path, as an engine's quantize step runs it), timed alone and as the
+    // quantize followed by the GEMM (back to back, not chained).
+    if (pr.floatInput) {
+      __half* x = static_cast<__half*>(Alloc(static_cast<size_t>(pr.m) * pr.k * 2));
+      FillH<<<1024, 256>>>(x, pr.m * pr.k, 4);
+      QuantParams qp{};
+      qp.rank = 1;
+      qp.size[0] = pr.m * pr.k;
+      qp.x = QuantOperand{x, DType::Float16, {1}};
+      qp.scale = QuantOperand{scales + 1, DType::Float32, {0}};
+      qp.y = a;
+      qp.yDtype = DType::Int8;
+      qp.yStride[0] = 1;
+      qp.quantize = true;
+      CK(LaunchQuant(qp, 0));
+      const float alone = TimeMs([&] { LaunchQuant(qp, 0); });
+      std::printf("  quantize kernel alone (float16 x [m, k] -> int8)%27s %8.4f ms %7.1f GB/s\n", "", alone, pr.m * pr.k * 3.0 / alone / 1e6);
+      for (int t = 0; t < IgemmTileCount(); t++) {
+        if ((IgemmTileUsesWgmma(t) && !wgmma) || !IgemmTileSupports(p, t) || !tileWanted(t)) continue;
+        const float both = TimeMs([&] {
+          LaunchQuant(qp, 0);
+          LaunchIgemm(p, t, 0);
+        });
+        std::printf("  quantize kernel, then igemm %-46s %8.4f ms\n", IgemmTileName(t), both);
+      }
+      CK(cudaFree(x));
+    }
     everyTile(p, "igemm");
     if (pr.conv && pr.k % 16 == 0) {
       // The same product over an explicit [m, k] matrix: what the convolution's implicit loads cost.

@@ -15,7 +15,7 @@ SRC=$BIN.src
 mkdir -p "$SRC"
 # The tile configurations' translation units, as CMakeLists.txt generates them (compiled in parallel).
 tiles=$(grep -oE 'set\(FXRT_IGEMM_TILES [0-9]+' native/CMakeLists.txt | grep -oE '[0-9]+$')
-units=(native/bench/igemm_bench.cu native/src/kernels/igemm.cu)
+units=(native/bench/igemm_bench.cu native/src/kernels/igemm.cu native/src/kernels/quant.cu)
 for ((t = 0; t < tiles; t++)); do
   sed "s/@FXRT_IGEMM_TILE@/$t/g" native/src/kernels/igemm_tile.cu.in > "$SRC/igemm_tile$t.cu"
   units+=("$SRC/igemm_tile$t.cu")
