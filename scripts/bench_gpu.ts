@@ -26,6 +26,7 @@ import type { LoweredModule } from '../src/lowering/lowered_module.js';
 import { modelZoo, type ModelName } from '../src/models/index.js';
 import { nn } from '../src/nn/index.js';
 import { Tensor } from '../src/tensor/tensor.js';
+import { pairedMs, PAIRED_ROUNDS, timeMs } from './bench_timing.js';
 
 interface Workload {
   readonly name: string;
@@ -92,27 +93,6 @@ function arg(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-/** Warm-up before every timed loop, at least: the GPU's clocks ramp up under load (bench_gpu_peers.py warms up as long). */
-const WARMUP_MS = 300;
-
-async function timeMs(iters: number, warmup: number, fn: () => Promise<void>, warmupMs = WARMUP_MS): Promise<number> {
-  const start = performance.now();
-  for (let i = 0; i < warmup || performance.now() - start < warmupMs; i++) await fn();
-  const times: number[] = [];
-  for (let i = 0; i < iters; i++) {
-    const t0 = performance.now();
-    await fn();
-    times.push(performance.now() - t0);
-  }
-  return median(times);
-}
-
 /** Calibration batches for an int8 build of `w`: two random batches of at most 8 images (or 1024 rows). */
 function calibrationBatches(w: Workload): Tensor[][] {
   const rows = Math.min(w.shape[0]!, w.shape.length === 2 ? 1024 : 8);
@@ -131,30 +111,6 @@ async function compileWorkload(w: Workload, precision: 'fp16' | 'int8' | 'fp8'):
   });
   if (lowered.engines.size !== 1 || lowered.cpuParts.size !== 0) throw new Error(`${w.name}: expected the whole model in one engine`);
   return { lowered, x };
-}
-
-/** Rounds of the paired timing of a quantized engine against our fp16 one. */
-const PAIRED_ROUNDS = 7;
-
-/**
- * Paired timing of two calls `a` and `b` (a quantized engine and our fp16 engine of one
- * workload): after both are warmed up, PAIRED_ROUNDS rounds each time both (`iters` calls, 10
- * warm-up calls), in alternating order, so the drift of the host and the GPU's clocks over a run
- * falls on both alike and one disturbed loop does not decide the ratio. Each call's median of its
- * round medians, and the median of the rounds' ratios b / a.
- */
-async function pairedMs(iters: number, a: () => Promise<void>, b: () => Promise<void>): Promise<{ a: number; b: number; ratio: number }> {
-  await timeMs(0, 10, a);
-  await timeMs(0, 10, b);
-  const as: number[] = [];
-  const bs: number[] = [];
-  for (let r = 0; r < PAIRED_ROUNDS; r++) {
-    for (const first of r % 2 === 0 ? [true, false] : [false, true]) {
-      if (first) as.push(await timeMs(iters, 10, a, 0));
-      else bs.push(await timeMs(iters, 10, b, 0));
-    }
-  }
-  return { a: median(as), b: median(bs), ratio: median(as.map((t, i) => bs[i]! / t)) };
 }
 
 /** A device input and the calls the benchmark times on an engine: new outputs per call, or bound outputs (dispose releases them). */

@@ -10,6 +10,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { cosineSimilarity, importOnnx, maxAbsDiff, Tensor, type DType } from '../src/index.js';
+import { median } from './bench_timing.js';
 
 interface TensorFile { name: string; dtype: string; shape: number[]; file: string }
 interface TorchTiming { batch?: number; eager_ms?: number; graph_ms?: number; error?: string; graph_error?: string }
@@ -94,10 +95,6 @@ function compare(ours: readonly Tensor[], refs: readonly TensorFile[]): { maxRel
   return { maxRelErr, cosine };
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1]!;
-}
 
 /** `t` repeated `batch` times along dim 0. */
 function repeatBatch(t: Tensor, batch: number): Tensor {

@@ -35,11 +35,8 @@ import { compile } from '../src/compile.js';
 import { modelZoo } from '../src/models/index.js';
 import { nn } from '../src/nn/index.js';
 import { Tensor } from '../src/tensor/tensor.js';
+import { median } from './bench_timing.js';
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1]!;
-}
 
 /** Mean µs per call of a synchronous `fn`, over n calls after n / 10 warm-up calls. */
 function syncUs(n: number, fn: () => unknown): number {

@@ -1,0 +1,61 @@
+/**
+ * The benchmarks' timing statistics (scripts/bench_gpu.ts and the other GPU scripts): the median,
+ * a timed loop of awaited calls after a warm-up, and the paired timing of two calls in alternating
+ * rounds that the quantized engines' ratios to our fp16 engine come from. A module of its own, so
+ * CI tests the arithmetic the committed ratios rest on (test/bench_timing.test.ts).
+ */
+
+/** The median of `xs` (the mean of the middle two for an even count). */
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) throw new RangeError('median: no values');
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Warm-up before every timed loop, at least: the GPU's clocks ramp up under load (bench_gpu_peers.py warms up as long). */
+export const WARMUP_MS = 300;
+
+/**
+ * Median ms of `iters` awaited calls of `fn`, after at least `warmup` calls and `warmupMs` ms of
+ * calls (0 ms: the warm-up count alone).
+ */
+export async function timeMs(iters: number, warmup: number, fn: () => Promise<void>, warmupMs = WARMUP_MS): Promise<number> {
+  const start = performance.now();
+  for (let i = 0; i < warmup || performance.now() - start < warmupMs; i++) await fn();
+  const times: number[] = [];
+  for (let i = 0; i < iters; i++) {
+    const t0 = performance.now();
+    await fn();
+    times.push(performance.now() - t0);
+  }
+  return median(times);
+}
+
+/** Rounds of the paired timing of a quantized engine against our fp16 one. */
+export const PAIRED_ROUNDS = 7;
+
+/** A timed loop as timeMs runs it (a parameter of pairedMs, for tests). */
+export type TimeLoop = (iters: number, warmup: number, fn: () => Promise<void>, warmupMs?: number) => Promise<number>;
+
+/**
+ * Paired timing of two calls `a` and `b` (a quantized engine and our fp16 engine of one
+ * workload): after both are warmed up (timeMs's default warm-up), PAIRED_ROUNDS rounds each time
+ * both (`iters` calls after 10 warm-up calls), `a` first in even rounds and `b` first in odd ones,
+ * so the drift of the host and the GPU's clocks over a run falls on both alike and one disturbed
+ * loop does not decide the ratio. Each call's median of its round medians, and the median of the
+ * rounds' ratios b / a.
+ */
+export async function pairedMs(iters: number, a: () => Promise<void>, b: () => Promise<void>, time: TimeLoop = timeMs): Promise<{ a: number; b: number; ratio: number }> {
+  await time(0, 10, a);
+  await time(0, 10, b);
+  const as: number[] = [];
+  const bs: number[] = [];
+  for (let r = 0; r < PAIRED_ROUNDS; r++) {
+    for (const first of r % 2 === 0 ? [true, false] : [false, true]) {
+      if (first) as.push(await time(iters, 10, a, 0));
+      else bs.push(await time(iters, 10, b, 0));
+    }
+  }
+  return { a: median(as), b: median(bs), ratio: median(as.map((t, i) => bs[i]! / t)) };
+}

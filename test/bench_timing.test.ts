@@ -1,0 +1,77 @@
+/**
+ * The benchmarks' timing statistics (scripts/bench_timing.ts): the median, the timed loop's warm-up
+ * and count, and the paired timing whose median of round ratios is the quantized engines' committed
+ * "vs fp16" figure.
+ */
+import { describe, expect, it } from 'vitest';
+import { median, pairedMs, PAIRED_ROUNDS, timeMs, type TimeLoop } from '../scripts/bench_timing.js';
+
+describe('bench timing (scripts/bench_timing.ts)', () => {
+  it('takes the median: the middle value, or the mean of the middle two; no values is an error', () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(median([5])).toBe(5);
+    expect(() => median([])).toThrow('median: no values');
+  });
+
+  it('times iters calls after the warm-up calls, and warms up for at least warmupMs', async () => {
+    let calls = 0;
+    const fn = async () => {
+      calls++;
+    };
+    const ms = await timeMs(5, 3, fn, 0);
+    expect(calls).toBe(8);
+    expect(ms).toBeGreaterThanOrEqual(0);
+    calls = 0;
+    const t0 = performance.now();
+    await timeMs(1, 0, fn, 20);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(20);
+    expect(calls).toBeGreaterThan(1);
+  });
+
+  /** A fake timed loop: records which call each loop timed and answers from `ms` per call in turn. */
+  function fakeLoop(ms: Record<'a' | 'b', number[]>, a: () => Promise<void>): { time: TimeLoop; order: string[] } {
+    const order: string[] = [];
+    const next = { a: 0, b: 0 };
+    const time: TimeLoop = async (iters, warmup, fn, warmupMs) => {
+      const which = fn === a ? 'a' : 'b';
+      if (iters === 0) {
+        order.push(`warm ${which} (${warmup}, ${warmupMs ?? 'default'} ms)`);
+        return 0;
+      }
+      order.push(`${which} (${iters} after ${warmup}, ${warmupMs} ms)`);
+      return ms[which][next[which]++]!;
+    };
+    return { time, order };
+  }
+
+  it('pairs the two calls in alternating rounds after warming both up', async () => {
+    const a = async () => {};
+    const b = async () => {};
+    const rounds = Array.from({ length: PAIRED_ROUNDS }, () => 1);
+    const { time, order } = fakeLoop({ a: rounds, b: rounds }, a);
+    await pairedMs(200, a, b, time);
+    expect(order.slice(0, 2)).toEqual(['warm a (10, default ms)', 'warm b (10, default ms)']);
+    const timed = order.slice(2).map((o) => o[0]);
+    expect(timed).toHaveLength(2 * PAIRED_ROUNDS);
+    for (let r = 0; r < PAIRED_ROUNDS; r++) expect(timed.slice(2 * r, 2 * r + 2), `round ${r}`).toEqual(r % 2 === 0 ? ['a', 'b'] : ['b', 'a']);
+    expect(order[2]).toBe('a (200 after 10, 0 ms)');
+  });
+
+  it('reports each call\'s median of its rounds and the median of the rounds\' ratios b / a, so one disturbed loop does not decide it', async () => {
+    const a = async () => {};
+    const b = async () => {};
+    // Round ratios b / a: 1.5, 1.2, 1.4, 3.0 (b's loop disturbed), 1.3, 1.6, 1.45: median 1.45.
+    const as = [0.060, 0.070, 0.065, 0.060, 0.070, 0.060, 0.064];
+    const ratios = [1.5, 1.2, 1.4, 3.0, 1.3, 1.6, 1.45];
+    const bs = as.map((t, i) => t * ratios[i]!);
+    expect(as).toHaveLength(PAIRED_ROUNDS);
+    const { time } = fakeLoop({ a: as, b: bs }, a);
+    const got = await pairedMs(200, a, b, time);
+    expect(got.a).toBeCloseTo(0.064, 12);
+    expect(got.b).toBeCloseTo(median(bs), 12);
+    expect(got.ratio).toBeCloseTo(1.45, 12);
+    // The ratio of the medians would be another figure: the test tells them apart.
+    expect(got.b / got.a).not.toBeCloseTo(1.45, 3);
+  });
+});
