@@ -16,13 +16,19 @@ export function median(xs: readonly number[]): number {
 /** Warm-up before every timed loop, at least: the GPU's clocks ramp up under load (bench_gpu_peers.py warms up as long). */
 export const WARMUP_MS = 300;
 
-/**
- * Median ms of `iters` awaited calls of `fn`, after at least `warmup` calls and `warmupMs` ms of
- * calls (0 ms: the warm-up count alone).
- */
-export async function timeMs(iters: number, warmup: number, fn: () => Promise<void>, warmupMs = WARMUP_MS): Promise<number> {
+/** At least `warmup` awaited calls of `fn`, and calls for at least `warmupMs` ms. */
+export async function warmUp(warmup: number, fn: () => Promise<void>, warmupMs = WARMUP_MS): Promise<void> {
   const start = performance.now();
   for (let i = 0; i < warmup || performance.now() - start < warmupMs; i++) await fn();
+}
+
+/**
+ * Median ms of `iters` (at least 1) awaited calls of `fn`, after warmUp(warmup, fn, warmupMs)
+ * (0 ms: the warm-up count alone).
+ */
+export async function timeMs(iters: number, warmup: number, fn: () => Promise<void>, warmupMs = WARMUP_MS): Promise<number> {
+  if (!(iters >= 1)) throw new RangeError(`timeMs: at least one timed call, got ${iters}`);
+  await warmUp(warmup, fn, warmupMs);
   const times: number[] = [];
   for (let i = 0; i < iters; i++) {
     const t0 = performance.now();
@@ -35,26 +41,29 @@ export async function timeMs(iters: number, warmup: number, fn: () => Promise<vo
 /** Rounds of the paired timing of a quantized engine against our fp16 one. */
 export const PAIRED_ROUNDS = 7;
 
-/** A timed loop as timeMs runs it (a parameter of pairedMs, for tests). */
-export type TimeLoop = (iters: number, warmup: number, fn: () => Promise<void>, warmupMs?: number) => Promise<number>;
+/** The warm-up and the timed loop pairedMs runs (warmUp and timeMs; a parameter, for tests). */
+export interface Timer {
+  readonly warmUp: (warmup: number, fn: () => Promise<void>, warmupMs?: number) => Promise<void>;
+  readonly timeMs: (iters: number, warmup: number, fn: () => Promise<void>, warmupMs?: number) => Promise<number>;
+}
 
 /**
  * Paired timing of two calls `a` and `b` (a quantized engine and our fp16 engine of one
- * workload): after both are warmed up (timeMs's default warm-up), PAIRED_ROUNDS rounds each time
+ * workload): after both are warmed up (warmUp's default), PAIRED_ROUNDS rounds each time
  * both (`iters` calls after 10 warm-up calls), `a` first in even rounds and `b` first in odd ones,
  * so the drift of the host and the GPU's clocks over a run falls on both alike and one disturbed
  * loop does not decide the ratio. Each call's median of its round medians, and the median of the
  * rounds' ratios b / a.
  */
-export async function pairedMs(iters: number, a: () => Promise<void>, b: () => Promise<void>, time: TimeLoop = timeMs): Promise<{ a: number; b: number; ratio: number }> {
-  await time(0, 10, a);
-  await time(0, 10, b);
+export async function pairedMs(iters: number, a: () => Promise<void>, b: () => Promise<void>, timer: Timer = { warmUp, timeMs }): Promise<{ a: number; b: number; ratio: number }> {
+  await timer.warmUp(10, a);
+  await timer.warmUp(10, b);
   const as: number[] = [];
   const bs: number[] = [];
   for (let r = 0; r < PAIRED_ROUNDS; r++) {
     for (const first of r % 2 === 0 ? [true, false] : [false, true]) {
-      if (first) as.push(await time(iters, 10, a, 0));
-      else bs.push(await time(iters, 10, b, 0));
+      if (first) as.push(await timer.timeMs(iters, 10, a, 0));
+      else bs.push(await timer.timeMs(iters, 10, b, 0));
     }
   }
   return { a: median(as), b: median(bs), ratio: median(as.map((t, i) => bs[i]! / t)) };

@@ -4,7 +4,7 @@
  * "vs fp16" figure.
  */
 import { describe, expect, it } from 'vitest';
-import { median, pairedMs, PAIRED_ROUNDS, timeMs, type TimeLoop } from '../scripts/bench_timing.js';
+import { median, pairedMs, PAIRED_ROUNDS, timeMs, type Timer } from '../scripts/bench_timing.js';
 
 describe('bench timing (scripts/bench_timing.ts)', () => {
   it('takes the median: the middle value, or the mean of the middle two; no values is an error', () => {
@@ -14,7 +14,7 @@ describe('bench timing (scripts/bench_timing.ts)', () => {
     expect(() => median([])).toThrow('median: no values');
   });
 
-  it('times iters calls after the warm-up calls, and warms up for at least warmupMs', async () => {
+  it('times iters calls after the warm-up calls, and warms up for at least warmupMs; no timed call is an error', async () => {
     let calls = 0;
     const fn = async () => {
       calls++;
@@ -27,20 +27,22 @@ describe('bench timing (scripts/bench_timing.ts)', () => {
     await timeMs(1, 0, fn, 20);
     expect(performance.now() - t0).toBeGreaterThanOrEqual(20);
     expect(calls).toBeGreaterThan(1);
+    await expect(timeMs(0, 3, fn, 0)).rejects.toThrow('timeMs: at least one timed call, got 0');
   });
 
-  /** A fake timed loop: records which call each loop timed and answers from `ms` per call in turn. */
-  function fakeLoop(ms: Record<'a' | 'b', number[]>, a: () => Promise<void>): { time: TimeLoop; order: string[] } {
+  /** A fake timer: records which call each warm-up and loop ran and answers from `ms` per call in turn. */
+  function fakeLoop(ms: Record<'a' | 'b', number[]>, a: () => Promise<void>): { time: Timer; order: string[] } {
     const order: string[] = [];
     const next = { a: 0, b: 0 };
-    const time: TimeLoop = async (iters, warmup, fn, warmupMs) => {
-      const which = fn === a ? 'a' : 'b';
-      if (iters === 0) {
-        order.push(`warm ${which} (${warmup}, ${warmupMs ?? 'default'} ms)`);
-        return 0;
-      }
-      order.push(`${which} (${iters} after ${warmup}, ${warmupMs} ms)`);
-      return ms[which][next[which]++]!;
+    const time: Timer = {
+      warmUp: async (warmup, fn, warmupMs) => {
+        order.push(`warm ${fn === a ? 'a' : 'b'} (${warmup}, ${warmupMs ?? 'default'} ms)`);
+      },
+      timeMs: async (iters, warmup, fn, warmupMs) => {
+        const which = fn === a ? 'a' : 'b';
+        order.push(`${which} (${iters} after ${warmup}, ${warmupMs} ms)`);
+        return ms[which][next[which]++]!;
+      },
     };
     return { time, order };
   }
