@@ -10,7 +10,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { cosineSimilarity, importOnnx, maxAbsDiff, Tensor, type DType } from '../src/index.js';
-import { median } from './bench_timing.js';
+import { timeMs } from './bench_timing.js';
 
 interface TensorFile { name: string; dtype: string; shape: number[]; file: string }
 interface TorchTiming { batch?: number; eager_ms?: number; graph_ms?: number; error?: string; graph_error?: string }
@@ -147,25 +147,19 @@ async function checkCuda(list: readonly Entry[]): Promise<void> {
       row.buildS = (performance.now() - t0) / 1000;
       row.engines = lowered.engines.size;
       row.cpuParts = lowered.cpuParts.size;
-      const times: number[] = [];
       if (row.engines === 1 && row.cpuParts === 0) {
         const runner = CudaEngineRunner.of([...lowered.engines.values()][0]!.engine);
         const dev = big.map((t) => DeviceTensor.upload(t));
-        for (let i = 0; i < 60; i++) {
-          const t1 = performance.now();
+        row.fxrtMs = await timeMs(50, 10, async () => {
           for (const y of await runner.run(dev)) y.dispose();
-          if (i >= 10) times.push(performance.now() - t1);
-        }
+        }, 0);
         for (const d of dev) d.dispose();
         runner.dispose();
       } else {
-        for (let i = 0; i < 20; i++) {
-          const t1 = performance.now();
+        row.fxrtMs = await timeMs(15, 5, async () => {
           await lowered.run(big);
-          if (i >= 5) times.push(performance.now() - t1);
-        }
+        }, 0);
       }
-      row.fxrtMs = median(times);
     } catch (err) {
       row.error = (err as Error).message.slice(0, 300);
     }

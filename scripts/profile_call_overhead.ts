@@ -35,8 +35,7 @@ import { compile } from '../src/compile.js';
 import { modelZoo } from '../src/models/index.js';
 import { nn } from '../src/nn/index.js';
 import { Tensor } from '../src/tensor/tensor.js';
-import { median } from './bench_timing.js';
-
+import { median, timeMs } from './bench_timing.js';
 
 /** Mean µs per call of a synchronous `fn`, over n calls after n / 10 warm-up calls. */
 function syncUs(n: number, fn: () => unknown): number {
@@ -46,15 +45,11 @@ function syncUs(n: number, fn: () => unknown): number {
   return ((performance.now() - t0) * 1000) / n;
 }
 
+/** Median µs of `iters` awaited calls of `fn` after 50 warm-up calls (bench_timing.ts timeMs). */
 async function timeUs(iters: number, fn: () => unknown): Promise<number> {
-  for (let i = 0; i < 50; i++) await fn();
-  const times: number[] = [];
-  for (let i = 0; i < iters; i++) {
-    const t0 = performance.now();
+  return 1000 * (await timeMs(iters, 50, async () => {
     await fn();
-    times.push((performance.now() - t0) * 1000);
-  }
-  return median(times);
+  }, 0));
 }
 
 const iters = Number(process.argv[process.argv.indexOf('--iters') + 1] ?? 0) || 2000;
