@@ -45,14 +45,14 @@ __device__ __forceinline__ void AllowDependentLaunch() {
 }
 
 // How launches are chained (FXRT_CUDA_PDL, read once per process): "0" never, "all" every launch
-// through LaunchChainedEx (for comparisons), anything else (the default) only short launches.
-enum class ChainMode { Off, Short, All };
+// through LaunchChainedEx (for comparisons), anything else (the default) grids of one wave.
+enum class ChainMode { Off, OneWave, All };
 inline ChainMode ChainedLaunchMode() {
   static const ChainMode mode = [] {
     const char* v = std::getenv("FXRT_CUDA_PDL");
     if (v != nullptr && std::strcmp(v, "0") == 0) return ChainMode::Off;
     if (v != nullptr && std::strcmp(v, "all") == 0) return ChainMode::All;
-    return ChainMode::Short;
+    return ChainMode::OneWave;
   }();
   return mode;
 }
@@ -72,15 +72,19 @@ inline int ChainedLaunchMultiprocessors() {
 inline int64_t GridBlocks(dim3 grid) { return static_cast<int64_t>(grid.x) * grid.y * grid.z; }
 
 // Launches `kernel` in clusters of (1, 1, clusterZ) blocks when clusterZ > 1, chained where the
-// device allows it and the launch is short: `workBlocks` (the grid's blocks, or a persistent
-// kernel's units of work) fit one block per multiprocessor. Short launches are where the launch
-// and the preamble are a large part of the time (batch 1); on large ones chaining measured
-// slightly slower on the H100 (ResNet-50 at batch 128: 1-2%; chaining the persistent GEMMs, whose
-// grids are one block per multiprocessor but whose tiles are many, 3-4%, though it saved 2-4 us of
-// the MLP's 80), so those launch plainly.
+// device allows it and the grid is one wave: its blocks fit one per multiprocessor. That covers
+// the short launches, where the launch and the preamble are a large part of the time (batch 1),
+// and the persistent kernels (the warp-specialized int8 GEMM: one block per multiprocessor,
+// however many tiles), which start on the multiprocessors the kernel before has left and load
+// their first weight slices meanwhile. Measured on the H100 (2026-11-23, alternating processes):
+// the seed MLP's int8 engine (two persistent GEMMs of 9.7 and 2.8 units per block) at 1.30-1.34x
+// our fp16 chained against 1.26-1.29x plain, ResNet-50 b128 unchanged within noise (int8 2.41 /
+// 2.48 ms against 2.47 / 2.46). Grids of several waves launch plainly, as before: chaining every
+// launch showed no gain (ResNet-50 at batch 1: 0.340-0.357 ms against 0.329-0.342, within the
+// spread between processes).
 template <typename... Params, typename... Args>
 cudaError_t LaunchChainedEx(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smemBytes, cudaStream_t stream, int clusterZ,
-                            int64_t workBlocks, Args&&... args) {
+                            Args&&... args) {
   cudaLaunchConfig_t config{};
   config.gridDim = grid;
   config.blockDim = block;
@@ -96,7 +100,7 @@ cudaError_t LaunchChainedEx(void (*kernel)(Params...), dim3 grid, dim3 block, si
     n++;
   }
   const int sms = ChainedLaunchMultiprocessors();
-  if (sms > 0 && (workBlocks <= sms || ChainedLaunchMode() == ChainMode::All)) {
+  if (sms > 0 && (GridBlocks(grid) <= sms || ChainedLaunchMode() == ChainMode::All)) {
     attrs[n].id = cudaLaunchAttributeProgrammaticStreamSerialization;
     attrs[n].val.programmaticStreamSerializationAllowed = 1;
     n++;
@@ -106,10 +110,10 @@ cudaError_t LaunchChainedEx(void (*kernel)(Params...), dim3 grid, dim3 block, si
   return cudaLaunchKernelEx(&config, kernel, std::forward<Args>(args)...);
 }
 
-// LaunchChainedEx without clusters, the work being the grid's blocks.
+// LaunchChainedEx without clusters.
 template <typename... Params, typename... Args>
 cudaError_t LaunchChained(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smemBytes, cudaStream_t stream, Args&&... args) {
-  return LaunchChainedEx(kernel, grid, block, smemBytes, stream, 1, GridBlocks(grid), std::forward<Args>(args)...);
+  return LaunchChainedEx(kernel, grid, block, smemBytes, stream, 1, std::forward<Args>(args)...);
 }
 
 }  // namespace fxrt::kernels

@@ -858,7 +858,7 @@ cudaError_t LaunchKernel(const IgemmParams& p, bool vec4, bool fast, int resOp, 
   for (int64_t t = 0; t < mTiles; t += kMaxGridY) {
     const dim3 grid(nTiles, static_cast<unsigned>(std::min<int64_t>(kMaxGridY, mTiles - t)), static_cast<unsigned>(p.groups * std::max(1, p.splits)));
     // A split in a cluster: the parts of a tile (consecutive z) are one cluster.
-    const cudaError_t err = LaunchChainedEx(kernel, grid, dim3(kThreads), static_cast<size_t>(bytes), stream, cluster ? p.splits : 1, GridBlocks(grid), p, t * BM, vec4, fast, resOp, pipe);
+    const cudaError_t err = LaunchChainedEx(kernel, grid, dim3(kThreads), static_cast<size_t>(bytes), stream, cluster ? p.splits : 1, p, t * BM, vec4, fast, resOp, pipe);
     if (err != cudaSuccess) return err;
   }
   return cudaSuccess;

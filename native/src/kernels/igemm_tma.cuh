@@ -908,7 +908,7 @@ cudaError_t LaunchTmaKernel(const IgemmParams& p, const TmaLayout& L, int sms, c
   cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
   if (err != cudaSuccess) return err;
   const unsigned grid = static_cast<unsigned>(std::min(L.units, std::max(1, sms)));
-  return LaunchChainedEx(kernel, dim3(grid), dim3(128 * (NC + 1)), static_cast<size_t>(bytes), stream, 1, L.units, p, maps[0], maps[1], maps[2], maps[3], L);
+  return LaunchChainedEx(kernel, dim3(grid), dim3(128 * (NC + 1)), static_cast<size_t>(bytes), stream, 1, p, maps[0], maps[1], maps[2], maps[3], L);
 }
 
 // The kernel for the problem's output element size and K slice.
