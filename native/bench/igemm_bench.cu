@@ -165,6 +165,72 @@ float TimeLt(cublasLtHandle_t lt, int64_t m, int n, int k, bool int8, void* ws, 
   return best;
 }
 
+// cuBLASLt's int8 GEMM with an int8 output (IMMA, int32 accumulation, float scale), the layout of
+// TimeLt: D = sat(round(alpha * acc [+ bias], relu)) where the epilogue is `epi`, alpha per output
+// column (a device vector: CUBLASLT_POINTER_MODE_ALPHA_DEVICE_VECTOR_BETA_ZERO) or one host float.
+// A peer for the fused requantize's fc1, not the same rounding definition; -1 where cuBLASLt offers
+// no algorithm for the combination.
+float TimeLtInt8Out(cublasLtHandle_t lt, int64_t m, int n, int k, bool alphaVector, cublasLtEpilogue_t epi, void* ws, size_t wsBytes,
+                    std::string& algoName) {
+  void* A = Alloc(static_cast<size_t>(n) * k);
+  void* B = Alloc(static_cast<size_t>(m) * k);
+  void* D = Alloc(static_cast<size_t>(m) * n);
+  float* vec = static_cast<float*>(Alloc(sizeof(float) * n));
+  FillF<<<16, 256>>>(vec, n, 0.001f);
+  float best = -1.f;
+  cublasLtMatmulDesc_t desc = nullptr;
+  cublasLtMatrixLayout_t la = nullptr, lb = nullptr, ld = nullptr;
+  cublasLtMatmulPreference_t pref = nullptr;
+  const auto run = [&]() -> float {
+    CB(cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32I, CUDA_R_32F));
+    cublasOperation_t t = CUBLAS_OP_T, nn = CUBLAS_OP_N;
+    CB(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &t, sizeof(t)));
+    CB(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSB, &nn, sizeof(nn)));
+    if (alphaVector) {
+      cublasLtPointerMode_t mode = CUBLASLT_POINTER_MODE_ALPHA_DEVICE_VECTOR_BETA_ZERO;
+      CB(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_POINTER_MODE, &mode, sizeof(mode)));
+    }
+    CB(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi)));
+    if (epi == CUBLASLT_EPILOGUE_BIAS || epi == CUBLASLT_EPILOGUE_RELU_BIAS) {
+      const void* bias = vec;
+      cudaDataType_t bt = CUDA_R_32F;
+      CB(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));
+      CB(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof(bt)));
+    }
+    CB(cublasLtMatrixLayoutCreate(&la, CUDA_R_8I, k, n, k));
+    CB(cublasLtMatrixLayoutCreate(&lb, CUDA_R_8I, k, m, k));
+    CB(cublasLtMatrixLayoutCreate(&ld, CUDA_R_8I, n, m, n));
+    CB(cublasLtMatmulPreferenceCreate(&pref));
+    CB(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &wsBytes, sizeof(wsBytes)));
+    cublasLtMatmulHeuristicResult_t res[8];
+    int found = 0;
+    CB(cublasLtMatmulAlgoGetHeuristic(lt, desc, la, lb, ld, ld, pref, 8, res, &found));
+    const float hostAlpha = 0.001f, zero = 0.f;
+    const void* alpha = alphaVector ? static_cast<const void*>(vec) : static_cast<const void*>(&hostAlpha);
+    for (int i = 0; i < found; i++) {
+      if (cublasLtMatmul(lt, desc, alpha, A, la, B, lb, &zero, D, ld, D, ld, &res[i].algo, ws, wsBytes, 0) != CUBLAS_STATUS_SUCCESS) continue;
+      const float ms = TimeMs([&] { cublasLtMatmul(lt, desc, alpha, A, la, B, lb, &zero, D, ld, D, ld, &res[i].algo, ws, wsBytes, 0); });
+      if (best < 0 || ms < best) {
+        best = ms;
+        algoName = "heuristic #" + std::to_string(i) + " of " + std::to_string(found);
+      }
+    }
+    return best;
+  };
+  const float ms = run();
+  cudaGetLastError();
+  if (pref) cublasLtMatmulPreferenceDestroy(pref);
+  if (la) cublasLtMatrixLayoutDestroy(la);
+  if (lb) cublasLtMatrixLayoutDestroy(lb);
+  if (ld) cublasLtMatrixLayoutDestroy(ld);
+  if (desc) cublasLtMatmulDescDestroy(desc);
+  cudaFree(A);
+  cudaFree(B);
+  cudaFree(D);
+  cudaFree(vec);
+  return ms;
+}
+
 int main(int argc, char** argv) {
   std::vector<Problem> problems = {
       [] {
@@ -336,6 +402,21 @@ int main(int argc, char** argv) {
       std::string algo;
       float ms = TimeLt(lt, pr.m, pr.n, pr.k, true, ws, wsBytes, algo);
       std::printf("  cublasLt int8->int32     %8.4f ms %7.1f TOPS (%s)\n", ms, ops / ms / 1e9, algo.c_str());
+      if (pr.int8Out && !pr.conv) {
+        struct LtInt8Variant {
+          const char* name;
+          bool alphaVector;
+          cublasLtEpilogue_t epi;
+        };
+        for (const LtInt8Variant v : {LtInt8Variant{"alpha", false, CUBLASLT_EPILOGUE_DEFAULT}, LtInt8Variant{"alpha[n]", true, CUBLASLT_EPILOGUE_DEFAULT},
+                                      LtInt8Variant{"alpha[n], relu(+bias)", true, CUBLASLT_EPILOGUE_RELU_BIAS},
+                                      LtInt8Variant{"alpha, relu(+bias)", false, CUBLASLT_EPILOGUE_RELU_BIAS}}) {
+          algo.clear();
+          ms = TimeLtInt8Out(lt, pr.m, pr.n, pr.k, v.alphaVector, v.epi, ws, wsBytes, algo);
+          if (ms < 0) std::printf("  cublasLt int8->int8 %-24s unsupported\n", v.name);
+          else std::printf("  cublasLt int8->int8 %-24s %8.4f ms %7.1f TOPS (%s)\n", v.name, ms, ops / ms / 1e9, algo.c_str());
+        }
+      }
       ms = TimeLt(lt, pr.m, pr.n, pr.k, false, ws, wsBytes, algo);
       std::printf("  cublasLt fp16            %8.4f ms %7.1f TFLOPS (%s)\n", ms, ops / ms / 1e9, algo.c_str());
     }
