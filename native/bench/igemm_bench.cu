@@ -115,101 +115,68 @@ Problem Conv(const char* name, int batch, int h, int c, int n, int kh, int s, bo
   return p;
 }
 
-// cuBLASLt D[n x m] (col-major) = op(W)[n x k] * X^T[k x m]: the row-major [m, n] product.
-float TimeLt(cublasLtHandle_t lt, int64_t m, int n, int k, bool int8, void* ws, size_t wsBytes, std::string& algoName) {
-  cudaDataType_t ab = int8 ? CUDA_R_8I : CUDA_R_16F;
-  cudaDataType_t cd = int8 ? CUDA_R_32I : CUDA_R_16F;
-  cublasComputeType_t ct = int8 ? CUBLAS_COMPUTE_32I : CUBLAS_COMPUTE_32F;
-  cudaDataType_t st = int8 ? CUDA_R_32I : CUDA_R_32F;
-  size_t ea = int8 ? 1 : 2, ed = int8 ? 4 : 2;
-  void* A = Alloc(ea * n * k);
-  void* B = Alloc(ea * m * k);
-  void* D = Alloc(ed * m * n);
-  cublasLtMatmulDesc_t desc;
-  CB(cublasLtMatmulDescCreate(&desc, ct, st));
-  cublasOperation_t t = CUBLAS_OP_T, nn = CUBLAS_OP_N;
-  CB(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &t, sizeof(t)));
-  CB(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSB, &nn, sizeof(nn)));
-  cublasLtMatrixLayout_t la, lb, ld;
-  CB(cublasLtMatrixLayoutCreate(&la, ab, k, n, k));
-  CB(cublasLtMatrixLayoutCreate(&lb, ab, k, m, k));
-  CB(cublasLtMatrixLayoutCreate(&ld, cd, n, m, n));
-  cublasLtMatmulPreference_t pref;
-  CB(cublasLtMatmulPreferenceCreate(&pref));
-  CB(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &wsBytes, sizeof(wsBytes)));
-  cublasLtMatmulHeuristicResult_t res[8];
-  int found = 0;
-  CB(cublasLtMatmulAlgoGetHeuristic(lt, desc, la, lb, ld, ld, pref, 8, res, &found));
-  float best = -1.f;
-  int32_t ai = 1, bi = 0;
-  float af = 1.f, bf = 0.f;
-  const void* alpha = int8 ? (const void*)&ai : (const void*)&af;
-  const void* beta = int8 ? (const void*)&bi : (const void*)&bf;
-  for (int i = 0; i < found; i++) {
-    if (cublasLtMatmul(lt, desc, alpha, A, la, B, lb, beta, D, ld, D, ld, &res[i].algo, ws, wsBytes, 0) != CUBLAS_STATUS_SUCCESS) continue;
-    float ms = TimeMs([&] { cublasLtMatmul(lt, desc, alpha, A, la, B, lb, beta, D, ld, D, ld, &res[i].algo, ws, wsBytes, 0); });
-    if (best < 0 || ms < best) {
-      best = ms;
-      algoName = "heuristic #" + std::to_string(i) + " of " + std::to_string(found);
-    }
-  }
-  CK(cudaGetLastError());
-  cublasLtMatmulPreferenceDestroy(pref);
-  cublasLtMatrixLayoutDestroy(la);
-  cublasLtMatrixLayoutDestroy(lb);
-  cublasLtMatrixLayoutDestroy(ld);
-  cublasLtMatmulDescDestroy(desc);
-  cudaFree(A);
-  cudaFree(B);
-  cudaFree(D);
-  return best;
-}
+// One cuBLASLt GEMM configuration: operand and output types, compute and scale types, alpha per
+// output column (a device vector, beta zero: CUBLASLT_POINTER_MODE_ALPHA_DEVICE_VECTOR_BETA_ZERO)
+// or one host value, and the epilogue (a bias one reads a float32 vector).
+struct LtGemm {
+  cudaDataType_t ab, cd;
+  cublasComputeType_t compute;
+  cudaDataType_t scale;
+  bool alphaVector = false;
+  cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_DEFAULT;
+};
+const LtGemm kLtInt8Int32{CUDA_R_8I, CUDA_R_32I, CUBLAS_COMPUTE_32I, CUDA_R_32I};
+const LtGemm kLtFp16{CUDA_R_16F, CUDA_R_16F, CUBLAS_COMPUTE_32F, CUDA_R_32F};
+// int8 -> int8 (IMMA, int32 accumulation, float scale): D = sat(round(alpha * acc [+ bias], relu)),
+// a peer for the fused requantize's fc1 (not the same rounding definition, so only times compare).
+LtGemm LtInt8Int8(bool alphaVector, cublasLtEpilogue_t epi) { return LtGemm{CUDA_R_8I, CUDA_R_8I, CUBLAS_COMPUTE_32I, CUDA_R_32F, alphaVector, epi}; }
 
-// cuBLASLt's int8 GEMM with an int8 output (IMMA, int32 accumulation, float scale), the layout of
-// TimeLt: D = sat(round(alpha * acc [+ bias], relu)) where the epilogue is `epi`, alpha per output
-// column (a device vector: CUBLASLT_POINTER_MODE_ALPHA_DEVICE_VECTOR_BETA_ZERO) or one host float.
-// A peer for the fused requantize's fc1, not the same rounding definition; -1 where cuBLASLt offers
-// no algorithm for the combination.
-float TimeLtInt8Out(cublasLtHandle_t lt, int64_t m, int n, int k, bool alphaVector, cublasLtEpilogue_t epi, void* ws, size_t wsBytes,
-                    std::string& algoName) {
-  void* A = Alloc(static_cast<size_t>(n) * k);
-  void* B = Alloc(static_cast<size_t>(m) * k);
-  void* D = Alloc(static_cast<size_t>(m) * n);
-  float* vec = static_cast<float*>(Alloc(sizeof(float) * n));
+size_t LtTypeBytes(cudaDataType_t t) { return t == CUDA_R_8I ? 1 : t == CUDA_R_16F ? 2 : 4; }
+
+// cuBLASLt D[n x m] (col-major) = op(W)[n x k] * X^T[k x m], the row-major [m, n] product, in
+// configuration g: the fastest of its heuristic's algorithms (ms), or -1 where it offers none.
+float TimeLt(cublasLtHandle_t lt, int64_t m, int n, int k, const LtGemm& g, void* ws, size_t wsBytes, std::string& algoName) {
+  void* A = Alloc(LtTypeBytes(g.ab) * n * k);
+  void* B = Alloc(LtTypeBytes(g.ab) * m * k);
+  void* D = Alloc(LtTypeBytes(g.cd) * m * n);
+  float* vec = static_cast<float*>(Alloc(sizeof(float) * n));  // alpha per column, or the bias
   FillF<<<16, 256>>>(vec, n, 0.001f);
-  float best = -1.f;
   cublasLtMatmulDesc_t desc = nullptr;
   cublasLtMatrixLayout_t la = nullptr, lb = nullptr, ld = nullptr;
   cublasLtMatmulPreference_t pref = nullptr;
   const auto run = [&]() -> float {
-    CB(cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32I, CUDA_R_32F));
+    CB(cublasLtMatmulDescCreate(&desc, g.compute, g.scale));
     cublasOperation_t t = CUBLAS_OP_T, nn = CUBLAS_OP_N;
     CB(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &t, sizeof(t)));
     CB(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSB, &nn, sizeof(nn)));
-    if (alphaVector) {
+    if (g.alphaVector) {
       cublasLtPointerMode_t mode = CUBLASLT_POINTER_MODE_ALPHA_DEVICE_VECTOR_BETA_ZERO;
       CB(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_POINTER_MODE, &mode, sizeof(mode)));
     }
-    CB(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi)));
-    if (epi == CUBLASLT_EPILOGUE_BIAS || epi == CUBLASLT_EPILOGUE_RELU_BIAS) {
+    if (g.epi != CUBLASLT_EPILOGUE_DEFAULT) CB(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &g.epi, sizeof(g.epi)));
+    if (g.epi == CUBLASLT_EPILOGUE_BIAS || g.epi == CUBLASLT_EPILOGUE_RELU_BIAS) {
       const void* bias = vec;
       cudaDataType_t bt = CUDA_R_32F;
       CB(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));
       CB(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof(bt)));
     }
-    CB(cublasLtMatrixLayoutCreate(&la, CUDA_R_8I, k, n, k));
-    CB(cublasLtMatrixLayoutCreate(&lb, CUDA_R_8I, k, m, k));
-    CB(cublasLtMatrixLayoutCreate(&ld, CUDA_R_8I, n, m, n));
+    CB(cublasLtMatrixLayoutCreate(&la, g.ab, k, n, k));
+    CB(cublasLtMatrixLayoutCreate(&lb, g.ab, k, m, k));
+    CB(cublasLtMatrixLayoutCreate(&ld, g.cd, n, m, n));
     CB(cublasLtMatmulPreferenceCreate(&pref));
     CB(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &wsBytes, sizeof(wsBytes)));
     cublasLtMatmulHeuristicResult_t res[8];
     int found = 0;
     CB(cublasLtMatmulAlgoGetHeuristic(lt, desc, la, lb, ld, ld, pref, 8, res, &found));
-    const float hostAlpha = 0.001f, zero = 0.f;
-    const void* alpha = alphaVector ? static_cast<const void*>(vec) : static_cast<const void*>(&hostAlpha);
+    const int32_t ai = 1, bi = 0;
+    const float af = 1.f, bf = 0.f;
+    const bool intScale = g.scale == CUDA_R_32I;
+    const void* alpha = g.alphaVector ? static_cast<const void*>(vec) : intScale ? static_cast<const void*>(&ai) : static_cast<const void*>(&af);
+    const void* beta = intScale ? static_cast<const void*>(&bi) : static_cast<const void*>(&bf);
+    float best = -1.f;
     for (int i = 0; i < found; i++) {
-      if (cublasLtMatmul(lt, desc, alpha, A, la, B, lb, &zero, D, ld, D, ld, &res[i].algo, ws, wsBytes, 0) != CUBLAS_STATUS_SUCCESS) continue;
-      const float ms = TimeMs([&] { cublasLtMatmul(lt, desc, alpha, A, la, B, lb, &zero, D, ld, D, ld, &res[i].algo, ws, wsBytes, 0); });
+      if (cublasLtMatmul(lt, desc, alpha, A, la, B, lb, beta, D, ld, D, ld, &res[i].algo, ws, wsBytes, 0) != CUBLAS_STATUS_SUCCESS) continue;
+      const float ms = TimeMs([&] { cublasLtMatmul(lt, desc, alpha, A, la, B, lb, beta, D, ld, D, ld, &res[i].algo, ws, wsBytes, 0); });
       if (best < 0 || ms < best) {
         best = ms;
         algoName = "heuristic #" + std::to_string(i) + " of " + std::to_string(found);
@@ -224,10 +191,10 @@ float TimeLtInt8Out(cublasLtHandle_t lt, int64_t m, int n, int k, bool alphaVect
   if (lb) cublasLtMatrixLayoutDestroy(lb);
   if (ld) cublasLtMatrixLayoutDestroy(ld);
   if (desc) cublasLtMatmulDescDestroy(desc);
-  cudaFree(A);
-  cudaFree(B);
-  cudaFree(D);
-  cudaFree(vec);
+  CK(cudaFree(A));
+  CK(cudaFree(B));
+  CK(cudaFree(D));
+  CK(cudaFree(vec));
   return ms;
 }
 
@@ -400,7 +367,7 @@ int main(int argc, char** argv) {
     }
     {
       std::string algo;
-      float ms = TimeLt(lt, pr.m, pr.n, pr.k, true, ws, wsBytes, algo);
+      float ms = TimeLt(lt, pr.m, pr.n, pr.k, kLtInt8Int32, ws, wsBytes, algo);
       std::printf("  cublasLt int8->int32     %8.4f ms %7.1f TOPS (%s)\n", ms, ops / ms / 1e9, algo.c_str());
       if (pr.int8Out && !pr.conv) {
         struct LtInt8Variant {
@@ -412,12 +379,12 @@ int main(int argc, char** argv) {
                                       LtInt8Variant{"alpha[n], relu(+bias)", true, CUBLASLT_EPILOGUE_RELU_BIAS},
                                       LtInt8Variant{"alpha, relu(+bias)", false, CUBLASLT_EPILOGUE_RELU_BIAS}}) {
           algo.clear();
-          ms = TimeLtInt8Out(lt, pr.m, pr.n, pr.k, v.alphaVector, v.epi, ws, wsBytes, algo);
+          ms = TimeLt(lt, pr.m, pr.n, pr.k, LtInt8Int8(v.alphaVector, v.epi), ws, wsBytes, algo);
           if (ms < 0) std::printf("  cublasLt int8->int8 %-24s unsupported\n", v.name);
           else std::printf("  cublasLt int8->int8 %-24s %8.4f ms %7.1f TOPS (%s)\n", v.name, ms, ops / ms / 1e9, algo.c_str());
         }
       }
-      ms = TimeLt(lt, pr.m, pr.n, pr.k, false, ws, wsBytes, algo);
+      ms = TimeLt(lt, pr.m, pr.n, pr.k, kLtFp16, ws, wsBytes, algo);
       std::printf("  cublasLt fp16            %8.4f ms %7.1f TFLOPS (%s)\n", ms, ops / ms / 1e9, algo.c_str());
     }
     CK(cudaFree(a));

@@ -77,9 +77,9 @@ inline int64_t GridBlocks(dim3 grid) { return static_cast<int64_t>(grid.x) * gri
 // and the persistent kernels (the warp-specialized int8 GEMM: one block per multiprocessor,
 // however many tiles), which start on the multiprocessors the kernel before has left and load
 // their first weight slices meanwhile. Measured on the H100 (2026-11-23, alternating processes):
-// the seed MLP's int8 engine (two persistent GEMMs of 9.7 and 2.8 units per block) at 1.30-1.34x
-// our fp16 chained against 1.26-1.29x plain, ResNet-50 b128 unchanged within noise (int8 2.41 /
-// 2.48 ms against 2.47 / 2.46). Grids of several waves launch plainly, as before: chaining every
+// the seed MLP's int8 engine (two persistent GEMMs of 9.7 and 2.8 units per block) at 1.29-1.33x
+// our fp16 into bound outputs chained against 1.27-1.29x plain; ResNet-50 b128 with every launch
+// chained no different from plain (int8 2.41 / 2.48 ms against 2.47 / 2.46). Grids of several waves launch plainly, as before: chaining every
 // launch showed no gain (ResNet-50 at batch 1: 0.340-0.357 ms against 0.329-0.342, within the
 // spread between processes).
 template <typename... Params, typename... Args>

@@ -210,17 +210,11 @@ __device__ __forceinline__ void AddResidual(float* y, const int8_t* buf, int row
   }
 }
 
-// requantize(y) (quant_math.cuh Requantize: clamp(round_half_even(fround(y * inv)), -128, 127),
-// NaN → 127) in the low byte of the returned word, in four full-rate float instructions: the clamp
-// takes the minimum first (fminf of NaN and 127 is 127), and the clamped value plus 1.5 * 2^23 is
-// rounded to an integer (half to even) by the add, which leaves it in the low mantissa bits.
+// requantize(y) (quant_math.cuh Requantize) in the low byte of the returned word (ClampRoundWord).
 // lo 0 instead of -128 gives requantize(relu(y)) for a positive finite inv: fround(y * inv) has
 // y's sign (a negative y, -inf included, clamps to 0 as relu's 0 requantizes to 0; NaN still
 // gives 127), so a relu right before the requantize costs nothing (IgemmTmaKernel's reluFold).
-__device__ __forceinline__ uint32_t RequantizeWord(float y, float inv, float lo) {
-  const float c = fmaxf(fminf(__fmul_rn(y, inv), 127.f), lo);
-  return __float_as_uint(__fadd_rn(c, 12582912.f));
-}
+__device__ __forceinline__ uint32_t RequantizeWord(float y, float inv, float lo) { return ClampRoundWord(__fmul_rn(y, inv), lo, 127.f); }
 // Two requantized values (RequantizeWord's words) as 16 bits: one byte permute of the words' low
 // bytes, no masks or shifts.
 __device__ __forceinline__ uint16_t PackBytePair(uint32_t lo, uint32_t hi) { return static_cast<uint16_t>(__byte_perm(lo, hi, 0x0040)); }

