@@ -167,7 +167,10 @@ float TimeLt(cublasLtHandle_t lt, int64_t m, int n, int k, const LtGemm& g, void
     CB(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &wsBytes, sizeof(wsBytes)));
     cublasLtMatmulHeuristicResult_t res[8];
     int found = 0;
-    CB(cublasLtMatmulAlgoGetHeuristic(lt, desc, la, lb, ld, ld, pref, 8, res, &found));
+    // NOT_SUPPORTED: cuBLASLt has no kernel for this combination (printed as "unsupported").
+    const cublasStatus_t heuristic = cublasLtMatmulAlgoGetHeuristic(lt, desc, la, lb, ld, ld, pref, 8, res, &found);
+    if (heuristic == CUBLAS_STATUS_NOT_SUPPORTED) return -1.f;
+    CB(heuristic);
     const int32_t ai = 1, bi = 0;
     const float af = 1.f, bf = 0.f;
     const bool intScale = g.scale == CUDA_R_32I;
