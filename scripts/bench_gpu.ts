@@ -9,12 +9,14 @@
  *
  * Timing: median wall-clock ms per call around an awaited run with inputs and outputs on the device
  * (CudaEngineRunner), after warm-up, as PyTorch is timed around a synchronized forward. The
- * host-to-host time of LoweredModule.run (input uploaded, output downloaded) is reported too.
+ * host-to-host time of LoweredModule.run (input uploaded, output downloaded) is reported too, and
+ * the GPU time per run as trtexec reports it (GPU compute time: runs into bound outputs enqueued
+ * back to back with events between them, CudaEngineRunner.gpuTimes; no host launch or completion).
  *
  * Run: node node_modules/vite-node/vite-node.mjs scripts/bench_gpu.ts [--out DIR] [--only NAME,..] [--iters N] [--compile] [--int8] [--fp8]
  * (--int8 / --fp8: also int8 / FP8 engines of the workloads with INT8 / FP8 targets, each timed in rounds
  * alternating with our fp16 engine of the same workload, so that a disturbed loop or drift over the run
- * cannot make a ratio: pairedMs)
+ * cannot make a ratio: pairedMs; their GPU times paired the same way: pairedRounds)
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -22,40 +24,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CudaEngineRunner, cudaDeviceInfo, DeviceTensor } from '../src/backends/cuda/index.js';
 import { compile } from '../src/compile.js';
-import type { LoweredModule } from '../src/lowering/lowered_module.js';
-import { modelZoo, type ModelName } from '../src/models/index.js';
 import { nn } from '../src/nn/index.js';
 import { Tensor } from '../src/tensor/tensor.js';
-import { pairedMs, PAIRED_ROUNDS, timeMs } from './bench_timing.js';
-
-interface Workload {
-  readonly name: string;
-  readonly model: ModelName;
-  readonly shape: readonly number[];
-}
-
-const WORKLOADS: readonly Workload[] = [
-  { name: 'mlp 10240x512', model: 'mlp', shape: [10240, 512] },
-  { name: 'resnet18 1x3x224x224', model: 'resnet18', shape: [1, 3, 224, 224] },
-  { name: 'resnet18 128x3x224x224', model: 'resnet18', shape: [128, 3, 224, 224] },
-  { name: 'resnet50 1x3x224x224', model: 'resnet50', shape: [1, 3, 224, 224] },
-  { name: 'resnet50 128x3x224x224', model: 'resnet50', shape: [128, 3, 224, 224] },
-  { name: 'resnet18-cifar 1x3x32x32', model: 'resnet18Cifar', shape: [1, 3, 32, 32] },
-  { name: 'bert-base 32x128', model: 'bertEncoder', shape: [32, 128, 768] },
-  { name: 'bert-layer 32x128', model: 'bertEncoderLayer', shape: [32, 128, 768] },
-  { name: 'centernet-head 8x512x16x16', model: 'centerNetHead', shape: [8, 512, 16, 16] },
-];
-
-/** Workloads with INT8 targets (issue #6): timed again as int8 engines with --int8. */
-const INT8_WORKLOADS: readonly string[] = ['mlp 10240x512', 'resnet50 128x3x224x224', 'resnet18-cifar 1x3x32x32', 'centernet-head 8x512x16x16'];
-/** Workloads with FP8 targets (issue #6: the MLP faster than our fp16): timed as FP8 engines with --fp8. */
-const FP8_WORKLOADS: readonly string[] = ['mlp 10240x512'];
+import { median, pairedMs, pairedRounds, PAIRED_ROUNDS, timeMs } from './bench_timing.js';
+import { compileWorkload, FP8_WORKLOADS, INT8_WORKLOADS, WORKLOADS, type Workload } from './bench_workloads.js';
 
 interface OursResult {
   readonly buildS: number;
   readonly deviceMs: number;
   /** The same call writing into bound output tensors (runner.run(x, { outputs })), as PyTorch's graph replay writes its static output. */
   readonly boundMs: number;
+  /** GPU ms per run: the median over `iters` runs into bound outputs enqueued back to back (CudaEngineRunner.gpuTimes). */
+  readonly gpuMs: number;
   readonly hostMs: number;
   readonly graph: string;
   /** Ms per call by step kind in a profiled eager run (events around each step, host launch gaps included). */
@@ -68,9 +48,11 @@ interface OursResult {
 interface PairedResult {
   readonly fp16Ms: number;
   readonly fp16BoundMs: number;
-  /** Median over the rounds of fp16 ms / quantized ms, per call and into bound outputs. */
+  readonly fp16GpuMs: number;
+  /** Median over the rounds of fp16 ms / quantized ms, per call, into bound outputs, and in GPU time per run. */
   readonly ratio: number;
   readonly ratioBound: number;
+  readonly ratioGpu: number;
   readonly rounds: number;
 }
 
@@ -93,30 +75,15 @@ function arg(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
-/** Calibration batches for an int8 build of `w`: two random batches of at most 8 images (or 1024 rows). */
-function calibrationBatches(w: Workload): Tensor[][] {
-  const rows = Math.min(w.shape[0]!, w.shape.length === 2 ? 1024 : 8);
-  return [0, 1].map((i) => [Tensor.randn([rows, ...w.shape.slice(1)], { seed: 50 + i, dtype: 'float16' })]);
-}
-
-/** Our engine of `w` at `precision` (in half precision, int8 and FP8 calibrated on calibrationBatches), and its input. */
-async function compileWorkload(w: Workload, precision: 'fp16' | 'int8' | 'fp8'): Promise<{ lowered: LoweredModule; x: Tensor }> {
-  const entry = modelZoo[w.model];
-  const x = Tensor.randn(w.shape, { seed: 1, dtype: 'float16' });
-  const concreteArgs = entry.traceOptions.concreteArgs;
-  const lowered = await compile(entry.create().eval().half(), [x], {
-    device: 'cuda', precision, ...(concreteArgs ? { concreteArgs } : {}),
-    ...(precision === 'int8' ? { calibration: { data: calibrationBatches(w), method: 'entropy' as const } } : {}),
-    ...(precision === 'fp8' ? { calibration: { data: calibrationBatches(w), method: 'minmax' as const } } : {}),
-  });
-  if (lowered.engines.size !== 1 || lowered.cpuParts.size !== 0) throw new Error(`${w.name}: expected the whole model in one engine`);
-  return { lowered, x };
-}
-
-/** A device input and the calls the benchmark times on an engine: new outputs per call, or bound outputs (dispose releases them). */
+/**
+ * A device input and the calls the benchmark times on an engine: new outputs per call, or bound
+ * outputs; `gpu(runs)`: the median GPU ms of that many runs into the bound outputs enqueued back to
+ * back (dispose releases them).
+ */
 interface Calls {
   readonly fresh: () => Promise<void>;
   readonly bound: () => Promise<void>;
+  readonly gpu: (runs: number) => Promise<number>;
   readonly dispose: () => void;
 }
 
@@ -124,6 +91,7 @@ async function callsOf(runner: CudaEngineRunner, x: Tensor): Promise<Calls> {
   const dx = DeviceTensor.upload(x);
   const outputs = await runner.run([dx]);
   return {
+    gpu: async (runs) => median(await runner.gpuTimes([dx], { outputs, runs })),
     fresh: async () => {
       for (const y of await runner.run([dx])) y.dispose();
     },
@@ -153,16 +121,21 @@ async function benchOurs(w: Workload, iters: number, precision: 'fp16' | 'int8' 
   const calls = await callsOf(runner, x);
   let deviceMs: number;
   let boundMs: number;
+  let gpuMs: number;
   let paired: PairedResult | undefined;
   if (fp16) {
     const fresh = await pairedMs(iters, calls.fresh, fp16.fresh);
     const bound = await pairedMs(iters, calls.bound, fp16.bound);
+    // Both engines are warm from the bound loops.
+    const gpu = await pairedRounds(() => calls.gpu(iters), () => fp16.gpu(iters));
     deviceMs = fresh.a;
     boundMs = bound.a;
-    paired = { fp16Ms: fresh.b, fp16BoundMs: bound.b, ratio: fresh.ratio, ratioBound: bound.ratio, rounds: PAIRED_ROUNDS };
+    gpuMs = gpu.a;
+    paired = { fp16Ms: fresh.b, fp16BoundMs: bound.b, fp16GpuMs: gpu.b, ratio: fresh.ratio, ratioBound: bound.ratio, ratioGpu: gpu.ratio, rounds: PAIRED_ROUNDS };
   } else {
     deviceMs = await timeMs(iters, 10, calls.fresh);
     boundMs = await timeMs(iters, 10, calls.bound);
+    gpuMs = await calls.gpu(iters);
   }
   calls.dispose();
   const graph = runner.graphState([w.shape]);
@@ -180,7 +153,7 @@ async function benchOurs(w: Workload, iters: number, precision: 'fp16' | 'int8' 
   for (const p of profile) profileMs[p.kind] = (profileMs[p.kind] ?? 0) + p.totalMs / p.calls;
   const slowest = profile.map((p, i) => ({ p, i })).sort((a, b) => b.p.totalMs - a.p.totalMs).slice(0, 8)
     .map(({ p, i }) => `${p.step} (${p.kind}) ${(p.totalMs / p.calls).toFixed(3)} ms: ${(tactics.get(i) ?? []).join(' + ')}`);
-  return { buildS, deviceMs, boundMs, hostMs, graph, profileMs, slowest, ...(paired ? { paired } : {}) };
+  return { buildS, deviceMs, boundMs, gpuMs, hostMs, graph, profileMs, slowest, ...(paired ? { paired } : {}) };
 }
 
 /** Our fp16 engine of `w`, built again for the paired timing of its quantized engines (dispose releases it). */
@@ -197,18 +170,27 @@ async function fp16Calls(w: Workload): Promise<Calls> {
   };
 }
 
-/** Median ms of a call whose GPU work is one tiny kernel: what a call costs beyond its GPU time. */
-async function probeOverhead(iters: number): Promise<number> {
+/**
+ * A call whose GPU work is one tiny kernel: its median ms per awaited call (what a call costs beyond
+ * its GPU time), and its GPU ms per run enqueued back to back (what every run's graph replay costs
+ * the GPU beyond its kernels' work).
+ */
+async function probeOverhead(iters: number): Promise<{ callMs: number; gpuMs: number }> {
   const x = Tensor.randn([1, 8], { seed: 2, dtype: 'float16' });
   const lowered = await compile(new nn.ReLU(), [x], { device: 'cuda', precision: 'fp16' });
   const runner = CudaEngineRunner.of([...lowered.engines.values()][0]!.engine);
   const dx = DeviceTensor.upload(x);
-  const ms = await timeMs(iters * 4, 20, async () => {
+  const callMs = await timeMs(iters * 4, 20, async () => {
     for (const y of await runner.run([dx])) y.dispose();
   });
+  const outputs = await runner.run([dx]);
+  await runner.run([dx], { outputs });
+  await runner.run([dx], { outputs });
+  const gpuMs = median(await runner.gpuTimes([dx], { outputs, runs: iters }));
+  for (const y of outputs) y.dispose();
   dx.dispose();
   runner.dispose();
-  return ms;
+  return { callMs, gpuMs };
 }
 
 function runPeers(workloads: readonly Workload[], iters: number, withCompile: boolean): PeerReport {
@@ -234,8 +216,8 @@ async function main(): Promise<void> {
   const workloads = WORKLOADS.filter((w) => !only || only.some((o) => w.name.startsWith(o)));
   const device = cudaDeviceInfo();
   const ours: Record<string, OursResult> = {};
-  const overheadMs = await probeOverhead(iters);
-  console.log(`fxrt: per-call overhead (one tiny step, device in/out): ${overheadMs.toFixed(4)} ms`);
+  const overhead = await probeOverhead(iters);
+  console.log(`fxrt: per-call overhead (one tiny step, device in/out): ${overhead.callMs.toFixed(4)} ms; its GPU ms per run ${overhead.gpuMs.toFixed(4)}`);
   for (const w of workloads) {
     ours[w.name] = await benchOurs(w, iters);
     console.log(`fxrt: ${w.name}: ${JSON.stringify(ours[w.name], null, 1)}`);
@@ -263,7 +245,7 @@ async function main(): Promise<void> {
     const o = ours[w.name]!;
     const p = peers.results[w.name]!;
     return {
-      workload: w.name, fxrtMs: o.deviceMs, fxrtBoundOutputMs: o.boundMs, fxrtHostToHostMs: o.hostMs, fxrtBuildS: o.buildS, fxrtGraph: o.graph, fxrtProfileMs: o.profileMs,
+      workload: w.name, fxrtMs: o.deviceMs, fxrtBoundOutputMs: o.boundMs, fxrtGpuMs: o.gpuMs, fxrtHostToHostMs: o.hostMs, fxrtBuildS: o.buildS, fxrtGraph: o.graph, fxrtProfileMs: o.profileMs,
       torchEagerMs: p.eager_ms, torchGraphMs: p.graph_ms, torchCompileMs: p.compile_ms ?? null,
       speedupVsEager: p.eager_ms / o.deviceMs, speedupVsGraph: p.graph_ms / o.deviceMs,
       speedupVsCompile: p.compile_ms !== undefined ? p.compile_ms / o.deviceMs : null,
@@ -272,14 +254,14 @@ async function main(): Promise<void> {
   const quantRows = quantized.map(({ name, precision, result: o }) => {
     const p = o.paired!;
     return {
-      workload: name, precision, ms: o.deviceMs, boundOutputMs: o.boundMs, fp16Ms: p.fp16Ms, fp16BoundOutputMs: p.fp16BoundMs,
-      speedupVsFp16: p.ratio, speedupVsFp16BoundOutput: p.ratioBound, pairedRounds: p.rounds,
+      workload: name, precision, ms: o.deviceMs, boundOutputMs: o.boundMs, gpuMs: o.gpuMs, fp16Ms: p.fp16Ms, fp16BoundOutputMs: p.fp16BoundMs, fp16GpuMs: p.fp16GpuMs,
+      speedupVsFp16: p.ratio, speedupVsFp16BoundOutput: p.ratioBound, speedupVsFp16Gpu: p.ratioGpu, pairedRounds: p.rounds,
       torchEagerMs: peers.results[name]!.eager_ms, buildS: o.buildS, profileMs: o.profileMs, slowest: o.slowest,
     };
   });
   const report = {
     date, gpu: device.name, driver: device.driverVersion, cudaRuntime: device.runtimeVersion, cudnn: device.cudnnVersion,
-    fxrtCallOverheadMs: overheadMs, torch: peers.torch, precision: 'fp16 (float16 inputs, outputs and weights on both sides)', timing: 'median wall-clock ms per awaited call, inputs and outputs on the device', rows, quantized: quantRows,
+    fxrtCallOverheadMs: overhead.callMs, fxrtOneStepGpuMs: overhead.gpuMs, torch: peers.torch, precision: 'fp16 (float16 inputs, outputs and weights on both sides)', timing: 'median wall-clock ms per awaited call, inputs and outputs on the device', rows, quantized: quantRows,
   };
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, `gpu_${date}.json`), `${JSON.stringify(report, null, 2)}\n`);
@@ -291,11 +273,12 @@ async function main(): Promise<void> {
     'Median wall-clock ms per call around an awaited run with inputs and outputs on the device, after at least 0.3 s of warm-up on both sides;',
     'speedup = peer ms / fxrt ms (fxrt ms: a new output tensor per call; bound out: written into output tensors bound once, as a CUDA graph replay writes its static output). fxrt build s: compile() including the engine load (algorithm timing). Profiled ms by step kind: an eager run with',
     'events around every step (no CUDA graph), so it includes the host launch gaps: a breakdown, not the GPU time of a graph replay.',
-    `fxrt per-call overhead (one tiny step, device in/out): ${overheadMs.toFixed(4)} ms.`,
+    `fxrt GPU ms: per run, the median of ${iters} runs into bound outputs enqueued back to back with events between them (trtexec's GPU compute time: no host launch or completion in it).`,
+    `fxrt per-call overhead (one tiny step, device in/out): ${overhead.callMs.toFixed(4)} ms; that one-step engine's GPU ms per run: ${overhead.gpuMs.toFixed(4)}.`,
     '',
-    '| workload | fxrt ms | fxrt ms, bound out | torch eager ms | torch eager+graph ms | torch.compile ms | vs eager | vs eager+graph | fxrt build s | fxrt host-to-host ms | fxrt profiled eager ms by step kind |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
-    ...rows.map((r) => `| ${r.workload} | ${fmt(r.fxrtMs)} | ${fmt(r.fxrtBoundOutputMs)} | ${fmt(r.torchEagerMs)} | ${fmt(r.torchGraphMs)} | ${fmt(r.torchCompileMs ?? undefined)} | ` +
+    '| workload | fxrt ms | fxrt ms, bound out | fxrt GPU ms | torch eager ms | torch eager+graph ms | torch.compile ms | vs eager | vs eager+graph | fxrt build s | fxrt host-to-host ms | fxrt profiled eager ms by step kind |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    ...rows.map((r) => `| ${r.workload} | ${fmt(r.fxrtMs)} | ${fmt(r.fxrtBoundOutputMs)} | ${fmt(r.fxrtGpuMs)} | ${fmt(r.torchEagerMs)} | ${fmt(r.torchGraphMs)} | ${fmt(r.torchCompileMs ?? undefined)} | ` +
       `${fmt(r.speedupVsEager, 2)}x | ${fmt(r.speedupVsGraph, 2)}x | ${fmt(r.fxrtBuildS, 1)} | ${fmt(r.fxrtHostToHostMs)} | ` +
       `${Object.entries(r.fxrtProfileMs).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')} |`),
     '',
@@ -303,11 +286,13 @@ async function main(): Promise<void> {
       '## INT8 and FP8 (PTQ on two random batches: int8 entropy-calibrated, FP8 e4m3 max-calibrated matrix products; float layers in fp16)',
       '',
       `Paired with our fp16 engine of the same workload: ${PAIRED_ROUNDS} rounds, each timing both engines (${iters} calls each, alternating which goes first),`,
-      'per call and into bound outputs; ms: each engine\'s median of its round medians; vs fp16: the median of the rounds\' fp16 / quantized ratios.',
+      'per call, into bound outputs, and in GPU time per run (the median of the runs enqueued back to back, as above); ms: each engine\'s median of its round medians;',
+      'vs fp16: the median of the rounds\' fp16 / quantized ratios.',
       '',
-      '| workload | precision | fxrt ms | fxrt ms, bound out | fxrt fp16 ms | fp16 bound out | vs fp16 | vs fp16, bound out | torch eager fp16 ms | build s | profiled eager ms by step kind |',
-      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
-      ...quantRows.map((r) => `| ${r.workload} | ${r.precision} | ${fmt(r.ms)} | ${fmt(r.boundOutputMs)} | ${fmt(r.fp16Ms)} | ${fmt(r.fp16BoundOutputMs)} | ${fmt(r.speedupVsFp16, 2)}x | ${fmt(r.speedupVsFp16BoundOutput, 2)}x | ${fmt(r.torchEagerMs)} | ` +
+      '| workload | precision | fxrt ms | fxrt ms, bound out | GPU ms | fxrt fp16 ms | fp16 bound out | fp16 GPU ms | vs fp16 | vs fp16, bound out | vs fp16, GPU | torch eager fp16 ms | build s | profiled eager ms by step kind |',
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+      ...quantRows.map((r) => `| ${r.workload} | ${r.precision} | ${fmt(r.ms)} | ${fmt(r.boundOutputMs)} | ${fmt(r.gpuMs, 4)} | ${fmt(r.fp16Ms)} | ${fmt(r.fp16BoundOutputMs)} | ${fmt(r.fp16GpuMs, 4)} | ` +
+        `${fmt(r.speedupVsFp16, 2)}x | ${fmt(r.speedupVsFp16BoundOutput, 2)}x | ${fmt(r.speedupVsFp16Gpu, 2)}x | ${fmt(r.torchEagerMs)} | ` +
         `${fmt(r.buildS, 1)} | ${Object.entries(r.profileMs).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')} |`),
       '',
     ]),

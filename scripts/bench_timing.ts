@@ -58,12 +58,22 @@ export interface Timer {
 export async function pairedMs(iters: number, a: () => Promise<void>, b: () => Promise<void>, timer: Timer = { warmUp, timeMs }): Promise<{ a: number; b: number; ratio: number }> {
   await timer.warmUp(10, a);
   await timer.warmUp(10, b);
+  return pairedRounds(() => timer.timeMs(iters, 10, a, 0), () => timer.timeMs(iters, 10, b, 0));
+}
+
+/**
+ * The rounds of a paired timing: PAIRED_ROUNDS rounds each measuring `a` and `b` once (ms; e.g. a
+ * timed loop, or the median GPU time of runs enqueued back to back), `a` first in even rounds and
+ * `b` first in odd ones. Each side's median of its round measures, and the median of the rounds'
+ * ratios b / a.
+ */
+export async function pairedRounds(a: () => Promise<number>, b: () => Promise<number>): Promise<{ a: number; b: number; ratio: number }> {
   const as: number[] = [];
   const bs: number[] = [];
   for (let r = 0; r < PAIRED_ROUNDS; r++) {
     for (const first of r % 2 === 0 ? [true, false] : [false, true]) {
-      if (first) as.push(await timer.timeMs(iters, 10, a, 0));
-      else bs.push(await timer.timeMs(iters, 10, b, 0));
+      if (first) as.push(await a());
+      else bs.push(await b());
     }
   }
   return { a: median(as), b: median(bs), ratio: median(as.map((t, i) => bs[i]! / t)) };

@@ -4,7 +4,7 @@
  * "vs fp16" figure.
  */
 import { describe, expect, it } from 'vitest';
-import { median, pairedMs, PAIRED_ROUNDS, timeMs, type Timer } from '../scripts/bench_timing.js';
+import { median, pairedMs, pairedRounds, PAIRED_ROUNDS, timeMs, type Timer } from '../scripts/bench_timing.js';
 
 describe('bench timing (scripts/bench_timing.ts)', () => {
   it('takes the median: the middle value, or the mean of the middle two; no values is an error', () => {
@@ -58,6 +58,27 @@ describe('bench timing (scripts/bench_timing.ts)', () => {
     expect(timed).toHaveLength(2 * PAIRED_ROUNDS);
     for (let r = 0; r < PAIRED_ROUNDS; r++) expect(timed.slice(2 * r, 2 * r + 2), `round ${r}`).toEqual(r % 2 === 0 ? ['a', 'b'] : ['b', 'a']);
     expect(order[2]).toBe('a (200 after 10, 0 ms)');
+  });
+
+  it('pairs two measures (e.g. GPU times) in alternating rounds without warm-up, with the median of the rounds\' ratios', async () => {
+    const order: string[] = [];
+    const as = [0.050, 0.052, 0.051, 0.049, 0.053, 0.050, 0.052];
+    const ratios = [1.40, 1.38, 1.41, 1.39, 2.5, 1.37, 1.42];
+    let i = 0;
+    let j = 0;
+    const got = await pairedRounds(
+      async () => {
+        order.push('a');
+        return as[i++]!;
+      },
+      async () => {
+        order.push('b');
+        return as[j]! * ratios[j++]!;
+      },
+    );
+    expect(order).toEqual(Array.from({ length: PAIRED_ROUNDS }, (_, r) => (r % 2 === 0 ? ['a', 'b'] : ['b', 'a'])).flat());
+    expect(got.a).toBeCloseTo(0.051, 12);
+    expect(got.ratio).toBeCloseTo(1.40, 12);
   });
 
   it('reports each call\'s median of its rounds and the median of the rounds\' ratios b / a, so one disturbed loop does not decide it', async () => {

@@ -1,5 +1,6 @@
 #include "exec/executor.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "addon_state.h"
@@ -44,6 +45,20 @@ struct RunGuard {
   RunGuard& operator=(const RunGuard&) = delete;
   std::shared_ptr<ContextState> ctx;
 };
+
+// The events of a timed run (run(..., timedRuns)): one before each run and one after the last.
+struct RunTimer {
+  std::vector<cudaEvent_t> events;
+  RunTimer() = default;
+  RunTimer(const RunTimer&) = delete;
+  RunTimer& operator=(const RunTimer&) = delete;
+  ~RunTimer() {
+    for (cudaEvent_t e : events) cudaEventDestroy(e);
+  }
+};
+
+// The largest timedRuns a run takes: one call's events stay in the hundreds, not millions.
+constexpr int kMaxTimedRuns = 100000;
 
 }  // namespace
 
@@ -272,7 +287,9 @@ Napi::Value ExecContext::Prepare(const Napi::CallbackInfo& info) {
   return AddonState::Of(env).execProgramClass.New({Napi::External<ProgramInit>::New(env, &init)});
 }
 
-// run(program, inputs: (Uint8Array | DeviceBuffer)[], outputs: (DeviceBuffer | null)[], profile)
+// run(program, inputs: (Uint8Array | DeviceBuffer)[], outputs: (DeviceBuffer | null)[], profile, timedRuns?)
+// timedRuns n > 0: the run is enqueued n times back to back, an event recorded before each and
+// after the last, and the result's runMs has each run's GPU ms (trtexec's GPU compute time).
 Napi::Value ExecContext::Run(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const char* op = "run";
@@ -296,6 +313,15 @@ Napi::Value ExecContext::Run(const Napi::CallbackInfo& info) {
     ThrowRange(env, op, "expected " + std::to_string(program->outputs().size()) + " output buffers, got " + std::to_string(outputs.Length()));
   }
   const bool profile = info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value();
+  int timedRuns = 0;
+  if (info.Length() > 4 && !info[4].IsUndefined()) {
+    const double n = info[4].IsNumber() ? info[4].As<Napi::Number>().DoubleValue() : -1.0;
+    if (!(n >= 1 && n <= kMaxTimedRuns) || n != static_cast<double>(static_cast<int>(n))) {
+      ThrowRange(env, op, "argument 'timedRuns' must be an integer from 1 to " + std::to_string(kMaxTimedRuns));
+    }
+    if (profile) ThrowRange(env, op, "a profiled run cannot be a timed one (profile and timedRuns)");
+    timedRuns = static_cast<int>(n);
+  }
   const std::shared_ptr<StreamState>& stream = state_->stream();
   cudaStream_t s = stream->stream();
   char* memory = state_->memory();
@@ -378,10 +404,25 @@ Napi::Value ExecContext::Run(const Napi::CallbackInfo& info) {
 #ifdef FXRT_HAVE_CUDNN
   exec.cudnn = state_->cudnnIfCreated();
 #endif
-  std::string err = program->Enqueue(exec, profile, inCopies, outCopies);
-  if (!err.empty()) ThrowError(env, op, err);
+  std::shared_ptr<RunTimer> timer;
+  if (timedRuns > 0) {
+    timer = std::make_shared<RunTimer>();
+    timer->events.reserve(static_cast<size_t>(timedRuns) + 1);
+    for (int i = 0; i <= timedRuns; i++) {
+      cudaEvent_t e = nullptr;
+      const cudaError_t made = cudaEventCreate(&e);
+      if (made != cudaSuccess) ThrowError(env, op, std::string("cudaEventCreate failed: ") + cudaGetErrorString(made));
+      timer->events.push_back(e);
+    }
+  }
+  for (int r = 0; r < std::max(timedRuns, 1); r++) {
+    if (timer) FXRT_CUDA_CHECK(env, op, cudaEventRecord(timer->events[static_cast<size_t>(r)], s));
+    std::string err = program->Enqueue(exec, profile, inCopies, outCopies);
+    if (!err.empty()) ThrowError(env, op, err);
+  }
+  if (timer) FXRT_CUDA_CHECK(env, op, cudaEventRecord(timer->events.back(), s));
   auto guard = std::make_shared<RunGuard>(state_);
-  return addon.completions().Enqueue(env, stream, [program, guard, toHost, profile](Napi::Env e) -> Napi::Value {
+  return addon.completions().Enqueue(env, stream, [program, guard, toHost, profile, timer](Napi::Env e) -> Napi::Value {
     const DataErrorReport bad = program->TakeDataError();
     if (bad.found) {
       Napi::Error error = Napi::Error::New(e, std::string("fxrt cuda: run: ") + bad.message);
@@ -409,6 +450,18 @@ Napi::Value ExecContext::Run(const Napi::CallbackInfo& info) {
       result.Set("stepMs", times);
     } else {
       result.Set("stepMs", e.Null());
+    }
+    if (timer) {
+      Napi::Float64Array runMs = Napi::Float64Array::New(e, timer->events.size() - 1);
+      for (size_t i = 0; i + 1 < timer->events.size(); i++) {
+        float t = 0.f;
+        const cudaError_t got = cudaEventElapsedTime(&t, timer->events[i], timer->events[i + 1]);
+        if (got != cudaSuccess) throw Napi::Error::New(e, std::string("fxrt cuda: run: cudaEventElapsedTime failed: ") + cudaGetErrorString(got));
+        runMs[i] = t;
+      }
+      result.Set("runMs", runMs);
+    } else {
+      result.Set("runMs", e.Null());
     }
     return result;
   }, op);

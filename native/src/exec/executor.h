@@ -5,8 +5,11 @@
 //                                                       the plan's tactic cache and the
 //                                                       persistent timing cache (timing_cache.h)
 //   context.prepare(spec) → ExecProgram                 ops for one set of input shapes
-//   context.run(program, inputs, outputs?, profile)     one call enqueues a whole execution;
-//       → Promise<{ outputs, stepMs }>                  resolved by a completion callback; rejected
+//   context.run(program, inputs, outputs?, profile, timedRuns?)
+//                                                       one call enqueues a whole execution (with
+//                                                       timedRuns: that many, back to back, timed
+//                                                       by events: runMs, each run's GPU ms);
+//       → Promise<{ outputs, stepMs, runMs }>           resolved by a completion callback; rejected
 //                                                       with code 'FXRT_DATA_ERROR' and `step` when
 //                                                       a kernel reported bad data (kernels/data_error.h)
 #pragma once

@@ -111,6 +111,19 @@ export class CudaEngineRunner {
     return this.#context.runDevice(inputs, this.#shapes(inputs), options.outputs);
   }
 
+  /**
+   * The engine's GPU time per run, as trtexec reports it (GPU compute time): `runs` runs into
+   * `options.outputs` (as run with bound outputs) enqueued back to back, the host waiting for none
+   * of them, with an event on the stream before each run and after the last. Each run's ms, in
+   * order; what a call costs the host beyond that (launch, completion) is not in it.
+   * @example
+   *   await runner.run([dx], { outputs: [y] }); // warm up: bind, capture the graph
+   *   const ms = await runner.gpuTimes([dx], { outputs: [y], runs: 100 });
+   */
+  async gpuTimes(inputs: readonly (Tensor | DeviceTensor)[], options: { readonly outputs: readonly DeviceTensor[]; readonly runs: number }): Promise<number[]> {
+    return this.#context.timeDevice(inputs, this.#shapes(inputs), options.outputs, options.runs);
+  }
+
   /** Per op: the plan step and the implementation chosen, for inputs of these shapes (default: the profile's opt). */
   tactics(inputShapes?: readonly (readonly number[])[]): CudaOpTactic[] {
     const shapes = inputShapes ?? this.engine.plan.inputs.map((i) => i.profile.opt);

@@ -81,6 +81,9 @@ const MAX_FULL_DROPS = 2;
 /** Bounds on the programs a context keeps (one per distinct input shapes). */
 const PROGRAM_CACHE_SIZE = 8;
 
+/** The most runs one timeDevice call enqueues (the addon's limit: native/src/exec/executor.cc kMaxTimedRuns). */
+const MAX_TIMED_RUNS = 100_000;
+
 function shapeKey(shapes: readonly (readonly number[])[]): string {
   return shapes.map((s) => s.join(',')).join(';');
 }
@@ -161,8 +164,28 @@ export class CudaContext implements BackendContext {
    * those tensors (checked against the outputs' dtypes and shapes) and returned.
    */
   runDevice(inputs: readonly (Tensor | DeviceTensor)[], shapes: readonly (readonly number[])[], into?: readonly DeviceTensor[]): Promise<DeviceTensor[]> {
+    return this.#deviceCall('runDevice', inputs, shapes, into).then((r) => r.outputs);
+  }
+
+  /**
+   * `runs` runs into `into` (as runDevice with `into`) enqueued back to back, the host waiting
+   * for none of them, with an event before each and after the last: each run's GPU ms, in order
+   * (what trtexec reports as GPU compute time: no launch or completion latency of the host).
+   */
+  timeDevice(inputs: readonly (Tensor | DeviceTensor)[], shapes: readonly (readonly number[])[], into: readonly DeviceTensor[], runs: number): Promise<number[]> {
+    const op = `engine '${this.#loaded.plan.name}': timeDevice`;
+    if (!Number.isInteger(runs) || runs < 1 || runs > MAX_TIMED_RUNS) {
+      return Promise.reject(new RangeError(`${op}: runs must be an integer from 1 to ${MAX_TIMED_RUNS}, got ${runs}`));
+    }
+    return this.#deviceCall('timeDevice', inputs, shapes, into, runs).then((r) => {
+      if (!r.runMs || r.runMs.length !== runs) throw new Error(`${op}: the CUDA run returned ${r.runMs?.length ?? 'no'} run times, expected ${runs}`);
+      return [...r.runMs];
+    });
+  }
+
+  #deviceCall(what: string, inputs: readonly (Tensor | DeviceTensor)[], shapes: readonly (readonly number[])[], into: readonly DeviceTensor[] | undefined, timedRuns?: number): Promise<{ outputs: DeviceTensor[]; runMs: Float64Array | null }> {
     const plan = this.#loaded.plan;
-    const op = `engine '${plan.name}': runDevice`;
+    const op = `engine '${plan.name}': ${what}`;
     if (into) checkOutputs(op, plan, shapes, into);
     const result = this.#queue.then(async () => {
       const stream = (this.#stream ??= Stream.fromNative(this.#native.stream));
@@ -170,8 +193,8 @@ export class CudaContext implements BackendContext {
       const program = this.#boundProgram(inputs, into, into ? null : outs, shapes, op) ?? this.program(shapes);
       try {
         const ins: (Uint8Array | NativeBuffer)[] = inputs.map((t) => (t instanceof DeviceTensor ? t.handle(op) : t.bytes()));
-        await settleSoon(this.#native.run(program, ins, outs.map((t) => t.handle(op)), false));
-        return outs;
+        const r = await settleSoon(this.#native.run(program, ins, outs.map((t) => t.handle(op)), false, timedRuns));
+        return { outputs: outs, runMs: r.runMs };
       } catch (e) {
         if (!into) for (const t of outs) t.dispose();
         throw e;

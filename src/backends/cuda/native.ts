@@ -133,10 +133,14 @@ export interface NativeExecPlan {
   tacticStats(): NativeTacticStats;
 }
 
-/** What one run resolves to: host outputs (null where a device buffer was filled) and, when profiled, per-step GPU ms. */
+/**
+ * What one run resolves to: host outputs (null where a device buffer was filled), when profiled
+ * per-step GPU ms, and for a timed run (run's `timedRuns`) each run's GPU ms.
+ */
 export interface NativeRunResult {
   readonly outputs: readonly (ArrayBuffer | null)[];
   readonly stepMs: Float64Array | null;
+  readonly runMs: Float64Array | null;
 }
 
 /**
@@ -158,8 +162,10 @@ export interface NativeExecContext {
    * Enqueues a whole execution: input copies, the ops (or their CUDA graph), output copies;
    * resolves from a completion callback. `outputs[i]` non-null: copy output i into that buffer.
    * Rejects with a NativeDataError when a kernel met bad data (e.g. a gather index out of range).
+   * `timedRuns` n (1 to 100000, not with `profile`): the run enqueued n times back to back with an
+   * event before each and after the last; `runMs` has each run's GPU ms.
    */
-  run(program: NativeExecProgram, inputs: readonly (Uint8Array | NativeBuffer)[], outputs: readonly (NativeBuffer | null)[], profile: boolean): Promise<NativeRunResult>;
+  run(program: NativeExecProgram, inputs: readonly (Uint8Array | NativeBuffer)[], outputs: readonly (NativeBuffer | null)[], profile: boolean, timedRuns?: number): Promise<NativeRunResult>;
   dispose(): void;
   readonly memoryBytes: number;
   /** The context's own stream: outputs allocated on it are used by runs without a cross-stream wait. */
