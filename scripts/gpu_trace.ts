@@ -1,14 +1,18 @@
 /**
- * The GPU time per run of one benchmark workload's engine, for a kernel trace: builds our engine of
- * the workload (scripts/bench_workloads.ts) at the precision given, warms it up into bound outputs,
- * then enqueues --runs runs back to back (CudaEngineRunner.gpuTimes) and prints the median GPU ms
+ * The GPU time per run of one benchmark workload's engines, alone or side by side, and for a kernel
+ * trace: builds our engine of the workload (scripts/bench_workloads.ts) at each precision given,
+ * warms each up into bound outputs, then times --rounds rounds, each enqueueing --runs runs of
+ * every engine back to back (CudaEngineRunner.gpuTimes; the engines' order alternating between
+ * rounds, as the benchmark's paired rounds), and prints each round's and the overall median GPU ms
  * per run and each step's implementation. Run under Nsight Systems to see every kernel of those
  * graph replays, and summarize the last runs' kernels with scripts/gpu/trace_summary.py:
  *
  *   nsys profile --cuda-graph-trace=node -o /tmp/t node node_modules/vite-node/vite-node.mjs \
- *     scripts/gpu_trace.ts --only mlp --precision int8 [--runs 200]
+ *     scripts/gpu_trace.ts --only mlp --precision int8 [--runs 200] [--rounds 1]
  *   nsys stats -q --report cuda_gpu_trace --format csv -o /tmp/t /tmp/t.nsys-rep
  *   python3 scripts/gpu/trace_summary.py /tmp/t_cuda_gpu_trace.csv --runs 100
+ *
+ * --precision int8,fp16 --rounds 7 times both engines in one process, as the benchmark does.
  */
 import { CudaEngineRunner, DeviceTensor } from '../src/backends/cuda/index.js';
 import { median } from './bench_timing.js';
@@ -19,23 +23,48 @@ function arg(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
+function positive(name: string, fallback: number): number {
+  const v = Number(arg(name) ?? fallback);
+  if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer, got '${arg(name)}'`);
+  return v;
+}
+
 const only = arg('--only') ?? 'mlp';
-const precision = arg('--precision') ?? 'fp16';
-const runs = Number(arg('--runs') ?? 200);
+const precisions = (arg('--precision') ?? 'fp16').split(',');
+const runs = positive('--runs', 200);
+const rounds = positive('--rounds', 1);
 const w = WORKLOADS.find((v) => v.name.startsWith(only));
 if (!w) throw new Error(`--only ${only}: no workload of that name (${WORKLOADS.map((v) => v.name).join(', ')})`);
-if (precision !== 'fp16' && precision !== 'int8' && precision !== 'fp8') throw new Error(`--precision must be fp16, int8 or fp8, got '${precision}'`);
-if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer, got '${arg('--runs')}'`);
+for (const p of precisions) if (p !== 'fp16' && p !== 'int8' && p !== 'fp8') throw new Error(`--precision takes fp16, int8 or fp8 (comma-separated), got '${p}'`);
 
-const { lowered, x } = await compileWorkload(w, precision);
-const runner = CudaEngineRunner.of([...lowered.engines.values()][0]!.engine);
-const dx = DeviceTensor.upload(x);
-const outputs = await runner.run([dx]);
-const start = performance.now();
-while (performance.now() - start < 300) await runner.run([dx], { outputs });
-const ms = await runner.gpuTimes([dx], { outputs, runs });
-console.log(`${w.name} ${precision}: GPU ms per run ${median(ms).toFixed(4)} (median of ${runs} runs enqueued back to back; graph: ${runner.graphState([w.shape])})`);
-for (const t of runner.tactics()) console.log(`  step ${t.step}: ${t.tactic}`);
-for (const y of outputs) y.dispose();
-dx.dispose();
-runner.dispose();
+const engines = [];
+for (const precision of precisions as ('fp16' | 'int8' | 'fp8')[]) {
+  const { lowered, x } = await compileWorkload(w, precision);
+  const runner = CudaEngineRunner.of([...lowered.engines.values()][0]!.engine);
+  const dx = DeviceTensor.upload(x);
+  const outputs = await runner.run([dx]);
+  engines.push({ precision, runner, dx, outputs, ms: [] as number[] });
+}
+for (const e of engines) {
+  const start = performance.now();
+  while (performance.now() - start < 300) await e.runner.run([e.dx], { outputs: e.outputs });
+}
+for (let r = 0; r < rounds; r++) {
+  const order = r % 2 === 0 ? engines : [...engines].reverse();
+  const line: string[] = [];
+  for (const e of order) {
+    const m = median(await e.runner.gpuTimes([e.dx], { outputs: e.outputs, runs }));
+    e.ms.push(m);
+    line.push(`${e.precision} ${m.toFixed(4)}`);
+  }
+  if (rounds > 1) console.log(`round ${r}: ${line.join(', ')}`);
+}
+for (const e of engines) {
+  console.log(`${w.name} ${e.precision}: GPU ms per run ${median(e.ms).toFixed(4)} (median over ${rounds} round(s) of the median of ${runs} runs enqueued back to back; graph: ${e.runner.graphState([w.shape])})`);
+  for (const t of e.runner.tactics()) console.log(`  step ${t.step}: ${t.tactic}`);
+}
+for (const e of engines) {
+  for (const y of e.outputs) y.dispose();
+  e.dx.dispose();
+  e.runner.dispose();
+}
