@@ -95,7 +95,6 @@ function compare(ours: readonly Tensor[], refs: readonly TensorFile[]): { maxRel
   return { maxRelErr, cosine };
 }
 
-
 /** `t` repeated `batch` times along dim 0. */
 function repeatBatch(t: Tensor, batch: number): Tensor {
   const bytes = t.bytes();

@@ -15,7 +15,7 @@
  * --precision int8,fp16 --rounds 7 times both engines in one process, as the benchmark does.
  */
 import { CudaEngineRunner, DeviceTensor } from '../src/backends/cuda/index.js';
-import { median } from './bench_timing.js';
+import { median, warmUp } from './bench_timing.js';
 import { compileWorkload, WORKLOADS } from './bench_workloads.js';
 
 function arg(name: string): string | undefined {
@@ -46,8 +46,9 @@ for (const precision of precisions as ('fp16' | 'int8' | 'fp8')[]) {
   engines.push({ precision, runner, dx, outputs, ms: [] as number[] });
 }
 for (const e of engines) {
-  const start = performance.now();
-  while (performance.now() - start < 300) await e.runner.run([e.dx], { outputs: e.outputs });
+  await warmUp(0, async () => {
+    await e.runner.run([e.dx], { outputs: e.outputs });
+  });
 }
 for (let r = 0; r < rounds; r++) {
   const order = r % 2 === 0 ? engines : [...engines].reverse();

@@ -19,9 +19,9 @@
  *                  promise; a one-kernel relu then stream.query() spun on synchronously (no event
  *                  loop, no promise: the device round trip of a launch as the JS thread sees it);
  *                  the idle stream's completion with polling off (the waiter thread's callback)
- * and the same calls on the MLP workload (10240x512) in fp16 and in int8 (entropy-calibrated on two
- * random batches, as scripts/bench_gpu.ts), with each step's GPU time profiled eagerly (events
- * around each step: host launch gaps included).
+ * and the same calls on the MLP workload (10240x512) in fp16 and in int8, built as the benchmark
+ * builds them (scripts/bench_workloads.ts), with their GPU time per run (CudaEngineRunner.gpuTimes)
+ * and each step's GPU time profiled eagerly (events around each step: host launch gaps included).
  *
  * Completions are polled from the JS thread for FXRT_CUDA_POLL_US (default 1000 µs; src/backends/cuda/completion.ts);
  * --poll-us N sets that window (0: the waiter thread's callback alone).
@@ -32,10 +32,10 @@ import { loadedAddon } from '../src/backends/cuda/availability.js';
 import { setCompletionPolling } from '../src/backends/cuda/completion.js';
 import { CudaEngineRunner, cudaRelu, DeviceTensor, Stream } from '../src/backends/cuda/index.js';
 import { compile } from '../src/compile.js';
-import { modelZoo } from '../src/models/index.js';
 import { nn } from '../src/nn/index.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { median, timeMs } from './bench_timing.js';
+import { compileWorkload, WORKLOADS } from './bench_workloads.js';
 
 /** Mean µs per call of a synchronous `fn`, over n calls after n / 10 warm-up calls. */
 function syncUs(n: number, fn: () => unknown): number {
@@ -96,13 +96,9 @@ rows.push(['pipelined: 8 runs into a bound output, then await all (per run)', (a
   Promise.all(Array.from({ length: 8 }, () => runner.run([dx], { outputs: [bound!] }))))) / 8]);
 bound!.dispose();
 rows.push(['lowered.run (host in/out)', await timeUs(iters >> 2, () => lowered.run([x]))]);
+const mlp = WORKLOADS.find((w) => w.model === 'mlp')!;
 for (const precision of ['fp16', 'int8'] as const) {
-  const model = modelZoo.mlp.create().eval().half();
-  const xm = Tensor.randn([10240, 512], { seed: 3, dtype: 'float16' });
-  const calibration = precision === 'int8'
-    ? { calibration: { data: [[Tensor.randn([10240, 512], { seed: 4, dtype: 'float16' })], [Tensor.randn([10240, 512], { seed: 5, dtype: 'float16' })]], method: 'entropy' as const } }
-    : {};
-  const lm = await compile(model, [xm], { device: 'cuda', precision, ...calibration });
+  const { lowered: lm, x: xm } = await compileWorkload(mlp, precision);
   const engine = [...lm.engines.values()][0]!.engine;
   const r = CudaEngineRunner.of(engine);
   const dm = DeviceTensor.upload(xm);
@@ -111,6 +107,7 @@ for (const precision of ['fp16', 'int8'] as const) {
   })]);
   const [out] = await r.run([dm]);
   rows.push([`mlp ${precision}: runner.run into a bound output`, await timeUs(iters >> 2, () => r.run([dm], { outputs: [out!] }))]);
+  rows.push([`mlp ${precision}: GPU time per run (runs into the bound output back to back)`, 1000 * median(await r.gpuTimes([dm], { outputs: [out!], runs: iters >> 2 }))]);
   out!.dispose();
   const ctx = engine.createExecutionContext();
   ctx.profile = true;
