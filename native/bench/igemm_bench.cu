@@ -202,6 +202,7 @@ float TimeLt(cublasLtHandle_t lt, int64_t m, int n, int k, const LtGemm& g, void
 }
 
 int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // each line out as it comes, also into a pipe (a run under `timeout` keeps what it printed)
   std::vector<Problem> problems = {
       [] {
         Problem p = Matrix("mlp fc1 10240x2048x512 relu->int8", 10240, 2048, 512, true, true);
