@@ -244,7 +244,47 @@ cudaError_t LaunchDequantize(const QuantParams& p, long long total, bool fits32,
 
 }  // namespace
 
-cudaError_t LaunchQuant(const QuantParams& p, cudaStream_t stream) {
+// The iteration shape with its size-1 dims dropped and each dim merged into the one outside it
+// where every operand (x, y, the scale and zero point) steps over both alike, so that a contiguous
+// view of any rank (a channels-last convolution input the int8 GEMM quantizes itself, a matrix)
+// takes the contiguous kernel as its rank-1 form does.
+static QuantParams Coalesced(const QuantParams& in) {
+  QuantParams p = in;
+  int r = 0;
+  for (int d = 0; d < in.rank; d++) {
+    if (in.size[d] == 1) continue;
+    if (r > 0) {
+      const int o = r - 1;
+      const int64_t s = in.size[d];
+      if (p.x.stride[o] == in.x.stride[d] * s && p.yStride[o] == in.yStride[d] * s && p.scale.stride[o] == in.scale.stride[d] * s) {
+        p.size[o] *= s;
+        p.x.stride[o] = in.x.stride[d];
+        p.yStride[o] = in.yStride[d];
+        p.scale.stride[o] = in.scale.stride[d];
+        continue;
+      }
+    }
+    p.size[r] = in.size[d];
+    p.x.stride[r] = in.x.stride[d];
+    p.yStride[r] = in.yStride[d];
+    p.scale.stride[r] = in.scale.stride[d];
+    r++;
+  }
+  if (r == 0) {  // one element
+    p.size[0] = 1;
+    p.x.stride[0] = p.yStride[0] = p.scale.stride[0] = 0;
+    r = 1;
+  }
+  p.rank = r;
+  return p;
+}
+
+cudaError_t LaunchQuant(const QuantParams& params, cudaStream_t stream) {
+  if (params.rank < 0 || params.rank > kMaxRank) return cudaErrorInvalidValue;
+  for (int d = 0; d < params.rank; d++) {
+    if (params.size[d] == 0) return cudaSuccess;
+  }
+  const QuantParams p = Coalesced(params);
   long long total = 1;
   for (int d = 0; d < p.rank; d++) total *= p.size[d];
   if (total == 0) return cudaSuccess;
