@@ -12,6 +12,9 @@
  *   nsys stats -q --report cuda_gpu_trace --format csv -o /tmp/t /tmp/t.nsys-rep
  *   python3 scripts/gpu/trace_summary.py /tmp/t_cuda_gpu_trace.csv --runs 100
  *
+ * Without Nsight Systems (the GPU machine has none), scripts/gpu/cupti_trace.sh runs this script
+ * with a CUPTI library injected and summarizes its trace the same way.
+ *
  * --precision int8,fp16 --rounds 7 times both engines in one process, as the benchmark does.
  */
 import { CudaEngineRunner, DeviceTensor } from '../src/backends/cuda/index.js';
