@@ -542,3 +542,40 @@ describe('the fused requantize reaches the int8 GEMM op where the plan takes it 
     expect((await linearOp({ act: 'clip', int8Out: true })).fusedRequantize).toBeUndefined();
   });
 });
+
+describe('the int8 GEMM op loads A evict-first where it reads A for the last time (Operands.lastRead)', () => {
+  type IgemmOpSpec = Extract<NativeOpSpec, { op: 'igemm' }>;
+  /** x → Q → DQ → linear per weight seed, each its own output (the products share the quantized x): the igemm ops in step order. */
+  async function linearOps(seeds: readonly number[], xqOutput = false): Promise<IgemmOpSpec[]> {
+    const net = newNet('linears');
+    const sx = scalar(net, 0.02, 'sx');
+    const xq = quantize(net, net.addInput('x', 'float32', [8, 32]), sx, 'x_q');
+    const x = dequantize(net, xq, sx, 'x_dq');
+    for (const seed of seeds) {
+      const ws = scalar(net, 0.01, `w_s${seed}`);
+      const w = dequantize(net, quantize(net, constant(net, Tensor.randn([16, 32], { seed }), `w${seed}`), ws, `w_q${seed}`), ws, `w_dq${seed}`);
+      net.markOutput(layer(net, 'matrix_multiply', [x, w], { transpose0: false, transpose1: true, vector0: false, vector1: false }, `mm${seed}`), `y${seed}`);
+    }
+    if (xqOutput) net.markOutput(xq, 'x_q');
+    const plan = (await build(net, { precision: 'int8' })).plan;
+    return lowerPlan(plan).spec.ops.filter((op): op is { step: number } & IgemmOpSpec => op.op === 'igemm');
+  }
+
+  it('marks the only reader of a quantized activation', async () => {
+    const ops = await linearOps([4]);
+    expect(ops).toHaveLength(1);
+    expect(ops[0]!.aEvictFirst).toBe(true);
+  });
+
+  it('marks only the last of two products reading the same quantized activation', async () => {
+    const ops = await linearOps([4, 5]);
+    expect(ops).toHaveLength(2);
+    expect(ops.map((op) => op.aEvictFirst === true)).toEqual([false, true]);
+  });
+
+  it('leaves an activation that is also a network output unmarked', async () => {
+    const ops = await linearOps([4], true);
+    expect(ops).toHaveLength(1);
+    expect(ops[0]!.aEvictFirst).toBeUndefined();
+  });
+});

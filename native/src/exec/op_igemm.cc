@@ -503,6 +503,7 @@ std::unique_ptr<Op> BuildIgemm(const SpecReader& spec, BuildContext& ctx) {
   }
   p.b = reinterpret_cast<const int8_t*>(ResolveRef(spec, "b", ctx.mem, ContiguousExtent(p.ldc * p.k), 1));
   p.bConstant = RefersToWeights(spec, "b");
+  p.aEvictFirst = spec.Has("aEvictFirst") && spec.Bool("aEvictFirst");
 
   p.sxDtype = FloatDtype(spec, "sxDtype");
   p.sxRows = spec.Int("sxRows");

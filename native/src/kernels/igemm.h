@@ -81,6 +81,10 @@ struct IgemmParams {
   bool bConstant;       // b is a constant no kernel writes (the plan's weights): the warp-specialized
                         // kernel, launched chained, loads its first slices before waiting for the
                         // kernels before it (chained_launch.cuh)
+  bool aEvictFirst;     // this launch reads a (a matrix) for the last time: the warp-specialized
+                        // kernel's loads of it mark its lines first to leave L2, so a dead
+                        // activation does not push out data read again (the weights, the next
+                        // run's input). A hint only: the results are the same either way.
   const void* sx;       // x's scale: one value, or one per row index modulo sxRows
   DType sxDtype;
   int64_t sxRows;       // 1: per tensor

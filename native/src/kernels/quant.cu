@@ -113,36 +113,58 @@ __global__ void __launch_bounds__(256) QuantKernel(const QuantParams p, I total,
   }
 }
 
-// The contiguous per-tensor quantize (the common case: an activation's Q), 8 elements per thread:
-// one or two 16-byte loads of x, one 8-byte store of the 1-byte quantized type; the same
-// arithmetic as QuantKernel. The tail past the last full group of 8 runs one element per thread.
+// Groups of 8 elements each thread of QuantizeContiguous8 quantizes per pass, their loads issued
+// together. On the H100, in the seed MLP's int8 engine (scripts/gpu/cupti_trace.sh; session 34 in
+// bench/results/igemm_2026-11-23_mlp_bounds.md), 4 groups per thread (a grid of one wave) took
+// 1-2 us off each run against 1 group (2.4 waves of blocks), mostly because the chained GEMM after
+// it starts sooner; 2 groups were slower than 4, and 8 no faster.
+constexpr int kGroupsPerThread = 4;
+
+// The contiguous per-tensor quantize (the common case: an activation's Q), 8 elements per group:
+// one or two 16-byte loads of x, one 8-byte store of the 1-byte quantized type, kGroupsPerThread
+// groups per thread and pass (consecutive threads take consecutive groups); the same arithmetic
+// as QuantKernel. The tail past the last full group of 8 runs one element per thread.
 template <typename TX, typename TY>
 __global__ void __launch_bounds__(256) QuantizeContiguous8(const TX* __restrict__ x, TY* __restrict__ y, const void* scalePtr, DType scaleDtype,
                                                            const void* zpPtr, DType zpDtype, long long total) {
   WaitForPriorGrids();  // launched chained (chained_launch.cuh)
   AllowDependentLaunch();
   static_assert(sizeof(TY) == 1, "one-byte quantized types");
+  constexpr int kWords = static_cast<int>(sizeof(TX) * 8 / 16);
   const float scale = LoadScale(scalePtr, 0, scaleDtype);
   const float inv = __frcp_rn(scale);
   const long long zeroPoint = LoadZeroPoint(zpPtr, 0, zpDtype);
   const long long groups = total / 8;
-  const long long step = static_cast<long long>(gridDim.x) * blockDim.x;
-  for (long long g = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; g < groups; g += step) {
+  const long long step = static_cast<long long>(gridDim.x) * blockDim.x * kGroupsPerThread;
+  for (long long first = static_cast<long long>(blockIdx.x) * blockDim.x * kGroupsPerThread + threadIdx.x; first < groups; first += step) {
     union {
-      uint4 v[sizeof(TX) * 8 / 16];
+      uint4 v[kWords];
       TX e[8];
-    } in;
+    } in[kGroupsPerThread];
 #pragma unroll
-    for (int j = 0; j < static_cast<int>(sizeof(TX) * 8 / 16); j++) in.v[j] = reinterpret_cast<const uint4*>(x + g * 8)[j];
-    union {
-      uint2 v;
-      TY e[8];
-    } out;
+    for (int i = 0; i < kGroupsPerThread; i++) {
+      const long long g = first + static_cast<long long>(i) * blockDim.x;
+      if (g < groups) {
 #pragma unroll
-    for (int j = 0; j < 8; j++) out.e[j] = Quantize<TY>(ToF(in.e[j]), inv, zeroPoint);
-    reinterpret_cast<uint2*>(y)[g] = out.v;
+        for (int j = 0; j < kWords; j++) in[i].v[j] = reinterpret_cast<const uint4*>(x + g * 8)[j];
+      }
+    }
+#pragma unroll
+    for (int i = 0; i < kGroupsPerThread; i++) {
+      const long long g = first + static_cast<long long>(i) * blockDim.x;
+      if (g < groups) {
+        union {
+          uint2 v;
+          TY e[8];
+        } out;
+#pragma unroll
+        for (int j = 0; j < 8; j++) out.e[j] = Quantize<TY>(ToF(in[i].e[j]), inv, zeroPoint);
+        reinterpret_cast<uint2*>(y)[g] = out.v;
+      }
+    }
   }
-  for (long long i = groups * 8 + static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += step) {
+  const long long tailStep = static_cast<long long>(gridDim.x) * blockDim.x;
+  for (long long i = groups * 8 + static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += tailStep) {
     y[i] = Quantize<TY>(ToF(x[i]), inv, zeroPoint);
   }
 }
@@ -202,7 +224,7 @@ cudaError_t Launch(const QuantParams& p, long long total, bool fits32, bool unif
     const bool contiguous = p.rank == 1 && p.x.stride[0] == 1 && p.yStride[0] == 1;
     const bool aligned = reinterpret_cast<uintptr_t>(p.x.ptr) % 16 == 0 && reinterpret_cast<uintptr_t>(p.y) % 8 == 0;
     if (uniform && contiguous && aligned) {
-      const unsigned blocks = GridFor(total / 8 + 1);  // one group of 8 per thread, grid-stride beyond 8192 blocks
+      const unsigned blocks = GridFor((total / 8 + kGroupsPerThread - 1) / kGroupsPerThread + 1);  // grid-stride beyond 8192 blocks
       return LaunchChained(QuantizeContiguous8<TX, TY>, dim3(blocks), dim3(256), 0, stream, static_cast<const TX*>(p.x.ptr), static_cast<TY*>(p.y),
                            p.scale.ptr, p.scale.dtype, p.zeroPoint, p.zeroPointDtype, total);
     }

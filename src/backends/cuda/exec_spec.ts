@@ -185,6 +185,12 @@ export interface IgemmSpec {
   readonly out: MemRef; readonly outDtype: FloatDType | 'int8'; readonly outScale?: MemRef; readonly outScaleDtype?: FloatDType;
   /** The fused requantize (plan.ts fusedRequantizeRange): the epilogue's bias and relu fold into it. */
   readonly fusedRequantize?: boolean;
+  /**
+   * The op reads `a` for the last time (Operands.lastRead): the warp-specialized kernel loads a
+   * matrix `a` with an evict-first L2 policy, so the dead activation leaves L2 before data read
+   * again. A cache hint: the results are the same either way.
+   */
+  readonly aEvictFirst?: boolean;
 }
 
 /** The native ops, each tagged with the plan step it belongs to (-1: plan input/output copies). */

@@ -10,7 +10,7 @@ import type { ProgramSpec } from './exec_spec.js';
 import type { TimingCacheDevice, TimingCacheEntry } from './timing_cache.js';
 
 /** Version of this interface; must equal FXRT_NATIVE_ABI in native/src/abi.h. */
-export const NATIVE_ABI_VERSION = 8;
+export const NATIVE_ABI_VERSION = 9;
 
 /** A CUDA stream owned by the addon. */
 export interface NativeStream {

@@ -168,7 +168,7 @@ function lowerConv(ops: Operands, index: number, step: ConvStep): IgemmSpec {
   const aQuant = step.kind === 'convolution' ? inputQuantize(ops, index, step) : undefined;
   return {
     op: 'igemm', m: conv.batch * od * oh * ow, n: k / p.groups, k: cg * kd * kh * kw, groups: p.groups,
-    a: x.ref, ...(aQuant !== undefined ? { aQuant } : {}), conv, b: { mem: CONSTANT_MEMORY, offset: filter },
+    a: x.ref, ...(aQuant !== undefined ? { aQuant } : ops.lastRead(index, x.id) ? { aEvictFirst: true } : {}), conv, b: { mem: CONSTANT_MEMORY, offset: filter },
     sx: sx.ref, sxDtype: sx.dtype, sxRows: 1, sw: sw_.ref, swDtype: sw_.dtype, swPerChannel,
     ...(bias !== null ? { bias: bias.ref, biasDtype: floatOf(bias.dtype, `step '${step.name}': the bias`) } : {}),
     epilogue: epilogueSpecs(ops, index, step, y, 1, k),
@@ -205,7 +205,7 @@ function lowerMatmul(ops: Operands, index: number, step: LayerStepOf<'matrix_mul
   const m = numelOf(a.shape) / k;
   const axis = p.vector1 ? out.shape.length : out.shape.length - 1;
   return {
-    op: 'igemm', m, n, k, groups: 1, a: a.ref, lda: k, b,
+    op: 'igemm', m, n, k, groups: 1, a: a.ref, lda: k, b, ...(ops.lastRead(index, a.id) ? { aEvictFirst: true } : {}),
     sx: sx.ref, sxDtype: sx.dtype, sxRows: perRow ? a.shape[rowAxis]! : 1, sw: sw_.ref, swDtype: sw_.dtype, swPerChannel,
     epilogue: epilogueSpecs(ops, index, step, out, axis, n),
     ...outputSpec(ops, index, step, out),

@@ -108,6 +108,21 @@ export class Operands {
     return { mem: CONTEXT_MEMORY, offset: this.memory.regions[region]! };
   }
 
+  /**
+   * Whether step `index` is the last to read value `id`'s storage: an activation of the arena
+   * (not a plan input or output, not a constant) that no later step reads, neither as itself nor
+   * as a value sharing or aliasing its storage. A hint for cache policies, nothing more.
+   */
+  lastRead(index: number, id: number): boolean {
+    const root = (v: number): number => this.layout.shared.get(v) ?? this.layout.aliases.get(v)?.root ?? v;
+    const r = root(id);
+    if (this.plan.values[r]!.location.kind !== 'arena' || this.plan.outputs.some((o) => root(o.value) === r)) return false;
+    for (let i = index + 1; i < this.plan.steps.length; i++) {
+      if (this.plan.steps[i]!.inputs.some((v) => root(v) === r)) return false;
+    }
+    return true;
+  }
+
   /** Bytes of value `id` at these shapes. */
   bytes(id: number): number {
     return byteSizeOf(this.plan.values[id]!.dtype, this.shapes[id]!);
