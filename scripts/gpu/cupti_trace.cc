@@ -79,7 +79,7 @@ void CUPTIAPI BufferRequested(uint8_t** buffer, size_t* size, size_t* maxRecords
   *maxRecords = 0;
 }
 
-void CUPTIAPI BufferCompleted(CUcontext, uint32_t, uint8_t* buffer, size_t, size_t valid) {
+void CUPTIAPI BufferCompleted(CUcontext context, uint32_t streamId, uint8_t* buffer, size_t, size_t valid) {
   std::lock_guard<std::mutex> lock(mu);
   CUpti_Activity* r = nullptr;
   while (cuptiActivityGetNextRecord(buffer, valid, &r) == CUPTI_SUCCESS) {
@@ -105,7 +105,7 @@ void CUPTIAPI BufferCompleted(CUcontext, uint32_t, uint8_t* buffer, size_t, size
     }
   }
   std::size_t lost = 0;
-  if (cuptiActivityGetNumDroppedRecords(nullptr, 0, &lost) == CUPTI_SUCCESS) dropped += lost;
+  if (cuptiActivityGetNumDroppedRecords(context, streamId, &lost) == CUPTI_SUCCESS) dropped += lost;
   std::free(buffer);
 }
 

@@ -103,6 +103,7 @@ async function expectSameAsReference(c: Int8Case): Promise<void> {
     expect(l.tactic, `${c.name}: step '${l.name}' tactic`).toMatch(/^igemm:/);
     expectTakeover(c, l.tactic);
   }
+
   const got = await cuda.createExecutionContext().execute(inputs);
   const want = await reference.createExecutionContext().execute(inputs);
   expect(got.length).toBe(want.length);
@@ -631,6 +632,7 @@ describe('int8 GEMM kernel: every tile configuration, forced through the timing 
     expect(sections.flatMap((s) => s.entries).filter((e) => e.tactic.startsWith('igemm:')).length, 'igemm entries in the cache').toBeGreaterThan(0);
     const tiles = new Set<string>();
     const splitTiles = new Set<string>();  // tiles whose tactic says their last wave ran in 64-row units
+    const evictTiles = new Set<string>();  // tiles whose tactic says they loaded A evict-first
     // A rejected index is past the last tile configuration, or one that does not run this problem
     // (the TMA tiles take only some): the loop ends after 8 rejections in a row. No split of K (the
     // timed build may have chosen one, which the TMA tiles do not run; split-K has its own tests),
@@ -654,6 +656,7 @@ describe('int8 GEMM kernel: every tile configuration, forced through the timing 
       const [name] = used;
       tiles.add(name!);
       if (engine.layerInfo().some((l) => /igemm:[^+]*, last wave in 64-row tiles/.test(l.tactic))) splitTiles.add(name!);
+      if (engine.layerInfo().some((l) => /igemm:[^+]*, A evict-first/.test(l.tactic))) evictTiles.add(name!);
       const got = await engine.createExecutionContext().execute(inputs);
       got.forEach((g, i) => expectSameValues(g, want[i]!, `${c.name}, ${name!}, output ${i}`));
     }
@@ -662,6 +665,10 @@ describe('int8 GEMM kernel: every tile configuration, forced through the timing 
     if (hopper && c.tma === true) expect([...tiles].filter((t) => t.includes('TMA')).length, 'warp-specialized TMA tiles on Hopper').toBe(8);
     // Only TMA tiles split their last wave; the cases made for it have some that do on an H100.
     expect([...splitTiles].filter((t) => !t.includes('TMA')), 'tiles other than the TMA ones never split their last wave').toEqual([]);
+    // The matrix products read their quantized input last (Operands.lastRead): the TMA tiles, and only
+    // they, load it evict-first.
+    expect([...evictTiles].filter((t) => !t.includes('TMA')), 'tiles other than the TMA ones never load A evict-first').toEqual([]);
+    if (hopper && c.tma === true && c.kind === 'matrix_multiply') expect(evictTiles.size, 'TMA tiles loading A evict-first').toBe(8);
     if (hopper && c.tailSplit !== undefined && cudaDeviceInfo().multiprocessors === 132) {
       expect(splitTiles.size, `TMA tiles whose last wave ran in 64-row units: ${[...splitTiles].join('; ')}`).toBe(c.tailSplit);
     }

@@ -199,7 +199,9 @@ class IgemmOp : public Op {
     const std::string split = splits_ < 2 ? (tail ? ", last wave in 64-row tiles" : "")
                               : ", split-k " + std::to_string(splits_) +
                                     (kernels::IgemmClusterSplit(Problem(form_), splits_) ? " reduced in a cluster" : " through global memory");
-    return std::string("igemm:") + kernels::IgemmTileName(tile_) + split +
+    // A's loads evict-first (IgemmParams::aEvictFirst): the TMA tiles, where A is a matrix.
+    const bool evictFirst = p_.aEvictFirst && kernels::IgemmTileUsesTma(tile_) && form_ != kPhases && !Problem(form_).conv;
+    return std::string("igemm:") + kernels::IgemmTileName(tile_) + split + (evictFirst ? ", A evict-first" : "") +
            (form_ != kImplicit ? std::string(" (") + FormName(form_) + ")" : kernels::IgemmVectorLoads(p_) ? "" : " (bytewise loads)") +
            (!fused_ ? "" : packs ? ", input quantize fused into the packing" : ", after the input quantize");
   }

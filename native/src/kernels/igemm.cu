@@ -72,6 +72,7 @@ int IgemmTileCount() { return kTileCount; }
 const char* IgemmTileName(int tile) { return tile >= 0 && tile < kTileCount ? kTiles[tile].name : "?"; }
 
 bool IgemmTileUsesWgmma(int tile) { return tile >= 0 && tile < kTileCount && kTiles[tile].wgmma; }
+bool IgemmTileUsesTma(int tile) { return tile >= 0 && tile < kTileCount && kTiles[tile].tma; }
 
 // Whether the convolution reads a strided view of its input (IgemmConv::pixelBytes).
 static bool StridedInput(const IgemmParams& p) { return p.conv && (p.g.pixelBytes != 0 || p.g.rowBytes != 0); }

@@ -131,6 +131,8 @@ int IgemmTileCount();
 const char* IgemmTileName(int tile);
 // Whether the tile runs on Hopper's warpgroup MMA (wgmma): only where IgemmWgmmaAvailable says so.
 bool IgemmTileUsesWgmma(int tile);
+// Whether `tile` is one of the warp-specialized TMA tiles (igemm_tma.cuh).
+bool IgemmTileUsesTma(int tile);
 // Whether the tile configuration runs this problem: every problem, except for the warp-specialized
 // TMA tiles (Hopper), which take the matrix form, or the implicit convolution over 64-channel
 // multiples (the TMA's im2col mode), with one group and no split of K, 16-byte aligned operands and
