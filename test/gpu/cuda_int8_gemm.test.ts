@@ -77,12 +77,18 @@ interface Int8Case {
    * a quantize only it reads).
    */
   readonly quantizeFused?: boolean;
+  /** The kernel of a taken-over quantize that runs before the GEMM (not fused into a packing): kernels::QuantKernelName. */
+  readonly quantizeKernel?: string;
 }
 
 /** Checks that the int8 GEMM tactic says whether the op runs the input quantize (taken over) itself. */
 function expectTakeover(c: Int8Case, tactic: string): void {
-  if (c.quantizeFused === true) expect(tactic, `${c.name}: the taken-over input quantize`).toMatch(/, (input quantize fused into the packing|after the input quantize)( \+ |$)/);
-  else expect(tactic, `${c.name}: no input quantize taken over`).not.toContain('input quantize');
+  if (c.quantizeFused === true) {
+    expect(tactic, `${c.name}: the taken-over input quantize`).toMatch(/, (input quantize fused into the packing|after the input quantize: \w+\[[^\]]+\])( \+ |$)/);
+    if (c.quantizeKernel !== undefined && tactic.includes('after the input quantize')) expect(tactic, `${c.name}: the input quantize's kernel`).toContain(`after the input quantize: ${c.quantizeKernel}`);
+  } else {
+    expect(tactic, `${c.name}: no input quantize taken over`).not.toContain('input quantize');
+  }
 }
 
 async function buildFor(c: Int8Case, backend: 'cuda' | 'reference', timingCache?: string): Promise<Engine> {
@@ -189,6 +195,7 @@ const CASES: readonly Int8Case[] = [
   {
     name: 'conv 7x7 stride 2 pad 3 on 3 channels (bytewise loads), float output',
     inputs: [[1, 3, 23, 20]], kind: 'convolution', int8Out: false, spaceToDepth: true, spaceToDepthUnfolded: true, quantizeFused: true,
+    quantizeKernel: 'quantize_rows[3 values per row]',
     build: (net, [x]) => {
       net.markOutput(layer(net, 'convolution', [int8Act(net, x!, 0.03, 'x'), int8Weight(net, [16, 3, 7, 7], 0, 7, 'w')],
         conv(16, [7, 7], { stride: [2, 2], prePadding: [3, 3], postPadding: [3, 3] }), 'conv'), 'y');
@@ -392,6 +399,7 @@ const STEM_CASES: readonly Int8Case[] = [
   {
     name: 'conv 3x3 pad 1 on 3 channels (a CIFAR stem), bias, relu, requantized',
     inputs: [[2, 3, 16, 16]], kind: 'convolution', int8Out: true, spaceToDepth: true, quantizeFused: true,
+    quantizeKernel: 'quantize_rows[3 values per row]',
     build: (net, [x]) => {
       const c = layer(net, 'convolution', [int8Act(net, x!, 0.03, 'x'), int8Weight(net, [64, 3, 3, 3], 0, 19, 'w'),
         constant(net, randn([64], 20, 0.1), 'bias')], conv(64, [3, 3], { prePadding: [1, 1], postPadding: [1, 1] }), 'conv');
@@ -412,6 +420,7 @@ const SPACE_TO_DEPTH_CASES: readonly Int8Case[] = [
   {
     name: 'conv 7x7 stride 2 pad 3 on 3 channels over 9x150 (rows of 75 packed pixels), float output',
     inputs: [[1, 3, 9, 150]], kind: 'convolution', int8Out: false, spaceToDepth: true, spaceToDepthUnfolded: true, quantizeFused: true,
+    quantizeKernel: 'quantize_rows[3 values per row]',
     build: (net, [x]) => {
       net.markOutput(layer(net, 'convolution', [int8Act(net, x!, 0.03, 'x'), int8Weight(net, [16, 3, 7, 7], 0, 33, 'w')],
         conv(16, [7, 7], { stride: [2, 2], prePadding: [3, 3], postPadding: [3, 3] }), 'conv'), 'y');
@@ -420,6 +429,7 @@ const SPACE_TO_DEPTH_CASES: readonly Int8Case[] = [
   {
     name: 'conv 1x64 on 3 channels (a kernel row of 64 packed pixels: an unfolded view of 1024 channels), float output',
     inputs: [[1, 3, 4, 80]], kind: 'convolution', int8Out: false, spaceToDepth: true, spaceToDepthUnfolded: true, quantizeFused: true,
+    quantizeKernel: 'quantize_rows[3 values per row]',
     build: (net, [x]) => {
       net.markOutput(layer(net, 'convolution', [int8Act(net, x!, 0.03, 'x'), int8Weight(net, [16, 3, 1, 64], 0, 34, 'w')],
         conv(16, [1, 64]), 'conv'), 'y');
@@ -428,6 +438,7 @@ const SPACE_TO_DEPTH_CASES: readonly Int8Case[] = [
   {
     name: 'conv 3x3 stride 2 pad 1 on 5 channels (4 blocks of 5 packed into 32), bias, relu, requantized',
     inputs: [[2, 5, 13, 11]], kind: 'convolution', int8Out: true, spaceToDepth: true, spaceToDepthUnfolded: true, quantizeFused: true,
+    quantizeKernel: 'quantize_rows[5 values per row]',
     build: (net, [x]) => {
       const c = layer(net, 'convolution', [int8Act(net, x!, 0.03, 'x'), int8Weight(net, [24, 5, 3, 3], 0, 23, 'w'),
         constant(net, randn([24], 24, 0.1), 'bias')], conv(24, [3, 3], { stride: [2, 2], prePadding: [1, 1], postPadding: [1, 1] }), 'conv');
@@ -438,6 +449,7 @@ const SPACE_TO_DEPTH_CASES: readonly Int8Case[] = [
   {
     name: 'conv 5x5 stride 3, uneven padding, on 1 channel (9 blocks packed into 16), float output',
     inputs: [[3, 1, 17, 14]], kind: 'convolution', int8Out: false, spaceToDepth: true, quantizeFused: true,
+    quantizeKernel: 'quantize_contiguous[32 values per thread]',
     build: (net, [x]) => {
       net.markOutput(layer(net, 'convolution', [int8Act(net, x!, 0.03, 'x'), int8Weight(net, [16, 1, 5, 5], 0, 25, 'w')],
         conv(16, [5, 5], { stride: [3, 3], prePadding: [2, 1], postPadding: [0, 2] }), 'conv'), 'y');
@@ -446,6 +458,7 @@ const SPACE_TO_DEPTH_CASES: readonly Int8Case[] = [
   {
     name: 'conv 7x7 stride 2 pad 3 on 3 float16 channels (the quantize of a float16 tensor taken over), bias, relu, requantized',
     inputs: [[2, 3, 21, 18]], kind: 'convolution', int8Out: true, spaceToDepth: true, spaceToDepthUnfolded: true, quantizeFused: true,
+    quantizeKernel: 'quantize_rows[3 values per row]',
     build: (net, [x]) => {
       const h = layer(net, 'cast', [x!], { toType: 'float16' }, 'half');
       const c = layer(net, 'convolution', [int8Act(net, h, 0.03, 'x', 'float16'), int8Weight(net, [32, 3, 7, 7], 0, 35, 'w', 'float16'),

@@ -39,8 +39,8 @@ async function expectBitIdentical(c: StepCase, dtypes: readonly FloatDType[], ex
 }
 
 /** The native tactics of the CUDA engine of `c` at `dtype`. */
-async function tacticsOf(c: StepCase, dtype: FloatDType): Promise<string[]> {
-  const { cuda } = await buildPair(c, dtype);
+async function tacticsOf(c: StepCase, dtype: FloatDType, extra: BuilderConfig = {}): Promise<string[]> {
+  const { cuda } = await buildPair(c, dtype, extra);
   const runner = CudaEngineRunner.of(cuda);
   try {
     return runner.tactics().map((t) => t.tactic);
@@ -221,6 +221,61 @@ describe('quantize and dequantize (standalone steps, bit-identical)', () => {
         net.markOutput(layer(net, 'quantize', [x!, s], { axis: null, toType: 'int32' }, 'q'), 'q');
       },
     }, ['float32'], int8Build);
+  });
+
+  it("each quantize's tactic names the kernel its layout takes (kernels::QuantKernelName)", async () => {
+    const c: StepCase = {
+      name: 'quantize forms',
+      optimizations: false,
+      inputs: (dt) => [grid([3, 4, 10], 3, dt)],
+      build: (net, [x]) => {
+        net.markOutput(layer(net, 'quantize', [x!, constant(net, scalesOf([0.5]), 's')], { axis: null, toType: 'int8' }, 'q'), 'tensor');
+        net.markOutput(layer(net, 'quantize', [x!, constant(net, scalesOf(channelScales(4)), 's1')], { axis: 1, toType: 'int8' }, 'q1'), 'axis1');
+        net.markOutput(layer(net, 'quantize', [x!, constant(net, scalesOf([0.5]), 's32')], { axis: null, toType: 'int32' }, 'q32'), 'tensor_int32');
+      },
+    };
+    for (const dt of ['float32', 'float16'] as const) {
+      const tactics = await tacticsOf(c, dt, int8Build);
+      // A per-tensor quantize of a contiguous input into a one-byte type: 4 groups of 8 values per
+      // thread; per channel (the scale steps along axis 1, so no dims merge) or into int32: strided.
+      expect(tactics, dt).toEqual(['quantize_contiguous[32 values per thread]', 'quantize_strided[rank 3, per channel]', 'quantize_strided[rank 1]']);
+    }
+  });
+
+  it('a contiguous quantize past one grid of 8192 blocks (its grid-stride pass) and a tail of one value, bit-identical', async () => {
+    // 4001 values, a 1/8 grid in range with ties at scale 2 and one past it, repeated over
+    // 4101 x 16397 = 67,244,097 elements: more than one grid of the contiguous kernel covers
+    // (8192 blocks x 256 threads x 32 values = 67,108,864), and 1 past a multiple of 8.
+    const period = 4001;
+    const pattern = Tensor.fromNumbers(Array.from({ length: period }, (_, i) => (i === period - 1 ? 1000 : (i - 2000) / 8)), [1, period], 'float16');
+    const make = (shape: readonly number[]): NetworkDefinition => {
+      const net = new NetworkDefinition('quantize, large');
+      const x = net.addInput('x', 'float16', shape);
+      net.markOutput(layer(net, 'quantize', [x, constant(net, scalesOf([2]), 's')], { axis: null, toType: 'int8' }, 'q'), 'q');
+      return net;
+    };
+    const config: BuilderConfig = { precision: 'int8', optimizations: false };
+    const reference = await new Builder().build(make([1, period]), { ...config, backend: 'reference' });
+    const [want] = await reference.createExecutionContext().execute([pattern]);
+    const wantBytes = want!.data as Int8Array;
+    const shape = [4101, 16397];
+    const n = shape[0]! * shape[1]!;
+    const bits = pattern.data as Uint16Array;
+    const big = new Uint16Array(n);
+    for (let i = 0; i < n; i++) big[i] = bits[i % period]!;
+    const cuda = await new Builder().build(make(shape), { ...config, backend: 'cuda' });
+    const runner = CudaEngineRunner.of(cuda);
+    try {
+      expect(runner.tactics().map((t) => t.tactic)).toEqual(['quantize_contiguous[32 values per thread]']);
+    } finally {
+      runner.dispose();
+    }
+    const [got] = await cuda.createExecutionContext().execute([Tensor.fromStorage(big, shape, 'float16')]);
+    const gotBytes = got!.data as Int8Array;
+    expect(gotBytes.length).toBe(n);
+    let bad = -1;
+    for (let i = 0; i < n && bad < 0; i++) if (gotBytes[i] !== wantBytes[i % period]) bad = i;
+    expect(bad, bad < 0 ? '' : `element ${bad}: got ${gotBytes[bad]}, the reference gives ${wantBytes[bad % period]}`).toBe(-1);
   });
 
   it('dequantize int8, uint8 and int32 per tensor and per channel (axes 0 and 1)', async () => {

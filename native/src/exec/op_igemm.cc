@@ -203,7 +203,7 @@ class IgemmOp : public Op {
     const bool evictFirst = p_.aEvictFirst && kernels::IgemmTileUsesTma(tile_) && form_ != kPhases && !Problem(form_).conv;
     return std::string("igemm:") + kernels::IgemmTileName(tile_) + split + (evictFirst ? ", A evict-first" : "") +
            (form_ != kImplicit ? std::string(" (") + FormName(form_) + ")" : kernels::IgemmVectorLoads(p_) ? "" : " (bytewise loads)") +
-           (!fused_ ? "" : packs ? ", input quantize fused into the packing" : ", after the input quantize");
+           (!fused_ ? "" : packs ? ", input quantize fused into the packing" : ", after the input quantize: " + kernels::QuantKernelName(QuantizeParams()));
   }
   // Workspace bytes of the A operand the form writes (the im2col matrix, the packed input; 0 for
   // the implicit form).

@@ -57,7 +57,7 @@ class QuantOp : public Op {
   std::string Enqueue(const ExecEnv& env) override {
     return Status(p_.quantize ? "quantize" : "dequantize", kernels::LaunchQuant(p_, env.stream));
   }
-  std::string Tactic() const override { return p_.quantize ? "quantize_kernel" : "dequantize_kernel"; }
+  std::string Tactic() const override { return kernels::QuantKernelName(p_); }
 
  private:
   kernels::QuantParams p_;

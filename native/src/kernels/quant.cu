@@ -3,6 +3,7 @@
 #include <climits>
 #include <cstdint>
 #include <limits>
+#include <string>
 #include <type_traits>
 
 #include "kernels/chained_launch.cuh"
@@ -218,21 +219,35 @@ long long Reach(const QuantParams& p, const int64_t* strides) {
   return r;
 }
 
+bool IsFloatDtype(DType t) { return t == DType::Float32 || t == DType::Float16 || t == DType::BFloat16; }
+
+// The kernel of a launch (its coalesced parameters, `uniform`: one scale and zero point): the
+// contiguous per-tensor quantize into a one-byte type from 16-byte aligned x and 8-byte aligned y,
+// the short-row quantize, or the general one.
+enum class QuantForm { Contiguous8, Rows, General };
+QuantForm FormOf(const QuantParams& p, bool uniform) {
+  if (!p.quantize || !IsFloatDtype(p.x.dtype) || !uniform) return QuantForm::General;
+  const bool byteY = p.yDtype == DType::Int8 || p.yDtype == DType::UInt8 || p.yDtype == DType::Float8E4M3;
+  const bool contiguous = p.rank == 1 && p.x.stride[0] == 1 && p.yStride[0] == 1;
+  const bool aligned = reinterpret_cast<uintptr_t>(p.x.ptr) % 16 == 0 && reinterpret_cast<uintptr_t>(p.y) % 8 == 0;
+  if (byteY && contiguous && aligned) return QuantForm::Contiguous8;
+  const int64_t cols = p.rank >= 2 ? p.size[p.rank - 1] : 0;
+  if (cols >= 2 && cols <= kMaxQuantizeRow && p.x.stride[p.rank - 1] != 1 && YContiguous(p)) return QuantForm::Rows;
+  return QuantForm::General;
+}
+
 template <typename TX, typename TY>
-cudaError_t Launch(const QuantParams& p, long long total, bool fits32, bool uniform, cudaStream_t stream) {
+cudaError_t Launch(const QuantParams& p, QuantForm form, long long total, bool fits32, bool uniform, cudaStream_t stream) {
   if constexpr (IsStorageFloat<TX>::value && sizeof(TY) == 1) {
-    const bool contiguous = p.rank == 1 && p.x.stride[0] == 1 && p.yStride[0] == 1;
-    const bool aligned = reinterpret_cast<uintptr_t>(p.x.ptr) % 16 == 0 && reinterpret_cast<uintptr_t>(p.y) % 8 == 0;
-    if (uniform && contiguous && aligned) {
+    if (form == QuantForm::Contiguous8) {
       const unsigned blocks = GridFor((total / 8 + kGroupsPerThread - 1) / kGroupsPerThread + 1);  // grid-stride beyond 8192 blocks
       return LaunchChained(QuantizeContiguous8<TX, TY>, dim3(blocks), dim3(256), 0, stream, static_cast<const TX*>(p.x.ptr), static_cast<TY*>(p.y),
                            p.scale.ptr, p.scale.dtype, p.zeroPoint, p.zeroPointDtype, total);
     }
   }
   if constexpr (IsStorageFloat<TX>::value) {
-    const int64_t cols = p.rank >= 2 ? p.size[p.rank - 1] : 0;
-    if (uniform && cols >= 2 && cols <= kMaxQuantizeRow && p.x.stride[p.rank - 1] != 1 && YContiguous(p)) {
-      const long long rows = total / cols;
+    if (form == QuantForm::Rows) {
+      const long long rows = total / p.size[p.rank - 1];
       const dim3 grid(GridFor(rows));
       if (fits32) return LaunchChained(QuantizeRows<TX, TY, int>, grid, dim3(256), 0, stream, p, static_cast<int>(rows));
       return LaunchChained(QuantizeRows<TX, TY, long long>, grid, dim3(256), 0, stream, p, rows);
@@ -244,12 +259,12 @@ cudaError_t Launch(const QuantParams& p, long long total, bool fits32, bool unif
 }
 
 template <typename F>
-cudaError_t LaunchQuantize(const QuantParams& p, long long total, bool fits32, bool uniform, cudaStream_t stream) {
+cudaError_t LaunchQuantize(const QuantParams& p, QuantForm form, long long total, bool fits32, bool uniform, cudaStream_t stream) {
   switch (p.yDtype) {
-    case DType::Int8: return Launch<F, int8_t>(p, total, fits32, uniform, stream);
-    case DType::UInt8: return Launch<F, uint8_t>(p, total, fits32, uniform, stream);
-    case DType::Int32: return Launch<F, int32_t>(p, total, fits32, uniform, stream);
-    case DType::Float8E4M3: return Launch<F, Fp8Bits>(p, total, fits32, uniform, stream);
+    case DType::Int8: return Launch<F, int8_t>(p, form, total, fits32, uniform, stream);
+    case DType::UInt8: return Launch<F, uint8_t>(p, form, total, fits32, uniform, stream);
+    case DType::Int32: return Launch<F, int32_t>(p, form, total, fits32, uniform, stream);
+    case DType::Float8E4M3: return Launch<F, Fp8Bits>(p, form, total, fits32, uniform, stream);
     default: return cudaErrorInvalidValue;
   }
 }
@@ -257,9 +272,9 @@ cudaError_t LaunchQuantize(const QuantParams& p, long long total, bool fits32, b
 template <typename Q>
 cudaError_t LaunchDequantize(const QuantParams& p, long long total, bool fits32, bool uniform, cudaStream_t stream) {
   switch (p.yDtype) {
-    case DType::Float32: return Launch<Q, float>(p, total, fits32, uniform, stream);
-    case DType::Float16: return Launch<Q, __half>(p, total, fits32, uniform, stream);
-    case DType::BFloat16: return Launch<Q, __nv_bfloat16>(p, total, fits32, uniform, stream);
+    case DType::Float32: return Launch<Q, float>(p, QuantForm::General, total, fits32, uniform, stream);
+    case DType::Float16: return Launch<Q, __half>(p, QuantForm::General, total, fits32, uniform, stream);
+    case DType::BFloat16: return Launch<Q, __nv_bfloat16>(p, QuantForm::General, total, fits32, uniform, stream);
     default: return cudaErrorInvalidValue;
   }
 }
@@ -301,24 +316,47 @@ static QuantParams Coalesced(const QuantParams& in) {
   return p;
 }
 
+// Whether one scale and zero point serve every element of the coalesced parameters.
+static bool Uniform(const QuantParams& p) {
+  bool uniform = true;
+  for (int d = 0; d < p.rank; d++) uniform = uniform && (p.scale.stride[d] == 0 || p.size[d] == 1);
+  return uniform;
+}
+
+static bool Empty(const QuantParams& params) {
+  for (int d = 0; d < params.rank; d++) {
+    if (params.size[d] == 0) return true;
+  }
+  return false;
+}
+
+std::string QuantKernelName(const QuantParams& params) {
+  const char* what = params.quantize ? "quantize" : "dequantize";
+  if (params.rank < 0 || params.rank > kMaxRank || Empty(params)) return std::string(what) + " (nothing to launch)";
+  const QuantParams p = Coalesced(params);
+  switch (FormOf(p, Uniform(p))) {
+    case QuantForm::Contiguous8: return std::string(what) + "_contiguous[" + std::to_string(8 * kGroupsPerThread) + " values per thread]";
+    case QuantForm::Rows: return std::string(what) + "_rows[" + std::to_string(p.size[p.rank - 1]) + " values per row]";
+    default: return std::string(what) + "_strided[rank " + std::to_string(p.rank) + (Uniform(p) ? "" : ", per channel") + "]";
+  }
+}
+
 cudaError_t LaunchQuant(const QuantParams& params, cudaStream_t stream) {
   if (params.rank < 0 || params.rank > kMaxRank) return cudaErrorInvalidValue;
-  for (int d = 0; d < params.rank; d++) {
-    if (params.size[d] == 0) return cudaSuccess;
-  }
+  if (Empty(params)) return cudaSuccess;
   const QuantParams p = Coalesced(params);
   long long total = 1;
   for (int d = 0; d < p.rank; d++) total *= p.size[d];
   if (total == 0) return cudaSuccess;
-  bool uniform = true;
-  for (int d = 0; d < p.rank; d++) uniform = uniform && (p.scale.stride[d] == 0 || p.size[d] == 1);
+  const bool uniform = Uniform(p);
   const long long limit = INT_MAX;
   const bool fits32 = total <= limit && Reach(p, p.x.stride) <= limit && Reach(p, p.yStride) <= limit && Reach(p, p.scale.stride) <= limit;
   if (p.quantize) {
+    const QuantForm form = FormOf(p, uniform);
     switch (p.x.dtype) {
-      case DType::Float32: return LaunchQuantize<float>(p, total, fits32, uniform, stream);
-      case DType::Float16: return LaunchQuantize<__half>(p, total, fits32, uniform, stream);
-      case DType::BFloat16: return LaunchQuantize<__nv_bfloat16>(p, total, fits32, uniform, stream);
+      case DType::Float32: return LaunchQuantize<float>(p, form, total, fits32, uniform, stream);
+      case DType::Float16: return LaunchQuantize<__half>(p, form, total, fits32, uniform, stream);
+      case DType::BFloat16: return LaunchQuantize<__nv_bfloat16>(p, form, total, fits32, uniform, stream);
       default: return cudaErrorInvalidValue;
     }
   }

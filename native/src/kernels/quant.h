@@ -10,6 +10,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <string>
 
 #include "kernels/strided.h"
 
@@ -36,5 +37,10 @@ struct QuantParams {
 };
 
 cudaError_t LaunchQuant(const QuantParams& params, cudaStream_t stream);
+// The kernel LaunchQuant runs for these parameters, as a tactic names it: "quantize_contiguous[32
+// values per thread]" (a per-tensor quantize whose iteration shape coalesces to one contiguous run,
+// x 16-byte and y 8-byte aligned, into a one-byte type), "quantize_rows[c values per row]" (short
+// rows, y contiguous), "quantize_strided[...]" / "dequantize_strided[...]" otherwise.
+std::string QuantKernelName(const QuantParams& params);
 
 }  // namespace fxrt::kernels
