@@ -109,7 +109,6 @@ async function expectSameAsReference(c: Int8Case): Promise<void> {
     expect(l.tactic, `${c.name}: step '${l.name}' tactic`).toMatch(/^igemm:/);
     expectTakeover(c, l.tactic);
   }
-
   const got = await cuda.createExecutionContext().execute(inputs);
   const want = await reference.createExecutionContext().execute(inputs);
   expect(got.length).toBe(want.length);

@@ -270,11 +270,11 @@ cudaError_t LaunchQuantize(const QuantParams& p, QuantForm form, long long total
 }
 
 template <typename Q>
-cudaError_t LaunchDequantize(const QuantParams& p, long long total, bool fits32, bool uniform, cudaStream_t stream) {
+cudaError_t LaunchDequantize(const QuantParams& p, QuantForm form, long long total, bool fits32, bool uniform, cudaStream_t stream) {
   switch (p.yDtype) {
-    case DType::Float32: return Launch<Q, float>(p, QuantForm::General, total, fits32, uniform, stream);
-    case DType::Float16: return Launch<Q, __half>(p, QuantForm::General, total, fits32, uniform, stream);
-    case DType::BFloat16: return Launch<Q, __nv_bfloat16>(p, QuantForm::General, total, fits32, uniform, stream);
+    case DType::Float32: return Launch<Q, float>(p, form, total, fits32, uniform, stream);
+    case DType::Float16: return Launch<Q, __half>(p, form, total, fits32, uniform, stream);
+    case DType::BFloat16: return Launch<Q, __nv_bfloat16>(p, form, total, fits32, uniform, stream);
     default: return cudaErrorInvalidValue;
   }
 }
@@ -316,11 +316,19 @@ static QuantParams Coalesced(const QuantParams& in) {
   return p;
 }
 
-// Whether one scale and zero point serve every element of the coalesced parameters.
-static bool Uniform(const QuantParams& p) {
-  bool uniform = true;
-  for (int d = 0; d < p.rank; d++) uniform = uniform && (p.scale.stride[d] == 0 || p.size[d] == 1);
-  return uniform;
+// What a launch of non-empty parameters runs: the coalesced parameters, whether one scale and zero
+// point serve every element, and the kernel (LaunchQuant and QuantKernelName both decide here).
+struct QuantPlan {
+  QuantParams p;
+  bool uniform;
+  QuantForm form;
+};
+static QuantPlan PlanOf(const QuantParams& params) {
+  QuantPlan plan{Coalesced(params), true, QuantForm::General};
+  const QuantParams& p = plan.p;
+  for (int d = 0; d < p.rank; d++) plan.uniform = plan.uniform && (p.scale.stride[d] == 0 || p.size[d] == 1);
+  plan.form = FormOf(p, plan.uniform);
+  return plan;
 }
 
 static bool Empty(const QuantParams& params) {
@@ -333,26 +341,27 @@ static bool Empty(const QuantParams& params) {
 std::string QuantKernelName(const QuantParams& params) {
   const char* what = params.quantize ? "quantize" : "dequantize";
   if (params.rank < 0 || params.rank > kMaxRank || Empty(params)) return std::string(what) + " (nothing to launch)";
-  const QuantParams p = Coalesced(params);
-  switch (FormOf(p, Uniform(p))) {
+  const QuantPlan plan = PlanOf(params);
+  const QuantParams& p = plan.p;
+  switch (plan.form) {
     case QuantForm::Contiguous8: return std::string(what) + "_contiguous[" + std::to_string(8 * kGroupsPerThread) + " values per thread]";
     case QuantForm::Rows: return std::string(what) + "_rows[" + std::to_string(p.size[p.rank - 1]) + " values per row]";
-    default: return std::string(what) + "_strided[rank " + std::to_string(p.rank) + (Uniform(p) ? "" : ", per channel") + "]";
+    default: return std::string(what) + "_strided[rank " + std::to_string(p.rank) + (plan.uniform ? "" : ", per channel") + "]";
   }
 }
 
 cudaError_t LaunchQuant(const QuantParams& params, cudaStream_t stream) {
   if (params.rank < 0 || params.rank > kMaxRank) return cudaErrorInvalidValue;
   if (Empty(params)) return cudaSuccess;
-  const QuantParams p = Coalesced(params);
+  const QuantPlan plan = PlanOf(params);
+  const QuantParams& p = plan.p;
+  const bool uniform = plan.uniform;
+  const QuantForm form = plan.form;
   long long total = 1;
   for (int d = 0; d < p.rank; d++) total *= p.size[d];
-  if (total == 0) return cudaSuccess;
-  const bool uniform = Uniform(p);
   const long long limit = INT_MAX;
   const bool fits32 = total <= limit && Reach(p, p.x.stride) <= limit && Reach(p, p.yStride) <= limit && Reach(p, p.scale.stride) <= limit;
   if (p.quantize) {
-    const QuantForm form = FormOf(p, uniform);
     switch (p.x.dtype) {
       case DType::Float32: return LaunchQuantize<float>(p, form, total, fits32, uniform, stream);
       case DType::Float16: return LaunchQuantize<__half>(p, form, total, fits32, uniform, stream);
@@ -361,10 +370,10 @@ cudaError_t LaunchQuant(const QuantParams& params, cudaStream_t stream) {
     }
   }
   switch (p.x.dtype) {
-    case DType::Int8: return LaunchDequantize<int8_t>(p, total, fits32, uniform, stream);
-    case DType::UInt8: return LaunchDequantize<uint8_t>(p, total, fits32, uniform, stream);
-    case DType::Int32: return LaunchDequantize<int32_t>(p, total, fits32, uniform, stream);
-    case DType::Float8E4M3: return LaunchDequantize<Fp8Bits>(p, total, fits32, uniform, stream);
+    case DType::Int8: return LaunchDequantize<int8_t>(p, form, total, fits32, uniform, stream);
+    case DType::UInt8: return LaunchDequantize<uint8_t>(p, form, total, fits32, uniform, stream);
+    case DType::Int32: return LaunchDequantize<int32_t>(p, form, total, fits32, uniform, stream);
+    case DType::Float8E4M3: return LaunchDequantize<Fp8Bits>(p, form, total, fits32, uniform, stream);
     default: return cudaErrorInvalidValue;
   }
 }
