@@ -16,7 +16,10 @@
  * Run: node node_modules/vite-node/vite-node.mjs scripts/bench_gpu.ts [--out DIR] [--only NAME,..] [--iters N] [--compile] [--int8] [--fp8]
  * (--int8 / --fp8: also int8 / FP8 engines of the workloads with INT8 / FP8 targets, each timed in rounds
  * alternating with our fp16 engine of the same workload, so that a disturbed loop or drift over the run
- * cannot make a ratio: pairedMs; their GPU times paired the same way: pairedRounds)
+ * cannot make a ratio: pairedMs; their GPU times paired the same way: pairedRounds, once as a count of runs
+ * and once in the steady state, each engine run for --steady SETTLE,WINDOW ms (default 500,1000) per
+ * round, as trtexec times over a duration: steadyGpuMs, with the SM clock and board power that
+ * nvidia-smi samples meanwhile: bench_clocks.ts)
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -26,7 +29,8 @@ import { CudaEngineRunner, cudaDeviceInfo, DeviceTensor } from '../src/backends/
 import { compile } from '../src/compile.js';
 import { nn } from '../src/nn/index.js';
 import { Tensor } from '../src/tensor/tensor.js';
-import { median, pairedMs, pairedRounds, PAIRED_ROUNDS, timeMs } from './bench_timing.js';
+import { ClockSampler, readingOf, type ClockReading, type ClockSample } from './bench_clocks.js';
+import { median, pairedMs, pairedRounds, PAIRED_ROUNDS, steadyGpuMs, timeMs, type SteadyOptions } from './bench_timing.js';
 import { compileWorkload, FP8_WORKLOADS, INT8_WORKLOADS, WORKLOADS, type Workload } from './bench_workloads.js';
 
 interface OursResult {
@@ -54,6 +58,16 @@ interface PairedResult {
   readonly ratioBound: number;
   readonly ratioGpu: number;
   readonly rounds: number;
+  /** GPU ms per run in the steady state (steadyGpuMs: each engine run alone for the settling time, then timed for the window, in every round), and the median of the rounds' ratios. */
+  readonly steadyGpuMs: number;
+  readonly fp16SteadyGpuMs: number;
+  readonly ratioSteadyGpu: number;
+  /** Runs timed per window (median over the rounds). */
+  readonly steadyRuns: number;
+  readonly fp16SteadyRuns: number;
+  /** SM clock and board power over each engine's timed windows (nvidia-smi), or why there is no reading. */
+  readonly clocks: ClockReading | string;
+  readonly fp16Clocks: ClockReading | string;
 }
 
 interface PeerResult {
@@ -84,6 +98,8 @@ interface Calls {
   readonly fresh: () => Promise<void>;
   readonly bound: () => Promise<void>;
   readonly gpu: (runs: number) => Promise<number>;
+  /** The GPU ms of each of that many runs into the bound outputs enqueued back to back. */
+  readonly gpuTimes: (runs: number) => Promise<readonly number[]>;
   readonly dispose: () => void;
 }
 
@@ -92,6 +108,7 @@ async function callsOf(runner: CudaEngineRunner, x: Tensor): Promise<Calls> {
   const outputs = await runner.run([dx]);
   return {
     gpu: async (runs) => median(await runner.gpuTimes([dx], { outputs, runs })),
+    gpuTimes: (runs) => runner.gpuTimes([dx], { outputs, runs }),
     fresh: async () => {
       for (const y of await runner.run([dx])) y.dispose();
     },
@@ -105,12 +122,42 @@ async function callsOf(runner: CudaEngineRunner, x: Tensor): Promise<Calls> {
   };
 }
 
+/** The pairing of a quantized engine with our fp16 one: the fp16 engine's calls, the steady state's times, and the device to sample (its PCI bus id). */
+interface Pairing {
+  readonly fp16: Calls;
+  readonly steady: SteadyOptions;
+  readonly pciBusId: string;
+}
+
 /**
- * Builds and times our engine of `w` at `precision`. With `fp16` (the calls of our fp16 engine of
- * the same workload), the per-call and bound-output times are paired with it (pairedMs) and the
- * result carries the fp16 side.
+ * The steady-state GPU times of two engines in alternating rounds (pairedRounds of steadyGpuMs),
+ * with nvidia-smi's clock and power samples over each one's timed windows.
  */
-async function benchOurs(w: Workload, iters: number, precision: 'fp16' | 'int8' | 'fp8' = 'fp16', fastAccumulation = true, fp16?: Calls): Promise<OursResult & { paired?: PairedResult }> {
+async function pairedSteady(a: Calls, b: Calls, pairing: Pairing): Promise<{ a: number; b: number; ratio: number; runsA: number; runsB: number; clocksA: ClockReading | string; clocksB: ClockReading | string }> {
+  const sampler = ClockSampler.start(pairing.pciBusId);
+  const windows = { a: [] as { start: number; end: number; runs: number }[], b: [] as { start: number; end: number; runs: number }[] };
+  const timed = (calls: Calls, into: typeof windows.a) => async () => {
+    const r = await steadyGpuMs(calls.gpuTimes, pairing.steady);
+    into.push(r);
+    return r.ms;
+  };
+  let samples: ClockSample[] = [];
+  let r: { a: number; b: number; ratio: number };
+  try {
+    r = await pairedRounds(timed(a, windows.a), timed(b, windows.b));
+  } finally {
+    if (sampler instanceof ClockSampler) samples = await sampler.stop();
+  }
+  const clocks = (w: typeof windows.a) => (sampler instanceof ClockSampler ? readingOf(samples, w) ?? 'nvidia-smi took no sample inside the timed windows' : sampler.reason);
+  return { ...r, runsA: median(windows.a.map((w) => w.runs)), runsB: median(windows.b.map((w) => w.runs)), clocksA: clocks(windows.a), clocksB: clocks(windows.b) };
+}
+
+/**
+ * Builds and times our engine of `w` at `precision`. With a pairing (the calls of our fp16 engine
+ * of the same workload), the per-call, bound-output and GPU times are paired with it (pairedMs,
+ * pairedRounds, pairedSteady) and the result carries the fp16 side.
+ */
+async function benchOurs(w: Workload, iters: number, precision: 'fp16' | 'int8' | 'fp8' = 'fp16', fastAccumulation = true, pairing?: Pairing): Promise<OursResult & { paired?: PairedResult }> {
   // The CUDA backend reads FXRT_CUDA_FP8_FAST_ACCUM when compile loads the plan (fast by default).
   process.env.FXRT_CUDA_FP8_FAST_ACCUM = fastAccumulation ? '1' : '0';
   const t0 = performance.now();
@@ -123,15 +170,20 @@ async function benchOurs(w: Workload, iters: number, precision: 'fp16' | 'int8' 
   let boundMs: number;
   let gpuMs: number;
   let paired: PairedResult | undefined;
-  if (fp16) {
+  if (pairing) {
+    const fp16 = pairing.fp16;
     const fresh = await pairedMs(iters, calls.fresh, fp16.fresh);
     const bound = await pairedMs(iters, calls.bound, fp16.bound);
     // Both engines are warm from the bound loops.
     const gpu = await pairedRounds(() => calls.gpu(iters), () => fp16.gpu(iters));
+    const steady = await pairedSteady(calls, fp16, pairing);
     deviceMs = fresh.a;
     boundMs = bound.a;
     gpuMs = gpu.a;
-    paired = { fp16Ms: fresh.b, fp16BoundMs: bound.b, fp16GpuMs: gpu.b, ratio: fresh.ratio, ratioBound: bound.ratio, ratioGpu: gpu.ratio, rounds: PAIRED_ROUNDS };
+    paired = {
+      fp16Ms: fresh.b, fp16BoundMs: bound.b, fp16GpuMs: gpu.b, ratio: fresh.ratio, ratioBound: bound.ratio, ratioGpu: gpu.ratio, rounds: PAIRED_ROUNDS,
+      steadyGpuMs: steady.a, fp16SteadyGpuMs: steady.b, ratioSteadyGpu: steady.ratio, steadyRuns: steady.runsA, fp16SteadyRuns: steady.runsB, clocks: steady.clocksA, fp16Clocks: steady.clocksB,
+    };
   } else {
     deviceMs = await timeMs(iters, 10, calls.fresh);
     boundMs = await timeMs(iters, 10, calls.bound);
@@ -209,8 +261,16 @@ function fmt(x: number | undefined, digits = 3): string {
   return x === undefined ? '-' : x.toFixed(digits);
 }
 
+/** The SM MHz, board W and capped-share cells of a clock reading ('-' without one). */
+function clockCells(c: ClockReading | string): string {
+  return typeof c === 'string' ? '- | - | -' : `${c.smMhz.toFixed(0)} | ${c.powerW.toFixed(0)} | ${(c.powerCappedShare * 100).toFixed(0)}%`;
+}
+
 async function main(): Promise<void> {
   const only = arg('--only')?.split(',');
+  const [settleMs, windowMs] = (arg('--steady') ?? '500,1000').split(',').map(Number);
+  if (!(Number.isFinite(settleMs) && settleMs! >= 0 && Number.isFinite(windowMs) && windowMs! > 0)) throw new Error(`--steady takes SETTLE_MS,WINDOW_MS (settle >= 0, window > 0), got '${arg('--steady')}'`);
+  const steady: SteadyOptions = { settleMs: settleMs!, windowMs: windowMs!, chunkMs: 50 };
   const iters = Number(arg('--iters') ?? 200);
   const outDir = arg('--out') ?? join(import.meta.dirname, '..', 'bench', 'results');
   const workloads = WORKLOADS.filter((w) => !only || only.some((o) => w.name.startsWith(o)));
@@ -231,7 +291,7 @@ async function main(): Promise<void> {
     for (const w of workloads.filter((v) => names.includes(v.name))) {
       let partner = partners.get(w.name);
       if (!partner) partners.set(w.name, (partner = await fp16Calls(w)));
-      const result = await benchOurs(w, iters, precision, fast, partner);
+      const result = await benchOurs(w, iters, precision, fast, { fp16: partner, steady, pciBusId: device.pciBusId });
       const label = precision === 'fp8' ? (fast ? 'fp8 (default: fast accumulation)' : 'fp8, promoted accumulation (FXRT_CUDA_FP8_FAST_ACCUM=0)') : precision;
       quantized.push({ name: w.name, precision: label, result });
       console.log(`fxrt ${label}: ${w.name}: ${JSON.stringify(result, null, 1)}`);
@@ -256,6 +316,8 @@ async function main(): Promise<void> {
     return {
       workload: name, precision, ms: o.deviceMs, boundOutputMs: o.boundMs, gpuMs: o.gpuMs, fp16Ms: p.fp16Ms, fp16BoundOutputMs: p.fp16BoundMs, fp16GpuMs: p.fp16GpuMs,
       speedupVsFp16: p.ratio, speedupVsFp16BoundOutput: p.ratioBound, speedupVsFp16Gpu: p.ratioGpu, pairedRounds: p.rounds,
+      steadyGpuMs: p.steadyGpuMs, fp16SteadyGpuMs: p.fp16SteadyGpuMs, speedupVsFp16SteadyGpu: p.ratioSteadyGpu, steadyRuns: p.steadyRuns, fp16SteadyRuns: p.fp16SteadyRuns,
+      clocks: p.clocks, fp16Clocks: p.fp16Clocks,
       torchEagerMs: peers.results[name]!.eager_ms, buildS: o.buildS, profileMs: o.profileMs, slowest: o.slowest,
     };
   });
@@ -295,6 +357,20 @@ async function main(): Promise<void> {
         `${fmt(r.speedupVsFp16, 2)}x | ${fmt(r.speedupVsFp16BoundOutput, 2)}x | ${fmt(r.speedupVsFp16Gpu, 2)}x | ${fmt(r.torchEagerMs)} | ` +
         `${fmt(r.buildS, 1)} | ${Object.entries(r.profileMs).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')} |`),
       '',
+      '### In the steady state, with the clock each engine runs at',
+      '',
+      `The same pairs' GPU time per run when each engine runs alone for a while, as trtexec times an engine over a duration: in each of ${PAIRED_ROUNDS} rounds (alternating which goes first)`,
+      `each engine runs back to back for ${steady.settleMs} ms untimed, then ${steady.windowMs} ms timed (steadyGpuMs); ms: each engine's median of its round medians; vs fp16: the median of the rounds' ratios.`,
+      `Under the board's power cap the SM clock follows the power the running engine draws within tens of ms, so the counted runs above (${iters} per engine and round)`,
+      'are timed partly at the clock the other engine left. SM MHz and board W: medians of nvidia-smi\'s samples (every 20 ms) inside each engine\'s timed windows; capped: the share of those samples',
+      'with the software power cap holding the clock down.',
+      '',
+      '| workload | precision | steady GPU ms | SM MHz | board W | capped | fp16 steady GPU ms | fp16 SM MHz | fp16 board W | fp16 capped | vs fp16, steady GPU | runs per window (quantized, fp16) |',
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      ...quantRows.map((r) => `| ${r.workload} | ${r.precision} | ${fmt(r.steadyGpuMs, 4)} | ${clockCells(r.clocks)} | ${fmt(r.fp16SteadyGpuMs, 4)} | ${clockCells(r.fp16Clocks)} | ` +
+        `${fmt(r.speedupVsFp16SteadyGpu, 2)}x | ${r.steadyRuns}, ${r.fp16SteadyRuns} |`),
+      '',
+      ...[...new Set(quantRows.flatMap((r) => [r.clocks, r.fp16Clocks]).filter((c): c is string => typeof c === 'string'))].map((c) => `No clock reading: ${c}.`),
     ]),
   ].join('\n');
   writeFileSync(join(outDir, `gpu_${date}.md`), md);

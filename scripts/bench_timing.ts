@@ -78,3 +78,40 @@ export async function pairedRounds(a: () => Promise<number>, b: () => Promise<nu
   }
   return { a: median(as), b: median(bs), ratio: median(as.map((t, i) => bs[i]! / t)) };
 }
+
+/** How long an engine runs before and while its steady-state GPU time is taken (steadyGpuMs). */
+export interface SteadyOptions {
+  /** Ms of runs enqueued back to back, untimed, so the GPU's clock settles at this engine's power draw. */
+  readonly settleMs: number;
+  /** Ms of runs timed after that. */
+  readonly windowMs: number;
+  /** About how many ms of runs each gpuTimes call enqueues (its run count from a first short call). */
+  readonly chunkMs: number;
+}
+
+/**
+ * trtexec's GPU compute time over a duration rather than a count: runs one engine back to back,
+ * untimed for `settleMs` and timed for `windowMs`, in calls of `gpuTimes(runs)` (GPU ms of each of
+ * that many runs enqueued back to back, CudaEngineRunner.gpuTimes) of about `chunkMs` each. Under
+ * a power cap the GPU's clock follows the power the running engine draws within tens of ms, so a
+ * count of runs that lasts a few ms is timed partly at the clock the work before it left; after the
+ * settling time the window sees the engine's own. The median ms per run over the window, the runs
+ * timed, and the window's start and end on `now`'s clock (Date.now by default: the clock sampler's).
+ */
+export async function steadyGpuMs(gpuTimes: (runs: number) => Promise<readonly number[]>, options: SteadyOptions, now: () => number = Date.now): Promise<{ ms: number; runs: number; start: number; end: number }> {
+  const { settleMs, windowMs, chunkMs } = options;
+  if (!(settleMs >= 0 && windowMs > 0 && chunkMs > 0)) {
+    throw new RangeError(`steadyGpuMs: settleMs >= 0, windowMs > 0 and chunkMs > 0, got ${settleMs}, ${windowMs}, ${chunkMs}`);
+  }
+  const first = await gpuTimes(10);
+  const perRun = median(first);
+  const runs = Math.min(100_000, Math.max(1, Math.round(chunkMs / Math.max(perRun, 1e-6))));
+  const settled = now();
+  while (now() - settled < settleMs) await gpuTimes(runs);
+  const start = now();
+  const times: number[] = [];
+  do {
+    for (const t of await gpuTimes(runs)) times.push(t);
+  } while (now() - start < windowMs);
+  return { ms: median(times), runs: times.length, start, end: now() };
+}

@@ -4,7 +4,7 @@
  * "vs fp16" figure.
  */
 import { describe, expect, it } from 'vitest';
-import { median, pairedMs, pairedRounds, PAIRED_ROUNDS, timeMs, type Timer } from '../scripts/bench_timing.js';
+import { median, pairedMs, pairedRounds, PAIRED_ROUNDS, steadyGpuMs, timeMs, type Timer } from '../scripts/bench_timing.js';
 
 describe('bench timing (scripts/bench_timing.ts)', () => {
   it('takes the median: the middle value, or the mean of the middle two; no values is an error', () => {
@@ -96,5 +96,40 @@ describe('bench timing (scripts/bench_timing.ts)', () => {
     expect(got.ratio).toBeCloseTo(1.45, 12);
     // The ratio of the medians would be another figure: the test tells them apart.
     expect(got.b / got.a).not.toBeCloseTo(1.45, 3);
+  });
+
+  it('times the steady state: a short call sizes the chunks, runs settle untimed, then the window is timed to its end', async () => {
+    let clock = 0;
+    const calls: number[] = [];
+    // Each run takes 0.5 ms of the fake clock; the first 30 runs after the sizing call are slow (the clock settling).
+    let done = 0;
+    const gpuTimes = async (runs: number) => {
+      calls.push(runs);
+      const out: number[] = [];
+      for (let i = 0; i < runs; i++, done++) out.push(done >= 10 && done < 40 ? 0.9 : 0.5);
+      clock += runs * 0.5;
+      return out;
+    };
+    const r = await steadyGpuMs(gpuTimes, { settleMs: 20, windowMs: 30, chunkMs: 5 }, () => clock);
+    expect(calls[0]).toBe(10); // sizing: 0.5 ms per run, so 10 runs per 5 ms chunk
+    expect(calls.slice(1).every((n) => n === 10)).toBe(true);
+    expect(calls.length).toBe(1 + 4 + 6); // 20 ms settling, then 30 ms timed
+    expect(r.runs).toBe(60);
+    expect(r.ms).toBe(0.5); // the slow runs fell in the settling time
+    expect([r.start, r.end]).toEqual([25, 55]);
+  });
+
+  it('times at least one chunk in the window and refuses settings that time nothing', async () => {
+    let clock = 0;
+    const slow = async (runs: number) => {
+      clock += 2 * runs;
+      return new Array<number>(runs).fill(2);
+    };
+    const r = await steadyGpuMs(slow, { settleMs: 0, windowMs: 1e-9, chunkMs: 1 }, () => clock);
+    expect(r.runs).toBe(1); // 2 ms per run: chunks of one run
+    expect(r.ms).toBe(2);
+    const none = async (runs: number) => new Array<number>(runs).fill(1);
+    await expect(steadyGpuMs(none, { settleMs: 0, windowMs: 0, chunkMs: 1 })).rejects.toThrow('steadyGpuMs: settleMs >= 0, windowMs > 0 and chunkMs > 0, got 0, 0, 1');
+    await expect(steadyGpuMs(none, { settleMs: -1, windowMs: 5, chunkMs: 1 })).rejects.toThrow('got -1, 5, 1');
   });
 });

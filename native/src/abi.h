@@ -2,4 +2,4 @@
 // native function's name, arguments or results change, so a stale build is reported as such.
 #pragma once
 
-#define FXRT_NATIVE_ABI 9
+#define FXRT_NATIVE_ABI 10

@@ -136,6 +136,9 @@ Napi::Value DeviceInfo(const Napi::CallbackInfo& info) {
   o.Set("totalMemoryBytes", static_cast<double>(prop.totalGlobalMem));
   o.Set("l2CacheBytes", prop.l2CacheSize);
   o.Set("sharedMemoryPerBlockOptin", static_cast<double>(prop.sharedMemPerBlockOptin));
+  char bus[32] = {};
+  FXRT_CUDA_CHECK(env, op, cudaDeviceGetPCIBusId(bus, static_cast<int>(sizeof(bus)), device));
+  o.Set("pciBusId", std::string(bus));
   o.Set("driverVersion", VersionString(driver));
   o.Set("runtimeVersion", VersionString(runtime));
 #ifdef FXRT_HAVE_CUDNN

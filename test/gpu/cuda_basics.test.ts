@@ -10,6 +10,7 @@ import {
   cudaAdd, cudaAvailable, cudaBuildInfo, cudaCast, cudaDeviceInfo, cudaGemm, cudaMemoryInUse, cudaRelu, defaultAddonPath,
   DeviceTensor, Stream, type FloatDType,
 } from '../../src/backends/cuda/index.js';
+import { ClockSampler } from '../../scripts/bench_clocks.js';
 import { sgemm } from '../../src/kernels/reference/gemm.js';
 import { DTYPES, type DType } from '../../src/tensor/dtype.js';
 import { Tensor } from '../../src/tensor/tensor.js';
@@ -66,6 +67,23 @@ describe('build', () => {
     const runtime = cudaDeviceInfo().cudnnVersion ?? 0;
     const header = build?.cudnnHeaderVersion ?? -1;
     expect(Math.floor(runtime / 100), `cuDNN library ${runtime} vs headers ${header}`).toBe(Math.floor(header / 100));
+  });
+});
+
+describe('device', () => {
+  it('names its PCI bus id, by which nvidia-smi samples its clock and power for the benchmark', async () => {
+    const info = cudaDeviceInfo();
+    expect(info.pciBusId).toMatch(/^[0-9a-f]{4,8}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/i);
+    const sampler = ClockSampler.start(info.pciBusId);
+    if (!(sampler instanceof ClockSampler)) throw new Error(`no clock sampler on the GPU machine: ${sampler.reason}`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const samples = await sampler.stop();
+    expect(samples.length).toBeGreaterThan(0);
+    for (const s of samples) {
+      expect(s.smMhz).toBeGreaterThan(0);
+      expect(s.powerW).toBeGreaterThan(0);
+      expect(Math.abs(s.t - Date.now())).toBeLessThan(60_000);
+    }
   });
 });
 

@@ -10,7 +10,7 @@ import type { ProgramSpec } from './exec_spec.js';
 import type { TimingCacheDevice, TimingCacheEntry } from './timing_cache.js';
 
 /** Version of this interface; must equal FXRT_NATIVE_ABI in native/src/abi.h. */
-export const NATIVE_ABI_VERSION = 9;
+export const NATIVE_ABI_VERSION = 10;
 
 /** A CUDA stream owned by the addon. */
 export interface NativeStream {
@@ -70,6 +70,8 @@ export interface CudaDeviceInfo {
   readonly totalMemoryBytes: number;
   readonly l2CacheBytes: number;
   readonly sharedMemoryPerBlockOptin: number;
+  /** The device's PCI bus id as cudaDeviceGetPCIBusId writes it (e.g. '0000:19:00.0'): names it to nvidia-smi and NVML. */
+  readonly pciBusId: string;
   readonly driverVersion: string;
   readonly runtimeVersion: string;
   /** cudnnGetVersion() of the library loaded (e.g. 91900), or null without cuDNN. */
