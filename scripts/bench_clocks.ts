@@ -83,7 +83,11 @@ export class ClockSampler {
       this.#text += chunk;
     });
     child.stderr.resume();
-    this.#closed = new Promise((resolve) => child.on('close', () => resolve()));
+    // A child that fails after the probe (it ran once) ends the sampling; its samples so far stand.
+    this.#closed = new Promise((resolve) => {
+      child.on('error', () => resolve());
+      child.on('close', () => resolve());
+    });
   }
 
   /**
