@@ -7,6 +7,7 @@
  * in CI (test/bench_clocks.test.ts).
  */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { median } from './bench_timing.js';
 
 /** One nvidia-smi sample: when (ms since the epoch, the host's clock), SM clock, board power, and whether the software power cap held the clock down. */
 export interface ClockSample {
@@ -52,19 +53,13 @@ export function parseClockSamples(text: string): ClockSample[] {
   return out;
 }
 
-function medianOf(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
 /** The reading of the samples taken inside any of `windows` (start and end inclusive, ms since the epoch); undefined when none was. */
 export function readingOf(samples: readonly ClockSample[], windows: readonly { readonly start: number; readonly end: number }[]): ClockReading | undefined {
   const inside = samples.filter((s) => windows.some((w) => s.t >= w.start && s.t <= w.end));
   if (inside.length === 0) return undefined;
   return {
-    smMhz: medianOf(inside.map((s) => s.smMhz)),
-    powerW: medianOf(inside.map((s) => s.powerW)),
+    smMhz: median(inside.map((s) => s.smMhz)),
+    powerW: median(inside.map((s) => s.powerW)),
     samples: inside.length,
     powerCappedShare: inside.filter((s) => s.powerCapped).length / inside.length,
   };

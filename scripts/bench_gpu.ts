@@ -30,7 +30,7 @@ import { compile } from '../src/compile.js';
 import { nn } from '../src/nn/index.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { ClockSampler, readingOf, type ClockReading, type ClockSample } from './bench_clocks.js';
-import { median, pairedMs, pairedRounds, PAIRED_ROUNDS, steadyGpuMs, timeMs, type SteadyOptions } from './bench_timing.js';
+import { median, pairedMs, pairedRounds, PAIRED_ROUNDS, parseSteady, steadyGpuMs, timeMs, type SteadyOptions } from './bench_timing.js';
 import { compileWorkload, FP8_WORKLOADS, INT8_WORKLOADS, WORKLOADS, type Workload } from './bench_workloads.js';
 
 interface OursResult {
@@ -268,9 +268,7 @@ function clockCells(c: ClockReading | string): string {
 
 async function main(): Promise<void> {
   const only = arg('--only')?.split(',');
-  const [settleMs, windowMs] = (arg('--steady') ?? '500,1000').split(',').map(Number);
-  if (!(Number.isFinite(settleMs) && settleMs! >= 0 && Number.isFinite(windowMs) && windowMs! > 0)) throw new Error(`--steady takes SETTLE_MS,WINDOW_MS (settle >= 0, window > 0), got '${arg('--steady')}'`);
-  const steady: SteadyOptions = { settleMs: settleMs!, windowMs: windowMs!, chunkMs: 50 };
+  const steady = parseSteady(arg('--steady') ?? '500,1000');
   const iters = Number(arg('--iters') ?? 200);
   const outDir = arg('--out') ?? join(import.meta.dirname, '..', 'bench', 'results');
   const workloads = WORKLOADS.filter((w) => !only || only.some((o) => w.name.startsWith(o)));

@@ -89,6 +89,16 @@ export interface SteadyOptions {
   readonly chunkMs: number;
 }
 
+/** The settling time and window of a --steady SETTLE_MS,WINDOW_MS argument (gpuTimes calls of about 50 ms each). */
+export function parseSteady(text: string): SteadyOptions {
+  const parts = text.split(',');
+  const [settleMs, windowMs] = parts.map((s) => (s.trim() === '' ? NaN : Number(s)));
+  if (parts.length !== 2 || !(Number.isFinite(settleMs) && settleMs! >= 0 && Number.isFinite(windowMs) && windowMs! > 0)) {
+    throw new Error(`--steady takes SETTLE_MS,WINDOW_MS (settle >= 0, window > 0), got '${text}'`);
+  }
+  return { settleMs: settleMs!, windowMs: windowMs!, chunkMs: 50 };
+}
+
 /**
  * trtexec's GPU compute time over a duration rather than a count: runs one engine back to back,
  * untimed for `settleMs` and timed for `windowMs`, in calls of `gpuTimes(runs)` (GPU ms of each of

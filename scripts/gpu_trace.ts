@@ -21,7 +21,7 @@
  * pairs do: under a power cap the clock follows the running engine's power.
  */
 import { CudaEngineRunner, DeviceTensor } from '../src/backends/cuda/index.js';
-import { median, steadyGpuMs, warmUp } from './bench_timing.js';
+import { median, parseSteady, steadyGpuMs, warmUp } from './bench_timing.js';
 import { compileWorkload, WORKLOADS } from './bench_workloads.js';
 
 function arg(name: string): string | undefined {
@@ -42,10 +42,7 @@ const rounds = positive('--rounds', 1);
 const w = WORKLOADS.find((v) => v.name.startsWith(only));
 if (!w) throw new Error(`--only ${only}: no workload of that name (${WORKLOADS.map((v) => v.name).join(', ')})`);
 const steadyArg = arg('--steady');
-const [settleMs, windowMs] = (steadyArg ?? '0,1').split(',').map(Number);
-if (steadyArg !== undefined && !(Number.isFinite(settleMs) && settleMs! >= 0 && Number.isFinite(windowMs) && windowMs! > 0)) {
-  throw new Error(`--steady takes SETTLE_MS,WINDOW_MS (settle >= 0, window > 0), got '${steadyArg}'`);
-}
+const steady = steadyArg !== undefined ? parseSteady(steadyArg) : undefined;
 for (const p of precisions) if (p !== 'fp16' && p !== 'int8' && p !== 'fp8') throw new Error(`--precision takes fp16, int8 or fp8 (comma-separated), got '${p}'`);
 
 const engines = [];
@@ -66,14 +63,14 @@ for (let r = 0; r < rounds; r++) {
   const line: string[] = [];
   for (const e of order) {
     const gpuTimes = (n: number) => e.runner.gpuTimes([e.dx], { outputs: e.outputs, runs: n });
-    const m = steadyArg !== undefined ? (await steadyGpuMs(gpuTimes, { settleMs: settleMs!, windowMs: windowMs!, chunkMs: 50 })).ms : median(await gpuTimes(runs));
+    const m = steady ? (await steadyGpuMs(gpuTimes, steady)).ms : median(await gpuTimes(runs));
     e.ms.push(m);
     line.push(`${e.precision} ${m.toFixed(4)}`);
   }
   if (rounds > 1) console.log(`round ${r}: ${line.join(', ')}`);
 }
 for (const e of engines) {
-  console.log(`${w.name} ${e.precision}: GPU ms per run ${median(e.ms).toFixed(4)} (median over ${rounds} round(s) of the median of ${steadyArg !== undefined ? `the runs of a ${windowMs} ms window after ${settleMs} ms of settling` : `${runs} runs`} enqueued back to back; graph: ${e.runner.graphState([w.shape])})`);
+  console.log(`${w.name} ${e.precision}: GPU ms per run ${median(e.ms).toFixed(4)} (median over ${rounds} round(s) of the median of ${steady ? `the runs of a ${steady.windowMs} ms window after ${steady.settleMs} ms of settling` : `${runs} runs`} enqueued back to back; graph: ${e.runner.graphState([w.shape])})`);
   for (const t of e.runner.tactics()) console.log(`  step ${t.step}: ${t.tactic}`);
 }
 for (const e of engines) {

@@ -4,7 +4,7 @@
  * "vs fp16" figure.
  */
 import { describe, expect, it } from 'vitest';
-import { median, pairedMs, pairedRounds, PAIRED_ROUNDS, steadyGpuMs, timeMs, type Timer } from '../scripts/bench_timing.js';
+import { median, pairedMs, pairedRounds, PAIRED_ROUNDS, parseSteady, steadyGpuMs, timeMs, type Timer } from '../scripts/bench_timing.js';
 
 describe('bench timing (scripts/bench_timing.ts)', () => {
   it('takes the median: the middle value, or the mean of the middle two; no values is an error', () => {
@@ -131,5 +131,13 @@ describe('bench timing (scripts/bench_timing.ts)', () => {
     const none = async (runs: number) => new Array<number>(runs).fill(1);
     await expect(steadyGpuMs(none, { settleMs: 0, windowMs: 0, chunkMs: 1 })).rejects.toThrow('steadyGpuMs: settleMs >= 0, windowMs > 0 and chunkMs > 0, got 0, 0, 1');
     await expect(steadyGpuMs(none, { settleMs: -1, windowMs: 5, chunkMs: 1 })).rejects.toThrow('got -1, 5, 1');
+  });
+
+  it('reads --steady SETTLE_MS,WINDOW_MS and refuses anything else, naming the argument', () => {
+    expect(parseSteady('500,1000')).toEqual({ settleMs: 500, windowMs: 1000, chunkMs: 50 });
+    expect(parseSteady('0,1')).toEqual({ settleMs: 0, windowMs: 1, chunkMs: 50 });
+    for (const bad of ['500', '500,0', '-1,1000', 'a,1000', ',1000', '1,2,3', '']) {
+      expect(() => parseSteady(bad)).toThrow(`--steady takes SETTLE_MS,WINDOW_MS (settle >= 0, window > 0), got '${bad}'`);
+    }
   });
 });
